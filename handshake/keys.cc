@@ -8,6 +8,11 @@ namespace sitelink::handshake {
 
 bool key_from_base64(std::string_view text, std::span<uint8_t, kKeySize> out) {
   if (text.size() != kKeyBase64Length) return false;
+  // libsodium 1.0.18 reads a byte >= 0x80 (a negative `char`) as a valid
+  // digit; no such byte is base64. Checked without branching per byte.
+  unsigned high = 0;
+  for (const char c : text) high |= static_cast<unsigned char>(c);
+  if ((high & 0x80) != 0) return false;
   size_t len = 0;
   const char* end = nullptr;
   Secret<kKeySize + 1> buf;  // one spare byte to detect over-long input
