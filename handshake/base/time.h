@@ -23,6 +23,7 @@ struct Instant {
     if (t.is_never()) return t;
     return Instant{t.since_boot + d};
   }
+  friend constexpr Instant operator-(Instant t, Duration d) { return Instant{t.since_boot - d}; }
   friend constexpr Duration operator-(Instant a, Instant b) { return a.since_boot - b.since_boot; }
 };
 
