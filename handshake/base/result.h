@@ -12,6 +12,7 @@ namespace sitelink {
 
 template <typename E>
 struct Err {
+  constexpr explicit Err(E e) : error(std::move(e)) {}
   E error;
 };
 
