@@ -210,8 +210,12 @@ Result<void, ProtoError> PeerMachine::receive_response(const Now& now, const Res
   return {};
 }
 
-Result<void, ProtoError> PeerMachine::receive_cookie_reply(const Now& now, const CookieReplyMsg& msg) {
+Result<void, ProtoError> PeerMachine::receive_cookie_reply(const Now& now, const CookieReplyMsg& msg,
+                                                           Transmit& out) {
+  // The cookie is used from the next retransmission on (the kernel does not
+  // resend at once either: that would make cookie replies an amplifier).
   if (!cookies_.consume_reply(msg, now.mono)) return Err(ProtoError::kDecryptFailed);
+  out.on_event(PeerEvent::kCookieReceived);
   return {};
 }
 

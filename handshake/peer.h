@@ -86,7 +86,7 @@ class PeerMachine {
   // Inbound messages for this peer, already classified and mac1-checked.
   Result<void, ProtoError> receive_initiation(const Now& now, ConsumedInitiation&& init, Transmit& out);
   Result<void, ProtoError> receive_response(const Now& now, const ResponseMsg& msg, Transmit& out);
-  Result<void, ProtoError> receive_cookie_reply(const Now& now, const CookieReplyMsg& msg);
+  Result<void, ProtoError> receive_cookie_reply(const Now& now, const CookieReplyMsg& msg, Transmit& out);
   Result<void, ProtoError> receive_transport(const Now& now, const TransportMsg& msg, Transmit& out);
 
   // Acts on every timer due at `now`.

@@ -151,7 +151,7 @@ inline Result<void, ProtoError> deliver(const Fixture& f, Responder& b, const No
     return b.machine->receive_response(now, *resp, b.out);
   }
   if (const auto* reply = std::get_if<CookieReplyMsg>(&*m)) {
-    return b.machine->receive_cookie_reply(now, *reply);
+    return b.machine->receive_cookie_reply(now, *reply, b.out);
   }
   return b.machine->receive_transport(now, std::get<TransportMsg>(*m), b.out);
 }

@@ -458,7 +458,7 @@ void InteropPeer::handle_datagram(const Now& now, MutableBytes d, const sockaddr
     if (!checker_.check_mac1(resp->bytes)) return log("response refused: bad mac1");
     note("response", machine_.receive_response(now, *resp, out_));
   } else if (auto* cookie = std::get_if<hs::CookieReplyMsg>(&*msg)) {
-    note("cookie reply", machine_.receive_cookie_reply(now, *cookie));
+    note("cookie reply", machine_.receive_cookie_reply(now, *cookie, out_));
   } else if (auto* data = std::get_if<hs::TransportMsg>(&*msg)) {
     note("transport", machine_.receive_transport(now, *data, out_));
   }

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "handshake/cookie.h"
 #include "support/test_support.h"
 
 namespace sitelink::handshake {
@@ -93,7 +94,7 @@ class PeerPair : public ::testing::Test {
     } else if (auto* rs = std::get_if<ResponseMsg>(&*msg)) {
       r = to.machine->receive_response(now(), *rs, to.out);
     } else if (auto* c = std::get_if<CookieReplyMsg>(&*msg)) {
-      r = to.machine->receive_cookie_reply(now(), *c);
+      r = to.machine->receive_cookie_reply(now(), *c, to.out);
     } else {
       r = to.machine->receive_transport(now(), std::get<TransportMsg>(*msg), to.out);
     }
@@ -390,6 +391,25 @@ TEST_F(PeerPair, ReleasesEveryIndexItTook) {
   b.machine.reset();
   EXPECT_TRUE(a.indices.live.empty());
   EXPECT_TRUE(b.indices.live.empty());
+}
+
+TEST_F(PeerPair, CookieReplyMakesTheRetransmissionCarryMac2) {
+  // b is under load: instead of answering, it sends a cookie reply.
+  CookieChecker b_checker(b.identity.public_key());
+  const std::array<uint8_t, 6> a_source{203, 0, 113, 1, 0xca, 0x6c};
+  send(a, packet(1));
+  auto init = a.out.datagrams.back();
+  a.out.datagrams.clear();
+  ASSERT_FALSE(b_checker.check_mac2(init, a_source, now().mono, rng));
+  std::array<uint8_t, cookie_reply::kSize> reply;
+  b_checker.create_reply(reply, init, a_source, now().mono, rng);
+  std::vector<uint8_t> reply_datagram(reply.begin(), reply.end());
+  receive(a, reply_datagram);
+  EXPECT_EQ(a.out.count(PeerEvent::kCookieReceived), 1u);
+  EXPECT_TRUE(a.out.datagrams.empty());  // no immediate resend
+  advance(kRekeyTimeout + kRekeyTimeoutJitterMax);
+  ASSERT_EQ(a.out.count(MessageType::kInitiation), 1u);
+  EXPECT_TRUE(b_checker.check_mac2(a.out.datagrams.back(), a_source, now().mono, rng));
 }
 
 TEST_F(PeerPair, NextDeadlineIsTheEarliestTimer) {
