@@ -130,11 +130,31 @@ void PeerMachine::send_keepalive(const Now& now, Transmit& out) {
 
 // --- Handshake messages (send.c / receive.c) -------------------------------------
 
+// No new initiation for REKEY_TIMEOUT after any handshake message we send.
+// Unlike the kernel we add the retransmit jitter to that pause too: two
+// peers whose initiations crossed each answer the other's (superseding their
+// own), and with traffic both ways they would otherwise both initiate again
+// exactly REKEY_TIMEOUT later and cross again, in lockstep, for as long as
+// the traffic lasts.
+void PeerMachine::mark_handshake_sent(const Now& now) {
+  last_sent_handshake_ = now.mono;
+  handshake_jitter_ = PeerTimers::jitter(*rng_);
+}
+
 // wg_packet_send_handshake_initiation
 void PeerMachine::send_initiation(const Now& now, bool is_retry, Transmit& out) {
   if (!is_retry) timers_.handshake_attempts = 0;
-  if (last_sent_handshake_ && now.mono - *last_sent_handshake_ < kRekeyTimeout) return;
-  last_sent_handshake_ = now.mono;
+  if (last_sent_handshake_) {
+    // Retransmissions carry their own jitter (the retransmit timer's).
+    const Instant allowed = *last_sent_handshake_ + kRekeyTimeout + (is_retry ? Duration{0} : handshake_jitter_);
+    if (now.mono < allowed) {
+      // A retransmission that may not go yet (we just answered the peer's
+      // initiation) is postponed, not lost: the kernel would stall here.
+      if (is_retry) timers_.arm(Timer::kRetransmitHandshake, allowed);
+      return;
+    }
+  }
+  mark_handshake_sent(now);
   release_handshake_index();
   const uint32_t index = indices_->allocate();
   std::array<uint8_t, initiation::kSize> msg;
@@ -153,7 +173,7 @@ void PeerMachine::send_initiation(const Now& now, bool is_retry, Transmit& out) 
 
 // wg_packet_send_handshake_response
 void PeerMachine::send_response(const Now& now, Transmit& out) {
-  last_sent_handshake_ = now.mono;
+  mark_handshake_sent(now);
   const uint32_t index = indices_->allocate();
   std::array<uint8_t, response::kSize> msg;
   auto keys = handshake_.create_response(msg, index, *rng_);

@@ -116,6 +116,7 @@ class PeerMachine {
  private:
   void send_initiation(const Now& now, bool is_retry, Transmit& out);
   void send_response(const Now& now, Transmit& out);
+  void mark_handshake_sent(const Now& now);
   void stage(Bytes packet, Transmit& out);
   void flush_staged(const Now& now, size_t mtu, Transmit& out);
   bool keypair_can_send(const Keypair* kp, Instant now) const;
@@ -138,6 +139,7 @@ class PeerMachine {
   IndexAllocator* indices_;
   std::optional<uint32_t> handshake_index_;
   std::optional<Instant> last_sent_handshake_;
+  Duration handshake_jitter_{0};
   bool sent_lastminute_handshake_ = false;
   std::deque<std::vector<uint8_t>> staged_;
   size_t last_mtu_ = 0;

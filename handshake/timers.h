@@ -82,11 +82,12 @@ class PeerTimers {
   int handshake_attempts = 0;        // retransmissions of the current attempt
   bool need_another_keepalive = false;
   const TimerSettings& settings() const { return settings_; }
+  // A random delay in [0, kRekeyTimeoutJitterMax].
+  static Duration jitter(Rng& rng);
   void set_settings(const TimerSettings& s) { settings_ = s; }
 
  private:
   static size_t index(Timer t) { return static_cast<size_t>(t); }
-  static Duration jitter(Rng& rng);
 
   TimerSettings settings_;
   std::array<Instant, static_cast<size_t>(Timer::kCount)> deadlines_;

@@ -1,0 +1,76 @@
+// Computing the reload delta (see diff.h).
+#include "config/diff.h"
+
+#include <algorithm>
+#include <map>
+
+#include "handshake/crypto.h"
+
+namespace sitelink::config {
+namespace {
+
+std::vector<IpPrefix> sorted(std::vector<IpPrefix> v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+
+std::vector<std::string> peer_fields(const PeerConfig& a, const PeerConfig& b) {
+  std::vector<std::string> f;
+  if (a.name != b.name) f.emplace_back("name");
+  if (!(a.preshared_key == b.preshared_key)) f.emplace_back("preshared-key");
+  if (a.endpoint != b.endpoint) f.emplace_back("endpoint");
+  if (sorted(a.allowed_ips) != sorted(b.allowed_ips)) f.emplace_back("allowed-ips");
+  if (a.persistent_keepalive != b.persistent_keepalive) f.emplace_back("persistent-keepalive");
+  return f;
+}
+
+std::vector<std::string> interface_fields(const InterfaceConfig& a, const InterfaceConfig& b) {
+  std::vector<std::string> f;
+  if (a.name != b.name) f.emplace_back("name");
+  if (!handshake::ct_equal(a.private_key.bytes(), b.private_key.bytes())) f.emplace_back("private-key");
+  if (a.listen_port != b.listen_port) f.emplace_back("listen-port");
+  if (sorted(a.addresses) != sorted(b.addresses)) f.emplace_back("address");
+  if (a.mtu != b.mtu) f.emplace_back("mtu");
+  if (a.routes != b.routes) f.emplace_back("routes");
+  if (a.fwmark != b.fwmark) f.emplace_back("fwmark");
+  if (a.rekey_after_time != b.rekey_after_time) f.emplace_back("rekey-after-time");
+  return f;
+}
+
+}  // namespace
+
+bool PeerChange::needs_new_handshake() const {
+  return std::find(fields.begin(), fields.end(), "preshared-key") != fields.end();
+}
+
+bool ConfigDiff::interface_changed(const std::string& key) const {
+  return std::find(interface_changes.begin(), interface_changes.end(), key) != interface_changes.end();
+}
+
+ConfigDiff diff(const Config& before, const Config& after) {
+  ConfigDiff d;
+  d.interface_changes = interface_fields(before.interface, after.interface);
+  std::map<handshake::PublicKey, const PeerConfig*> old_peers;
+  for (const auto& p : before.peers) old_peers.emplace(p.public_key, &p);
+  for (const auto& p : after.peers) {
+    const auto it = old_peers.find(p.public_key);
+    if (it == old_peers.end()) {
+      d.added.push_back(p);
+      continue;
+    }
+    auto fields = peer_fields(*it->second, p);
+    if (fields.empty()) {
+      d.unchanged.push_back(p);
+    } else {
+      d.changed.push_back({*it->second, p, std::move(fields)});
+    }
+    old_peers.erase(it);
+  }
+  for (const auto& p : before.peers) {
+    if (old_peers.count(p.public_key) != 0) d.removed.push_back(p);
+  }
+  return d;
+}
+
+}  // namespace sitelink::config

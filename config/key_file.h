@@ -1,0 +1,18 @@
+// Reading key files (private-key-file, preshared-key-file) the way ssh reads
+// private keys: the file must be a regular file that neither group nor
+// others can access (mode & 077 == 0), and it holds one base64 key with
+// surrounding whitespace ignored.
+#pragma once
+
+#include <string>
+
+#include "handshake/base/result.h"
+
+namespace sitelink::config {
+
+// The file's contents with leading and trailing whitespace removed. The
+// caller must wipe the returned text (secure_zero) once it is decoded. On
+// failure the error is a message naming the file and the fix.
+[[nodiscard]] Result<std::string, std::string> read_key_file(const std::string& path);
+
+}  // namespace sitelink::config

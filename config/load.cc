@@ -1,0 +1,143 @@
+// Entry points of the loader: reading the file, parsing YAML (yaml-cpp's
+// exceptions are caught here and become diagnostics with file:line:col),
+// dispatching the top-level sections, then the cross-field rules.
+#include "config/load.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "config/load_internal.h"
+
+namespace sitelink::config {
+namespace {
+
+using namespace detail;
+
+// Far more than any real configuration; a bound for what we read.
+constexpr size_t kMaxConfigSize = 1 << 20;
+
+std::string line_at(std::string_view text, int line) {
+  size_t start = 0;
+  for (int n = 1; n < line && start != std::string_view::npos; ++n) {
+    start = text.find('\n', start);
+    if (start != std::string_view::npos) ++start;
+  }
+  if (start == std::string_view::npos || start > text.size()) return {};
+  return std::string(text.substr(start, text.find('\n', start) - start));
+}
+
+// yaml-cpp's messages are terse; add what usually causes them.
+std::string syntax_hint(std::string_view source_line) {
+  if (source_line.find("endpoint:") != std::string_view::npos && source_line.find('[') != std::string_view::npos) {
+    return " (an IPv6 endpoint must be quoted: endpoint: \"[2001:db8::1]:51820\")";
+  }
+  if (source_line.find('\t') != std::string_view::npos) return " (YAML does not allow tabs for indentation)";
+  return {};
+}
+
+void parse_document(const YAML::Node& root, Context& ctx, Draft& d) {
+  if (!root.IsMap()) {
+    const std::string kind = root.IsNull() ? "empty" : root.IsSequence() ? "a list" : "a single value";
+    ctx.report.error(Location{1, 1}, "", "the file is " + kind + "; expected a map with 'interface:' and 'peers:'");
+    return;
+  }
+  const auto entries = map_entries(root, "", Section::kTop, ctx.report);
+  bool has_interface = false;
+  for (const Entry& e : *entries) {
+    if (e.key == "interface") {
+      has_interface = true;
+      parse_interface(e, ctx, d);
+    } else if (e.key == "peers") {
+      parse_peers(e, ctx, d);
+    }
+  }
+  if (!has_interface) {
+    ctx.report.error(location_of(root), "interface",
+                     "missing; every configuration needs an 'interface:' section with its private key");
+  }
+}
+
+void parse_and_validate(std::string_view text, Context& ctx, Draft& d) {
+  try {
+    const std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
+    if (docs.empty() || docs[0].IsNull()) {
+      ctx.report.error(Location{1, 1}, "", "the file is empty; expected a map with 'interface:' and 'peers:'");
+      return;
+    }
+    if (docs.size() > 1) {
+      ctx.report.error(location_of(docs[1]), "", "only one YAML document is allowed (remove the '---' separator)");
+    }
+    parse_document(docs[0], ctx, d);
+    validate(d, ctx.report);
+  } catch (const YAML::Exception& e) {
+    const Location at = e.mark.is_null() ? Location{} : Location{e.mark.line + 1, e.mark.column + 1};
+    ctx.report.error(at, "", "YAML syntax error: " + e.msg + syntax_hint(line_at(text, at.line)));
+  }
+}
+
+std::string mode_text(mode_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
+  return buf;
+}
+
+Result<Loaded, Diagnostics> load_impl(std::string_view text, const std::string& name, const LoadOptions& options,
+                                      std::optional<mode_t> file_mode) {
+  Reporter report(name);
+  Context ctx{report, options, options.base_dir.value_or(std::filesystem::path(name).parent_path().string())};
+  Draft d;
+  d.config.source = name;
+  parse_and_validate(text, ctx, d);
+  const auto& i = d.config.interface;
+  if (file_mode && (*file_mode & 077) != 0 && d.private_key_known && i.private_key_file.empty()) {
+    report.warning(d.at("interface.private-key"), "interface.private-key",
+                   "this file holds a private key but is accessible by group or others (mode " + mode_text(*file_mode) +
+                       "); run 'chmod 600 " + name + "' or use private-key-file");
+  }
+  Diagnostics diags = report.take();
+  if (count_errors(diags) > 0) return Err(std::move(diags));
+  return Loaded{std::move(d.config), std::move(diags)};
+}
+
+Diagnostics file_error(const std::string& path, const std::string& message) {
+  return {Diagnostic{Severity::kError, path, {}, "", message}};
+}
+
+}  // namespace
+
+Result<Loaded, Diagnostics> load_text(std::string_view text, const std::string& display_name,
+                                      const LoadOptions& options) {
+  return load_impl(text, display_name, options, std::nullopt);
+}
+
+Result<Loaded, Diagnostics> load_file(const std::string& path, const LoadOptions& options) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return Err(file_error(path, std::string("cannot read the configuration: ") + std::strerror(errno)));
+  struct stat st {};
+  std::string text;
+  std::string problem;
+  if (::fstat(fd, &st) != 0) {
+    problem = std::string("cannot read the configuration: ") + std::strerror(errno);
+  } else if (S_ISDIR(st.st_mode)) {
+    problem = "is a directory; expected a configuration file";
+  } else {
+    char buf[8192];
+    ssize_t n = 0;
+    while (text.size() <= kMaxConfigSize && ((n = ::read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))) {
+      if (n > 0) text.append(buf, static_cast<size_t>(n));
+    }
+    if (n < 0) problem = std::string("cannot read the configuration: ") + std::strerror(errno);
+    if (text.size() > kMaxConfigSize) problem = "is larger than 1 MiB; this is not a sitelink configuration";
+  }
+  ::close(fd);
+  if (!problem.empty()) return Err(file_error(path, problem));
+  return load_impl(text, path, options, st.st_mode);
+}
+
+}  // namespace sitelink::config

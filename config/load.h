@@ -1,0 +1,43 @@
+// Loading a configuration file: YAML text -> a validated Config, or every
+// problem in the file as diagnostics (diagnostic.h). The only entry points
+// to config/; yaml-cpp's exceptions are caught inside and never leave.
+//
+// Key-file paths that are relative are taken relative to the directory of
+// the configuration file (or LoadOptions::base_dir).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "config/diagnostic.h"
+#include "config/types.h"
+#include "handshake/base/result.h"
+
+namespace sitelink::config {
+
+struct LoadOptions {
+  // Read private-key-file and preshared-key-file (checking their modes). When
+  // false (the fuzzer), the paths are only checked for being non-empty and
+  // the keys are left all zero.
+  bool read_key_files = true;
+  // Directory for relative key-file paths; default: the config file's directory.
+  std::optional<std::string> base_dir;
+};
+
+// A loaded configuration and the warnings it produced (host bits cleared,
+// redundant prefixes, ...), which callers should show.
+struct Loaded {
+  Config config;
+  Diagnostics warnings;
+};
+
+// On failure: all diagnostics (errors and warnings), in file order.
+[[nodiscard]] Result<Loaded, Diagnostics> load_file(const std::string& path, const LoadOptions& options = {});
+
+// The same from text in memory; `display_name` stands for the file name in
+// diagnostics and, unless options.base_dir is set, gives the base directory.
+[[nodiscard]] Result<Loaded, Diagnostics> load_text(std::string_view text, const std::string& display_name,
+                                                    const LoadOptions& options = {});
+
+}  // namespace sitelink::config

@@ -1,0 +1,64 @@
+// The configuration of one sitelink interface as validated, typed values
+// (SPEC.md, "Configuration: YAML"). Nothing here is raw YAML: keys are
+// decoded, prefixes parsed and canonicalised, endpoints split, durations
+// are std::chrono. Defaults are SPEC.md's. Produced by load.h, compared by
+// diff.h for reloads.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/endpoint.h"
+#include "config/ip_prefix.h"
+#include "handshake/keys.h"
+
+namespace sitelink::config {
+
+// Limits (see validate.cc for the reasons).
+inline constexpr uint32_t kMinMtuIpv4 = 576;    // RFC 791: every IPv4 host accepts 576
+inline constexpr uint32_t kMinMtuIpv6 = 1280;   // RFC 8200: IPv6's minimum link MTU
+// The largest inner packet whose transport message (+32) still fits one UDP
+// datagram (+8) in an IPv4 packet (+20) of at most 65535 bytes.
+inline constexpr uint32_t kMaxMtu = 65535 - 20 - 8 - 32;
+inline constexpr size_t kMaxInterfaceName = 15;  // IFNAMSIZ - 1
+inline constexpr std::chrono::seconds kMaxRekeyAfterTime{3600};
+inline constexpr std::chrono::seconds kWireGuardRekeyAfterTime{120};
+inline constexpr std::chrono::seconds kMaxPersistentKeepalive{65535};
+
+struct InterfaceConfig {
+  std::string name = "sl0";
+  handshake::PrivateKey private_key;
+  std::string private_key_file;        // as written (empty when the key is inline)
+  uint16_t listen_port = 51820;        // 0 = any free port
+  std::vector<IpPrefix> addresses;     // host bits kept: the address and its on-link prefix
+  uint32_t mtu = 1420;
+  bool routes = true;                  // route each peer's allowed-ips via the TUN
+  uint32_t fwmark = 0;                 // 0 = none
+  std::chrono::seconds rekey_after_time = kWireGuardRekeyAfterTime;
+
+  handshake::PublicKey public_key() const { return private_key.public_key(); }
+};
+
+struct PeerConfig {
+  std::string name;                     // optional label; empty if absent
+  handshake::PublicKey public_key;
+  handshake::PresharedKey preshared_key;  // all zeros = none, as in WireGuard
+  std::string preshared_key_file;       // as written (empty when inline or absent)
+  std::optional<EndpointSpec> endpoint;
+  std::vector<IpPrefix> allowed_ips;    // canonical (host bits cleared)
+  std::chrono::seconds persistent_keepalive{0};  // 0 = off
+
+  // For logs and status: the name, or the base64 public key.
+  std::string label() const { return name.empty() ? public_key.to_base64() : name; }
+};
+
+struct Config {
+  std::string source;  // the file it was loaded from (or the display name)
+  InterfaceConfig interface;
+  std::vector<PeerConfig> peers;
+};
+
+}  // namespace sitelink::config

@@ -1,0 +1,139 @@
+// Help texts (see help.h). Keep them in step with SPEC.md and config/.
+#include "daemon/help.h"
+
+#ifndef SITELINK_VERSION
+#error "SITELINK_VERSION must be defined by the build"
+#endif
+
+namespace sitelink::daemon {
+
+std::string_view version() { return SITELINK_VERSION; }
+
+const std::string_view kSitelinkdUsage = R"(Usage: sitelinkd --config FILE [--log-level LEVEL] [--check]
+       sitelinkd [-f|--foreground] IFACE
+       sitelinkd --help | --version
+
+sitelinkd is the sitelink gateway daemon. It owns one TUN interface and one
+UDP socket and connects this site's network to its peers with the WireGuard
+protocol (Noise_IKpsk2, X25519, ChaCha20-Poly1305), byte for byte, so any
+standard WireGuard peer can be on the other end. Run one process per
+interface; systemd's sitelink@NAME.service runs
+`sitelinkd --config /etc/sitelink/NAME.yaml`.
+
+With --config, sitelinkd reads FILE, creates the interface it describes and
+stays in the foreground (systemd Type=notify); it never forks. With --check
+it only validates FILE, key files included, and exits; nothing is created.
+
+Given IFACE instead, it follows WireGuard's cross-platform userspace
+interface, as `wireguard-go IFACE` does: it creates the TUN IFACE,
+daemonizes unless -f is given, and takes all configuration from `wg` over
+/run/wireguard/IFACE.sock. This makes it a drop-in for wg-quick
+(WG_QUICK_USERSPACE_IMPLEMENTATION=sitelinkd).
+
+Status of this version: --check, --help and --version work; running the
+tunnel (--config without --check, and IFACE mode) is not implemented yet and
+exits with status 1 after validating its arguments.
+)";
+
+const std::string_view kSitelinkdDetails = R"(
+Configuration file (YAML, keys in kebab-case; unknown keys are errors):
+  interface:
+    name: sl0                     TUN name, 1..15 characters (default sl0)
+    private-key-file: FILE        file holding the base64 private key, mode 0600
+                                  (a relative FILE is relative to the config file)
+    private-key: BASE64           ... or the key inline: exactly one of the two
+    listen-port: 51820            UDP port 0..65535, 0 = any free port (default 51820)
+    address: [198.18.0.1/24, 2001:db8:a::1/64]
+                                  optional addresses assigned to the TUN
+    mtu: 1420                     576..65475, at least 1280 with IPv6 (default 1420)
+    routes: true                  route each peer's allowed-ips via the TUN (default true)
+    fwmark: 0                     mark on outgoing UDP packets, 32 bits (0 = none)
+    rekey-after-time: 120         seconds, 1..3600 (default 120, WireGuard's)
+  peers:
+    - name: office-b              optional label shown in logs and status
+      public-key: BASE64          the peer's public key (required; unique)
+      preshared-key-file: FILE    optional, mode 0600; or preshared-key: BASE64
+      endpoint: HOST:PORT         optional: IPv4 address or DNS name and port, or
+                                  "[IPv6]:PORT" in quotes (YAML reads [ as a list)
+      allowed-ips: [198.18.1.0/24, 2001:db8:b::/48]
+                                  addresses routed to and accepted from this peer;
+                                  must not overlap another peer's
+      persistent-keepalive: 25    seconds 0..65535; 0 or absent = off
+
+  Keys are WireGuard's: 32 bytes in base64, 44 characters (`sitelink genkey`,
+  `wg genkey`). A key file that group or others can access is refused (fix:
+  chmod 600 FILE). A prefix with host bits set is fixed, with a warning.
+  Problems are printed one per line as
+    FILE:LINE:COLUMN: FIELD: MESSAGE
+    FILE:LINE:COLUMN: warning: FIELD: MESSAGE
+  e.g. office.yaml:14:7: peers[1].allowed-ips[0]: '198.18.300.0/24' is not an IP prefix
+
+Exit status:
+  0    success, or clean shutdown
+  1    runtime failure (cannot create the interface, bind the port, ...)
+  64   usage error (unknown option, missing or conflicting arguments)
+  78   invalid configuration, including a missing or unreadable config or key
+       file (the systemd unit sets RestartPreventExitStatus=78)
+
+Signals:
+  SIGTERM, SIGINT   shut down cleanly; the interface and control socket are removed
+  SIGHUP            re-read FILE and apply the difference: unchanged peers keep
+                    their sessions; an invalid file is reported and the running
+                    configuration stays
+
+Files:
+  /etc/sitelink/NAME.yaml       configuration of interface NAME
+  /run/wireguard/IFACE.sock     control socket (WireGuard UAPI, mode 0600), read by
+                                `wg show IFACE` and `sitelink show IFACE`
+
+Environment:
+  NOTIFY_SOCKET, WATCHDOG_USEC  set by systemd: readiness, reload and stop
+                                notifications, watchdog pings
+  JOURNAL_STREAM                set by systemd: log lines get a <N> priority prefix
+
+Logs go to standard error, one event per line. Keys are never logged.
+
+See also: sitelink --help, wg(8), wg-quick(8), wireguard-go(8).
+)";
+
+const std::string_view kSitelinkUsage = R"(Usage: sitelink COMMAND [ARGS]
+       sitelink COMMAND --help
+       sitelink --help | --version
+
+Keys, status and configuration checks for sitelink gateways (sitelinkd).
+
+Commands:
+  genkey                  print a new private key (base64) on standard output
+  pubkey                  read a private key on standard input, print its public key
+  genpsk                  print a new preshared key
+  show [IFACE] [--json]   status of IFACE (default: all): peers, endpoints, last
+                          handshake, bytes; read from /run/wireguard/IFACE.sock
+  check FILE              validate a configuration file (key files included), the
+                          same check as `sitelinkd --check --config FILE`
+)";
+
+const std::string_view kSitelinkDetails = R"(
+Keys use WireGuard's format (32 bytes, base64, 44 characters), so keys from
+`wg genkey` work here and the other way round. To make a key pair:
+  umask 077
+  sitelink genkey > /etc/sitelink/office-a.key
+  sitelink pubkey < /etc/sitelink/office-a.key
+genkey and genpsk warn when standard output is a file that group or others
+can access.
+
+`check` prints every problem in FILE as FILE:LINE:COLUMN: FIELD: MESSAGE (and
+warnings as FILE:LINE:COLUMN: warning: FIELD: MESSAGE), then FILE: OK if the
+file is usable. See `sitelinkd --help` for the configuration schema.
+
+Status of this version: `show` cannot reach the daemon yet (the control
+socket is not implemented) and exits with status 1.
+
+Exit status:
+  0    success (check: the file is usable; warnings are allowed)
+  1    runtime failure (cannot reach the daemon, cannot write the output)
+  64   usage error (unknown command or option, missing argument, or standard
+       input to pubkey that is not a private key)
+  78   invalid configuration (check), including missing or unreadable files
+)";
+
+}  // namespace sitelink::daemon

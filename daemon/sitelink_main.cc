@@ -1,0 +1,22 @@
+// Process entry point of the `sitelink` tool: the real standard streams, and
+// a last-resort catch so that no exception ends the process without a word.
+#include <unistd.h>
+
+#include <exception>
+#include <iostream>
+
+#include "daemon/exit_codes.h"
+#include "daemon/sitelink_cli.h"
+#include "handshake/crypto.h"
+
+int main(int argc, char** argv) {
+  using namespace sitelink::daemon;
+  try {
+    sitelink::handshake::crypto_init();
+    Io io{std::cin, std::cout, std::cerr, STDOUT_FILENO};
+    return sitelink_main(std::vector<std::string>(argv + 1, argv + argc), io);
+  } catch (const std::exception& e) {
+    std::cerr << "sitelink: " << e.what() << '\n';
+    return kExitFailure;
+  }
+}

@@ -1,0 +1,91 @@
+// libFuzzer target: config::load_text() on arbitrary bytes, as YAML from
+// memory, without reading key files. Whatever the input, the loader must not
+// crash or throw, and its answer must be consistent: it fails exactly when
+// there is an error; every diagnostic is in this file, in order, with a
+// sane location; and an accepted configuration obeys every rule (so the
+// validator cannot be bypassed) and diffs as unchanged against itself.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
+
+#include "config/diff.h"
+#include "config/load.h"
+#include "config/names.h"
+#include "handshake/crypto.h"
+
+namespace sitelink::config {
+namespace {
+
+#define FUZZ_CHECK(cond)                                                             \
+  do {                                                                               \
+    if (!(cond)) {                                                                   \
+      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+      std::abort();                                                                  \
+    }                                                                                \
+  } while (0)
+
+void check_diagnostics(const Diagnostics& ds, std::string_view text) {
+  const long lines = static_cast<long>(std::count(text.begin(), text.end(), '\n')) + 1;
+  Location previous{};
+  for (const Diagnostic& d : ds) {
+    FUZZ_CHECK(d.file == "fuzz.yaml");
+    FUZZ_CHECK(!d.message.empty());
+    FUZZ_CHECK(d.where.line >= 0 && d.where.column >= 0);
+    FUZZ_CHECK(d.where.line <= lines + 1);
+    FUZZ_CHECK(!(d.where < previous));
+    previous = d.where;
+    FUZZ_CHECK(d.to_string().rfind("fuzz.yaml", 0) == 0);
+  }
+}
+
+void check_config(const Config& c) {
+  const InterfaceConfig& i = c.interface;
+  FUZZ_CHECK(interface_name_problem(i.name).empty());
+  FUZZ_CHECK(i.mtu >= kMinMtuIpv4 && i.mtu <= kMaxMtu);
+  FUZZ_CHECK(i.rekey_after_time.count() >= 1 && i.rekey_after_time <= kMaxRekeyAfterTime);
+  bool v6 = false;
+  for (const auto& a : i.addresses) v6 = v6 || !a.address().is_v4();
+  for (size_t k = 0; k < c.peers.size(); ++k) {
+    const PeerConfig& p = c.peers[k];
+    FUZZ_CHECK(!(p.public_key == i.public_key()) || i.private_key.is_zero());
+    FUZZ_CHECK(p.persistent_keepalive.count() >= 0 && p.persistent_keepalive <= kMaxPersistentKeepalive);
+    if (p.endpoint) FUZZ_CHECK(p.endpoint->port >= 1 && p.endpoint->is_dns_name != p.endpoint->address.has_value());
+    for (const auto& a : p.allowed_ips) {
+      FUZZ_CHECK(a.is_canonical());
+      v6 = v6 || !a.address().is_v4();
+    }
+    for (size_t m = 0; m < k; ++m) {
+      FUZZ_CHECK(!(c.peers[m].public_key == p.public_key));
+      for (const auto& a : p.allowed_ips) {
+        for (const auto& b : c.peers[m].allowed_ips) FUZZ_CHECK(!a.overlaps(b));
+      }
+    }
+  }
+  FUZZ_CHECK(!v6 || i.mtu >= kMinMtuIpv6);
+  FUZZ_CHECK(diff(c, c).empty());
+}
+
+}  // namespace
+}  // namespace sitelink::config
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace sitelink::config;
+  static const bool initialised = [] {
+    sitelink::handshake::crypto_init();
+    return true;
+  }();
+  (void)initialised;
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  LoadOptions options;
+  options.read_key_files = false;  // never touch the file system
+  options.base_dir = "/nonexistent";
+  const auto r = load_text(text, "fuzz.yaml", options);
+  const Diagnostics& ds = r ? r->warnings : r.error();
+  FUZZ_CHECK(r.ok() == (count_errors(ds) == 0));
+  check_diagnostics(ds, text);
+  if (r) check_config(r->config);
+  return 0;
+}

@@ -1,0 +1,430 @@
+// The device: routing packets between the TUN, the peers' state machines and
+// the UDP socket; see device.h. Mirrors the kernel's send.c/receive.c
+// dispatch (wg_packet_receive, wg_receive_handshake_packet,
+// wg_packet_consume_data_done) around our sans-I/O PeerMachine.
+#include "tunnel/device.h"
+
+#include <variant>
+
+#include "tunnel/ip_header.h"
+
+namespace sitelink::tunnel {
+
+namespace hs = handshake;
+using namespace std::chrono_literals;
+
+namespace {
+// Handshake messages per second beyond which we are "under load" and demand
+// cookies (the kernel's threshold is an eighth of its 4096-entry queue).
+constexpr uint32_t kUnderLoadPerSecond = 512;
+constexpr Duration kUnderLoadLinger = 1s;
+constexpr size_t kMaxPacket = 65535;
+}  // namespace
+
+std::string_view to_string(Drop d) {
+  static constexpr std::array<std::string_view, static_cast<size_t>(Drop::kCount)> kNames{
+      "tun-no-route",   "tun-bad-packet", "no-endpoint",       "send-failed",     "malformed",
+      "invalid-mac1",   "cookie-sent",    "rate-limited",      "unknown-peer",    "unknown-index",
+      "handshake-refused", "decrypt-failed", "replay",         "expired-keypair", "source-not-allowed",
+      "bad-inner-packet", "tun-write-failed"};
+  return kNames[static_cast<size_t>(d)];
+}
+
+struct Device::Peer {
+  Peer(IndexTable& table, PeerId id_, PeerSpec s) : id(id_), spec(std::move(s)), alloc(table, id_) {}
+  std::string label() const { return spec.name.empty() ? spec.public_key.to_base64() : spec.name; }
+
+  PeerId id;
+  PeerSpec spec;
+  IndexTable::ForPeer alloc;  // declared before machine: outlives it
+  std::unique_ptr<hs::PeerMachine> machine;
+  Instant scheduled = Instant::never();
+  bool up = false;
+};
+
+// The Transmit a peer's machine talks to. Replies to an inbound message go
+// to where it came from; everything else to the peer's endpoint.
+class Device::PeerIo final : public hs::Transmit {
+ public:
+  PeerIo(Device& d, Peer& p, const SockAddr* reply_to = nullptr) : d_(d), p_(p), reply_to_(reply_to) {}
+  void send_to_network(Bytes datagram) override {
+    const SockAddr* to = reply_to_ != nullptr ? reply_to_ : (p_.spec.endpoint ? &*p_.spec.endpoint : nullptr);
+    if (to == nullptr) return d_.drop(Drop::kNoEndpoint);
+    if (!d_.udp_->send(datagram, *to)) d_.drop(Drop::kSendFailed);
+  }
+  void deliver_to_tun(MutableBytes packet) override { d_.deliver(p_, packet); }
+  void on_event(hs::PeerEvent e) override { d_.on_peer_event(p_, e); }
+
+ private:
+  Device& d_;
+  Peer& p_;
+  const SockAddr* reply_to_;
+};
+
+Device::Device(hs::PrivateKey key, Settings settings, Clock& clock, hs::Rng& rng, TunDevice& tun,
+               UdpSocket& udp, Logger& log)
+    : settings_(settings),
+      clock_(&clock),
+      rng_(&rng),
+      tun_(&tun),
+      udp_(&udp),
+      log_(&log),
+      identity_(std::make_unique<hs::LocalIdentity>(std::move(key))),
+      cookies_(std::make_unique<hs::CookieChecker>(identity_->public_key())),
+      indices_(rng),
+      tun_buf_(hs::kHeadroom + kMaxPacket + hs::kTailroom),
+      udp_buf_(kMaxPacket + 1) {}
+
+Device::~Device() = default;
+
+// --- Configuration ---------------------------------------------------------------
+
+hs::TimerSettings Device::timer_settings(const PeerSpec& spec) const {
+  hs::TimerSettings t;
+  t.rekey_after_time = settings_.rekey_after_time;
+  t.persistent_keepalive = spec.persistent_keepalive;
+  return t;
+}
+
+std::unique_ptr<Device::Peer> Device::make_peer(const PeerSpec& spec, PeerId id) {
+  auto p = std::make_unique<Peer>(indices_, id, spec);
+  p->machine = std::make_unique<hs::PeerMachine>(*identity_, spec.public_key, spec.preshared_key,
+                                                 timer_settings(spec), *rng_, p->alloc);
+  return p;
+}
+
+void Device::set_private_key(hs::PrivateKey key) {
+  // Every handshake and session depended on the old key: start afresh
+  // (the kernel expires all keypairs too). Peers keep their configuration.
+  for (auto& [id, p] : peers_) {
+    if (!p->scheduled.is_never()) deadlines_.erase({p->scheduled, id});
+    p->scheduled = Instant::never();
+    p->machine.reset();
+  }
+  identity_ = std::make_unique<hs::LocalIdentity>(std::move(key));
+  cookies_ = std::make_unique<hs::CookieChecker>(identity_->public_key());
+  // A peer with our own public key cannot exist (wg removes it too).
+  remove_peer(identity_->public_key());
+  for (auto& [id, p] : peers_) {
+    p->machine = std::make_unique<hs::PeerMachine>(*identity_, p->spec.public_key, p->spec.preshared_key,
+                                                   timer_settings(p->spec), *rng_, p->alloc);
+    p->up = false;
+  }
+}
+
+void Device::set_settings(const Settings& s) {
+  settings_ = s;
+  for (auto& [id, p] : peers_) p->machine->set_timer_settings(timer_settings(p->spec));
+}
+
+void Device::upsert_peer(const PeerSpec& spec) {
+  if (spec.public_key == identity_->public_key()) return;
+  Peer* p = find(spec.public_key);
+  if (p == nullptr) {
+    const PeerId id = next_id_++;
+    auto fresh = make_peer(spec, id);
+    p = fresh.get();
+    peers_.emplace(id, std::move(fresh));
+    by_key_.emplace(spec.public_key, id);
+  } else {
+    const bool keepalive_turned_on = spec.persistent_keepalive.count() > 0 &&
+                                     spec.persistent_keepalive != p->spec.persistent_keepalive;
+    std::optional<SockAddr> endpoint = spec.endpoint ? spec.endpoint : p->spec.endpoint;
+    p->spec = spec;
+    p->spec.endpoint = endpoint;
+    p->machine->set_preshared_key(spec.preshared_key);
+    p->machine->set_timer_settings(timer_settings(spec));
+    if (keepalive_turned_on) {  // as the kernel does when the interval is set
+      PeerIo io(*this, *p);
+      p->machine->send_keepalive(clock_->now(), io);
+    }
+  }
+  routes_.remove_peer(p->id);
+  for (const auto& prefix : spec.allowed_ips) routes_.insert(prefix, p->id);
+  reschedule(*p);
+}
+
+bool Device::remove_peer(const hs::PublicKey& key) {
+  Peer* p = find(key);
+  if (p == nullptr) return false;
+  const PeerId id = p->id;
+  routes_.remove_peer(id);
+  if (!p->scheduled.is_never()) deadlines_.erase({p->scheduled, id});
+  by_key_.erase(key);
+  peers_.erase(id);  // wipes its keys and releases its indices
+  return true;
+}
+
+void Device::set_endpoint(const hs::PublicKey& key, const SockAddr& endpoint) {
+  if (Peer* p = find(key)) p->spec.endpoint = endpoint;
+}
+
+void Device::initiate(const hs::PublicKey& key) {
+  Peer* p = find(key);
+  if (p == nullptr || !p->spec.endpoint) return;
+  PeerIo io(*this, *p);
+  p->machine->initiate(clock_->now(), io);
+  reschedule(*p);
+}
+
+void Device::initiate_all() {
+  for (auto& [key, id] : by_key_) initiate(key);
+}
+
+// --- Lookups and bookkeeping -----------------------------------------------------
+
+Device::Peer* Device::find(const hs::PublicKey& key) {
+  auto it = by_key_.find(key);
+  return it == by_key_.end() ? nullptr : peers_.at(it->second).get();
+}
+
+const Device::Peer* Device::find(const hs::PublicKey& key) const {
+  auto it = by_key_.find(key);
+  return it == by_key_.end() ? nullptr : peers_.at(it->second).get();
+}
+
+Device::Peer* Device::by_index(uint32_t index) {
+  auto id = indices_.lookup(index);
+  if (!id) return nullptr;
+  auto it = peers_.find(*id);
+  return it == peers_.end() ? nullptr : it->second.get();
+}
+
+void Device::drop(Drop d) { ++drops_[static_cast<size_t>(d)]; }
+
+void Device::drop(Drop d, const SockAddr& from) {
+  drop(d);
+  if (log_->enabled(LogLevel::kDebug)) {
+    log_->log_limited(LogLevel::kDebug, to_string(d), clock_->now().mono,
+                      "dropped packet from " + from.to_string() + ": " + std::string(to_string(d)));
+  }
+}
+
+void Device::reschedule(Peer& p) {
+  const Instant d = p.machine->next_deadline();
+  if (d == p.scheduled) return;
+  if (!p.scheduled.is_never()) deadlines_.erase({p.scheduled, p.id});
+  p.scheduled = d;
+  if (!d.is_never()) deadlines_.insert({d, p.id});
+}
+
+Instant Device::next_deadline() const {
+  return deadlines_.empty() ? Instant::never() : deadlines_.begin()->first;
+}
+
+void Device::handle_timers() {
+  const Now now = clock_->now();
+  while (!deadlines_.empty() && deadlines_.begin()->first <= now.mono) {
+    const PeerId id = deadlines_.begin()->second;
+    deadlines_.erase(deadlines_.begin());
+    Peer& p = *peers_.at(id);
+    p.scheduled = Instant::never();
+    PeerIo io(*this, p);
+    p.machine->on_timer(now, io);
+    reschedule(p);
+  }
+}
+
+void Device::on_peer_event(Peer& p, hs::PeerEvent e) {
+  switch (e) {
+    case hs::PeerEvent::kSessionEstablished:
+      if (!p.up) {
+        LogLine(*log_, LogLevel::kInfo) << "peer " << p.label() << ": tunnel up via "
+                                        << (p.spec.endpoint ? p.spec.endpoint->to_string() : "?");
+      }
+      p.up = true;
+      break;
+    case hs::PeerEvent::kHandshakeGaveUp:
+      LogLine(*log_, LogLevel::kWarn) << "peer " << p.label() << ": tunnel down: no handshake response from "
+                                      << (p.spec.endpoint ? p.spec.endpoint->to_string() : "(no endpoint)")
+                                      << " for 90 s; will retry when there is traffic";
+      p.up = false;
+      break;
+    case hs::PeerEvent::kKeysZeroed:
+      if (p.up) LogLine(*log_, LogLevel::kInfo) << "peer " << p.label() << ": tunnel down: idle, keys wiped";
+      p.up = false;
+      break;
+    case hs::PeerEvent::kCookieReceived:
+      LogLine(*log_, LogLevel::kInfo) << "peer " << p.label() << " is under load and sent a cookie";
+      break;
+    case hs::PeerEvent::kHandshakeInitiated:
+    case hs::PeerEvent::kHandshakeResponded:
+    case hs::PeerEvent::kStagedPacketDropped:
+      break;
+  }
+}
+
+void Device::count_refusal(hs::ProtoError e) {
+  switch (e) {
+    case hs::ProtoError::kDecryptFailed: return drop(Drop::kDecryptFailed);
+    case hs::ProtoError::kReplayedCounter: return drop(Drop::kReplay);
+    case hs::ProtoError::kExpiredKeypair: return drop(Drop::kExpiredKeypair);
+    case hs::ProtoError::kWrongIndex:
+    case hs::ProtoError::kNoSession: return drop(Drop::kUnknownIndex);
+    default: return drop(Drop::kHandshakeRefused);
+  }
+}
+
+// --- TUN -> UDP -------------------------------------------------------------------
+
+bool Device::handle_tun_readable(size_t budget) {
+  const Now now = clock_->now();
+  const MutableBytes room(tun_buf_.data() + hs::kHeadroom, kMaxPacket);
+  for (size_t i = 0; i < budget; ++i) {
+    auto n = tun_->read(room);
+    if (!n) return false;
+    route_outbound(now, *n);
+  }
+  return true;
+}
+
+void Device::route_outbound(const Now& now, size_t len) {
+  auto h = parse_ip_header(Bytes(tun_buf_.data() + hs::kHeadroom, len));
+  if (!h) return drop(Drop::kTunBadPacket);
+  auto id = h->version == 4 ? routes_.lookup_v4(h->dst) : routes_.lookup_v6(h->dst);
+  if (!id) return drop(Drop::kTunNoRoute);
+  Peer& p = *peers_.at(*id);
+  PeerIo io(*this, p);
+  p.machine->send(now, tun_buf_, len, settings_.mtu, io);
+  reschedule(p);
+}
+
+// --- UDP -> TUN -------------------------------------------------------------------
+
+bool Device::handle_udp_readable(size_t budget) {
+  const Now now = clock_->now();
+  for (size_t i = 0; i < budget; ++i) {
+    auto r = udp_->recv(udp_buf_);
+    if (!r) return false;
+    if (r->length > kMaxPacket) {
+      drop(Drop::kMalformed);
+      continue;
+    }
+    receive_datagram(now, MutableBytes(udp_buf_.data(), r->length), r->from);
+  }
+  return true;
+}
+
+void Device::receive_datagram(const Now& now, MutableBytes datagram, const SockAddr& from) {
+  auto m = hs::classify(datagram);
+  if (!m) return drop(Drop::kMalformed, from);
+  if (auto* init = std::get_if<hs::InitiationMsg>(&*m)) {
+    if (admit_handshake(now, init->bytes, from)) receive_initiation(now, *init, from);
+  } else if (auto* resp = std::get_if<hs::ResponseMsg>(&*m)) {
+    if (admit_handshake(now, resp->bytes, from)) receive_indexed(now, *m, resp->receiver(), from);
+  } else if (auto* cookie = std::get_if<hs::CookieReplyMsg>(&*m)) {
+    receive_indexed(now, *m, cookie->receiver(), from);
+  } else {
+    receive_indexed(now, *m, std::get<hs::TransportMsg>(*m).receiver(), from);
+  }
+}
+
+bool Device::under_load(Instant now) {
+  if (forced_under_load_) return true;
+  if (now - load_window_start_ >= 1s) {
+    load_window_start_ = now;
+    load_window_count_ = 0;
+  }
+  if (++load_window_count_ > kUnderLoadPerSecond) under_load_until_ = now + kUnderLoadLinger;
+  return now < under_load_until_;
+}
+
+// mac1 always; under load, mac2 (else a cookie reply) and the per-source
+// rate limit (wg_receive_handshake_packet).
+bool Device::admit_handshake(const Now& now, Bytes msg, const SockAddr& from) {
+  const bool load = under_load(now.mono);
+  if (!cookies_->check_mac1(msg)) {
+    drop(Drop::kInvalidMac1, from);
+    return false;
+  }
+  if (!load) return true;
+  std::array<uint8_t, 18> id;
+  const Bytes source(id.data(), from.identity(id));
+  if (!cookies_->check_mac2(msg, source, now.mono, *rng_)) {
+    std::array<uint8_t, hs::cookie_reply::kSize> reply;
+    cookies_->create_reply(reply, msg, source, now.mono, *rng_);
+    if (!udp_->send(reply, from)) drop(Drop::kSendFailed);
+    drop(Drop::kCookieSent);
+    return false;
+  }
+  if (!ratelimiter_.allow(from.ip(), now.mono)) {
+    drop(Drop::kRateLimited, from);
+    return false;
+  }
+  return true;
+}
+
+void Device::receive_initiation(const Now& now, const hs::InitiationMsg& m, const SockAddr& from) {
+  auto consumed = hs::consume_initiation(*identity_, m);
+  if (!consumed) return drop(Drop::kHandshakeRefused, from);
+  Peer* p = find(consumed->initiator_static);
+  if (p == nullptr) return drop(Drop::kUnknownPeer, from);
+  PeerIo io(*this, *p, &from);
+  if (auto r = p->machine->receive_initiation(now, std::move(*consumed), io); !r) {
+    count_refusal(r.error());
+  } else if (p->spec.endpoint != from) {
+    p->spec.endpoint = from;
+  }
+  reschedule(*p);
+}
+
+void Device::receive_indexed(const Now& now, const hs::Message& m, uint32_t index, const SockAddr& from) {
+  Peer* p = by_index(index);
+  if (p == nullptr) return drop(Drop::kUnknownIndex, from);
+  PeerIo io(*this, *p, &from);
+  Result<void, hs::ProtoError> r;
+  bool roam = true;
+  if (auto* resp = std::get_if<hs::ResponseMsg>(&m)) {
+    r = p->machine->receive_response(now, *resp, io);
+  } else if (auto* cookie = std::get_if<hs::CookieReplyMsg>(&m)) {
+    r = p->machine->receive_cookie_reply(now, *cookie, io);
+    roam = false;  // a cookie reply proves nothing about the peer's address
+  } else {
+    r = p->machine->receive_transport(now, std::get<hs::TransportMsg>(m), io);
+  }
+  if (!r) {
+    count_refusal(r.error());
+  } else if (roam && p->spec.endpoint != from) {
+    if (p->spec.endpoint) {
+      LogLine(*log_, LogLevel::kInfo) << "peer " << p->label() << ": endpoint changed from "
+                                      << p->spec.endpoint->to_string() << " to " << from.to_string();
+    }
+    p->spec.endpoint = from;  // roaming: follow the latest authenticated source
+  }
+  reschedule(*p);
+}
+
+// Cryptokey routing on ingress: only a source address this peer may use gets
+// through (wg_packet_consume_data_done). Padding is trimmed by the IP length.
+void Device::deliver(Peer& p, MutableBytes packet) {
+  auto h = parse_ip_header(packet);
+  if (!h) return drop(Drop::kBadInnerPacket);
+  auto owner = h->version == 4 ? routes_.lookup_v4(h->src) : routes_.lookup_v6(h->src);
+  if (!owner || *owner != p.id) return drop(Drop::kSourceNotAllowed);
+  if (!tun_->write(packet.first(h->total_length))) drop(Drop::kTunWriteFailed);
+}
+
+// --- Status -----------------------------------------------------------------------
+
+std::vector<PeerStatus> Device::peers() const {
+  std::vector<PeerStatus> out;
+  out.reserve(by_key_.size());
+  for (const auto& [key, id] : by_key_) out.push_back(*peer(key));
+  return out;
+}
+
+std::optional<PeerStatus> Device::peer(const hs::PublicKey& key) const {
+  const Peer* p = find(key);
+  if (p == nullptr) return std::nullopt;
+  PeerStatus s;
+  s.public_key = key;
+  s.label = p->label();
+  s.endpoint = p->spec.endpoint;
+  s.allowed_ips = routes_.prefixes_of(p->id);
+  s.persistent_keepalive = p->spec.persistent_keepalive;
+  s.stats = p->machine->stats();
+  s.has_session = p->machine->has_session(clock_->now().mono);
+  return s;
+}
+
+}  // namespace sitelink::tunnel

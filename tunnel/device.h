@@ -1,0 +1,167 @@
+// Device: where the protocol core meets I/O. It owns the peers (one
+// PeerMachine each), the cryptokey routing table, the index table, the
+// cookie checker and the handshake rate limiter, and moves packets:
+//
+//   TUN -> route by destination (AllowedIps) -> PeerMachine::send -> UDP
+//   UDP -> classify -> mac1 (+ mac2 / rate limit under load) -> peer by
+//          static key or receiver index -> PeerMachine::receive_* -> TUN,
+//          only if the inner source is one of that peer's allowed-ips
+//
+// It never blocks and never reads a clock except through Clock; the event
+// loop calls the handle_* functions when the TUN or UDP fd is readable or
+// the deadline has passed. Every dropped packet is counted by reason.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "handshake/cookie.h"
+#include "handshake/peer.h"
+#include "tunnel/allowed_ips.h"
+#include "tunnel/clock.h"
+#include "tunnel/index_table.h"
+#include "tunnel/log.h"
+#include "tunnel/ratelimiter.h"
+#include "tunnel/sock_addr.h"
+#include "tunnel/tun_device.h"
+#include "tunnel/udp_socket.h"
+
+namespace sitelink::tunnel {
+
+enum class Drop : uint8_t {
+  kTunNoRoute,         // no peer's allowed-ips contains the destination
+  kTunBadPacket,       // not an IPv4/IPv6 packet
+  kNoEndpoint,         // the peer has no known endpoint yet
+  kSendFailed,         // the UDP send failed
+  kMalformed,          // wrong type or length (messages::classify)
+  kInvalidMac1,
+  kCookieSent,         // under load without a valid mac2: answered with a cookie
+  kRateLimited,        // under load and over the per-source handshake rate
+  kUnknownPeer,        // initiation from a static key we do not know
+  kUnknownIndex,       // receiver index matches nothing of ours
+  kHandshakeRefused,   // replayed/flooded initiation, bad response, ...
+  kDecryptFailed,      // a transport packet did not authenticate
+  kReplay,             // counter already seen or too old
+  kExpiredKeypair,
+  kSourceNotAllowed,   // decrypted, but the inner source is not the peer's
+  kBadInnerPacket,     // decrypted, but not a valid IP packet
+  kTunWriteFailed,
+  kCount,
+};
+std::string_view to_string(Drop d);
+
+struct PeerSpec {
+  handshake::PublicKey public_key;
+  handshake::PresharedKey preshared_key;
+  std::optional<SockAddr> endpoint;
+  std::vector<config::IpPrefix> allowed_ips;
+  std::chrono::seconds persistent_keepalive{0};
+  std::string name;  // label for logs; may be empty
+};
+
+struct PeerStatus {
+  handshake::PublicKey public_key;
+  std::string label;
+  std::optional<SockAddr> endpoint;
+  std::vector<config::IpPrefix> allowed_ips;
+  std::chrono::seconds persistent_keepalive{0};
+  handshake::PeerStats stats;
+  bool has_session = false;
+};
+
+class Device {
+ public:
+  struct Settings {
+    size_t mtu = 1420;
+    std::chrono::seconds rekey_after_time = std::chrono::seconds(120);
+  };
+
+  Device(handshake::PrivateKey key, Settings settings, Clock& clock, handshake::Rng& rng,
+         TunDevice& tun, UdpSocket& udp, Logger& log);
+  ~Device();
+
+  // Configuration (from the config file, a reload, or UAPI).
+  void set_private_key(handshake::PrivateKey key);
+  void set_settings(const Settings& s);
+  // Adds the peer, or updates it in place keeping its sessions.
+  void upsert_peer(const PeerSpec& spec);
+  bool remove_peer(const handshake::PublicKey& key);
+  void set_endpoint(const handshake::PublicKey& key, const SockAddr& endpoint);
+  // A handshake now with every peer that has an endpoint (start-up).
+  void initiate_all();
+  void initiate(const handshake::PublicKey& key);
+
+  // Event-loop entry points. Each handles up to `budget` packets so neither
+  // direction can starve the other; true if more may be waiting.
+  bool handle_tun_readable(size_t budget = 64);
+  bool handle_udp_readable(size_t budget = 64);
+  void handle_timers();
+  Instant next_deadline() const;
+
+  // Status.
+  const handshake::PublicKey& public_key() const { return identity_->public_key(); }
+  const handshake::PrivateKey& private_key() const { return identity_->private_key(); }
+  std::vector<PeerStatus> peers() const;
+  std::optional<PeerStatus> peer(const handshake::PublicKey& key) const;
+  uint64_t drops(Drop d) const { return drops_[static_cast<size_t>(d)]; }
+  size_t peer_count() const { return peers_.size(); }
+  // Under load: handshakes need mac2 (cookies) and are rate-limited. Tests
+  // may force it.
+  void force_under_load(bool on) { forced_under_load_ = on; }
+
+ private:
+  struct Peer;
+  class PeerIo;
+
+  Peer* find(const handshake::PublicKey& key);
+  const Peer* find(const handshake::PublicKey& key) const;
+  Peer* by_index(uint32_t index);
+  void drop(Drop d);
+  void drop(Drop d, const SockAddr& from);
+  void reschedule(Peer& p);
+  void route_outbound(const Now& now, size_t len);
+  void receive_datagram(const Now& now, MutableBytes datagram, const SockAddr& from);
+  bool admit_handshake(const Now& now, Bytes msg, const SockAddr& from);
+  void receive_initiation(const Now& now, const handshake::InitiationMsg& m, const SockAddr& from);
+  void receive_indexed(const Now& now, const handshake::Message& m, uint32_t index, const SockAddr& from);
+  void deliver(Peer& p, MutableBytes packet);
+  void on_peer_event(Peer& p, handshake::PeerEvent e);
+  void count_refusal(handshake::ProtoError e);
+  bool under_load(Instant now);
+  handshake::TimerSettings timer_settings(const PeerSpec& spec) const;
+  std::unique_ptr<Peer> make_peer(const PeerSpec& spec, PeerId id);
+
+  Settings settings_;
+  Clock* clock_;
+  handshake::Rng* rng_;
+  TunDevice* tun_;
+  UdpSocket* udp_;
+  Logger* log_;
+  std::unique_ptr<handshake::LocalIdentity> identity_;
+  std::unique_ptr<handshake::CookieChecker> cookies_;
+  AllowedIps routes_;
+  IndexTable indices_;
+  Ratelimiter ratelimiter_;
+  std::unordered_map<PeerId, std::unique_ptr<Peer>> peers_;
+  std::map<handshake::PublicKey, PeerId> by_key_;
+  std::set<std::pair<Instant, PeerId>> deadlines_;  // one entry per peer with a timer
+  PeerId next_id_ = 1;
+  std::array<uint64_t, static_cast<size_t>(Drop::kCount)> drops_{};
+  // Under-load detection: handshake messages seen in the current second.
+  Instant load_window_start_{};
+  uint32_t load_window_count_ = 0;
+  Instant under_load_until_{};
+  bool forced_under_load_ = false;
+  // One buffer each way, reused: no allocation per packet.
+  std::vector<uint8_t> tun_buf_;
+  std::vector<uint8_t> udp_buf_;
+};
+
+}  // namespace sitelink::tunnel

@@ -1,0 +1,48 @@
+// Ratelimiter: per-source token buckets for handshake messages (the kernel's
+// ratelimiter.c: 20 packets a second with a burst of 5, per IPv4 address or
+// IPv6 /64), with a bounded table. Time is a parameter.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <unordered_map>
+
+#include "config/ip_prefix.h"
+#include "handshake/base/time.h"
+
+namespace sitelink::tunnel {
+
+class Ratelimiter {
+ public:
+  static constexpr uint64_t kPacketsPerSecond = 20;
+  static constexpr uint64_t kPacketsBurstable = 5;
+  static constexpr size_t kMaxEntries = 8192;
+
+  // True if a handshake message from `source` may be processed now.
+  bool allow(const config::IpAddress& source, Instant now);
+  size_t size() const { return table_.size(); }
+
+ private:
+  struct Bucket {
+    Instant last;
+    int64_t tokens;  // nanoseconds of credit
+  };
+  // The source: a whole IPv4 address or an IPv6 /64, with the family kept
+  // apart so that the two spaces never share a bucket.
+  struct Key {
+    uint64_t bits;
+    bool v6;
+    friend bool operator==(const Key&, const Key&) = default;
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const noexcept;
+  };
+  static Key key_of(const config::IpAddress& source);
+  static bool refill_and_take(Bucket& b, Instant now);
+  void gc(Instant now);
+
+  std::unordered_map<Key, Bucket, KeyHash> table_;
+  Instant last_gc_{};
+};
+
+}  // namespace sitelink::tunnel
