@@ -7,10 +7,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <sstream>
+
+#include <yaml-cpp/eventhandler.h>
 
 #include "config/load_internal.h"
 
@@ -63,20 +67,56 @@ void parse_document(const YAML::Node& root, Context& ctx, Draft& d) {
   }
 }
 
+// Records where documents start. Only the marks matter, not the content.
+class DocumentStarts final : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+  void OnDocumentStart(const YAML::Mark& m) override { starts.push_back(m); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+Location mark_location(const YAML::Mark& m) { return m.is_null() ? Location{} : Location{m.line + 1, m.column + 1}; }
+
+// A file holds one document. yaml-cpp 0.7's LoadAll() can loop forever on a
+// stray token such as a leading ',' (fixed upstream in yaml-cpp PR #1319):
+// the parser then returns empty "documents" without moving on. So documents
+// are counted here with the event parser, reading at most two; a second one
+// that starts where the first did means the parser is stuck.
+bool check_single_document(std::string_view text, Reporter& r) {
+  std::istringstream in{std::string(text)};
+  YAML::Parser parser(in);
+  DocumentStarts docs;
+  if (!parser.HandleNextDocument(docs) || !parser.HandleNextDocument(docs) || docs.starts.size() < 2) return true;
+  const YAML::Mark second = docs.starts[1];
+  const auto pos = std::min(static_cast<size_t>(std::max(second.pos, 0)), text.size());
+  if (second.pos != docs.starts[0].pos && text.substr(pos, 3) == "---") {
+    r.error(mark_location(second), "", "only one YAML document is allowed (remove the '---' separator)");
+  } else {
+    const std::string what = pos < text.size() ? "'" + std::string(1, text[pos]) + "'" : "end of file";
+    r.error(mark_location(second), "", "YAML syntax error: unexpected " + what);
+  }
+  return false;
+}
+
 void parse_and_validate(std::string_view text, Context& ctx, Draft& d) {
   try {
-    const std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
-    if (docs.empty() || docs[0].IsNull()) {
+    if (!check_single_document(text, ctx.report)) return;
+    const YAML::Node root = YAML::Load(std::string(text));
+    if (root.IsNull()) {
       ctx.report.error(Location{1, 1}, "", "the file is empty; expected a map with 'interface:' and 'peers:'");
       return;
     }
-    if (docs.size() > 1) {
-      ctx.report.error(location_of(docs[1]), "", "only one YAML document is allowed (remove the '---' separator)");
-    }
-    parse_document(docs[0], ctx, d);
+    parse_document(root, ctx, d);
     validate(d, ctx.report);
   } catch (const YAML::Exception& e) {
-    const Location at = e.mark.is_null() ? Location{} : Location{e.mark.line + 1, e.mark.column + 1};
+    const Location at = mark_location(e.mark);
     ctx.report.error(at, "", "YAML syntax error: " + e.msg + syntax_hint(line_at(text, at.line)));
   }
 }

@@ -30,9 +30,8 @@ daemonizes unless -f is given, and takes all configuration from `wg` over
 /run/wireguard/IFACE.sock. This makes it a drop-in for wg-quick
 (WG_QUICK_USERSPACE_IMPLEMENTATION=sitelinkd).
 
-Status of this version: --check, --help and --version work; running the
-tunnel (--config without --check, and IFACE mode) is not implemented yet and
-exits with status 1 after validating its arguments.
+Status of this version: IFACE mode is not implemented yet; it exits with
+status 1 after checking its arguments.
 )";
 
 const std::string_view kSitelinkdDetails = R"(

@@ -9,6 +9,7 @@
 #include "config/names.h"
 #include "daemon/check_command.h"
 #include "daemon/exit_codes.h"
+#include "daemon/gateway.h"
 #include "daemon/help.h"
 
 namespace po = boost::program_options;
@@ -90,13 +91,21 @@ Result<DaemonOptions, int> interpret(const po::variables_map& vm, Io& io) {
   return o;
 }
 
+tunnel::LogLevel to_tunnel_level(LogLevel l) {
+  switch (l) {
+    case LogLevel::kError: return tunnel::LogLevel::kError;
+    case LogLevel::kWarn: return tunnel::LogLevel::kWarn;
+    case LogLevel::kInfo: return tunnel::LogLevel::kInfo;
+    case LogLevel::kDebug: return tunnel::LogLevel::kDebug;
+  }
+  return tunnel::LogLevel::kInfo;
+}
+
 int run_config(const DaemonOptions& o, Io& io) {
   if (o.check) return check_config(o.config_file, io);
   const auto cfg = load_and_report(o.config_file, io);
   if (!cfg) return kExitConfig;
-  io.err << "sitelinkd: " << o.config_file << " is valid, but running interface " << cfg->interface.name
-         << " is not implemented in this version; nothing was created (use --check to only validate)\n";
-  return kExitFailure;
+  return run_gateway(o.config_file, *cfg, to_tunnel_level(o.log_level));
 }
 
 }  // namespace

@@ -82,11 +82,13 @@ Result<void, ProtoError> Handshake::create_initiation(std::span<uint8_t, initiat
     return Err(ProtoError::kBadPublicKey);
   }
   state_ = std::move(next);
+  crossed_.reset();
   return {};
 }
 
 Result<SessionKeys, ProtoError> Handshake::consume_response(const ResponseMsg& msg) {
   auto* created = std::get_if<InitiationCreated>(&state_);
+  if (created == nullptr && crossed_) created = &*crossed_;
   if (created == nullptr) return Err(ProtoError::kUnexpectedMessage);
   if (msg.receiver() != created->local_index) return Err(ProtoError::kWrongIndex);
   noise_ik::SymmetricState st = created->st;  // commit only on success
@@ -98,7 +100,11 @@ Result<SessionKeys, ProtoError> Handshake::consume_response(const ResponseMsg& m
     return Err(ProtoError::kDecryptFailed);
   }
   SessionKeys keys = split_keys(st, true, created->local_index, msg.sender());
-  state_ = Zeroed{};
+  if (crossed_ && created == &*crossed_) {
+    crossed_.reset();
+  } else {
+    state_ = Zeroed{};
+  }
   return keys;
 }
 
@@ -113,6 +119,7 @@ Result<void, ProtoError> Handshake::accept_initiation(ConsumedInitiation&& init,
   }
   latest_timestamp_ = init.timestamp;
   last_initiation_consumed_ = now;
+  if (auto* created = std::get_if<InitiationCreated>(&state_)) crossed_ = std::move(*created);
   state_ = InitiationConsumed{init.sender_index, init.remote_ephemeral, std::move(init.state)};
   return {};
 }
@@ -146,6 +153,7 @@ Handshake::State Handshake::state() const {
 
 std::optional<uint32_t> Handshake::initiation_index() const {
   if (const auto* c = std::get_if<InitiationCreated>(&state_)) return c->local_index;
+  if (crossed_) return crossed_->local_index;
   return std::nullopt;
 }
 

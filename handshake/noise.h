@@ -94,14 +94,18 @@ class Handshake {
                                                                 uint32_t local_index, Rng& rng);
 
   State state() const;
-  // The index a response to our initiation is addressed to, if one is pending.
+  // The index a response to our initiation is addressed to, if one is
+  // pending (also while we answer a crossing initiation).
   std::optional<uint32_t> initiation_index() const;
   const PublicKey& remote_static() const { return remote_; }
   void set_preshared_key(const PresharedKey& psk) { psk_ = psk; }
   const PresharedKey& preshared_key() const { return psk_; }
   // Forgets the handshake in progress (secrets are wiped); keeps the replay
   // and flood history.
-  void clear() { state_ = Zeroed{}; }
+  void clear() {
+    state_ = Zeroed{};
+    crossed_.reset();
+  }
   // The running symmetric state, for tests that compare both sides' chaining
   // key and hash; null when no handshake is in progress.
   const noise_ik::SymmetricState* transcript() const;
@@ -124,6 +128,11 @@ class Handshake {
   PresharedKey psk_;
   noise_ik::SymmetricState initiator_start_;  // "<- s" with the remote's key
   std::variant<Zeroed, InitiationCreated, InitiationConsumed> state_;
+  // Our initiation, kept when the peer's own initiation crossed it and we
+  // answered that one: its response is still accepted (as boringtun does),
+  // so two peers that initiate at the same moment both complete at once
+  // instead of each dropping the other's response and retrying 5 s later.
+  std::optional<InitiationCreated> crossed_;
   std::optional<Tai64n> latest_timestamp_;
   std::optional<Instant> last_initiation_consumed_;
 };

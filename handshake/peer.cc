@@ -206,7 +206,8 @@ Result<void, ProtoError> PeerMachine::receive_initiation(const Now& now, Consume
   if (auto r = handshake_.accept_initiation(std::move(init), now.mono); !r) return r;
   stats_.rx_bytes += initiation::kSize;
   ++stats_.rx_packets;
-  release_handshake_index();  // any initiation of ours is superseded
+  // An initiation of ours stays pending (see Handshake::crossed_); its index
+  // is released when it completes into a keypair or is replaced.
   send_response(now, out);
   timers_.any_authenticated_packet_received();
   timers_.any_authenticated_packet_traversal(now.mono);

@@ -359,23 +359,40 @@ TEST_F(PeerPair, LastMinuteRekeyOnReceiveForTheInitiator) {
   EXPECT_EQ(a.out.count(MessageType::kInitiation), 1u);
 }
 
-TEST_F(PeerPair, SimultaneousInitiationsStillConverge) {
-  // Both initiate at once: each answers the other's initiation, which
-  // supersedes its own, so neither response is accepted. The jittered
-  // retransmit timers then separate them (1 ms steps, so that the network
-  // is faster than the jitter, as on a real link).
+TEST_F(PeerPair, CrossingInitiationsBothCompleteAtOnce) {
+  // Both initiate at the same moment (two gateways started together): each
+  // answers the other's initiation and still accepts the response to its own.
   a.machine->initiate(now(), a.out);
   b.machine->initiate(now(), b.out);
   exchange();
-  EXPECT_FALSE(a.machine->has_session(now().mono));
-  run_for(kRekeyTimeout + kRekeyTimeoutJitterMax, 1ms);
   EXPECT_TRUE(a.machine->has_session(now().mono));
   EXPECT_TRUE(b.machine->has_session(now().mono));
+  EXPECT_TRUE(a.refused.empty() && b.refused.empty());
   send(a, packet(1));
   send(b, packet(2));
   exchange();
   EXPECT_EQ(b.out.delivered.size(), 1u);
   EXPECT_EQ(a.out.delivered.size(), 1u);
+  EXPECT_FALSE(a.machine->timers().pending(Timer::kRetransmitHandshake));
+  EXPECT_LE(a.indices.live.size(), 3u);
+}
+
+TEST_F(PeerPair, CrossingWithAPeerThatDropsItsOwnInitiationStillConverges) {
+  // b behaves like the kernel: the response to its superseded initiation is
+  // lost. a keeps its own, so b's response to it completes a's handshake and
+  // a's data confirms b's keypair.
+  a.machine->initiate(now(), a.out);
+  b.machine->initiate(now(), b.out);
+  deliver(b, a);               // a answers b's initiation (and keeps its own)
+  deliver(a, b);               // b gets a's initiation, then a's response
+  auto from_b = std::move(b.out.datagrams);  // b's response to a's initiation
+  b.out.datagrams.clear();
+  for (auto& d : from_b) receive(a, d);
+  EXPECT_TRUE(a.machine->has_session(now().mono));
+  exchange();
+  send(a, packet(1));
+  exchange();
+  EXPECT_EQ(b.out.delivered.size(), 1u);
 }
 
 TEST_F(PeerPair, ReleasesEveryIndexItTook) {

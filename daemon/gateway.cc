@@ -1,0 +1,300 @@
+// The running gateway; see gateway.h.
+#include "daemon/gateway.h"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "config/load.h"
+#include "daemon/exit_codes.h"
+#include "daemon/privileges.h"
+
+namespace sitelink::daemon {
+
+using namespace std::chrono_literals;
+using tunnel::LogLevel;
+using tunnel::LogLine;
+
+namespace {
+
+// How often DNS endpoints of peers without a session are looked up again,
+// so a peer whose dynamic DNS name moved is found again.
+constexpr Duration kReResolveInterval = 30s;
+
+tunnel::SysResult<tunnel::UniqueFd> block_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
+  if (sigprocmask(SIG_BLOCK, &set, nullptr) != 0) return tunnel::errno_error("sigprocmask");
+  tunnel::UniqueFd fd(signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC));
+  if (!fd.valid()) return tunnel::errno_error("signalfd");
+  return fd;
+}
+
+// Key material must never reach a core file.
+void disable_core_dumps() {
+  const rlimit zero{0, 0};
+  setrlimit(RLIMIT_CORE, &zero);
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+}  // namespace
+
+Gateway::Gateway(std::string path, config::Config cfg, tunnel::Logger& log, tunnel::Netlink nl,
+                 tunnel::LinuxTun tun, tunnel::LinuxUdp udp)
+    : path_(std::move(path)),
+      cfg_(std::move(cfg)),
+      log_(log),
+      nl_(std::move(nl)),
+      tun_(std::move(tun)),
+      udp_(std::move(udp)) {
+  tunnel::Device::Settings s{cfg_.interface.mtu, cfg_.interface.rekey_after_time};
+  dev_ = std::make_unique<tunnel::Device>(cfg_.interface.private_key, s, clock_, rng_, tun_, udp_, log_);
+}
+
+Gateway::~Gateway() = default;
+
+tunnel::SysResult<std::unique_ptr<Gateway>> Gateway::start(std::string path, config::Config cfg,
+                                                          tunnel::Logger& log) {
+  handshake::crypto_init();
+  disable_core_dumps();
+  auto signals = block_signals();
+  if (!signals) return Err(signals.error());
+  auto nl = tunnel::Netlink::open();
+  if (!nl) return Err(nl.error());
+  auto tun = tunnel::LinuxTun::open(cfg.interface.name);
+  if (!tun) return Err(tun.error());
+  auto udp = tunnel::LinuxUdp::bind(cfg.interface.listen_port, cfg.interface.fwmark);
+  if (!udp) return Err(udp.error());
+  std::unique_ptr<Gateway> g(new Gateway(std::move(path), std::move(cfg), log, std::move(*nl), std::move(*tun),
+                                         std::move(*udp)));
+  g->signals_ = std::move(*signals);
+  if (auto r = g->configure_link(); !r) return Err(r.error());
+  g->apply_peers(g->cfg_);
+  g->sync_routes();
+  if (auto r = g->setup_loop(); !r) return Err(r.error());
+  // Everything that needs more than CAP_NET_ADMIN is done.
+  if (auto r = keep_only_net_admin(); !r) {
+    LogLine(log, LogLevel::kWarn) << "could not drop privileges: " << r.error().message();
+  }
+  return g;
+}
+
+tunnel::SysResult<void> Gateway::configure_link() {
+  const int ifindex = tun_.ifindex();
+  if (auto r = nl_.set_mtu(ifindex, cfg_.interface.mtu); !r) return r;
+  if (auto r = nl_.set_up(ifindex, true); !r) return r;
+  sync_addresses(cfg_.interface.addresses);
+  return {};
+}
+
+void Gateway::sync_addresses(const std::vector<config::IpPrefix>& wanted_list) {
+  const std::set<config::IpPrefix> wanted(wanted_list.begin(), wanted_list.end());
+  for (auto it = addresses_.begin(); it != addresses_.end();) {
+    if (wanted.count(*it) == 0) {
+      (void)nl_.del_address(tun_.ifindex(), *it);
+      it = addresses_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (const auto& a : wanted) {
+    if (addresses_.count(a) != 0) continue;
+    if (auto r = nl_.add_address(tun_.ifindex(), a); !r) {
+      LogLine(log_, LogLevel::kError) << "cannot add address " << a.to_string() << ": " << r.error().message();
+      continue;
+    }
+    addresses_.insert(a);
+  }
+}
+
+// With `routes: true`, one route per allowed-ips prefix through the TUN;
+// only routes we added are ever removed.
+void Gateway::sync_routes() {
+  std::set<config::IpPrefix> wanted;
+  if (cfg_.interface.routes) {
+    for (const auto& p : cfg_.peers) wanted.insert(p.allowed_ips.begin(), p.allowed_ips.end());
+  }
+  for (auto it = routes_.begin(); it != routes_.end();) {
+    if (wanted.count(*it) == 0) {
+      (void)nl_.del_route(tun_.ifindex(), *it);
+      it = routes_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (const auto& r : wanted) {
+    if (routes_.count(r) != 0) continue;
+    if (auto res = nl_.add_route(tun_.ifindex(), r); !res) {
+      LogLine(log_, LogLevel::kError) << "cannot add route " << r.to_string() << ": " << res.error().message();
+      continue;
+    }
+    routes_.insert(r);
+  }
+}
+
+tunnel::PeerSpec Gateway::spec_for(const config::PeerConfig& p) {
+  tunnel::PeerSpec s{p.public_key, p.preshared_key, std::nullopt, p.allowed_ips, p.persistent_keepalive, p.name};
+  if (p.endpoint && p.endpoint->address) {
+    s.endpoint = tunnel::SockAddr(*p.endpoint->address, p.endpoint->port);
+  } else if (p.endpoint) {
+    s.endpoint = resolve_now(p.endpoint->host, p.endpoint->port);
+    if (!s.endpoint) {
+      LogLine(log_, LogLevel::kWarn) << "peer " << p.label() << ": cannot resolve " << p.endpoint->host
+                                     << "; will retry";
+    }
+  }
+  return s;
+}
+
+void Gateway::apply_peers(const config::Config& cfg) {
+  for (const auto& p : cfg.peers) dev_->upsert_peer(spec_for(p));
+}
+
+tunnel::SysResult<void> Gateway::setup_loop() {
+  auto loop = tunnel::EventLoop::create();
+  if (!loop) return Err(loop.error());
+  loop_ = std::move(*loop);
+  if (auto r = loop_->watch(tun_.fd(), [this] { dev_->handle_tun_readable(); }); !r) return r;
+  if (auto r = loop_->watch(udp_.fd(), [this] { dev_->handle_udp_readable(); }); !r) return r;
+  if (auto r = loop_->watch(signals_.get(), [this] { on_signal(); }); !r) return r;
+  if (auto r = loop_->watch(resolver_.fd(), [this] { take_resolved(); }); !r) return r;
+  loop_->set_timer_handler([this] { dev_->handle_timers(); });
+  loop_->set_after_events([this] { after_events(); });
+  return {};
+}
+
+std::string Gateway::status_line() const {
+  size_t up = 0;
+  for (const auto& p : dev_->peers()) up += p.has_session ? 1 : 0;
+  return std::to_string(up) + "/" + std::to_string(dev_->peer_count()) + " peers up on " + cfg_.interface.name +
+         ", port " + std::to_string(udp_.port());
+}
+
+// Runs after every batch of events: re-arm the single timer for the earliest
+// of the protocol deadlines and our own housekeeping.
+void Gateway::after_events() {
+  const Instant now = clock_.now().mono;
+  if (now >= next_resolve_check_) {
+    re_resolve();
+    next_resolve_check_ = now + kReResolveInterval;
+  }
+  if (notifier_.watchdog_interval() && now >= next_watchdog_) {
+    notifier_.send("WATCHDOG=1");
+    next_watchdog_ = now + *notifier_.watchdog_interval();
+  }
+  std::string status = status_line();
+  if (status != last_status_) {
+    notifier_.send("STATUS=" + status);
+    last_status_ = std::move(status);
+  }
+  Instant deadline = std::min(dev_->next_deadline(), next_resolve_check_);
+  if (notifier_.watchdog_interval()) deadline = std::min(deadline, next_watchdog_);
+  if (auto r = loop_->set_deadline(deadline); !r) {
+    LogLine(log_, LogLevel::kError) << r.error().message();
+  }
+}
+
+void Gateway::re_resolve() {
+  for (const auto& p : cfg_.peers) {
+    if (!p.endpoint || !p.endpoint->is_dns_name) continue;
+    auto st = dev_->peer(p.public_key);
+    if (st && st->has_session) continue;
+    resolver_.request(p.public_key, p.endpoint->host, p.endpoint->port);
+  }
+}
+
+void Gateway::take_resolved() {
+  for (auto& r : resolver_.take()) {
+    auto st = dev_->peer(r.peer);
+    if (!st || !r.address || st->endpoint == r.address) continue;
+    LogLine(log_, LogLevel::kInfo) << "peer " << st->label << ": " << r.host << " now resolves to "
+                                   << r.address->to_string();
+    dev_->set_endpoint(r.peer, *r.address);
+    dev_->initiate(r.peer);
+  }
+}
+
+void Gateway::on_signal() {
+  signalfd_siginfo si{};
+  while (::read(signals_.get(), &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+    if (si.ssi_signo == SIGHUP) {
+      reload();
+    } else {
+      LogLine(log_, LogLevel::kInfo) << "received " << strsignal(static_cast<int>(si.ssi_signo))
+                                     << ", shutting down";
+      loop_->stop();
+      return;
+    }
+  }
+}
+
+void Gateway::reload() {
+  notifier_.send("RELOADING=1");
+  auto loaded = config::load_file(path_);
+  if (!loaded) {
+    LogLine(log_, LogLevel::kError) << "reload: " << path_ << " is invalid; keeping the running configuration";
+    for (const auto& d : loaded.error()) LogLine(log_, LogLevel::kError) << "reload: " << d.to_string();
+  } else {
+    for (const auto& d : loaded->warnings) LogLine(log_, LogLevel::kWarn) << d.to_string();
+    apply(std::move(loaded->config));
+    LogLine(log_, LogLevel::kInfo) << "reload: applied " << path_;
+  }
+  notifier_.send("READY=1");
+}
+
+// Applies a re-read configuration: unchanged peers keep their sessions.
+void Gateway::apply(config::Config next) {
+  const auto& was = cfg_.interface;
+  const auto& now = next.interface;
+  if (now.name != was.name || now.listen_port != was.listen_port) {
+    LogLine(log_, LogLevel::kWarn) << "reload: interface name and listen-port changes take effect after a restart";
+  }
+  if (!(now.public_key() == was.public_key())) dev_->set_private_key(now.private_key);
+  if (now.mtu != was.mtu) (void)nl_.set_mtu(tun_.ifindex(), now.mtu);
+  if (now.fwmark != was.fwmark) (void)udp_.set_fwmark(now.fwmark);
+  dev_->set_settings(tunnel::Device::Settings{now.mtu, now.rekey_after_time});
+  sync_addresses(now.addresses);
+  std::set<handshake::PublicKey> keep;
+  for (const auto& p : next.peers) keep.insert(p.public_key);
+  for (const auto& p : cfg_.peers) {
+    if (keep.count(p.public_key) == 0) dev_->remove_peer(p.public_key);
+  }
+  next.interface.name = was.name;
+  next.interface.listen_port = was.listen_port;
+  cfg_ = std::move(next);
+  apply_peers(cfg_);
+  sync_routes();
+}
+
+int Gateway::run() {
+  LogLine(log_, LogLevel::kInfo) << "sitelinkd: interface " << cfg_.interface.name << " up, listening on port "
+                                 << udp_.port() << ", " << dev_->peer_count() << " peer(s)";
+  notifier_.send("READY=1\nSTATUS=" + status_line());
+  dev_->initiate_all();
+  after_events();
+  auto r = loop_->run();
+  notifier_.send("STOPPING=1");
+  for (const auto& route : routes_) (void)nl_.del_route(tun_.ifindex(), route);
+  for (const auto& a : addresses_) (void)nl_.del_address(tun_.ifindex(), a);
+  if (!r) {
+    LogLine(log_, LogLevel::kError) << r.error().message();
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
+int run_gateway(const std::string& path, const config::Config& cfg, tunnel::LogLevel level) {
+  tunnel::Logger log;
+  log.set_level(level);
+  auto g = Gateway::start(path, cfg, log);
+  if (!g) {
+    LogLine(log, LogLevel::kError) << "sitelinkd: " << g.error().message();
+    return kExitFailure;
+  }
+  return (*g)->run();
+}
+
+}  // namespace sitelink::daemon

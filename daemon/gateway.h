@@ -1,0 +1,76 @@
+// Gateway: `sitelinkd --config FILE` as a running process. The composition
+// root: it builds the real TUN, UDP socket, netlink, clock and event loop
+// around a tunnel::Device, applies the configuration (and, on SIGHUP, the
+// difference to a re-read configuration), talks to systemd, and takes down
+// what it set up when it stops.
+#pragma once
+
+#include <memory>
+#include <set>
+#include <string>
+
+#include "config/types.h"
+#include "daemon/resolver.h"
+#include "daemon/sd_notify.h"
+#include "handshake/crypto.h"
+#include "tunnel/clock.h"
+#include "tunnel/device.h"
+#include "tunnel/event_loop.h"
+#include "tunnel/log.h"
+#include "tunnel/netlink.h"
+#include "tunnel/tun_device.h"
+#include "tunnel/udp_socket.h"
+
+namespace sitelink::daemon {
+
+class Gateway {
+ public:
+  // Sets everything up; on failure the error says what could not be done.
+  [[nodiscard]] static tunnel::SysResult<std::unique_ptr<Gateway>> start(std::string config_path,
+                                                                        config::Config cfg,
+                                                                        tunnel::Logger& log);
+  ~Gateway();
+  // Runs until SIGTERM or SIGINT; returns the exit code.
+  int run();
+
+ private:
+  Gateway(std::string path, config::Config cfg, tunnel::Logger& log, tunnel::Netlink nl, tunnel::LinuxTun tun,
+          tunnel::LinuxUdp udp);
+  [[nodiscard]] tunnel::SysResult<void> configure_link();
+  [[nodiscard]] tunnel::SysResult<void> setup_loop();
+  void apply_peers(const config::Config& cfg);
+  tunnel::PeerSpec spec_for(const config::PeerConfig& p);
+  void sync_routes();
+  void sync_addresses(const std::vector<config::IpPrefix>& wanted);
+  void on_signal();
+  void reload();
+  void apply(config::Config next);
+  void re_resolve();
+  void take_resolved();
+  void after_events();
+  std::string status_line() const;
+
+  std::string path_;
+  config::Config cfg_;
+  tunnel::Logger& log_;
+  tunnel::Netlink nl_;
+  tunnel::LinuxTun tun_;
+  tunnel::LinuxUdp udp_;
+  tunnel::SystemClock clock_;
+  handshake::SodiumRng rng_;
+  std::unique_ptr<tunnel::Device> dev_;
+  std::unique_ptr<tunnel::EventLoop> loop_;
+  tunnel::UniqueFd signals_;
+  Resolver resolver_;
+  Notifier notifier_;
+  std::set<config::IpPrefix> routes_;     // routes we added
+  std::set<config::IpPrefix> addresses_;  // addresses we added
+  Instant next_resolve_check_;
+  Instant next_watchdog_;
+  std::string last_status_;
+};
+
+// sitelinkd --config: load, start, run. Returns the exit code.
+int run_gateway(const std::string& path, const config::Config& cfg, tunnel::LogLevel level);
+
+}  // namespace sitelink::daemon

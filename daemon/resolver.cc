@@ -1,0 +1,76 @@
+// DNS lookups for endpoints; see resolver.h.
+#include "daemon/resolver.h"
+
+#include <netdb.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+namespace sitelink::daemon {
+
+std::optional<tunnel::SockAddr> resolve_now(const std::string& host, uint16_t port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_DGRAM;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0 || res == nullptr) return std::nullopt;
+  std::optional<tunnel::SockAddr> v4, v6;
+  for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+    auto a = tunnel::SockAddr::from_raw(ai->ai_addr, ai->ai_addrlen);
+    if (!a) continue;
+    auto& slot = a->is_v4() ? v4 : v6;
+    if (!slot) slot = tunnel::SockAddr(a->ip(), port);
+  }
+  freeaddrinfo(res);
+  return v4 ? v4 : v6;
+}
+
+Resolver::Resolver() : event_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) { worker_ = std::thread([this] { work(); }); }
+
+Resolver::~Resolver() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  worker_.join();
+}
+
+void Resolver::request(const handshake::PublicKey& peer, const std::string& host, uint16_t port) {
+  {
+    std::lock_guard lock(mu_);
+    for (const Job& j : jobs_) {
+      if (j.peer == peer) return;  // already queued
+    }
+    jobs_.push_back(Job{peer, host, port});
+  }
+  cv_.notify_one();
+}
+
+std::vector<Resolver::Result> Resolver::take() {
+  uint64_t n = 0;
+  (void)::read(event_.get(), &n, sizeof n);
+  std::lock_guard lock(mu_);
+  return std::exchange(done_, {});
+}
+
+void Resolver::work() {
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+      if (stopping_) return;
+      job = jobs_.front();
+      jobs_.pop_front();
+    }
+    Result r{job.peer, job.host, resolve_now(job.host, job.port)};
+    {
+      std::lock_guard lock(mu_);
+      done_.push_back(std::move(r));
+    }
+    const uint64_t one = 1;
+    (void)::write(event_.get(), &one, sizeof one);
+  }
+}
+
+}  // namespace sitelink::daemon

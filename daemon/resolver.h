@@ -1,0 +1,56 @@
+// Resolver: DNS names of peer endpoints, looked up off the packet path. A
+// worker thread runs getaddrinfo; results come back through an eventfd the
+// event loop watches, so a slow DNS server never stalls packets.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "handshake/keys.h"
+#include "tunnel/sock_addr.h"
+#include "tunnel/unique_fd.h"
+
+namespace sitelink::daemon {
+
+// Blocking lookup: the first address of `host` (IPv4 preferred when both
+// exist, as most office links are IPv4), or nullopt.
+std::optional<tunnel::SockAddr> resolve_now(const std::string& host, uint16_t port);
+
+class Resolver {
+ public:
+  struct Result {
+    handshake::PublicKey peer;
+    std::string host;
+    std::optional<tunnel::SockAddr> address;
+  };
+
+  Resolver();
+  ~Resolver();
+  int fd() const { return event_.get(); }
+  void request(const handshake::PublicKey& peer, const std::string& host, uint16_t port);
+  // Results that arrived since the last call (drains the eventfd).
+  std::vector<Result> take();
+
+ private:
+  struct Job {
+    handshake::PublicKey peer;
+    std::string host;
+    uint16_t port;
+  };
+  void work();
+
+  tunnel::UniqueFd event_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job> jobs_;
+  std::vector<Result> done_;
+  bool stopping_ = false;
+  std::thread worker_;
+};
+
+}  // namespace sitelink::daemon

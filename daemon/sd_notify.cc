@@ -1,0 +1,35 @@
+// sd_notify's datagram protocol; see sd_notify.h.
+#include "daemon/sd_notify.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+namespace sitelink::daemon {
+
+Notifier::Notifier() {
+  if (const char* p = std::getenv("NOTIFY_SOCKET"); p != nullptr && (p[0] == '/' || p[0] == '@')) path_ = p;
+  if (const char* w = std::getenv("WATCHDOG_USEC"); w != nullptr) {
+    const long long usec = std::atoll(w);
+    if (usec > 0) watchdog_ = std::chrono::microseconds(usec / 2);
+  }
+}
+
+void Notifier::send(std::string_view state) const {
+  if (path_.empty() || path_.size() >= sizeof(sockaddr_un::sun_path)) return;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path_.data(), path_.size());
+  if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';
+  const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path_.size());
+  const int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  (void)sendto(fd, state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(&addr), len);
+  close(fd);
+}
+
+}  // namespace sitelink::daemon
