@@ -21,17 +21,10 @@
 #include <vector>
 
 #include "tunnel/allowed_ips.h"
+#include "fuzz/fuzz_check.h"
 
 namespace sitelink::tunnel {
 namespace {
-
-#define FUZZ_CHECK(cond)                                                            \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                 \
-    }                                                                               \
-  } while (0)
 
 using config::IpAddress;
 using config::IpPrefix;

@@ -15,17 +15,10 @@
 #include "config/load.h"
 #include "config/names.h"
 #include "handshake/crypto.h"
+#include "fuzz/fuzz_check.h"
 
 namespace sitelink::config {
 namespace {
-
-#define FUZZ_CHECK(cond)                                                             \
-  do {                                                                               \
-    if (!(cond)) {                                                                   \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                  \
-    }                                                                                \
-  } while (0)
 
 void check_diagnostics(const Diagnostics& ds, std::string_view text) {
   const long lines = static_cast<long>(std::count(text.begin(), text.end(), '\n')) + 1;

@@ -11,17 +11,10 @@
 #include "handshake/constants.h"
 #include "handshake/crypto.h"
 #include "handshake/messages.h"
+#include "fuzz/fuzz_check.h"
 
 namespace sitelink::handshake {
 namespace {
-
-#define FUZZ_CHECK(cond)                                                        \
-  do {                                                                          \
-    if (!(cond)) {                                                              \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                             \
-    }                                                                           \
-  } while (0)
 
 void check_classify(const uint8_t* data, size_t size) {
   std::vector<uint8_t> d(data, data + size);

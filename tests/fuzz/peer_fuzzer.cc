@@ -44,14 +44,7 @@
 #define SITELINK_TEST_DATA ""  // test_support.h's vector files are not used here
 #endif
 #include "tests/support/test_support.h"
-
-#define FUZZ_CHECK(cond)                                                            \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                 \
-    }                                                                               \
-  } while (0)
+#include "fuzz/fuzz_check.h"
 
 namespace sitelink::handshake::fuzz_peer {
 
