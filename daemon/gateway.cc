@@ -19,9 +19,18 @@ using tunnel::LogLine;
 
 namespace {
 
-// How often DNS endpoints of peers without a session are looked up again,
-// so a peer whose dynamic DNS name moved is found again.
-constexpr Duration kReResolveInterval = 30s;
+// How often DNS endpoints of peers whose handshakes keep failing are looked
+// up again, so a peer whose dynamic DNS name moved is found again.
+constexpr Duration kReResolveInterval = 10s;
+// "Keep failing": this many unanswered retransmissions (about 10 s).
+constexpr int kFailedAttemptsBeforeReResolve = 2;
+
+const config::PeerConfig* find_peer(const config::Config& cfg, const handshake::PublicKey& key) {
+  for (const auto& p : cfg.peers) {
+    if (p.public_key == key) return &p;
+  }
+  return nullptr;
+}
 
 tunnel::SysResult<tunnel::UniqueFd> block_signals() {
   sigset_t set;
@@ -201,7 +210,7 @@ void Gateway::re_resolve() {
   for (const auto& p : cfg_.peers) {
     if (!p.endpoint || !p.endpoint->is_dns_name) continue;
     auto st = dev_->peer(p.public_key);
-    if (st && st->has_session) continue;
+    if (st && st->has_session && st->handshake_attempts < kFailedAttemptsBeforeReResolve) continue;
     resolver_.request(p.public_key, p.endpoint->host, p.endpoint->port);
   }
 }
@@ -264,8 +273,18 @@ void Gateway::apply(config::Config next) {
   }
   next.interface.name = was.name;
   next.interface.listen_port = was.listen_port;
+  for (const auto& p : next.peers) {
+    const config::PeerConfig* before = find_peer(cfg_, p.public_key);
+    if (before != nullptr && before->endpoint == p.endpoint) {
+      // Same configured endpoint: keep where the peer actually is now
+      // (it may have roamed), and do not resolve its name again.
+      tunnel::PeerSpec spec{p.public_key, p.preshared_key, std::nullopt, p.allowed_ips, p.persistent_keepalive, p.name};
+      dev_->upsert_peer(spec);
+    } else {
+      dev_->upsert_peer(spec_for(p));
+    }
+  }
   cfg_ = std::move(next);
-  apply_peers(cfg_);
   sync_routes();
 }
 

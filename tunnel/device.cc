@@ -424,6 +424,7 @@ std::optional<PeerStatus> Device::peer(const hs::PublicKey& key) const {
   s.persistent_keepalive = p->spec.persistent_keepalive;
   s.stats = p->machine->stats();
   s.has_session = p->machine->has_session(clock_->now().mono);
+  s.handshake_attempts = p->machine->timers().handshake_attempts;
   return s;
 }
 

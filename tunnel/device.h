@@ -74,6 +74,7 @@ struct PeerStatus {
   std::chrono::seconds persistent_keepalive{0};
   handshake::PeerStats stats;
   bool has_session = false;
+  int handshake_attempts = 0;  // retransmissions of an unanswered initiation
 };
 
 class Device {

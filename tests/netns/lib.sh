@@ -1,0 +1,201 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034  # PREFIX, STOP_RC, ... are read by the sourcing script
+# Shared helpers for the network-namespace test scripts (tests/netns/*.sh).
+# Source it, then call lib_init first:
+#
+#   source "$SCRIPT_DIR/lib.sh"
+#   lib_init two-offices slo        # log tag, name stem (PREFIX=slo$$)
+#
+# What it gives a script:
+#   PREFIX, WORK_DIR      unique name prefix for this run; a private temp dir
+#   log / pass / fail     "TAG: ..." on stderr; "PASS: ..." / "FAIL: ..." on
+#                         stdout (fail counts into FAILED and never exits)
+#   require_root, require_tools TOOL...
+#   on_cleanup CMD ARG... run at exit (last registered first)
+#   ns_add NS...          new namespaces with lo up, deleted at exit
+#   veth_add NS1 IF1 NS2 IF2   a veth pair between two namespaces, both ends up
+#   wait_until DESC SECS CMD...   poll CMD every 0.1 s for at most SECS
+#   gen_key BIN DIR NAME  DIR/NAME.key (mode 600) and DIR/NAME.pub with
+#                         `BIN genkey` / `BIN pubkey` (sitelink or wg)
+#   start_bg LOG CMD...   CMD in the background, output to LOG; its PID in
+#                         BG_PID, remembered so that cleanup stops it
+#   stop_pid PID [SECS]   SIGTERM, up to SECS (default 5) to exit, then SIGKILL;
+#                         sets STOP_RC (exit status) and STOP_KILLED (0/1)
+#   kill_pid PID          SIGKILL and reap (a crash); sets STOP_RC
+#   now_ms                monotonic-enough wall clock in milliseconds
+#
+# Cleanup (on every exit, also after a failure or a signal) stops the
+# processes started with start_bg that are still running, runs the
+# on_cleanup commands, deletes the namespaces, prints every *.log in
+# WORK_DIR if anything failed (or always with NETNS_VERBOSE=1) and removes
+# WORK_DIR. The script's exit status is non-zero if any check failed.
+# Only processes this script started are ever signalled, by PID.
+
+LIB_TAG=netns
+PREFIX=""
+WORK_DIR=""
+FAILED=0
+PASSED=0
+BG_PID=""
+STOP_RC=0
+STOP_KILLED=0
+_LIB_PIDS=()
+_LIB_NS=()
+_LIB_CLEANUPS=()
+
+log() { echo "$LIB_TAG: $*" >&2; }
+pass() { echo "PASS: $*"; PASSED=$((PASSED + 1)); }
+fail() { echo "FAIL: $*"; FAILED=$((FAILED + 1)); }
+
+# lib_init TAG STEM: PREFIX=STEM<pid> (keep STEM short: interface names
+# built from PREFIX must stay within 15 characters), WORK_DIR, traps.
+lib_init() {
+  LIB_TAG=$1
+  PREFIX="$2$$"
+  WORK_DIR=$(mktemp -d "/tmp/${PREFIX}.XXXXXX")
+  chmod 700 "$WORK_DIR"
+  trap _lib_cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+require_root() {
+  if [[ $(id -u) -ne 0 ]]; then
+    log "must run as root (needs network namespaces and TUN devices)"
+    exit 1
+  fi
+}
+
+require_tools() {
+  local t
+  for t in "$@"; do
+    command -v "$t" >/dev/null || { log "missing tool: $t"; exit 1; }
+  done
+}
+
+now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
+
+on_cleanup() {
+  local q
+  printf -v q '%q ' "$@"
+  _LIB_CLEANUPS+=("$q")
+}
+
+ns_add() {
+  local ns
+  for ns in "$@"; do
+    ip netns add "$ns"
+    _LIB_NS+=("$ns")
+    ip -n "$ns" link set lo up
+  done
+}
+
+veth_add() {
+  local ns1=$1 if1=$2 ns2=$3 if2=$4
+  ip -n "$ns1" link add "$if1" type veth peer name "$if2" netns "$ns2"
+  ip -n "$ns1" link set "$if1" up
+  ip -n "$ns2" link set "$if2" up
+}
+
+wait_until() {
+  local what=$1 secs=$2
+  shift 2
+  local deadline=$(($(now_ms) + secs * 1000))
+  until "$@"; do
+    if (($(now_ms) >= deadline)); then
+      log "timed out after ${secs}s waiting for $what"
+      return 1
+    fi
+    sleep 0.1
+  done
+}
+
+gen_key() {
+  local bin=$1 dir=$2 name=$3
+  (umask 077 && "$bin" genkey >"$dir/$name.key")
+  chmod 600 "$dir/$name.key"
+  "$bin" pubkey <"$dir/$name.key" >"$dir/$name.pub"
+}
+
+# `ip netns exec NS PROG` execs PROG, so BG_PID is PROG's own PID.
+start_bg() {
+  local logfile=$1
+  shift
+  "$@" >"$logfile" 2>&1 &
+  BG_PID=$!
+  _LIB_PIDS+=("$BG_PID")
+}
+
+_lib_forget() {
+  local pid=$1 i
+  for i in "${!_LIB_PIDS[@]}"; do
+    [[ ${_LIB_PIDS[$i]} == "$pid" ]] && unset '_LIB_PIDS[i]'
+  done
+  return 0
+}
+
+# _lib_reap PID: wait for our child and record its exit status.
+_lib_reap() {
+  STOP_RC=0
+  wait "$1" 2>/dev/null || STOP_RC=$?
+  _lib_forget "$1"
+}
+
+stop_pid() {
+  local pid=$1 secs=${2:-5} i
+  STOP_KILLED=0
+  STOP_RC=0
+  [[ -n "$pid" ]] || return 0
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < secs * 10; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -KILL "$pid" 2>/dev/null || true
+      STOP_KILLED=1
+    fi
+  fi
+  _lib_reap "$pid"
+}
+
+kill_pid() {
+  local pid=$1
+  STOP_RC=0
+  [[ -n "$pid" ]] || return 0
+  kill -KILL "$pid" 2>/dev/null || true
+  _lib_reap "$pid"
+}
+
+_lib_show_logs() {
+  local f
+  for f in "$WORK_DIR"/*.log; do
+    [[ -s "$f" ]] || continue
+    log "--- $(basename "$f") ---"
+    sed 's/^/  | /' "$f" >&2
+  done
+}
+
+_lib_cleanup() {
+  local rc=$?
+  set +eu
+  trap - INT TERM
+  ((rc == 0 && FAILED > 0)) && rc=1
+  local pid i ns
+  for pid in "${_LIB_PIDS[@]}"; do stop_pid "$pid" 3; done
+  for ((i = ${#_LIB_CLEANUPS[@]} - 1; i >= 0; i--)); do eval "${_LIB_CLEANUPS[$i]}" >/dev/null 2>&1; done
+  for ns in "${_LIB_NS[@]}"; do ip netns del "$ns" 2>/dev/null; done
+  if [[ -n "$WORK_DIR" && -d "$WORK_DIR" ]]; then
+    ((rc != 0 || ${NETNS_VERBOSE:-0})) && _lib_show_logs
+    rm -rf "$WORK_DIR"
+  fi
+  if ((rc == 0)); then
+    echo "$LIB_TAG: all $PASSED checks passed"
+  elif ((FAILED > 0)); then
+    echo "$LIB_TAG: FAILED ($FAILED of $((PASSED + FAILED)) checks failed, exit $rc)"
+  else
+    echo "$LIB_TAG: FAILED (stopped with exit $rc after $PASSED passed checks)"
+  fi
+  exit "$rc"
+}
