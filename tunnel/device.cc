@@ -248,7 +248,12 @@ void Device::on_peer_event(Peer& p, hs::PeerEvent e) {
       LogLine(*log_, LogLevel::kInfo) << "peer " << p.label() << " is under load and sent a cookie";
       break;
     case hs::PeerEvent::kHandshakeInitiated:
+      LogLine(*log_, LogLevel::kDebug) << "peer " << p.label() << ": handshake initiation to "
+                                       << (p.spec.endpoint ? p.spec.endpoint->to_string() : "(no endpoint)");
+      break;
     case hs::PeerEvent::kHandshakeResponded:
+      LogLine(*log_, LogLevel::kDebug) << "peer " << p.label() << ": answered its handshake initiation";
+      break;
     case hs::PeerEvent::kStagedPacketDropped:
       break;
   }
@@ -362,10 +367,20 @@ void Device::receive_initiation(const Now& now, const hs::InitiationMsg& m, cons
   PeerIo io(*this, *p, &from);
   if (auto r = p->machine->receive_initiation(now, std::move(*consumed), io); !r) {
     count_refusal(r.error());
-  } else if (p->spec.endpoint != from) {
-    p->spec.endpoint = from;
+  } else {
+    update_endpoint(*p, from);
   }
   reschedule(*p);
+}
+
+// Roaming: the endpoint follows the latest authenticated source.
+void Device::update_endpoint(Peer& p, const SockAddr& from) {
+  if (p.spec.endpoint == from) return;
+  if (p.spec.endpoint) {
+    LogLine(*log_, LogLevel::kInfo) << "peer " << p.label() << ": endpoint changed from "
+                                    << p.spec.endpoint->to_string() << " to " << from.to_string();
+  }
+  p.spec.endpoint = from;
 }
 
 void Device::receive_indexed(const Now& now, const hs::Message& m, uint32_t index, const SockAddr& from) {
@@ -384,12 +399,8 @@ void Device::receive_indexed(const Now& now, const hs::Message& m, uint32_t inde
   }
   if (!r) {
     count_refusal(r.error());
-  } else if (roam && p->spec.endpoint != from) {
-    if (p->spec.endpoint) {
-      LogLine(*log_, LogLevel::kInfo) << "peer " << p->label() << ": endpoint changed from "
-                                      << p->spec.endpoint->to_string() << " to " << from.to_string();
-    }
-    p->spec.endpoint = from;  // roaming: follow the latest authenticated source
+  } else if (roam) {
+    update_endpoint(*p, from);
   }
   reschedule(*p);
 }
@@ -400,7 +411,17 @@ void Device::deliver(Peer& p, MutableBytes packet) {
   auto h = parse_ip_header(packet);
   if (!h) return drop(Drop::kBadInnerPacket);
   auto owner = h->version == 4 ? routes_.lookup_v4(h->src) : routes_.lookup_v6(h->src);
-  if (!owner || *owner != p.id) return drop(Drop::kSourceNotAllowed);
+  if (!owner || *owner != p.id) {
+    drop(Drop::kSourceNotAllowed);
+    if (log_->enabled(LogLevel::kDebug)) {
+      const auto src = h->version == 4 ? config::IpAddress::v4({h->src[0], h->src[1], h->src[2], h->src[3]})
+                                       : config::IpAddress::v6(take<16>(h->src));
+      log_->log_limited(LogLevel::kDebug, "source-not-allowed", clock_->now().mono,
+                        "peer " + p.label() + ": dropped a packet from " + src.to_string() +
+                            ", which is not in its allowed-ips");
+    }
+    return;
+  }
   if (!tun_->write(packet.first(h->total_length))) drop(Drop::kTunWriteFailed);
 }
 

@@ -133,6 +133,7 @@ class Device {
   void receive_initiation(const Now& now, const handshake::InitiationMsg& m, const SockAddr& from);
   void receive_indexed(const Now& now, const handshake::Message& m, uint32_t index, const SockAddr& from);
   void deliver(Peer& p, MutableBytes packet);
+  void update_endpoint(Peer& p, const SockAddr& from);
   void on_peer_event(Peer& p, handshake::PeerEvent e);
   void count_refusal(handshake::ProtoError e);
   bool under_load(Instant now);
