@@ -170,6 +170,10 @@ tunnel::SysResult<void> Gateway::setup_loop() {
   if (auto r = loop_->watch(udp_.fd(), [this] { dev_->handle_udp_readable(); }); !r) return r;
   if (auto r = loop_->watch(signals_.get(), [this] { on_signal(); }); !r) return r;
   if (auto r = loop_->watch(resolver_.fd(), [this] { take_resolved(); }); !r) return r;
+  auto control = ControlSocket::listen(cfg_.interface.name, *this, *loop_);
+  if (!control) return Err(control.error());
+  control_ = std::move(*control);
+  control_->set_logger(&log_);
   loop_->set_timer_handler([this] { dev_->handle_timers(); });
   loop_->set_after_events([this] { after_events(); });
   return {};

@@ -10,7 +10,9 @@
 #include <string>
 
 #include "config/types.h"
+#include "daemon/control_socket.h"
 #include "daemon/resolver.h"
+#include "daemon/uapi.h"
 #include "daemon/sd_notify.h"
 #include "handshake/crypto.h"
 #include "tunnel/clock.h"
@@ -23,7 +25,7 @@
 
 namespace sitelink::daemon {
 
-class Gateway {
+class Gateway final : public UapiBackend {
  public:
   // Sets everything up; on failure the error says what could not be done.
   [[nodiscard]] static tunnel::SysResult<std::unique_ptr<Gateway>> start(std::string config_path,
@@ -32,6 +34,12 @@ class Gateway {
   ~Gateway();
   // Runs until SIGTERM or SIGINT; returns the exit code.
   int run();
+
+  // UAPI (wg show / wg set) over /run/wireguard/IFACE.sock: the running
+  // state. `wg set` changes it until the next reload or restart; routes stay
+  // managed by the config file (gateway_uapi.cc).
+  UapiState get() override;
+  int set(const UapiSet& request) override;
 
  private:
   Gateway(std::string path, config::Config cfg, tunnel::Logger& log, tunnel::Netlink nl, tunnel::LinuxTun tun,
@@ -49,6 +57,8 @@ class Gateway {
   void take_resolved();
   void after_events();
   std::string status_line() const;
+  int set_peer(const UapiPeerSet& ps);
+  int rebind(uint16_t port);
 
   std::string path_;
   config::Config cfg_;
@@ -62,6 +72,7 @@ class Gateway {
   std::unique_ptr<tunnel::EventLoop> loop_;
   tunnel::UniqueFd signals_;
   Resolver resolver_;
+  std::unique_ptr<ControlSocket> control_;
   Notifier notifier_;
   std::set<config::IpPrefix> routes_;     // routes we added
   std::set<config::IpPrefix> addresses_;  // addresses we added

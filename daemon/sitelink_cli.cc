@@ -1,7 +1,6 @@
 // Dispatch of the `sitelink` tool's commands (see sitelink_cli.h). Each
 // command has its own options (at least --help) and positional arguments;
-// the work is done in key_commands.cc and check_command.cc. `show` waits for
-// the control socket (not built yet) and says it cannot reach the daemon.
+// the work is done in key_commands.cc, check_command.cc and show.cc.
 #include "daemon/sitelink_cli.h"
 
 #include <array>
@@ -14,6 +13,7 @@
 #include "daemon/exit_codes.h"
 #include "daemon/help.h"
 #include "daemon/key_commands.h"
+#include "daemon/show.h"
 
 namespace po = boost::program_options;
 
@@ -77,17 +77,15 @@ int command_help(const Command& c, const po::options_description& opts, Io& io) 
 }
 
 int show(const Parsed& p, Io& io) {
-  if (p.positional.empty()) {
-    io.err << "sitelink show: cannot reach any sitelinkd: status over the control sockets in /run/wireguard/ "
-              "is not implemented in this version\n";
-    return kExitFailure;
+  ShowOptions options;
+  options.json = p.vm["json"].as<bool>();
+  if (!p.positional.empty()) {
+    const std::string& iface = p.positional[0];
+    const std::string why = config::interface_name_problem(iface);
+    if (!why.empty()) return usage_error("sitelink show", "'" + iface + "' is not a valid interface name: " + why, io);
+    options.iface = iface;
   }
-  const std::string& iface = p.positional[0];
-  const std::string why = config::interface_name_problem(iface);
-  if (!why.empty()) return usage_error("sitelink show", "'" + iface + "' is not a valid interface name: " + why, io);
-  io.err << "sitelink show: cannot reach the daemon at /run/wireguard/" << iface
-         << ".sock: status over the control socket is not implemented in this version\n";
-  return kExitFailure;
+  return show_command(options, io);
 }
 
 int run_command(const Command& c, const std::vector<std::string>& args, Io& io) {

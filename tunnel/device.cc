@@ -439,6 +439,7 @@ std::optional<PeerStatus> Device::peer(const hs::PublicKey& key) const {
   if (p == nullptr) return std::nullopt;
   PeerStatus s;
   s.public_key = key;
+  s.preshared_key = p->spec.preshared_key;
   s.label = p->label();
   s.endpoint = p->spec.endpoint;
   s.allowed_ips = routes_.prefixes_of(p->id);

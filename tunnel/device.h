@@ -68,6 +68,7 @@ struct PeerSpec {
 
 struct PeerStatus {
   handshake::PublicKey public_key;
+  handshake::PresharedKey preshared_key;  // for UAPI get, which reports it
   std::string label;
   std::optional<SockAddr> endpoint;
   std::vector<config::IpPrefix> allowed_ips;

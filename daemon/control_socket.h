@@ -1,0 +1,123 @@
+// ControlSocket: serves the UAPI (uapi.h) on /run/wireguard/IFACE.sock, the
+// stream socket `wg` and `sitelink show` connect to (SPEC.md, "Control
+// socket"; wireguard-go's ipc/uapi_linux.go). Mode 0600 from the moment it
+// exists (fchmod before bind, which Linux uses for the new inode, so no
+// process-wide umask is touched). A stale file from a crashed run (nobody
+// answers: ECONNREFUSED) is replaced; a live one is an error.
+//
+// Everything runs inside the caller's EventLoop and never blocks it: the
+// listening socket, every connection, a timerfd for client deadlines and an
+// inotify watch on the socket file sit in a private epoll set, and only that
+// set's fd is watched by the loop (EventLoop watches for readability only; a
+// connection also needs writability while an answer is unsent). Each wakeup
+// handles one bounded batch of events. Per connection: requests are handled
+// one at a time in order (several per connection, as wg allows); a request
+// larger than Limits::max_request is answered errno=-EMSGSIZE and the
+// connection closed; a client that stops reading or writing mid-request for
+// stall_timeout, or sits idle for idle_timeout, is cut off; beyond
+// max_connections new clients are closed at once.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "daemon/uapi.h"
+#include "tunnel/event_loop.h"
+#include "tunnel/log.h"
+#include "tunnel/sys_error.h"
+#include "tunnel/unique_fd.h"
+
+namespace sitelink::daemon {
+
+inline constexpr const char* kSocketDirectory = "/run/wireguard";
+
+// "/run/wireguard/IFACE.sock".
+std::string socket_path(std::string_view iface, std::string_view dir = kSocketDirectory);
+
+struct ControlSocketLimits {
+  size_t max_request = 1 << 20;  // bytes of one request, "set=1" to the blank line
+  size_t max_connections = 32;
+  std::chrono::milliseconds stall_timeout{5000};  // a request or answer making no progress
+  std::chrono::milliseconds idle_timeout{60000};  // a connection with nothing in flight
+};
+
+class ControlSocket {
+ public:
+  using Limits = ControlSocketLimits;
+
+  // /run/wireguard/IFACE.sock (the directory is made 0755 if missing). The
+  // backend and the loop must outlive the socket.
+  [[nodiscard]] static tunnel::SysResult<std::unique_ptr<ControlSocket>> listen(const std::string& iface,
+                                                                                UapiBackend& backend,
+                                                                                tunnel::EventLoop& loop,
+                                                                                Limits limits = {});
+  // The same at any path whose directory exists (tests).
+  [[nodiscard]] static tunnel::SysResult<std::unique_ptr<ControlSocket>> listen_at(const std::string& path,
+                                                                                   UapiBackend& backend,
+                                                                                   tunnel::EventLoop& loop,
+                                                                                   Limits limits = {});
+  // Stops serving, closes every connection and removes the socket file if
+  // it is still ours (not one a newer process put in its place).
+  ~ControlSocket();
+  ControlSocket(const ControlSocket&) = delete;
+  ControlSocket& operator=(const ControlSocket&) = delete;
+
+  const std::string& path() const { return path_; }
+  // False once the file at path() is gone or is no longer our socket.
+  bool file_still_there() const;
+  // Called once, from the loop, when the socket file is removed or replaced
+  // (cross-platform mode exits then, as wireguard-go does). The handler may
+  // stop the loop but must not destroy this ControlSocket.
+  void set_on_removed(std::function<void()> handler) { on_removed_ = std::move(handler); }
+  // Parse failures and cut-off clients are logged at debug (never a value).
+  void set_logger(tunnel::Logger* log) { log_ = log; }
+  size_t connection_count() const { return conns_.size(); }
+
+ private:
+  struct Conn;
+
+  ControlSocket(std::string path, UapiBackend& backend, tunnel::EventLoop& loop, Limits limits);
+  [[nodiscard]] tunnel::SysResult<void> open();
+  [[nodiscard]] tunnel::SysResult<void> bind_socket();
+  [[nodiscard]] tunnel::SysResult<void> start();
+  void on_ready();
+  void on_accept();
+  void on_conn(int fd, uint32_t events);
+  void on_inotify();
+  void on_timer();
+  void read_from(Conn& c);
+  void write_to(Conn& c);
+  void handle_requests(Conn& c);
+  void answer(Conn& c, UapiOp op, std::string_view body);
+  void update(Conn& c);
+  void close_conn(int fd);
+  void arm_timer();
+  void debug(const std::string& msg);
+
+  std::string path_;
+  UapiBackend& backend_;
+  tunnel::EventLoop& loop_;
+  Limits limits_;
+  tunnel::UniqueFd listen_fd_;
+  tunnel::UniqueFd epoll_fd_;
+  tunnel::UniqueFd timer_fd_;
+  tunnel::UniqueFd inotify_fd_;
+  dev_t dev_ = 0;  // identity of the socket file we created
+  ino_t ino_ = 0;
+  bool watched_ = false;
+  bool removed_reported_ = false;
+  std::optional<std::chrono::steady_clock::time_point> accept_paused_until_;  // out of fds: retry then
+  std::chrono::steady_clock::time_point armed_ = std::chrono::steady_clock::time_point::max();
+  std::unordered_map<int, std::unique_ptr<Conn>> conns_;
+  std::function<void()> on_removed_;
+  tunnel::Logger* log_ = nullptr;
+};
+
+}  // namespace sitelink::daemon

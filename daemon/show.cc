@@ -1,0 +1,360 @@
+// `sitelink show`; see show.h. The client half of the UAPI (connect, get=1,
+// read to the blank line, all under one deadline), wg show's text layout
+// (wireguard-tools' show.c: pretty_time, bytes, peers sorted by latest
+// handshake) and a small JSON writer.
+#include "daemon/show.h"
+
+#include <dirent.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <ostream>
+
+#include "daemon/exit_codes.h"
+#include "handshake/constants.h"
+
+namespace sitelink::daemon {
+namespace {
+
+using std::chrono::steady_clock;
+
+constexpr size_t kMaxAnswer = 64u << 20;  // a get answer larger than this is nonsense
+
+// Waits until `fd` is ready for `events` or the deadline passes.
+bool wait_for(int fd, short events, steady_clock::time_point deadline) {
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{fd, events, 0};
+    const int n = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 60'000)));
+    if (n > 0) return true;
+    if (n < 0 && errno != EINTR) return false;
+  }
+}
+
+tunnel::SysResult<tunnel::UniqueFd> connect_to(const std::string& path) {
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  if (path.size() >= sizeof a.sun_path) return tunnel::sys_error(ENAMETOOLONG, path);
+  path.copy(a.sun_path, sizeof a.sun_path - 1);
+  tunnel::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return tunnel::errno_error("socket AF_UNIX");
+  // Non-blocking: a live daemon with a full backlog answers EAGAIN, not a hang.
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) {
+    return tunnel::errno_error(path);
+  }
+  return fd;
+}
+
+std::string ago(WallTime then, WallTime now) {
+  using std::chrono::duration_cast;
+  using std::chrono::seconds;
+  const int64_t t = duration_cast<seconds>(then.since_epoch).count();
+  const int64_t n = duration_cast<seconds>(now.since_epoch).count();
+  if (t == n) return "Now";
+  if (t > n) return "(System clock wound backward; connection problems may ensue.)";
+  return pretty_duration(static_cast<uint64_t>(n - t)) + " ago";
+}
+
+// Most recent handshake first; peers that never had one last (wg's order).
+std::vector<const UapiPeerState*> sorted_peers(const UapiState& s) {
+  std::vector<const UapiPeerState*> v;
+  for (const auto& p : s.peers) v.push_back(&p);
+  std::stable_sort(v.begin(), v.end(), [](const UapiPeerState* a, const UapiPeerState* b) {
+    const auto ta = a->last_handshake ? a->last_handshake->since_epoch : Duration::min();
+    const auto tb = b->last_handshake ? b->last_handshake->since_epoch : Duration::min();
+    return ta > tb;
+  });
+  return v;
+}
+
+std::string join_prefixes(const std::vector<config::IpPrefix>& v) {
+  if (v.empty()) return "(none)";
+  std::string s;
+  for (const auto& p : v) s += (s.empty() ? "" : ", ") + p.to_string();
+  return s;
+}
+
+void render_peer(std::string& out, const UapiPeerState& p, WallTime now) {
+  const PeerHealth h = peer_health(p, now);
+  out += "\npeer: " + p.public_key.to_base64() + "\n";
+  out += "  state: " + std::string(to_string(h.state)) + (h.why.empty() ? "" : " (" + h.why + ")") + "\n";
+  if (!p.preshared_key.is_zero()) out += "  preshared key: (hidden)\n";
+  if (p.endpoint) out += "  endpoint: " + p.endpoint->to_string() + "\n";
+  out += "  allowed ips: " + join_prefixes(p.allowed_ips) + "\n";
+  if (p.last_handshake) out += "  latest handshake: " + ago(*p.last_handshake, now) + "\n";
+  if (p.rx_bytes != 0 || p.tx_bytes != 0) {
+    out += "  transfer: " + pretty_bytes(p.rx_bytes) + " received, " + pretty_bytes(p.tx_bytes) + " sent\n";
+  }
+  if (p.persistent_keepalive != 0) out += "  persistent keepalive: every " + pretty_duration(p.persistent_keepalive) + "\n";
+}
+
+// A JSON writer for one document: values, arrays and objects, with commas
+// placed for the caller. Strings are escaped; bytes outside printable ASCII
+// become \u00XX, so the output is valid JSON whatever the input.
+class Json {
+ public:
+  Json& begin_object() { return open('{'); }
+  Json& end_object() { return close('}'); }
+  Json& begin_array() { return open('['); }
+  Json& end_array() { return close(']'); }
+  Json& key(std::string_view k) {
+    value(k);
+    out_ += ':';
+    after_key_ = true;
+    return *this;
+  }
+  Json& value(std::string_view s) {
+    separate();
+    out_ += '"';
+    for (const char ch : s) escape(static_cast<unsigned char>(ch));
+    out_ += '"';
+    return *this;
+  }
+  Json& value(uint64_t n) { return raw(std::to_string(n)); }
+  Json& value(bool b) { return raw(b ? "true" : "false"); }
+  Json& null() { return raw("null"); }
+  std::string take() { return std::move(out_); }
+
+ private:
+  Json& raw(std::string_view s) {
+    separate();
+    out_ += s;
+    return *this;
+  }
+  Json& open(char c) {
+    separate();
+    out_ += c;
+    first_ = true;
+    return *this;
+  }
+  Json& close(char c) {
+    out_ += c;
+    first_ = false;
+    return *this;
+  }
+  void separate() {
+    if (!first_ && !after_key_) out_ += ',';
+    first_ = false;
+    after_key_ = false;
+  }
+  void escape(unsigned char c) {
+    if (c == '"' || c == '\\') {
+      out_ += '\\';
+      out_ += static_cast<char>(c);
+    } else if (c < 0x20 || c >= 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out_ += buf;
+    } else {
+      out_ += static_cast<char>(c);
+    }
+  }
+
+  std::string out_;
+  bool first_ = true;
+  bool after_key_ = false;
+};
+
+void json_peer(Json& j, const UapiPeerState& p, WallTime now) {
+  const PeerHealth h = peer_health(p, now);
+  j.begin_object();
+  j.key("public_key").value(p.public_key.to_base64());
+  j.key("state").value(to_string(h.state));
+  j.key("state_reason").value(h.why);
+  j.key("preshared_key").value(!p.preshared_key.is_zero());
+  j.key("endpoint");
+  p.endpoint ? j.value(p.endpoint->to_string()) : j.null();
+  j.key("allowed_ips").begin_array();
+  for (const auto& a : p.allowed_ips) j.value(a.to_string());
+  j.end_array();
+  const auto since = [&](WallTime t) { return std::chrono::duration_cast<std::chrono::seconds>(t.since_epoch).count(); };
+  j.key("latest_handshake");
+  p.last_handshake ? j.value(static_cast<uint64_t>(std::max<int64_t>(since(*p.last_handshake), 0))) : j.null();
+  j.key("seconds_since_handshake");
+  p.last_handshake ? j.value(static_cast<uint64_t>(std::max<int64_t>(since(now) - since(*p.last_handshake), 0)))
+                   : j.null();
+  j.key("rx_bytes").value(p.rx_bytes);
+  j.key("tx_bytes").value(p.tx_bytes);
+  j.key("persistent_keepalive").value(static_cast<uint64_t>(p.persistent_keepalive));
+  j.end_object();
+}
+
+// The *.sock names in `dir`, sorted; empty if none or unreadable.
+std::vector<std::string> socket_names(const std::string& dir) {
+  std::vector<std::string> names;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return names;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string n = e->d_name;
+    if (n.size() > 5 && n.ends_with(".sock")) names.push_back(n.substr(0, n.size() - 5));
+  }
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// get=1 from one interface; false after reporting why on io.err.
+bool fetch(const std::string& dir, const std::string& name, std::vector<InterfaceStatus>& out, Io& io) {
+  const std::string path = socket_path(name, dir);
+  const auto answer = uapi_request(path, "get=1\n\n");
+  if (!answer) {
+    const auto& e = answer.error();
+    const std::string hint = e.error == ENOENT || e.error == ECONNREFUSED ? " (is sitelinkd running for " + name + "?)"
+                             : e.error == EACCES                           ? " (run as root)"
+                                                                           : "";
+    io.err << "sitelink show: cannot reach the daemon at " << path << ": " << std::strerror(e.error) << hint << '\n';
+    return false;
+  }
+  auto state = parse_get(*answer);
+  if (!state) {
+    io.err << "sitelink show: " << path << ": unexpected answer: " << state.error() << '\n';
+    return false;
+  }
+  out.push_back(InterfaceStatus{name, std::move(*state)});
+  return true;
+}
+
+WallTime wall_now() {
+  return WallTime{std::chrono::duration_cast<Duration>(std::chrono::system_clock::now().time_since_epoch())};
+}
+
+}  // namespace
+
+tunnel::SysResult<std::string> uapi_request(const std::string& path, std::string_view request,
+                                            std::chrono::milliseconds timeout) {
+  const auto deadline = steady_clock::now() + timeout;
+  auto fd = connect_to(path);
+  if (!fd) return Err(fd.error());
+  for (size_t sent = 0; sent < request.size();) {
+    if (!wait_for(fd->get(), POLLOUT, deadline)) return tunnel::sys_error(ETIMEDOUT, "send to " + path);
+    const ssize_t n = ::send(fd->get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno != EAGAIN && errno != EINTR) return tunnel::errno_error("send to " + path);
+    if (n > 0) sent += static_cast<size_t>(n);
+  }
+  std::string answer;
+  char buf[16384];
+  // An answer ends with "errno=N\n\n"; no line before it is empty.
+  while (answer.size() < 2 || answer.compare(answer.size() - 2, 2, "\n\n") != 0) {
+    if (!wait_for(fd->get(), POLLIN, deadline)) return tunnel::sys_error(ETIMEDOUT, "no answer from " + path);
+    const ssize_t n = ::recv(fd->get(), buf, sizeof buf, 0);
+    if (n == 0) return tunnel::sys_error(EPROTO, "the daemon at " + path + " closed the connection");
+    if (n < 0 && errno != EAGAIN && errno != EINTR) return tunnel::errno_error("receive from " + path);
+    if (n > 0) answer.append(buf, static_cast<size_t>(n));
+    if (answer.size() > kMaxAnswer) return tunnel::sys_error(EMSGSIZE, "answer from " + path);
+  }
+  return answer;
+}
+
+std::string_view to_string(PeerState s) {
+  switch (s) {
+    case PeerState::kUp: return "up";
+    case PeerState::kHandshaking: return "handshaking";
+    case PeerState::kDown: return "down";
+  }
+  return "?";
+}
+
+PeerHealth peer_health(const UapiPeerState& p, WallTime now) {
+  if (p.last_handshake && now.since_epoch - p.last_handshake->since_epoch <= handshake::kRejectAfterTime) {
+    return {PeerState::kUp, ""};
+  }
+  const std::string last = p.last_handshake ? "last handshake " + ago(*p.last_handshake, now) : "no handshake yet";
+  if (p.endpoint) return {PeerState::kHandshaking, last};
+  return {PeerState::kDown, "no endpoint, waiting for the peer to connect; " + last};
+}
+
+std::string pretty_duration(uint64_t left) {
+  struct Unit {
+    const char* name;
+    uint64_t seconds;
+  };
+  constexpr Unit kUnits[] = {{"year", 365 * 24 * 3600}, {"day", 24 * 3600}, {"hour", 3600}, {"minute", 60}, {"second", 1}};
+  std::string s;
+  for (const Unit& u : kUnits) {
+    const uint64_t n = left / u.seconds;
+    left %= u.seconds;
+    if (n == 0) continue;
+    s += (s.empty() ? "" : ", ") + std::to_string(n) + " " + u.name + (n == 1 ? "" : "s");
+  }
+  return s.empty() ? "0 seconds" : s;
+}
+
+std::string pretty_bytes(uint64_t b) {
+  constexpr const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB"};
+  if (b < 1024) return std::to_string(b) + " B";
+  double v = static_cast<double>(b) / 1024;
+  size_t u = 0;
+  for (uint64_t limit = 1024ull * 1024; u < 3 && b >= limit; limit *= 1024) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.2f %s", v, kUnits[u]);
+  return buf;
+}
+
+std::string render_text(const InterfaceStatus& iface, WallTime now) {
+  const UapiState& s = iface.state;
+  std::string out = "interface: " + iface.name + "\n";
+  if (s.private_key && !s.private_key->is_zero()) {
+    out += "  public key: " + s.private_key->public_key().to_base64() + "\n";
+    out += "  private key: (hidden)\n";
+  }
+  if (s.listen_port != 0) out += "  listening port: " + std::to_string(s.listen_port) + "\n";
+  if (s.fwmark != 0) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "0x%x", s.fwmark);
+    out += std::string("  fwmark: ") + buf + "\n";
+  }
+  for (const UapiPeerState* p : sorted_peers(s)) render_peer(out, *p, now);
+  return out;
+}
+
+std::string render_json(const std::vector<InterfaceStatus>& ifaces, WallTime now) {
+  Json j;
+  j.begin_object().key("interfaces").begin_array();
+  for (const InterfaceStatus& i : ifaces) {
+    const UapiState& s = i.state;
+    j.begin_object().key("name").value(i.name).key("public_key");
+    s.private_key && !s.private_key->is_zero() ? j.value(s.private_key->public_key().to_base64()) : j.null();
+    j.key("listen_port").value(static_cast<uint64_t>(s.listen_port));
+    j.key("fwmark").value(static_cast<uint64_t>(s.fwmark));
+    j.key("peers").begin_array();
+    for (const UapiPeerState* p : sorted_peers(s)) json_peer(j, *p, now);
+    j.end_array().end_object();
+  }
+  j.end_array().end_object();
+  return j.take() + "\n";
+}
+
+int show_command(const ShowOptions& o, Io& io) {
+  std::vector<std::string> names;
+  if (o.iface) {
+    names.push_back(*o.iface);
+  } else {
+    names = socket_names(o.socket_dir);
+    if (names.empty()) {
+      io.err << "sitelink show: cannot reach any sitelinkd: no control sockets in " << o.socket_dir << "/\n";
+      return kExitFailure;
+    }
+  }
+  std::vector<InterfaceStatus> found;
+  bool all_ok = true;
+  for (const auto& n : names) all_ok = fetch(o.socket_dir, n, found, io) && all_ok;
+  const WallTime now = wall_now();
+  if (o.json) {
+    io.out << render_json(found, now);
+  } else {
+    for (size_t i = 0; i < found.size(); ++i) io.out << (i == 0 ? "" : "\n") << render_text(found[i], now);
+  }
+  io.out.flush();
+  return all_ok ? kExitOk : kExitFailure;
+}
+
+}  // namespace sitelink::daemon

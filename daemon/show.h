@@ -1,0 +1,70 @@
+// `sitelink show [IFACE] [--json]` (SPEC.md, "sitelink"): asks each daemon
+// for its state over the UAPI socket (get=1, as `wg show` does) and prints
+// it the way `wg show` does, plus a state per peer. Without IFACE, every
+// *.sock in /run/wireguard is asked (wireguard-go's are shown too, as `wg
+// show` would). Peer names from the config are not part of UAPI and are not
+// shown.
+//
+// Peer state, from what UAPI tells (a heuristic until the daemon reports it):
+//   up           a handshake within the last 180 s (REJECT_AFTER_TIME): a
+//                session may be in use
+//   handshaking  no recent handshake, but an endpoint is known, so the
+//                daemon initiates (on traffic or persistent keepalive)
+//   down         no recent handshake and no endpoint: only the peer can
+//                bring the tunnel up
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "daemon/control_socket.h"
+#include "daemon/io.h"
+#include "daemon/uapi.h"
+#include "tunnel/sys_error.h"
+
+namespace sitelink::daemon {
+
+// Connects to the UAPI socket at `path`, sends `request` and reads the answer
+// up to its blank line. The whole exchange is bounded by `timeout`.
+[[nodiscard]] tunnel::SysResult<std::string> uapi_request(const std::string& path, std::string_view request,
+                                                          std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+enum class PeerState { kUp, kHandshaking, kDown };
+std::string_view to_string(PeerState s);
+
+struct PeerHealth {
+  PeerState state;
+  std::string why;  // "last handshake 5 minutes, 3 seconds ago", "no endpoint: ..."; may be empty
+};
+PeerHealth peer_health(const UapiPeerState& peer, WallTime now);
+
+struct InterfaceStatus {
+  std::string name;
+  UapiState state;
+};
+
+// `wg show` text for one interface (ends with a newline), peers with the
+// most recent handshake first.
+std::string render_text(const InterfaceStatus& iface, WallTime now);
+// {"interfaces":[{"name":...,"public_key":...,"peers":[...]}]} plus a newline;
+// the same shape with or without IFACE. Keys are base64; secrets never appear.
+std::string render_json(const std::vector<InterfaceStatus>& ifaces, WallTime now);
+
+// wg's formats: "1 minute, 5 seconds"; "1.50 KiB".
+std::string pretty_duration(uint64_t seconds);
+std::string pretty_bytes(uint64_t bytes);
+
+struct ShowOptions {
+  std::optional<std::string> iface;  // validated by the caller
+  bool json = false;
+  std::string socket_dir = kSocketDirectory;
+};
+
+// Prints the status; exit code 0, or 1 if a daemon could not be reached or
+// answered nonsense (with a message on io.err naming the socket).
+int show_command(const ShowOptions& options, Io& io);
+
+}  // namespace sitelink::daemon

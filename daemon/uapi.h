@@ -1,0 +1,152 @@
+// WireGuard's cross-platform userspace API (UAPI), the text protocol that
+// `wg` speaks to /run/wireguard/IFACE.sock (wireguard.com/xplatform; the role
+// of wireguard-go's device/uapi.go and wireguard-tools' ipc-uapi.h). Pure:
+// no I/O; the socket is control_socket.{h,cc}, the client `sitelink show`.
+//
+//   get:  "get=1\n\n"  ->  device lines, then per peer "public_key=..." and
+//         its lines, then "errno=0\n\n".
+//   set:  "set=1\n" KEY=VALUE lines "\n"  ->  "errno=N\n\n".
+//
+// Keys are 64 lowercase hex digits (upper case is accepted on input, as Go's
+// hex does). On the wire a failure is a NEGATIVE errno ("errno=-22"), as
+// wireguard-go writes it and as `wg` expects (it negates the number it reads;
+// a positive one would look like success). Everywhere in this API errnos are
+// positive (EINVAL); format_errno() does the negation.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/ip_prefix.h"
+#include "handshake/base/result.h"
+#include "handshake/base/time.h"
+#include "handshake/keys.h"
+#include "tunnel/sock_addr.h"
+
+namespace sitelink::daemon {
+
+// ---- get -------------------------------------------------------------------
+
+struct UapiPeerState {
+  handshake::PublicKey public_key;
+  handshake::PresharedKey preshared_key;  // all zeros: none
+  std::optional<tunnel::SockAddr> endpoint;
+  std::optional<WallTime> last_handshake;  // none: written as 0 / 0
+  uint64_t tx_bytes = 0;
+  uint64_t rx_bytes = 0;
+  uint16_t persistent_keepalive = 0;  // seconds; 0 = off
+  std::vector<config::IpPrefix> allowed_ips;
+};
+
+struct UapiState {
+  std::optional<handshake::PrivateKey> private_key;  // absent or zero: not written
+  uint16_t listen_port = 0;                          // 0: not written (as wireguard-go)
+  uint32_t fwmark = 0;                               // 0: not written
+  std::vector<UapiPeerState> peers;
+};
+
+// The body of a get answer: one "key=value\n" line each, in wireguard-go's
+// order. WITHOUT the trailing "errno=0\n\n" (append format_errno(0)).
+std::string format_get(const UapiState& state);
+
+// Parses a get answer (what format_get writes, optionally followed by
+// "errno=N" and a blank line; parsing stops at the blank line). Unknown keys
+// are skipped, as `wg` skips them. A non-zero errno or a malformed line is an
+// error with a message ("line 3: bad endpoint").
+[[nodiscard]] Result<UapiState, std::string> parse_get(std::string_view text);
+
+// ---- set -------------------------------------------------------------------
+
+// One peer section of a set request, starting at its "public_key=" line.
+// Applying it (UapiBackend::set) follows wireguard-go:
+//   - remove: remove the peer; ignore everything else in the section.
+//   - a peer whose key is the interface's own public key is ignored.
+//   - update_only: if the peer does not exist, skip the section.
+//   - otherwise create the peer if needed, then set what is present.
+//   - replace_allowed_ips: drop the peer's allowed IPs before adding
+//     allowed_ips. (Allowed IPs listed BEFORE replace_allowed_ips=true in the
+//     section are already discarded by the parser, so order is preserved.)
+//   - an allowed IP that belongs to another peer moves to this one.
+//   - persistent_keepalive turning from 0 to non-zero sends a keepalive now.
+struct UapiPeerSet {
+  handshake::PublicKey public_key;
+  bool remove = false;
+  bool update_only = false;
+  bool replace_allowed_ips = false;
+  std::optional<handshake::PresharedKey> preshared_key;  // all zeros: remove the psk
+  std::optional<tunnel::SockAddr> endpoint;
+  std::optional<uint16_t> persistent_keepalive;
+  std::vector<config::IpPrefix> allowed_ips;  // canonical (host bits cleared), in request order
+};
+
+struct UapiSet {
+  // A zero key (PrivateKey{}, is_zero()) means "remove the private key", as
+  // `wg set IFACE private-key /dev/null` sends 64 zeros. A non-zero key is
+  // clamped.
+  std::optional<handshake::PrivateKey> private_key;
+  std::optional<uint16_t> listen_port;  // 0: any free port
+  std::optional<uint32_t> fwmark;       // 0: no mark
+  bool replace_peers = false;           // remove every peer before the sections below
+  std::vector<UapiPeerSet> peers;       // in request order; a key may appear twice
+};
+
+// Parses a set request's body: the lines after "set=1\n", each ending in
+// '\n' (the last one may lack it); parsing stops at an empty line. Errors are
+// positive errnos, as wireguard-go chooses them: EPROTO for a line without
+// '=', EINVAL for anything else (unknown key, peer key before public_key, bad
+// hex, number out of range, bad endpoint or allowed IP, "remove=yes"...).
+// `why`, when given, receives a description that never contains a value.
+[[nodiscard]] Result<UapiSet, int> parse_set(std::string_view body, std::string* why = nullptr);
+
+// Formats a request back into UAPI text (without "set=1\n" and the final
+// blank line). For tests and tools; parse_set(format_set(s)) == s.
+std::string format_set(const UapiSet& set);
+
+// "errno=0\n\n", "errno=-22\n\n": the last lines of every answer.
+std::string format_errno(int err);
+
+// ---- framing (used by the control socket) ------------------------------------
+
+enum class UapiOp {
+  kGet,      // "get=1\n\n"
+  kSet,      // "set=1\n" ... "\n\n"; body set
+  kBadGet,   // "get=1\n" then a byte other than '\n': answer EINVAL, go on
+  kUnknown,  // any other first line: close the connection without an answer
+};
+
+struct UapiFrame {
+  UapiOp op;
+  std::string_view body;  // kSet: the lines between "set=1\n" and the blank line
+  size_t consumed;        // bytes of the buffer this request used
+};
+
+// The first complete request at the front of `buffer`; nullopt if more bytes
+// are needed (or, at `eof`, if the buffer is empty). At end of input a set
+// request without its blank line is taken as complete, as wireguard-go's
+// line scanner does; an unfinished get is kUnknown.
+std::optional<UapiFrame> next_frame(std::string_view buffer, bool eof);
+
+// ---- the daemon side -------------------------------------------------------
+
+// What a control socket serves. Called on the event loop's thread, one
+// request at a time; must not block.
+class UapiBackend {
+ public:
+  virtual ~UapiBackend();
+  virtual UapiState get() = 0;
+  // Applies a parsed request (see UapiPeerSet for the semantics). Returns 0
+  // or a positive errno (EADDRINUSE if listen_port cannot be bound, ...).
+  // Ideally all or nothing; wireguard-go leaves earlier lines applied.
+  virtual int set(const UapiSet& request) = 0;
+};
+
+// ---- hex keys ----------------------------------------------------------------
+
+std::string key_to_hex(std::span<const uint8_t, handshake::kKeySize> key);
+// Exactly 64 hex digits (either case) into `out`; false otherwise.
+[[nodiscard]] bool key_from_hex(std::string_view hex, std::span<uint8_t, handshake::kKeySize> out);
+
+}  // namespace sitelink::daemon

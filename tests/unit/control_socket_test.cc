@@ -1,0 +1,581 @@
+// ControlSocket (daemon/control_socket.h) over real unix sockets in a temp
+// directory, served by a real EventLoop on a thread, with a fake backend:
+// get/set round trips (also pipelined and byte by byte), errno answers, mode
+// 0600 under any umask, stale-socket replacement, a second listener refused,
+// oversized, stalled and idle clients cut off, a client that does not read
+// blocking nobody, the connection cap, removal of the socket file noticed;
+// `sitelink show` against it; and interop with the stock `wg` tool on
+// /run/wireguard (skipped unless root and /usr/bin/wg exist).
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <atomic>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "cli_test_util.h"
+#include "daemon/control_socket.h"
+#include "daemon/show.h"
+
+namespace sitelink::daemon {
+namespace {
+
+using namespace std::chrono_literals;
+using test::TempDir;
+
+constexpr const char* kPubA = "vJBN6b2YiMW9jZ/UlWes/rkPo+rCxWUE21IrQDgVFFE=";
+constexpr const char* kPrivA = "6Obb2KbPsezaGhceqapNiX1U6hwRqVTbQMFGD8/XFnI=";
+constexpr const char* kPubB = "SNlPs3/lNaEKa1ddQQgVqeDRgf1fsxJFkkOjE+tPkQ4=";
+constexpr const char* kPubC = "CetCp7Os4WOLBLaPeQJMkusJDvPALSezyTvxbFQ5lxg=";
+
+handshake::PublicKey pub(const char* b64) { return *handshake::PublicKey::from_base64(b64); }
+
+class FakeBackend : public UapiBackend {
+ public:
+  UapiState get() override {
+    std::lock_guard lock(mu_);
+    ++gets_;
+    return state_;
+  }
+  int set(const UapiSet& s) override {
+    std::lock_guard lock(mu_);
+    sets_.push_back(s);
+    return set_result_;
+  }
+  void put(UapiState s) {
+    std::lock_guard lock(mu_);
+    state_ = std::move(s);
+  }
+  void fail_sets_with(int err) {
+    std::lock_guard lock(mu_);
+    set_result_ = err;
+  }
+  std::vector<UapiSet> sets() {
+    std::lock_guard lock(mu_);
+    return sets_;
+  }
+
+ private:
+  std::mutex mu_;
+  UapiState state_;
+  std::vector<UapiSet> sets_;
+  int gets_ = 0;
+  int set_result_ = 0;
+};
+
+// A state with one peer whose handshake was a moment ago (fixed per test).
+UapiState make_state() {
+  UapiState s;
+  s.private_key = handshake::PrivateKey::from_base64(kPrivA);
+  s.listen_port = 51820;
+  UapiPeerState p;
+  p.public_key = pub(kPubB);
+  p.endpoint = tunnel::SockAddr::parse("203.0.113.2:51820");
+  p.last_handshake = WallTime{std::chrono::duration_cast<Duration>(std::chrono::system_clock::now().time_since_epoch())};
+  p.rx_bytes = 2048;
+  p.tx_bytes = 1024;
+  p.persistent_keepalive = 25;
+  p.allowed_ips = {*config::IpPrefix::parse("198.18.1.0/24")};
+  s.peers.push_back(p);
+  return s;
+}
+
+// An EventLoop on its own thread serving one ControlSocket.
+class Served {
+ public:
+  explicit Served(FakeBackend& backend) : backend_(backend) {
+    loop_ = tunnel::EventLoop::create().value();
+    stop_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    EXPECT_TRUE(loop_->watch(stop_.get(), [this] { loop_->stop(); }).ok());
+  }
+  ~Served() {
+    stop();
+    socket_.reset();
+  }
+  tunnel::SysResult<void> listen_at(const std::string& path, ControlSocket::Limits limits = {}) {
+    auto s = ControlSocket::listen_at(path, backend_, *loop_, limits);
+    if (!s) return Err(s.error());
+    socket_ = std::move(*s);
+    return {};
+  }
+  tunnel::SysResult<void> listen(const std::string& iface) {
+    auto s = ControlSocket::listen(iface, backend_, *loop_);
+    if (!s) return Err(s.error());
+    socket_ = std::move(*s);
+    return {};
+  }
+  void start() {
+    thread_ = std::thread([this] { (void)loop_->run(); });
+  }
+  void stop() {
+    if (!thread_.joinable()) return;
+    const uint64_t one = 1;
+    (void)!::write(stop_.get(), &one, sizeof one);
+    thread_.join();
+  }
+  ControlSocket& socket() { return *socket_; }
+  void close_socket() { socket_.reset(); }
+
+ private:
+  FakeBackend& backend_;
+  std::unique_ptr<tunnel::EventLoop> loop_;
+  std::unique_ptr<ControlSocket> socket_;
+  tunnel::UniqueFd stop_;
+  std::thread thread_;
+};
+
+tunnel::UniqueFd connect_unix(const std::string& path) {
+  tunnel::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  path.copy(a.sun_path, sizeof a.sun_path - 1);
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) return tunnel::UniqueFd();
+  return fd;
+}
+
+void send_all(int fd, std::string_view s) {
+  while (!s.empty()) {
+    const ssize_t n = ::send(fd, s.data(), s.size(), MSG_NOSIGNAL);
+    ASSERT_GT(n, 0) << std::strerror(errno);
+    s.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+// Reads until `answers` answers ("...\n\n") arrived, end of file, or 5 s.
+// `eof` tells whether the server closed the connection.
+std::string read_answers(int fd, int answers, bool* eof = nullptr, std::chrono::milliseconds limit = 5000ms) {
+  std::string got;
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  if (eof != nullptr) *eof = false;
+  auto count = [&] {
+    int n = 0;
+    for (size_t at = got.find("\n\n"); at != std::string::npos; at = got.find("\n\n", at + 2)) ++n;
+    return n;
+  };
+  while (count() < answers && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0) continue;
+    char buf[65536];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) {
+      if (eof != nullptr) *eof = true;
+      break;
+    }
+    got.append(buf, static_cast<size_t>(n));
+  }
+  return got;
+}
+
+// True if the server closes `fd` within `limit` (whatever it sent before).
+bool closed_within(int fd, std::chrono::milliseconds limit) {
+  bool eof = false;
+  read_answers(fd, 1 << 30, &eof, limit);
+  return eof;
+}
+
+class ControlSocketTest : public testing::Test {
+ protected:
+  void SetUp() override { backend_.put(state_); }
+  const UapiState& one_peer_state() const { return state_; }
+  std::string path() const { return dir_.file("slt0.sock"); }
+
+  TempDir dir_;
+  FakeBackend backend_;
+  UapiState state_ = make_state();
+};
+
+TEST_F(ControlSocketTest, GetAnswersTheBackendsState) {
+  Served s(backend_);
+  ASSERT_TRUE(s.listen_at(path()));
+  s.start();
+  const auto answer = uapi_request(path(), "get=1\n\n");
+  ASSERT_TRUE(answer) << answer.error().message();
+  EXPECT_EQ(*answer, format_get(one_peer_state()) + "errno=0\n\n");
+}
+
+TEST_F(ControlSocketTest, SetReachesTheBackend) {
+  Served s(backend_);
+  ASSERT_TRUE(s.listen_at(path()));
+  s.start();
+  const std::string body = "listen_port=1234\npublic_key=" + key_to_hex(pub(kPubC).bytes()) +
+                           "\nallowed_ip=198.18.3.0/24\n";
+  const auto answer = uapi_request(path(), "set=1\n" + body + "\n");
+  ASSERT_TRUE(answer) << answer.error().message();
+  EXPECT_EQ(*answer, "errno=0\n\n");
+  s.stop();
+  ASSERT_EQ(backend_.sets().size(), 1u);
+  EXPECT_EQ(format_set(backend_.sets()[0]), body);
+}
+
+TEST_F(ControlSocketTest, ErrorsAreNegativeErrnos) {
+  Served s(backend_);
+  ASSERT_TRUE(s.listen_at(path()));
+  s.start();
+  EXPECT_EQ(*uapi_request(path(), "set=1\nbogus=1\n\n"), "errno=-22\n\n");
+  EXPECT_EQ(*uapi_request(path(), "set=1\nlisten_port\n\n"), "errno=-71\n\n");  // EPROTO
+  backend_.fail_sets_with(EADDRINUSE);
+  EXPECT_EQ(*uapi_request(path(), "set=1\nlisten_port=1\n\n"), "errno=-98\n\n");
+  s.stop();
+  EXPECT_EQ(backend_.sets().size(), 1u);  // refused requests never reach the backend
+}
+
+TEST_F(ControlSocketTest, SeveralRequestsOnOneConnectionInOrder) {
+  Served s(backend_);
+  ASSERT_TRUE(s.listen_at(path()));
+  s.start();
+  const auto fd = connect_unix(path());
+  ASSERT_TRUE(fd.valid());
+  send_all(fd.get(), "get=1\n\nset=1\nfwmark=7\n\nset=1\nfwmark=x\n\nget=1\nXget=1\n\n");
+  const std::string get = format_get(one_peer_state()) + "errno=0\n\n";
+  EXPECT_EQ(read_answers(fd.get(), 5), get + "errno=0\n\nerrno=-22\n\nerrno=-22\n\n" + get);
+}
+
+TEST_F(ControlSocketTest, RequestsArrivingByteByByte) {
+  Served s(backend_);
+  ASSERT_TRUE(s.listen_at(path()));
+  s.start();
+  const auto fd = connect_unix(path());
+  for (const char c : std::string("set=1\nlisten_port=9\n\n")) {
+    send_all(fd.get(), std::string_view(&c, 1));
+    std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_EQ(read_answers(fd.get(), 1), "errno=0\n\n");
+  s.stop();
+  ASSERT_EQ(backend_.sets().size(), 1u);
+  EXPECT_EQ(backend_.sets()[0].listen_port, 9);
+}
+
+TEST_F(ControlSocketTest, UnknownOperationIsClosedWithoutAnAnswer) {
+  Served s(backend_);
+  ASSERT_TRUE(s.listen_at(path()));
+  s.start();
+  const auto fd = connect_unix(path());
+  send_all(fd.get(), "hello=1\n\n");
+  bool eof = false;
+  EXPECT_EQ(read_answers(fd.get(), 1, &eof), "");
+  EXPECT_TRUE(eof);
+}
+
+TEST_F(ControlSocketTest, SetWithoutBlankLineIsAppliedAtEndOfInput) {
+  Served s(backend_);
+  ASSERT_TRUE(s.listen_at(path()));
+  s.start();
+  const auto fd = connect_unix(path());
+  send_all(fd.get(), "set=1\nfwmark=5\n");
+  ::shutdown(fd.get(), SHUT_WR);
+  bool eof = false;
+  EXPECT_EQ(read_answers(fd.get(), 1, &eof), "errno=0\n\n");
+  s.stop();
+  ASSERT_EQ(backend_.sets().size(), 1u);
+  EXPECT_EQ(backend_.sets()[0].fwmark, 5u);
+}
+
+TEST_F(ControlSocketTest, SocketIsMode0600WhateverTheUmask) {
+  Served s(backend_);
+  const mode_t old = ::umask(0);
+  const auto r = s.listen_at(path());
+  ::umask(old);
+  ASSERT_TRUE(r) << r.error().message();
+  struct stat st {};
+  ASSERT_EQ(::lstat(path().c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_TRUE(s.socket().file_still_there());
+  EXPECT_EQ(s.socket().path(), path());
+}
+
+TEST_F(ControlSocketTest, DestructorRemovesTheFile) {
+  {
+    Served s(backend_);
+    ASSERT_TRUE(s.listen_at(path()));
+  }
+  EXPECT_NE(::access(path().c_str(), F_OK), 0);
+}
+
+TEST_F(ControlSocketTest, StaleSocketFromACrashedRunIsReplaced) {
+  {  // bound, then closed without unlinking: what a crash leaves behind
+    tunnel::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM, 0));
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    path().copy(a.sun_path, sizeof a.sun_path - 1);
+    ASSERT_EQ(::bind(fd.get(), reinterpret_cast<const sockaddr*>(&a), sizeof a), 0);
+  }
+  Served s(backend_);
+  const auto r = s.listen_at(path());
+  ASSERT_TRUE(r) << r.error().message();
+  s.start();
+  EXPECT_TRUE(uapi_request(path(), "get=1\n\n"));
+}
+
+TEST_F(ControlSocketTest, ASecondListenerIsRefused) {
+  Served first(backend_);
+  ASSERT_TRUE(first.listen_at(path()));
+  first.start();
+  Served second(backend_);
+  const auto r = second.listen_at(path());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().what, "interface slt0 is already served by another process (" + path() + ")");
+  EXPECT_TRUE(first.socket().file_still_there());
+  EXPECT_TRUE(uapi_request(path(), "get=1\n\n"));
+}
+
+TEST_F(ControlSocketTest, AFileThatIsNoSocketIsLeftAlone) {
+  dir_.write("slt0.sock", "precious");
+  Served s(backend_);
+  const auto r = s.listen_at(path());
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().what.find("exists and is not a socket"), std::string::npos) << r.error().message();
+  EXPECT_EQ(test::read_file(path()), "precious");
+}
+
+TEST_F(ControlSocketTest, OversizedRequestIsRefusedAndCut) {
+  Served s(backend_);
+  ControlSocket::Limits limits;
+  limits.max_request = 4096;
+  ASSERT_TRUE(s.listen_at(path(), limits));
+  s.start();
+  const auto fd = connect_unix(path());
+  std::string big = "set=1\n";
+  while (big.size() < 3 * limits.max_request) big += "listen_port=1\n";
+  ::send(fd.get(), big.data(), big.size(), MSG_NOSIGNAL);  // the server may close before it has all of it
+  bool eof = false;
+  EXPECT_EQ(read_answers(fd.get(), 1, &eof), "errno=-90\n\n");  // EMSGSIZE
+  EXPECT_TRUE(closed_within(fd.get(), 2000ms));
+  // Within the limit all is well, on a new connection.
+  EXPECT_EQ(*uapi_request(path(), "set=1\nlisten_port=1\n\n"), "errno=0\n\n");
+}
+
+TEST_F(ControlSocketTest, StalledAndIdleClientsAreCutOff) {
+  Served s(backend_);
+  ControlSocket::Limits limits;
+  limits.stall_timeout = 200ms;
+  limits.idle_timeout = 400ms;
+  ASSERT_TRUE(s.listen_at(path(), limits));
+  s.start();
+  const auto stalled = connect_unix(path());
+  send_all(stalled.get(), "set=1\nlisten_po");
+  const auto idle = connect_unix(path());
+  EXPECT_TRUE(closed_within(stalled.get(), 3000ms));
+  EXPECT_TRUE(closed_within(idle.get(), 3000ms));
+  s.stop();
+  EXPECT_EQ(s.socket().connection_count(), 0u);
+  EXPECT_TRUE(backend_.sets().empty());
+}
+
+TEST_F(ControlSocketTest, AClientThatDoesNotReadBlocksNobody) {
+  UapiState big = one_peer_state();
+  for (int i = 0; i < 6000; ++i) {  // about 2.5 MB per get answer: far more than a socket buffer
+    UapiPeerState p = big.peers[0];
+    std::array<uint8_t, 32> k{};
+    k[0] = static_cast<uint8_t>(i);
+    k[1] = static_cast<uint8_t>(i >> 8);
+    p.public_key = handshake::PublicKey(k);
+    big.peers.push_back(p);
+  }
+  backend_.put(big);
+  Served s(backend_);
+  ControlSocket::Limits limits;
+  limits.stall_timeout = 300ms;
+  ASSERT_TRUE(s.listen_at(path(), limits));
+  s.start();
+  const auto sluggish = connect_unix(path());
+  send_all(sluggish.get(), "get=1\n\nget=1\n\nget=1\n\n");
+  std::this_thread::sleep_for(50ms);
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto answer = uapi_request(path(), "get=1\n\n", 5000ms);
+  ASSERT_TRUE(answer) << answer.error().message();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+  EXPECT_EQ(answer->size(), format_get(big).size() + 9);
+  // By now the sluggish client has been cut off: what it finds is part of
+  // the first answer, then the end.
+  std::this_thread::sleep_for(600ms);
+  bool eof = false;
+  const std::string got = read_answers(sluggish.get(), 3, &eof);
+  EXPECT_TRUE(eof);
+  EXPECT_LT(got.size(), format_get(big).size());
+}
+
+TEST_F(ControlSocketTest, ConnectionsBeyondTheCapAreClosed) {
+  Served s(backend_);
+  ControlSocket::Limits limits;
+  limits.max_connections = 2;
+  ASSERT_TRUE(s.listen_at(path(), limits));
+  s.start();
+  const auto a = connect_unix(path());
+  const auto b = connect_unix(path());
+  std::this_thread::sleep_for(100ms);
+  const auto c = connect_unix(path());
+  EXPECT_TRUE(closed_within(c.get(), 2000ms));
+  send_all(a.get(), "get=1\n\n");
+  EXPECT_EQ(read_answers(a.get(), 1), format_get(one_peer_state()) + "errno=0\n\n");
+}
+
+TEST_F(ControlSocketTest, ClientsThatOnlyConnectAreHarmless) {
+  Served s(backend_);
+  ASSERT_TRUE(s.listen_at(path()));
+  s.start();
+  for (int i = 0; i < 50; ++i) connect_unix(path());  // as `wg` probes: connect, close
+  EXPECT_TRUE(uapi_request(path(), "get=1\n\n"));
+  std::this_thread::sleep_for(100ms);
+  s.stop();
+  EXPECT_EQ(s.socket().connection_count(), 0u);
+}
+
+TEST_F(ControlSocketTest, RemovingTheFileIsNoticedAndAReplacementKept) {
+  Served s(backend_);
+  ASSERT_TRUE(s.listen_at(path()));
+  std::atomic<int> removed{0};
+  s.socket().set_on_removed([&] { ++removed; });
+  s.start();
+  ASSERT_EQ(::unlink(path().c_str()), 0);
+  for (int i = 0; i < 200 && removed == 0; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(removed, 1);
+  s.stop();
+  EXPECT_FALSE(s.socket().file_still_there());
+  dir_.write("slt0.sock", "someone else's");
+  s.close_socket();
+  EXPECT_EQ(test::read_file(path()), "someone else's");
+}
+
+TEST_F(ControlSocketTest, BadPathsAndNamesAreErrors) {
+  Served s(backend_);
+  EXPECT_EQ(s.listen_at(dir_.path() + "/" + std::string(120, 'x')).error().error, ENAMETOOLONG);
+  EXPECT_EQ(s.listen_at(dir_.file("missing/slt0.sock")).error().error, ENOENT);
+  EXPECT_EQ(s.listen("../etc").error().error, EINVAL);
+}
+
+// ---- `sitelink show` against a served socket -----------------------------------
+
+struct ShowRun {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+ShowRun show(const ShowOptions& o) {
+  std::istringstream in;
+  std::ostringstream out;
+  std::ostringstream err;
+  Io io{in, out, err};
+  const int code = show_command(o, io);
+  return {code, out.str(), err.str()};
+}
+
+TEST_F(ControlSocketTest, ShowPrintsTheServedState) {
+  Served s(backend_);
+  ASSERT_TRUE(s.listen_at(path()));
+  s.start();
+  const auto text = show({"slt0", false, dir_.path()});
+  EXPECT_EQ(text.code, 0) << text.err;
+  EXPECT_EQ(text.out.rfind("interface: slt0\n  public key: " + std::string(kPubA) + "\n", 0), 0u) << text.out;
+  EXPECT_NE(text.out.find("\npeer: " + std::string(kPubB) + "\n  state: up\n"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("  transfer: 2.00 KiB received, 1.00 KiB sent\n"), std::string::npos) << text.out;
+  const auto json = show({std::nullopt, true, dir_.path()});
+  EXPECT_EQ(json.code, 0) << json.err;
+  EXPECT_EQ(json.out.rfind("{\"interfaces\":[{\"name\":\"slt0\",\"public_key\":\"" + std::string(kPubA), 0), 0u)
+      << json.out;
+}
+
+TEST_F(ControlSocketTest, ShowExplainsWhatItCannotReach) {
+  const auto none = show({std::nullopt, false, dir_.path()});
+  EXPECT_EQ(none.code, 1);
+  EXPECT_EQ(none.err, "sitelink show: cannot reach any sitelinkd: no control sockets in " + dir_.path() + "/\n");
+  const auto one = show({"slt9", false, dir_.path()});
+  EXPECT_EQ(one.code, 1);
+  EXPECT_EQ(one.err, "sitelink show: cannot reach the daemon at " + dir_.file("slt9.sock") +
+                         ": No such file or directory (is sitelinkd running for slt9?)\n");
+  // A served interface is shown even when another one is dead.
+  Served s(backend_);
+  ASSERT_TRUE(s.listen_at(path()));
+  s.start();
+  dir_.write("dead.sock", "");
+  const auto mixed = show({std::nullopt, false, dir_.path()});
+  EXPECT_EQ(mixed.code, 1);
+  EXPECT_NE(mixed.err.find("cannot reach the daemon at " + dir_.file("dead.sock")), std::string::npos) << mixed.err;
+  EXPECT_NE(mixed.out.find("interface: slt0\n"), std::string::npos);
+}
+
+// ---- the stock `wg` tool against a ControlSocket ----------------------------------
+
+constexpr const char* kWg = "/usr/bin/wg";
+
+class ControlSocketWgInterop : public ControlSocketTest {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0 || ::access(kWg, X_OK) != 0) GTEST_SKIP() << "needs root and " << kWg;
+    ControlSocketTest::SetUp();
+    static std::atomic<int> counter{0};
+    iface_ = "slt" + std::to_string(::getpid() % 100000) + "x" + std::to_string(counter++);
+  }
+  std::string iface_;
+};
+
+TEST_F(ControlSocketWgInterop, WgShowDump) {
+  Served s(backend_);
+  const auto r = s.listen(iface_);
+  ASSERT_TRUE(r) << r.error().message();
+  s.start();
+  const auto dump = test::run({kWg, "show", iface_, "dump"});
+  ASSERT_EQ(dump.exit_code, 0) << dump.err;
+  std::istringstream lines(dump.out);
+  std::string iface_line;
+  std::string peer_line;
+  std::getline(lines, iface_line);
+  std::getline(lines, peer_line);
+  EXPECT_EQ(iface_line, std::string(kPrivA) + "\t" + kPubA + "\t51820\toff");
+  const auto& p = one_peer_state().peers[0];
+  const auto secs = std::chrono::duration_cast<std::chrono::seconds>(p.last_handshake->since_epoch).count();
+  EXPECT_EQ(peer_line, std::string(kPubB) + "\t(none)\t203.0.113.2:51820\t198.18.1.0/24\t" + std::to_string(secs) +
+                           "\t2048\t1024\t25");
+  EXPECT_FALSE(lines.good() && lines.peek() != EOF);
+}
+
+TEST_F(ControlSocketWgInterop, WgSetSendsTheRightRequest) {
+  Served s(backend_);
+  ASSERT_TRUE(s.listen(iface_));
+  s.start();
+  const auto set = test::run({kWg, "set", iface_, "peer", kPubC, "allowed-ips", "198.18.9.0/24",
+                              "persistent-keepalive", "25", "endpoint", "[2001:db8::9]:51821"});
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+  backend_.fail_sets_with(EADDRINUSE);
+  const auto refused = test::run({kWg, "set", iface_, "listen-port", "51999"});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("Address already in use"), std::string::npos) << refused.err;
+  s.stop();
+  const auto sets = backend_.sets();
+  ASSERT_EQ(sets.size(), 2u);
+  ASSERT_EQ(sets[0].peers.size(), 1u);
+  const UapiPeerSet& p = sets[0].peers[0];
+  EXPECT_EQ(p.public_key, pub(kPubC));
+  EXPECT_EQ(p.allowed_ips, std::vector{*config::IpPrefix::parse("198.18.9.0/24")});
+  EXPECT_EQ(p.persistent_keepalive, 25);
+  EXPECT_EQ(p.endpoint, tunnel::SockAddr::parse("[2001:db8::9]:51821"));
+  EXPECT_FALSE(p.remove || p.update_only || p.preshared_key) << format_set(sets[0]);
+  EXPECT_TRUE(p.replace_allowed_ips) << "wg set's allowed-ips replace the list";
+  EXPECT_FALSE(sets[0].private_key || sets[0].listen_port || sets[0].replace_peers);
+  EXPECT_EQ(sets[1].listen_port, 51999);
+}
+
+TEST_F(ControlSocketWgInterop, WgShowconfAndSitelinkShow) {
+  Served s(backend_);
+  ASSERT_TRUE(s.listen(iface_));
+  s.start();
+  const auto conf = test::run({kWg, "showconf", iface_});
+  ASSERT_EQ(conf.exit_code, 0) << conf.err;
+  EXPECT_NE(conf.out.find("PrivateKey = " + std::string(kPrivA)), std::string::npos) << conf.out;
+  EXPECT_NE(conf.out.find("AllowedIPs = 198.18.1.0/24"), std::string::npos) << conf.out;
+  const auto shown = test::run(test::sitelink({"show", iface_}));
+  EXPECT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_NE(shown.out.find("interface: " + iface_ + "\n"), std::string::npos) << shown.out;
+  s.stop();
+  s.close_socket();
+  EXPECT_NE(::access(socket_path(iface_).c_str(), F_OK), 0);
+}
+
+}  // namespace
+}  // namespace sitelink::daemon

@@ -1,0 +1,402 @@
+// The UAPI text protocol (daemon/uapi.h) and the pure half of `sitelink
+// show` (daemon/show.h): parse_set on every key and on malformed requests
+// with the errno wireguard-go answers; format_set/parse_set and
+// format_get/parse_get round trips; request framing; wg's time and byte
+// formats; peer states; the text and JSON renderings.
+#include <gtest/gtest.h>
+
+#include <cerrno>
+
+#include "daemon/show.h"
+#include "daemon/uapi.h"
+
+namespace sitelink::daemon {
+namespace {
+
+// Fixed keys (made with `wg genkey`/`wg pubkey`), in base64 and hex.
+constexpr const char* kPrivA = "6Obb2KbPsezaGhceqapNiX1U6hwRqVTbQMFGD8/XFnI=";
+constexpr const char* kPubA = "vJBN6b2YiMW9jZ/UlWes/rkPo+rCxWUE21IrQDgVFFE=";
+constexpr const char* kPubB = "SNlPs3/lNaEKa1ddQQgVqeDRgf1fsxJFkkOjE+tPkQ4=";
+constexpr const char* kPubC = "CetCp7Os4WOLBLaPeQJMkusJDvPALSezyTvxbFQ5lxg=";
+constexpr const char* kPsk = "DlXfUSOWYbnCIkMdGSxJQJUAZzWePaqcNrNmj5g+Hqg=";
+
+handshake::PublicKey pub(const char* b64) { return *handshake::PublicKey::from_base64(b64); }
+std::string hex_pub(const char* b64) { return key_to_hex(pub(b64).bytes()); }
+std::string hex_priv() { return key_to_hex(handshake::PrivateKey::from_base64(kPrivA)->bytes()); }
+std::string hex_psk() { return key_to_hex(handshake::PresharedKey::from_base64(kPsk)->bytes()); }
+config::IpPrefix prefix(const char* s) { return *config::IpPrefix::parse(s); }
+tunnel::SockAddr addr(const char* s) { return *tunnel::SockAddr::parse(s); }
+
+TEST(UapiHex, RoundTripsAndRejectsBadInput) {
+  const std::string h = hex_pub(kPubA);
+  EXPECT_EQ(h.size(), 64u);
+  EXPECT_EQ(h.find_first_not_of("0123456789abcdef"), std::string::npos);
+  std::array<uint8_t, 32> b{};
+  ASSERT_TRUE(key_from_hex(h, b));
+  EXPECT_EQ(handshake::PublicKey(b), pub(kPubA));
+  std::string upper = h;
+  for (char& c : upper) c = static_cast<char>(std::toupper(c));
+  EXPECT_TRUE(key_from_hex(upper, b));
+  EXPECT_FALSE(key_from_hex(h.substr(1), b));
+  EXPECT_FALSE(key_from_hex(h + "0", b));
+  EXPECT_FALSE(key_from_hex("g" + h.substr(1), b));
+  EXPECT_FALSE(key_from_hex(h.substr(0, 62) + " 0", b));
+  EXPECT_FALSE(key_from_hex("", b));
+}
+
+TEST(UapiParseSet, EveryInterfaceKey) {
+  const auto r = parse_set("private_key=" + hex_priv() + "\nlisten_port=51820\nfwmark=4294967295\nreplace_peers=true\n");
+  ASSERT_TRUE(r) << r.error();
+  ASSERT_TRUE(r->private_key);
+  EXPECT_EQ(r->private_key->public_key(), pub(kPubA));
+  EXPECT_EQ(r->listen_port, 51820);
+  EXPECT_EQ(r->fwmark, 4294967295u);
+  EXPECT_TRUE(r->replace_peers);
+  EXPECT_TRUE(r->peers.empty());
+}
+
+TEST(UapiParseSet, NothingSetIsEmpty) {
+  const auto r = parse_set("");
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->private_key || r->listen_port || r->fwmark || r->replace_peers);
+  EXPECT_TRUE(r->peers.empty());
+}
+
+TEST(UapiParseSet, ZeroPrivateKeyMeansRemoveIt) {
+  const auto r = parse_set("private_key=" + std::string(64, '0') + "\n");
+  ASSERT_TRUE(r);
+  ASSERT_TRUE(r->private_key);
+  EXPECT_TRUE(r->private_key->is_zero());
+}
+
+TEST(UapiParseSet, EveryPeerKey) {
+  const auto r = parse_set("public_key=" + hex_pub(kPubB) +
+                           "\nupdate_only=true\npreshared_key=" + hex_psk() +
+                           "\nendpoint=203.0.113.2:51820\npersistent_keepalive_interval=25\n"
+                           "replace_allowed_ips=true\nallowed_ip=198.18.1.0/24\nallowed_ip=2001:db8:b::/48\n"
+                           "protocol_version=1\n");
+  ASSERT_TRUE(r) << r.error();
+  ASSERT_EQ(r->peers.size(), 1u);
+  const UapiPeerSet& p = r->peers[0];
+  EXPECT_EQ(p.public_key, pub(kPubB));
+  EXPECT_TRUE(p.update_only);
+  EXPECT_FALSE(p.remove);
+  EXPECT_TRUE(p.replace_allowed_ips);
+  ASSERT_TRUE(p.preshared_key);
+  EXPECT_EQ(*p.preshared_key, *handshake::PresharedKey::from_base64(kPsk));
+  EXPECT_EQ(p.endpoint, addr("203.0.113.2:51820"));
+  EXPECT_EQ(p.persistent_keepalive, 25);
+  EXPECT_EQ(p.allowed_ips, (std::vector{prefix("198.18.1.0/24"), prefix("2001:db8:b::/48")}));
+}
+
+TEST(UapiParseSet, RemoveAndSeveralPeersInOrder) {
+  const auto r = parse_set("replace_peers=true\npublic_key=" + hex_pub(kPubB) + "\nremove=true\npublic_key=" +
+                           hex_pub(kPubC) + "\nendpoint=[2001:db8::1]:51820\npublic_key=" + hex_pub(kPubB) + "\n");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->peers.size(), 3u);
+  EXPECT_TRUE(r->peers[0].remove);
+  EXPECT_EQ(r->peers[1].public_key, pub(kPubC));
+  EXPECT_EQ(r->peers[1].endpoint, addr("[2001:db8::1]:51820"));
+  EXPECT_EQ(r->peers[2].public_key, pub(kPubB));
+  EXPECT_FALSE(r->peers[2].remove);
+}
+
+TEST(UapiParseSet, ReplaceAllowedIpsDropsTheLinesBeforeIt) {
+  const auto r = parse_set("public_key=" + hex_pub(kPubB) +
+                           "\nallowed_ip=198.18.1.0/24\nreplace_allowed_ips=true\nallowed_ip=198.18.2.0/24\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->peers[0].allowed_ips, std::vector{prefix("198.18.2.0/24")});
+}
+
+TEST(UapiParseSet, AllowedIpsAreCanonicalAndValuesLenient) {
+  // Host bits cleared (as wireguard-go inserts them); upper-case hex, leading
+  // zeros, a final line without '\n' and a zero preshared key are accepted.
+  std::string key = hex_pub(kPubB);
+  for (char& c : key) c = static_cast<char>(std::toupper(c));
+  const auto r = parse_set("listen_port=0051820\npublic_key=" + key + "\npreshared_key=" + std::string(64, '0') +
+                           "\nallowed_ip=198.18.1.7/24\nallowed_ip=2001:db8:b::1/48");
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->listen_port, 51820);
+  EXPECT_EQ(r->peers[0].public_key, pub(kPubB));
+  EXPECT_TRUE(r->peers[0].preshared_key->is_zero());
+  EXPECT_EQ(r->peers[0].allowed_ips, (std::vector{prefix("198.18.1.0/24"), prefix("2001:db8:b::/48")}));
+}
+
+TEST(UapiParseSet, StopsAtABlankLine) {
+  const auto r = parse_set("listen_port=1\n\nnot a line\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->listen_port, 1);
+}
+
+struct BadSet {
+  const char* name;
+  std::string body;
+  int err;
+};
+
+class UapiParseSetRefuses : public testing::TestWithParam<BadSet> {};
+
+TEST_P(UapiParseSetRefuses, WithWireguardGosErrno) {
+  std::string why;
+  const auto r = parse_set(GetParam().body, &why);
+  ASSERT_FALSE(r) << GetParam().body;
+  EXPECT_EQ(r.error(), GetParam().err) << why;
+  EXPECT_EQ(why.rfind("line ", 0), 0u) << why;
+  EXPECT_EQ(why.find(hex_priv()), std::string::npos) << "a key value in the message: " << why;
+  EXPECT_EQ(why.find(hex_psk()), std::string::npos) << "a key value in the message: " << why;
+}
+
+const std::string kPeer = "public_key=" + hex_pub(kPubB) + "\n";
+
+INSTANTIATE_TEST_SUITE_P(
+    Uapi, UapiParseSetRefuses,
+    testing::Values(
+        BadSet{"NoEquals", "listen_port\n", EPROTO}, BadSet{"NoEqualsInPeer", kPeer + "remove\n", EPROTO},
+        BadSet{"UnknownKey", "bogus=1\n", EINVAL}, BadSet{"KeysAreCaseSensitive", "Listen_Port=1\n", EINVAL},
+        BadSet{"PeerKeyBeforePublicKey", "endpoint=203.0.113.2:51820\n", EINVAL},
+        BadSet{"AllowedIpBeforePublicKey", "allowed_ip=198.18.1.0/24\n", EINVAL},
+        BadSet{"InterfaceKeyInPeer", kPeer + "listen_port=1\n", EINVAL},
+        BadSet{"UnknownPeerKey", kPeer + "name=office-b\n", EINVAL},
+        BadSet{"PrivateKeyBadHex", "private_key=" + std::string(63, 'a') + "g\n", EINVAL},
+        BadSet{"PrivateKeyShort", "private_key=" + hex_priv().substr(2) + "\n", EINVAL},
+        BadSet{"PrivateKeyLong", "private_key=" + hex_priv() + "00\n", EINVAL},
+        BadSet{"PrivateKeyBase64", std::string("private_key=") + kPrivA + "\n", EINVAL},
+        BadSet{"PublicKeyBadHex", "public_key=xyz\n", EINVAL},
+        BadSet{"PresharedKeyBadHex", kPeer + "preshared_key=" + hex_psk().substr(1) + "x\n", EINVAL},
+        BadSet{"PortTooBig", "listen_port=65536\n", EINVAL}, BadSet{"PortNegative", "listen_port=-1\n", EINVAL},
+        BadSet{"PortPlus", "listen_port=+1\n", EINVAL}, BadSet{"PortEmpty", "listen_port=\n", EINVAL},
+        BadSet{"PortHuge", "listen_port=99999999999999999999999999\n", EINVAL},
+        BadSet{"PortSpace", "listen_port= 1\n", EINVAL}, BadSet{"PortCarriageReturn", "listen_port=1\r\n", EINVAL},
+        BadSet{"FwmarkTooBig", "fwmark=4294967296\n", EINVAL}, BadSet{"FwmarkHex", "fwmark=0x10\n", EINVAL},
+        BadSet{"KeepaliveTooBig", kPeer + "persistent_keepalive_interval=65536\n", EINVAL},
+        BadSet{"EndpointDnsName", kPeer + "endpoint=gw.example:51820\n", EINVAL},
+        BadSet{"EndpointNoPort", kPeer + "endpoint=203.0.113.2\n", EINVAL},
+        BadSet{"EndpointPortTooBig", kPeer + "endpoint=203.0.113.2:65536\n", EINVAL},
+        BadSet{"EndpointV6Unbracketed", kPeer + "endpoint=2001:db8::1:51820\n", EINVAL},
+        BadSet{"EndpointV6Unclosed", kPeer + "endpoint=[2001:db8::1:51820\n", EINVAL},
+        BadSet{"AllowedIpNoLength", kPeer + "allowed_ip=198.18.1.1\n", EINVAL},
+        BadSet{"AllowedIpBadAddress", kPeer + "allowed_ip=198.18.300.0/24\n", EINVAL},
+        BadSet{"AllowedIpV4TooLong", kPeer + "allowed_ip=198.18.0.0/33\n", EINVAL},
+        BadSet{"AllowedIpV6TooLong", kPeer + "allowed_ip=2001:db8::/129\n", EINVAL},
+        BadSet{"ReplacePeersFalse", "replace_peers=false\n", EINVAL},
+        BadSet{"RemoveYes", kPeer + "remove=yes\n", EINVAL},
+        BadSet{"UpdateOnlyOne", kPeer + "update_only=1\n", EINVAL},
+        BadSet{"ReplaceAllowedIpsTrueCase", kPeer + "replace_allowed_ips=True\n", EINVAL},
+        BadSet{"ProtocolVersion2", kPeer + "protocol_version=2\n", EINVAL},
+        BadSet{"ErrorAfterGoodLines", "listen_port=1\n" + kPeer + "allowed_ip=198.18.1.0/24\nallowed_ip=x\n", EINVAL}),
+    [](const testing::TestParamInfo<BadSet>& i) { return std::string(i.param.name); });
+
+TEST(UapiParseSet, MessageNamesTheLine) {
+  std::string why;
+  ASSERT_FALSE(parse_set("listen_port=1\n" + kPeer + "endpoint=nowhere\n", &why));
+  EXPECT_EQ(why, "line 3: endpoint is not IP:PORT or [IPv6]:PORT");
+}
+
+TEST(UapiFormatSet, RoundTripsThroughParseSet) {
+  const std::string body = "private_key=" + hex_priv() + "\nlisten_port=51820\nfwmark=7\nreplace_peers=true\n" +
+                           kPeer + "remove=true\npublic_key=" + hex_pub(kPubC) + "\nupdate_only=true\npreshared_key=" +
+                           hex_psk() +
+                           "\nendpoint=[2001:db8::1]:51820\npersistent_keepalive_interval=0\n"
+                           "replace_allowed_ips=true\nallowed_ip=198.18.2.0/24\nallowed_ip=2001:db8:c::/48\n";
+  const auto r = parse_set(body);
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(format_set(*r), body);
+}
+
+UapiState sample_state() {
+  UapiState s;
+  s.private_key = handshake::PrivateKey::from_base64(kPrivA);
+  s.listen_port = 51820;
+  s.fwmark = 0x1234;
+  UapiPeerState b;
+  b.public_key = pub(kPubB);
+  b.preshared_key = *handshake::PresharedKey::from_base64(kPsk);
+  b.endpoint = addr("203.0.113.2:51820");
+  b.last_handshake = WallTime{std::chrono::seconds(1'700'000'000) + std::chrono::nanoseconds(123'456'789)};
+  b.tx_bytes = 1536;
+  b.rx_bytes = 3 * 1024 * 1024;
+  b.persistent_keepalive = 25;
+  b.allowed_ips = {prefix("198.18.1.0/24"), prefix("2001:db8:b::/48")};
+  UapiPeerState c;
+  c.public_key = pub(kPubC);
+  s.peers = {b, c};
+  return s;
+}
+
+TEST(UapiFormatGet, WritesWireguardGosLines) {
+  const std::string expected = "private_key=" + hex_priv() + "\nlisten_port=51820\nfwmark=4660\n" + kPeer +
+                               "preshared_key=" + hex_psk() +
+                               "\nprotocol_version=1\nendpoint=203.0.113.2:51820\n"
+                               "last_handshake_time_sec=1700000000\nlast_handshake_time_nsec=123456789\n"
+                               "tx_bytes=1536\nrx_bytes=3145728\npersistent_keepalive_interval=25\n"
+                               "allowed_ip=198.18.1.0/24\nallowed_ip=2001:db8:b::/48\n"
+                               "public_key=" + hex_pub(kPubC) + "\npreshared_key=" + std::string(64, '0') +
+                               "\nprotocol_version=1\nlast_handshake_time_sec=0\nlast_handshake_time_nsec=0\n"
+                               "tx_bytes=0\nrx_bytes=0\npersistent_keepalive_interval=0\n";
+  EXPECT_EQ(format_get(sample_state()), expected);
+}
+
+TEST(UapiFormatGet, OmitsUnsetInterfaceValues) {
+  EXPECT_EQ(format_get(UapiState{}), "");
+  UapiState s;
+  s.private_key = handshake::PrivateKey();  // zero: no key
+  EXPECT_EQ(format_get(s), "");
+}
+
+TEST(UapiParseGet, RoundTripsFormatGet) {
+  const UapiState s = sample_state();
+  const auto r = parse_get(format_get(s) + format_errno(0));
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->private_key->public_key(), pub(kPubA));
+  EXPECT_EQ(r->listen_port, 51820);
+  EXPECT_EQ(r->fwmark, 0x1234u);
+  ASSERT_EQ(r->peers.size(), 2u);
+  const UapiPeerState& b = r->peers[0];
+  EXPECT_EQ(b.public_key, pub(kPubB));
+  EXPECT_EQ(b.preshared_key, s.peers[0].preshared_key);
+  EXPECT_EQ(b.endpoint, s.peers[0].endpoint);
+  EXPECT_EQ(b.last_handshake, s.peers[0].last_handshake);
+  EXPECT_EQ(b.tx_bytes, 1536u);
+  EXPECT_EQ(b.rx_bytes, 3u * 1024 * 1024);
+  EXPECT_EQ(b.persistent_keepalive, 25);
+  EXPECT_EQ(b.allowed_ips, s.peers[0].allowed_ips);
+  EXPECT_FALSE(r->peers[1].last_handshake);
+  EXPECT_FALSE(r->peers[1].endpoint);
+  EXPECT_TRUE(r->peers[1].preshared_key.is_zero());
+  EXPECT_EQ(format_get(*r), format_get(s));
+}
+
+TEST(UapiParseGet, SkipsUnknownKeysAndStopsAtTheBlankLine) {
+  const auto r = parse_get("jc=4\nlisten_port=1\n" + kPeer + "future_key=x\n\nlisten_port=2\n");
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->listen_port, 1);
+  EXPECT_EQ(r->peers.size(), 1u);
+}
+
+TEST(UapiParseGet, RefusesErrorsAndNonsense) {
+  const auto e = parse_get("errno=-22\n\n");
+  ASSERT_FALSE(e);
+  EXPECT_NE(e.error().find("errno=-22 (Invalid argument)"), std::string::npos) << e.error();
+  for (const std::string& bad : std::vector<std::string>{
+           "listen_port=65536\n", "nonsense\n", kPeer + "endpoint=x\n", kPeer + "allowed_ip=198.18.0.0/40\n",
+        kPeer + "last_handshake_time_nsec=1000000000\n", kPeer + "last_handshake_time_sec=99999999999999\n",
+        kPeer + "rx_bytes=18446744073709551616\n", "public_key=abc\n", "errno=x\n"}) {
+    EXPECT_FALSE(parse_get(bad)) << bad;
+  }
+}
+
+TEST(UapiFormatErrno, IsNegativeOnTheWire) {
+  EXPECT_EQ(format_errno(0), "errno=0\n\n");
+  EXPECT_EQ(format_errno(EINVAL), "errno=-22\n\n");
+  EXPECT_EQ(format_errno(-EINVAL), "errno=-22\n\n");
+}
+
+TEST(UapiNextFrame, SplitsRequests) {
+  EXPECT_FALSE(next_frame("", false));
+  EXPECT_FALSE(next_frame("", true));
+  EXPECT_FALSE(next_frame("get=1", false));
+  EXPECT_FALSE(next_frame("get=1\n", false));
+  EXPECT_FALSE(next_frame("set=1\nlisten_port=1\n", false));
+
+  auto f = next_frame("get=1\n\nget=1\n\n", false);
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->op, UapiOp::kGet);
+  EXPECT_EQ(f->consumed, 7u);
+
+  f = next_frame("set=1\nlisten_port=1\npublic_key=x\n\nget=1\n\n", false);
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->op, UapiOp::kSet);
+  EXPECT_EQ(f->body, "listen_port=1\npublic_key=x\n");
+  EXPECT_EQ(f->consumed, 34u);
+
+  f = next_frame("set=1\n\n", false);
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->body, "");
+  EXPECT_EQ(f->consumed, 7u);
+
+  f = next_frame("get=1\nx", false);
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->op, UapiOp::kBadGet);
+  EXPECT_EQ(f->consumed, 7u);
+
+  EXPECT_EQ(next_frame("hello\n", false)->op, UapiOp::kUnknown);
+  EXPECT_EQ(next_frame("get=2\n\n", false)->op, UapiOp::kUnknown);
+}
+
+TEST(UapiNextFrame, AtEndOfInput) {
+  auto f = next_frame("set=1\nlisten_port=1\n", true);  // wireguard-go applies it
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->op, UapiOp::kSet);
+  EXPECT_EQ(f->body, "listen_port=1\n");
+  EXPECT_EQ(next_frame("get=1\n", true)->op, UapiOp::kUnknown);
+  EXPECT_EQ(next_frame("get=1", true)->op, UapiOp::kUnknown);
+}
+
+// ---- the pure half of `sitelink show` ------------------------------------------
+
+const WallTime kNow{std::chrono::seconds(1'700'000'100)};
+
+TEST(UapiShowFormats, PrettyDurationAndBytesAsWg) {
+  EXPECT_EQ(pretty_duration(0), "0 seconds");
+  EXPECT_EQ(pretty_duration(1), "1 second");
+  EXPECT_EQ(pretty_duration(65), "1 minute, 5 seconds");
+  EXPECT_EQ(pretty_duration(2 * 86400 + 3600), "2 days, 1 hour");
+  EXPECT_EQ(pretty_duration(366 * 86400), "1 year, 1 day");
+  EXPECT_EQ(pretty_bytes(0), "0 B");
+  EXPECT_EQ(pretty_bytes(1023), "1023 B");
+  EXPECT_EQ(pretty_bytes(1536), "1.50 KiB");
+  EXPECT_EQ(pretty_bytes(3ull << 20), "3.00 MiB");
+  EXPECT_EQ(pretty_bytes(5ull << 30), "5.00 GiB");
+  EXPECT_EQ(pretty_bytes(7ull << 40), "7.00 TiB");
+  EXPECT_EQ(pretty_bytes(2048ull << 40), "2048.00 TiB");
+}
+
+TEST(UapiShowHealth, UpHandshakingDown) {
+  UapiPeerState p;
+  EXPECT_EQ(peer_health(p, kNow).state, PeerState::kDown);
+  EXPECT_EQ(peer_health(p, kNow).why, "no endpoint, waiting for the peer to connect; no handshake yet");
+  p.endpoint = addr("203.0.113.2:51820");
+  EXPECT_EQ(peer_health(p, kNow).state, PeerState::kHandshaking);
+  p.last_handshake = WallTime{kNow.since_epoch - std::chrono::seconds(180)};
+  EXPECT_EQ(peer_health(p, kNow).state, PeerState::kUp);
+  p.last_handshake = WallTime{kNow.since_epoch - std::chrono::seconds(181)};
+  EXPECT_EQ(peer_health(p, kNow).state, PeerState::kHandshaking);
+  EXPECT_EQ(peer_health(p, kNow).why, "last handshake 3 minutes, 1 second ago");
+  p.endpoint.reset();
+  EXPECT_EQ(peer_health(p, kNow).state, PeerState::kDown);
+}
+
+TEST(UapiShowText, LooksLikeWgShow) {
+  UapiState s = sample_state();
+  std::swap(s.peers[0], s.peers[1]);  // sorted back: most recent handshake first
+  const std::string expected = std::string("interface: sl0\n  public key: ") + kPubA +
+                               "\n  private key: (hidden)\n  listening port: 51820\n  fwmark: 0x1234\n\n"
+                               "peer: " + kPubB +
+                               "\n  state: up\n  preshared key: (hidden)\n  endpoint: 203.0.113.2:51820\n"
+                               "  allowed ips: 198.18.1.0/24, 2001:db8:b::/48\n"
+                               "  latest handshake: 1 minute, 40 seconds ago\n"
+                               "  transfer: 3.00 MiB received, 1.50 KiB sent\n"
+                               "  persistent keepalive: every 25 seconds\n\n"
+                               "peer: " + kPubC +
+                               "\n  state: down (no endpoint, waiting for the peer to connect; no handshake yet)\n"
+                               "  allowed ips: (none)\n";
+  EXPECT_EQ(render_text({"sl0", s}, kNow), expected);
+}
+
+TEST(UapiShowJson, OneObjectWithEveryInterface) {
+  UapiState s = sample_state();
+  s.peers.resize(1);
+  UapiState empty;
+  const std::string expected =
+      std::string("{\"interfaces\":[{\"name\":\"sl0\",\"public_key\":\"") + kPubA +
+      "\",\"listen_port\":51820,\"fwmark\":4660,\"peers\":[{\"public_key\":\"" + kPubB +
+      "\",\"state\":\"up\",\"state_reason\":\"\",\"preshared_key\":true,\"endpoint\":\"203.0.113.2:51820\","
+      "\"allowed_ips\":[\"198.18.1.0/24\",\"2001:db8:b::/48\"],\"latest_handshake\":1700000000,"
+      "\"seconds_since_handshake\":100,\"rx_bytes\":3145728,\"tx_bytes\":1536,\"persistent_keepalive\":25}]},"
+      "{\"name\":\"we\\\"ird\\\\\\u0001\\u00ff\",\"public_key\":null,\"listen_port\":0,\"fwmark\":0,\"peers\":[]}]}\n";
+  EXPECT_EQ(render_json({{"sl0", s}, {"we\"ird\\\x01\xff", empty}}, kNow), expected);
+  EXPECT_EQ(render_json({}, kNow), "{\"interfaces\":[]}\n");
+}
+
+}  // namespace
+}  // namespace sitelink::daemon
