@@ -128,7 +128,7 @@ tunnel::SysResult<void> ControlSocket::open() {
     return tunnel::sys_error(ENAMETOOLONG, "control socket path " + path_);
   }
   if (auto r = bind_socket(); !r) return r;
-  if (::listen(listen_fd_.get(), 16) != 0) return tunnel::errno_error("listen " + path_);
+  if (::listen(listen_fd_.get(), 64) != 0) return tunnel::errno_error("listen " + path_);
   return start();
 }
 
@@ -317,7 +317,8 @@ void ControlSocket::handle_requests(Conn& c) {
 
 void ControlSocket::answer(Conn& c, UapiOp op, std::string_view body) {
   if (op == UapiOp::kGet) {
-    c.out = format_get(backend_.get()) + format_errno(0);
+    c.out = format_get(backend_.get());  // holds the private key: wiped once sent
+    c.out += format_errno(0);
     return;
   }
   if (op == UapiOp::kBadGet) {

@@ -37,18 +37,21 @@ bool wait_for(int fd, short events, steady_clock::time_point deadline) {
   }
 }
 
-tunnel::SysResult<tunnel::UniqueFd> connect_to(const std::string& path) {
+// Non-blocking, so a daemon that does not accept cannot hang us: a unix
+// socket answers EAGAIN while its backlog is full; retried until `deadline`.
+tunnel::SysResult<tunnel::UniqueFd> connect_to(const std::string& path, steady_clock::time_point deadline) {
   sockaddr_un a{};
   a.sun_family = AF_UNIX;
   if (path.size() >= sizeof a.sun_path) return tunnel::sys_error(ENAMETOOLONG, path);
   path.copy(a.sun_path, sizeof a.sun_path - 1);
-  tunnel::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return tunnel::errno_error("socket AF_UNIX");
-  // Non-blocking: a live daemon with a full backlog answers EAGAIN, not a hang.
-  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) {
-    return tunnel::errno_error(path);
+  for (;;) {
+    tunnel::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!fd.valid()) return tunnel::errno_error("socket AF_UNIX");
+    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0) return fd;
+    if (errno != EAGAIN && errno != EINTR) return tunnel::errno_error(path);
+    if (steady_clock::now() >= deadline) return tunnel::sys_error(ETIMEDOUT, path);
+    ::usleep(10'000);
   }
-  return fd;
 }
 
 std::string ago(WallTime then, WallTime now) {
@@ -229,7 +232,7 @@ WallTime wall_now() {
 tunnel::SysResult<std::string> uapi_request(const std::string& path, std::string_view request,
                                             std::chrono::milliseconds timeout) {
   const auto deadline = steady_clock::now() + timeout;
-  auto fd = connect_to(path);
+  auto fd = connect_to(path, deadline);
   if (!fd) return Err(fd.error());
   for (size_t sent = 0; sent < request.size();) {
     if (!wait_for(fd->get(), POLLOUT, deadline)) return tunnel::sys_error(ETIMEDOUT, "send to " + path);
@@ -274,7 +277,8 @@ std::string pretty_duration(uint64_t left) {
     const char* name;
     uint64_t seconds;
   };
-  constexpr Unit kUnits[] = {{"year", 365 * 24 * 3600}, {"day", 24 * 3600}, {"hour", 3600}, {"minute", 60}, {"second", 1}};
+  constexpr Unit kUnits[] = {
+      {"year", 365ull * 24 * 3600}, {"day", 24ull * 3600}, {"hour", 3600}, {"minute", 60}, {"second", 1}};
   std::string s;
   for (const Unit& u : kUnits) {
     const uint64_t n = left / u.seconds;

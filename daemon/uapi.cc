@@ -353,7 +353,10 @@ std::string format_get(const UapiState& s) {
 
 Result<UapiState, std::string> parse_get(std::string_view text) { return GetParser().run(text); }
 
-std::string format_errno(int err) { return "errno=" + std::to_string(err == 0 ? 0 : -std::abs(err)) + "\n\n"; }
+std::string format_errno(int err) {
+  const int64_t wire = err <= 0 ? int64_t{err} : -int64_t{err};  // negative, as wireguard-go writes it
+  return "errno=" + std::to_string(wire) + "\n\n";
+}
 
 std::optional<UapiFrame> next_frame(std::string_view buf, bool eof) {
   const size_t nl = buf.find('\n');

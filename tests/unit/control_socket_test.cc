@@ -419,8 +419,9 @@ TEST_F(ControlSocketTest, ClientsThatOnlyConnectAreHarmless) {
   Served s(backend_);
   ASSERT_TRUE(s.listen_at(path()));
   s.start();
-  for (int i = 0; i < 50; ++i) connect_unix(path());  // as `wg` probes: connect, close
-  EXPECT_TRUE(uapi_request(path(), "get=1\n\n"));
+  for (int i = 0; i < 200; ++i) connect_unix(path());  // as `wg` probes: connect, close
+  const auto answer = uapi_request(path(), "get=1\n\n");
+  EXPECT_TRUE(answer) << answer.error().message();
   std::this_thread::sleep_for(100ms);
   s.stop();
   EXPECT_EQ(s.socket().connection_count(), 0u);
@@ -559,6 +560,31 @@ TEST_F(ControlSocketWgInterop, WgSetSendsTheRightRequest) {
   EXPECT_TRUE(p.replace_allowed_ips) << "wg set's allowed-ips replace the list";
   EXPECT_FALSE(sets[0].private_key || sets[0].listen_port || sets[0].replace_peers);
   EXPECT_EQ(sets[1].listen_port, 51999);
+}
+
+TEST_F(ControlSocketWgInterop, WgSyncconfRemovesAndAddsPeers) {
+  Served s(backend_);
+  ASSERT_TRUE(s.listen(iface_));
+  s.start();
+  const std::string conf = dir_.write("wg.conf", std::string("[Interface]\nPrivateKey = ") + kPrivA +
+                                                     "\nListenPort = 51820\n\n[Peer]\nPublicKey = " + kPubC +
+                                                     "\nAllowedIPs = 198.18.3.0/24\nEndpoint = 203.0.113.3:51820\n");
+  const auto sync = test::run({kWg, "syncconf", iface_, conf});
+  ASSERT_EQ(sync.exit_code, 0) << sync.err;
+  s.stop();
+  const auto sets = backend_.sets();
+  ASSERT_EQ(sets.size(), 1u);
+  bool removed_b = false;
+  bool added_c = false;
+  for (const UapiPeerSet& p : sets[0].peers) {
+    removed_b = removed_b || (p.public_key == pub(kPubB) && p.remove);
+    added_c = added_c || (p.public_key == pub(kPubC) && !p.remove && p.replace_allowed_ips &&
+                          p.allowed_ips == std::vector{*config::IpPrefix::parse("198.18.3.0/24")} &&
+                          p.endpoint == tunnel::SockAddr::parse("203.0.113.3:51820"));
+  }
+  EXPECT_TRUE(removed_b) << format_set(sets[0]);
+  EXPECT_TRUE(added_c) << format_set(sets[0]);
+  EXPECT_FALSE(sets[0].replace_peers);
 }
 
 TEST_F(ControlSocketWgInterop, WgShowconfAndSitelinkShow) {
