@@ -5,7 +5,10 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <cstdlib>
 
 #include "config/load.h"
 #include "daemon/exit_codes.h"
@@ -91,6 +94,38 @@ tunnel::SysResult<std::unique_ptr<Gateway>> Gateway::start(std::string path, con
   return g;
 }
 
+tunnel::SysResult<std::unique_ptr<Gateway>> Gateway::start_interface(const std::string& iface,
+                                                                    tunnel::Logger& log) {
+  handshake::crypto_init();
+  disable_core_dumps();
+  auto signals = block_signals();
+  if (!signals) return Err(signals.error());
+  auto nl = tunnel::Netlink::open();
+  if (!nl) return Err(nl.error());
+  auto tun = tunnel::LinuxTun::open(iface);
+  if (!tun) return Err(tun.error());
+  auto udp = tunnel::LinuxUdp::bind(0, 0);
+  if (!udp) return Err(udp.error());
+  handshake::SodiumRng rng;
+  config::Config cfg;
+  cfg.interface.name = iface;
+  cfg.interface.private_key = handshake::PrivateKey::generate(rng);  // unused until `wg` sets one
+  cfg.interface.listen_port = 0;
+  cfg.interface.routes = false;  // addresses, MTU and routes are the caller's business
+  std::unique_ptr<Gateway> g(new Gateway("", std::move(cfg), log, std::move(*nl), std::move(*tun), std::move(*udp)));
+  g->dev_->clear_private_key(g->rng_);
+  g->signals_ = std::move(*signals);
+  if (auto r = g->setup_loop(); !r) return Err(r.error());
+  g->control_->set_on_removed([gw = g.get()] {
+    LogLine(gw->log_, LogLevel::kInfo) << "control socket " << gw->control_->path() << " removed, shutting down";
+    gw->loop_->stop();
+  });
+  if (auto r = keep_only_net_admin(); !r) {
+    LogLine(log, LogLevel::kWarn) << "could not drop privileges: " << r.error().message();
+  }
+  return g;
+}
+
 tunnel::SysResult<void> Gateway::configure_link() {
   const int ifindex = tun_.ifindex();
   if (auto r = nl_.set_mtu(ifindex, cfg_.interface.mtu); !r) return r;
@@ -166,7 +201,7 @@ tunnel::SysResult<void> Gateway::setup_loop() {
   auto loop = tunnel::EventLoop::create();
   if (!loop) return Err(loop.error());
   loop_ = std::move(*loop);
-  if (auto r = loop_->watch(tun_.fd(), [this] { dev_->handle_tun_readable(); }); !r) return r;
+  if (auto r = loop_->watch(tun_.fd(), [this] { on_tun_readable(); }); !r) return r;
   if (auto r = loop_->watch(udp_.fd(), [this] { dev_->handle_udp_readable(); }); !r) return r;
   if (auto r = loop_->watch(signals_.get(), [this] { on_signal(); }); !r) return r;
   if (auto r = loop_->watch(resolver_.fd(), [this] { take_resolved(); }); !r) return r;
@@ -230,6 +265,14 @@ void Gateway::take_resolved() {
   }
 }
 
+void Gateway::on_tun_readable() {
+  dev_->handle_tun_readable();
+  if (tun_.gone()) {
+    LogLine(log_, LogLevel::kInfo) << "interface " << cfg_.interface.name << " was deleted, shutting down";
+    loop_->stop();
+  }
+}
+
 void Gateway::on_signal() {
   signalfd_siginfo si{};
   while (::read(signals_.get(), &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
@@ -245,6 +288,10 @@ void Gateway::on_signal() {
 }
 
 void Gateway::reload() {
+  if (path_.empty()) {
+    LogLine(log_, LogLevel::kInfo) << "SIGHUP ignored: no configuration file (configure with wg)";
+    return;
+  }
   notifier_.send("RELOADING=1");
   auto loaded = config::load_file(path_);
   if (!loaded) {
@@ -317,6 +364,65 @@ int run_gateway(const std::string& path, const config::Config& cfg, tunnel::LogL
     LogLine(log, LogLevel::kError) << "sitelinkd: " << g.error().message();
     return kExitFailure;
   }
+  return (*g)->run();
+}
+
+}  // namespace sitelink::daemon
+
+namespace sitelink::daemon {
+
+namespace {
+
+// Forks; the parent waits for the child's one-byte verdict on a pipe (0 =
+// running) and exits with it, so `wg-quick` can configure the interface as
+// soon as we return. Returns the write end in the child, -1 on failure.
+int daemonize(int& parent_exit) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return -1;
+  const pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid > 0) {
+    close(fds[1]);
+    char verdict = 1;
+    parent_exit = ::read(fds[0], &verdict, 1) == 1 && verdict == 0 ? kExitOk : kExitFailure;
+    return -2;
+  }
+  close(fds[0]);
+  setsid();
+  const int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (devnull >= 0) {
+    dup2(devnull, STDIN_FILENO);
+    dup2(devnull, STDOUT_FILENO);
+    close(devnull);
+  }
+  return fds[1];
+}
+
+void tell_parent(int fd, char verdict) {
+  if (fd < 0) return;
+  (void)::write(fd, &verdict, 1);
+  close(fd);
+}
+
+}  // namespace
+
+int run_interface(const std::string& iface, bool foreground, tunnel::LogLevel level) {
+  int ready_fd = -1;
+  if (!foreground && std::getenv("WG_PROCESS_FOREGROUND") == nullptr) {
+    int parent_exit = kExitFailure;
+    ready_fd = daemonize(parent_exit);
+    if (ready_fd == -2) return parent_exit;
+    if (ready_fd < 0) return kExitFailure;
+  }
+  tunnel::Logger log;
+  log.set_level(level);
+  auto g = Gateway::start_interface(iface, log);
+  if (!g) {
+    LogLine(log, LogLevel::kError) << "sitelinkd: " << g.error().message();
+    tell_parent(ready_fd, 1);
+    return kExitFailure;
+  }
+  tell_parent(ready_fd, 0);
   return (*g)->run();
 }
 

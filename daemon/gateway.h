@@ -31,6 +31,10 @@ class Gateway final : public UapiBackend {
   [[nodiscard]] static tunnel::SysResult<std::unique_ptr<Gateway>> start(std::string config_path,
                                                                         config::Config cfg,
                                                                         tunnel::Logger& log);
+  // Cross-platform mode (`sitelinkd IFACE`, as `wireguard-go IFACE`): only
+  // the TUN and the control socket; everything else comes from `wg`.
+  [[nodiscard]] static tunnel::SysResult<std::unique_ptr<Gateway>> start_interface(const std::string& iface,
+                                                                                  tunnel::Logger& log);
   ~Gateway();
   // Runs until SIGTERM or SIGINT; returns the exit code.
   int run();
@@ -51,6 +55,7 @@ class Gateway final : public UapiBackend {
   void sync_routes();
   void sync_addresses(const std::vector<config::IpPrefix>& wanted);
   void on_signal();
+  void on_tun_readable();
   void reload();
   void apply(config::Config next);
   void re_resolve();
@@ -60,7 +65,7 @@ class Gateway final : public UapiBackend {
   int set_peer(const UapiPeerSet& ps);
   int rebind(uint16_t port);
 
-  std::string path_;
+  std::string path_;  // empty in cross-platform mode
   config::Config cfg_;
   tunnel::Logger& log_;
   tunnel::Netlink nl_;
@@ -83,5 +88,8 @@ class Gateway final : public UapiBackend {
 
 // sitelinkd --config: load, start, run. Returns the exit code.
 int run_gateway(const std::string& path, const config::Config& cfg, tunnel::LogLevel level);
+// sitelinkd [-f] IFACE: daemonizes unless `foreground` (the parent exits 0
+// once the interface and socket exist, 1 if they could not be made).
+int run_interface(const std::string& iface, bool foreground, tunnel::LogLevel level);
 
 }  // namespace sitelink::daemon

@@ -13,7 +13,7 @@ using tunnel::LogLine;
 
 UapiState Gateway::get() {
   UapiState st;
-  st.private_key = dev_->private_key();
+  if (dev_->has_private_key()) st.private_key = dev_->private_key();
   st.listen_port = udp_.port();
   st.fwmark = cfg_.interface.fwmark;
   for (const auto& p : dev_->peers()) {
@@ -70,8 +70,9 @@ int Gateway::set_peer(const UapiPeerSet& ps) {
 
 int Gateway::set(const UapiSet& request) {
   if (request.private_key) {
-    if (request.private_key->is_zero()) return EINVAL;  // a gateway always has a key
-    if (!(request.private_key->public_key() == dev_->public_key())) {
+    if (request.private_key->is_zero()) {
+      dev_->clear_private_key(rng_);
+    } else if (!dev_->has_private_key() || !(request.private_key->public_key() == dev_->public_key())) {
       dev_->set_private_key(*request.private_key);
       LogLine(log_, LogLevel::kInfo) << "private key changed through the control socket";
     }

@@ -30,8 +30,10 @@ daemonizes unless -f is given, and takes all configuration from `wg` over
 /run/wireguard/IFACE.sock. This makes it a drop-in for wg-quick
 (WG_QUICK_USERSPACE_IMPLEMENTATION=sitelinkd).
 
-Status of this version: IFACE mode is not implemented yet; it exits with
-status 1 after checking its arguments.
+In IFACE mode the daemon exits when the interface is deleted (in whatever
+namespace it was moved to) or when its socket file is removed. The interface
+may be moved to another network namespace and its MTU changed with ip link;
+the UDP socket stays in the namespace it was opened in.
 )";
 
 const std::string_view kSitelinkdDetails = R"(
@@ -124,8 +126,8 @@ can access.
 warnings as FILE:LINE:COLUMN: warning: FIELD: MESSAGE), then FILE: OK if the
 file is usable. See `sitelinkd --help` for the configuration schema.
 
-Status of this version: `show` cannot reach the daemon yet (the control
-socket is not implemented) and exits with status 1.
+`show` reads /run/wireguard/IFACE.sock (the same socket `wg show` uses); it
+exits with status 1 if no daemon answers there.
 
 Exit status:
   0    success (check: the file is usable; warnings are allowed)

@@ -135,9 +135,7 @@ int sitelinkd_main(const std::vector<std::string>& args, Io& io) {
     case DaemonOptions::Mode::kConfig:
       return run_config(*parsed, io);
     case DaemonOptions::Mode::kInterface:
-      io.err << "sitelinkd: cross-platform mode (sitelinkd IFACE) is not implemented in this version; interface "
-             << parsed->interface << " was not created\n";
-      return kExitFailure;
+      return run_interface(parsed->interface, parsed->foreground, to_tunnel_level(parsed->log_level));
   }
   return kExitFailure;
 }

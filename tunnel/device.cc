@@ -26,7 +26,7 @@ std::string_view to_string(Drop d) {
       "tun-no-route",   "tun-bad-packet", "no-endpoint",       "send-failed",     "malformed",
       "invalid-mac1",   "cookie-sent",    "rate-limited",      "unknown-peer",    "unknown-index",
       "handshake-refused", "decrypt-failed", "replay",         "expired-keypair", "source-not-allowed",
-      "bad-inner-packet", "tun-write-failed"};
+      "bad-inner-packet", "tun-write-failed", "no-private-key"};
   return kNames[static_cast<size_t>(d)];
 }
 
@@ -103,6 +103,7 @@ void Device::set_private_key(hs::PrivateKey key) {
   }
   identity_ = std::make_unique<hs::LocalIdentity>(std::move(key));
   cookies_ = std::make_unique<hs::CookieChecker>(identity_->public_key());
+  has_key_ = true;
   // A peer with our own public key cannot exist (wg removes it too).
   remove_peer(identity_->public_key());
   for (auto& [id, p] : peers_) {
@@ -110,6 +111,11 @@ void Device::set_private_key(hs::PrivateKey key) {
                                                    timer_settings(p->spec), *rng_, p->alloc);
     p->up = false;
   }
+}
+
+void Device::clear_private_key(hs::Rng& rng) {
+  set_private_key(hs::PrivateKey::generate(rng));  // wipes every session
+  has_key_ = false;
 }
 
 void Device::set_settings(const Settings& s) {
@@ -134,7 +140,7 @@ void Device::upsert_peer(const PeerSpec& spec) {
     p->spec.endpoint = endpoint;
     p->machine->set_preshared_key(spec.preshared_key);
     p->machine->set_timer_settings(timer_settings(spec));
-    if (keepalive_turned_on) {  // as the kernel does when the interval is set
+    if (keepalive_turned_on && has_key_) {  // as the kernel does when the interval is set
       PeerIo io(*this, *p);
       p->machine->send_keepalive(clock_->now(), io);
     }
@@ -161,7 +167,7 @@ void Device::set_endpoint(const hs::PublicKey& key, const SockAddr& endpoint) {
 
 void Device::initiate(const hs::PublicKey& key) {
   Peer* p = find(key);
-  if (p == nullptr || !p->spec.endpoint) return;
+  if (p == nullptr || !p->spec.endpoint || !has_key_) return;
   PeerIo io(*this, *p);
   p->machine->initiate(clock_->now(), io);
   reschedule(*p);
@@ -284,6 +290,7 @@ bool Device::handle_tun_readable(size_t budget) {
 }
 
 void Device::route_outbound(const Now& now, size_t len) {
+  if (!has_key_) return drop(Drop::kNoPrivateKey);
   auto h = parse_ip_header(Bytes(tun_buf_.data() + hs::kHeadroom, len));
   if (!h) return drop(Drop::kTunBadPacket);
   auto id = h->version == 4 ? routes_.lookup_v4(h->dst) : routes_.lookup_v6(h->dst);
@@ -311,6 +318,7 @@ bool Device::handle_udp_readable(size_t budget) {
 }
 
 void Device::receive_datagram(const Now& now, MutableBytes datagram, const SockAddr& from) {
+  if (!has_key_) return drop(Drop::kNoPrivateKey);
   auto m = hs::classify(datagram);
   if (!m) return drop(Drop::kMalformed, from);
   if (auto* init = std::get_if<hs::InitiationMsg>(&*m)) {

@@ -53,6 +53,7 @@ enum class Drop : uint8_t {
   kSourceNotAllowed,   // decrypted, but the inner source is not the peer's
   kBadInnerPacket,     // decrypted, but not a valid IP packet
   kTunWriteFailed,
+  kNoPrivateKey,       // the interface has no private key yet (cross-platform mode)
   kCount,
 };
 std::string_view to_string(Drop d);
@@ -91,6 +92,10 @@ class Device {
 
   // Configuration (from the config file, a reload, or UAPI).
   void set_private_key(handshake::PrivateKey key);
+  // No key (as `wg set IFACE private-key /dev/null`): nothing is sent or
+  // accepted until one is set; sessions are wiped.
+  void clear_private_key(handshake::Rng& rng);
+  bool has_private_key() const { return has_key_; }
   void set_settings(const Settings& s);
   // Adds the peer, or updates it in place keeping its sessions.
   void upsert_peer(const PeerSpec& spec);
@@ -148,6 +153,7 @@ class Device {
   UdpSocket* udp_;
   Logger* log_;
   std::unique_ptr<handshake::LocalIdentity> identity_;
+  bool has_key_ = true;
   std::unique_ptr<handshake::CookieChecker> cookies_;
   AllowedIps routes_;
   IndexTable indices_;

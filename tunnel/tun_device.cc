@@ -37,7 +37,11 @@ std::optional<size_t> LinuxTun::read(MutableBytes buf) {
   for (;;) {
     const ssize_t n = ::read(fd_.get(), buf.data(), buf.size());
     if (n >= 0) return static_cast<size_t>(n);
-    if (errno != EINTR) return std::nullopt;  // EAGAIN: nothing waiting; others: counted by the caller
+    if (errno == EINTR) continue;
+    // The interface was deleted (possibly in another namespace): the file
+    // is detached from it for good.
+    if (errno == EBADFD || errno == EIO || errno == ENXIO || errno == ENODEV) gone_ = true;
+    return std::nullopt;  // EAGAIN: nothing waiting
   }
 }
 

@@ -37,6 +37,8 @@ class LinuxTun final : public TunDevice {
   int fd() const override { return fd_.get(); }
   const std::string& name() const override { return name_; }
   int ifindex() const { return ifindex_; }
+  // True once a read found the interface deleted.
+  bool gone() const { return gone_; }
 
  private:
   LinuxTun(UniqueFd fd, std::string name, int ifindex)
@@ -44,6 +46,7 @@ class LinuxTun final : public TunDevice {
   UniqueFd fd_;
   std::string name_;
   int ifindex_ = 0;
+  bool gone_ = false;
 };
 
 }  // namespace sitelink::tunnel
