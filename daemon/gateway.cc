@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <fcntl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -292,7 +293,10 @@ void Gateway::reload() {
     LogLine(log_, LogLevel::kInfo) << "SIGHUP ignored: no configuration file (configure with wg)";
     return;
   }
-  notifier_.send("RELOADING=1");
+  timespec mono{};
+  clock_gettime(CLOCK_MONOTONIC, &mono);
+  const long long usec = static_cast<long long>(mono.tv_sec) * 1'000'000 + mono.tv_nsec / 1000;
+  notifier_.send("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec));
   auto loaded = config::load_file(path_);
   if (!loaded) {
     LogLine(log_, LogLevel::kError) << "reload: " << path_ << " is invalid; keeping the running configuration";
@@ -319,7 +323,8 @@ void Gateway::apply(config::Config next) {
   sync_addresses(now.addresses);
   std::set<handshake::PublicKey> keep;
   for (const auto& p : next.peers) keep.insert(p.public_key);
-  for (const auto& p : cfg_.peers) {
+  // The file is the whole truth: peers added with `wg set` go too.
+  for (const auto& p : dev_->peers()) {
     if (keep.count(p.public_key) == 0) dev_->remove_peer(p.public_key);
   }
   next.interface.name = was.name;
@@ -335,8 +340,15 @@ void Gateway::apply(config::Config next) {
       dev_->upsert_peer(spec_for(p));
     }
   }
+  std::vector<handshake::PublicKey> added;
+  for (const auto& p : next.peers) {
+    if (find_peer(cfg_, p.public_key) == nullptr) added.push_back(p.public_key);
+  }
   cfg_ = std::move(next);
   sync_routes();
+  // New peers come up at once, as at start-up (peers without an endpoint
+  // wait for the other side).
+  for (const auto& key : added) dev_->initiate(key);
 }
 
 int Gateway::run() {

@@ -13,6 +13,8 @@ namespace sitelink::daemon {
 
 Notifier::Notifier() {
   if (const char* p = std::getenv("NOTIFY_SOCKET"); p != nullptr && (p[0] == '/' || p[0] == '@')) path_ = p;
+  // The watchdog is ours only if WATCHDOG_PID is unset or names us.
+  if (const char* pid = std::getenv("WATCHDOG_PID"); pid != nullptr && std::atoll(pid) != getpid()) return;
   if (const char* w = std::getenv("WATCHDOG_USEC"); w != nullptr) {
     const long long usec = std::atoll(w);
     if (usec > 0) watchdog_ = std::chrono::microseconds(usec / 2);
