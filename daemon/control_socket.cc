@@ -321,6 +321,11 @@ void ControlSocket::answer(Conn& c, UapiOp op, std::string_view body) {
     c.out += format_errno(0);
     return;
   }
+  if (op == UapiOp::kStatus) {
+    c.out = backend_.status();
+    c.out += format_errno(0);
+    return;
+  }
   if (op == UapiOp::kBadGet) {
     debug("get=1 not followed by a blank line");
     c.out = format_errno(EINVAL);

@@ -44,6 +44,7 @@ class Gateway final : public UapiBackend {
   // managed by the config file (gateway_uapi.cc).
   UapiState get() override;
   int set(const UapiSet& request) override;
+  std::string status() override;
 
  private:
   Gateway(std::string path, config::Config cfg, tunnel::Logger& log, tunnel::Netlink nl, tunnel::LinuxTun tun,

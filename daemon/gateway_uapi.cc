@@ -31,6 +31,30 @@ UapiState Gateway::get() {
   return st;
 }
 
+std::string Gateway::status() {
+  std::string out;
+  for (size_t d = 0; d < static_cast<size_t>(tunnel::Drop::kCount); ++d) {
+    const auto reason = static_cast<tunnel::Drop>(d);
+    if (dev_->drops(reason) != 0) {
+      out += "drop=" + std::string(tunnel::to_string(reason)) + ":" + std::to_string(dev_->drops(reason)) + "\n";
+    }
+  }
+  for (const auto& p : dev_->peers()) {
+    out += "public_key=" + key_to_hex(p.public_key.bytes()) + "\n";
+    if (p.label != p.public_key.to_base64()) {
+      std::string name = p.label;
+      for (char& ch : name) {
+        if (ch == '\n' || ch == '\r') ch = ' ';  // one line per key
+      }
+      out += "name=" + name + "\n";
+    }
+    out += "rx_packets=" + std::to_string(p.stats.rx_packets) + "\n";
+    out += "tx_packets=" + std::to_string(p.stats.tx_packets) + "\n";
+    out += "handshake_attempts=" + std::to_string(p.handshake_attempts) + "\n";
+  }
+  return out;
+}
+
 int Gateway::rebind(uint16_t port) {
   if (port != 0 && port == udp_.port()) return 0;
   auto fresh = tunnel::LinuxUdp::bind(port, cfg_.interface.fwmark);

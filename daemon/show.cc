@@ -83,9 +83,17 @@ std::string join_prefixes(const std::vector<config::IpPrefix>& v) {
   return s;
 }
 
-void render_peer(std::string& out, const UapiPeerState& p, WallTime now) {
+const SitelinkPeerStatus* extra_for(const SitelinkStatus& st, const handshake::PublicKey& key) {
+  for (const auto& [k, v] : st.peers) {
+    if (k == key) return &v;
+  }
+  return nullptr;
+}
+
+void render_peer(std::string& out, const UapiPeerState& p, const SitelinkPeerStatus* extra, WallTime now) {
   const PeerHealth h = peer_health(p, now);
   out += "\npeer: " + p.public_key.to_base64() + "\n";
+  if (extra != nullptr && !extra->name.empty()) out += "  name: " + extra->name + "\n";
   out += "  state: " + std::string(to_string(h.state)) + (h.why.empty() ? "" : " (" + h.why + ")") + "\n";
   if (!p.preshared_key.is_zero()) out += "  preshared key: (hidden)\n";
   if (p.endpoint) out += "  endpoint: " + p.endpoint->to_string() + "\n";
@@ -93,6 +101,13 @@ void render_peer(std::string& out, const UapiPeerState& p, WallTime now) {
   if (p.last_handshake) out += "  latest handshake: " + ago(*p.last_handshake, now) + "\n";
   if (p.rx_bytes != 0 || p.tx_bytes != 0) {
     out += "  transfer: " + pretty_bytes(p.rx_bytes) + " received, " + pretty_bytes(p.tx_bytes) + " sent\n";
+  }
+  if (extra != nullptr && (extra->rx_packets != 0 || extra->tx_packets != 0)) {
+    out += "  packets: " + std::to_string(extra->rx_packets) + " received, " + std::to_string(extra->tx_packets) +
+           " sent\n";
+  }
+  if (extra != nullptr && extra->handshake_attempts != 0) {
+    out += "  unanswered handshake retries: " + std::to_string(extra->handshake_attempts) + "\n";
   }
   if (p.persistent_keepalive != 0) out += "  persistent keepalive: every " + pretty_duration(p.persistent_keepalive) + "\n";
 }
@@ -164,10 +179,14 @@ class Json {
   bool after_key_ = false;
 };
 
-void json_peer(Json& j, const UapiPeerState& p, WallTime now) {
+void json_peer(Json& j, const UapiPeerState& p, const SitelinkPeerStatus* extra, WallTime now) {
   const PeerHealth h = peer_health(p, now);
   j.begin_object();
   j.key("public_key").value(p.public_key.to_base64());
+  j.key("name");
+  extra != nullptr && !extra->name.empty() ? j.value(extra->name) : j.null();
+  j.key("rx_packets").value(extra != nullptr ? extra->rx_packets : 0);
+  j.key("tx_packets").value(extra != nullptr ? extra->tx_packets : 0);
   j.key("state").value(to_string(h.state));
   j.key("state_reason").value(h.why);
   j.key("preshared_key").value(!p.preshared_key.is_zero());
@@ -219,7 +238,10 @@ bool fetch(const std::string& dir, const std::string& name, std::vector<Interfac
     io.err << "sitelink show: " << path << ": unexpected answer: " << state.error() << '\n';
     return false;
   }
-  out.push_back(InterfaceStatus{name, std::move(*state)});
+  InterfaceStatus st{name, std::move(*state), {}};
+  // sitelink's own extension; another daemon (wireguard-go) just closes.
+  if (const auto extra = uapi_request(path, "get=sitelink\n\n")) st.extra = parse_status(*extra);
+  out.push_back(std::move(st));
   return true;
 }
 
@@ -316,7 +338,12 @@ std::string render_text(const InterfaceStatus& iface, WallTime now) {
     std::snprintf(buf, sizeof buf, "0x%x", s.fwmark);
     out += std::string("  fwmark: ") + buf + "\n";
   }
-  for (const UapiPeerState* p : sorted_peers(s)) render_peer(out, *p, now);
+  if (!iface.extra.drops.empty()) {
+    out += "  dropped:";
+    for (const auto& [reason, n] : iface.extra.drops) out += " " + reason + " " + std::to_string(n) + ";";
+    out.back() = '\n';
+  }
+  for (const UapiPeerState* p : sorted_peers(s)) render_peer(out, *p, extra_for(iface.extra, p->public_key), now);
   return out;
 }
 
@@ -329,8 +356,11 @@ std::string render_json(const std::vector<InterfaceStatus>& ifaces, WallTime now
     s.private_key && !s.private_key->is_zero() ? j.value(s.private_key->public_key().to_base64()) : j.null();
     j.key("listen_port").value(static_cast<uint64_t>(s.listen_port));
     j.key("fwmark").value(static_cast<uint64_t>(s.fwmark));
+    j.key("dropped").begin_object();
+    for (const auto& [reason, n] : i.extra.drops) j.key(reason).value(n);
+    j.end_object();
     j.key("peers").begin_array();
-    for (const UapiPeerState* p : sorted_peers(s)) json_peer(j, *p, now);
+    for (const UapiPeerState* p : sorted_peers(s)) json_peer(j, *p, extra_for(i.extra, p->public_key), now);
     j.end_array().end_object();
   }
   j.end_array().end_object();

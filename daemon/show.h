@@ -44,6 +44,7 @@ PeerHealth peer_health(const UapiPeerState& peer, WallTime now);
 struct InterfaceStatus {
   std::string name;
   UapiState state;
+  SitelinkStatus extra;  // from get=sitelink; empty for other daemons (wireguard-go)
 };
 
 // `wg show` text for one interface (ends with a newline), peers with the

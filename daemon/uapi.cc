@@ -6,6 +6,8 @@
 // wireguard-go's IpcGetOperation writes; parse_get reads it as `wg` does.
 #include "daemon/uapi.h"
 
+#include <cstdlib>
+
 #include <sodium.h>
 
 #include <cerrno>
@@ -372,6 +374,13 @@ std::optional<UapiFrame> next_frame(std::string_view buf, bool eof) {
     }
     return UapiFrame{buf[nl + 1] == '\n' ? UapiOp::kGet : UapiOp::kBadGet, {}, nl + 2};
   }
+  if (op == "get=sitelink") {
+    if (buf.size() <= nl + 1) {
+      if (eof) return UapiFrame{UapiOp::kUnknown, {}, buf.size()};
+      return std::nullopt;
+    }
+    return UapiFrame{buf[nl + 1] == '\n' ? UapiOp::kStatus : UapiOp::kBadGet, {}, nl + 2};
+  }
   if (op != "set=1") return UapiFrame{UapiOp::kUnknown, {}, buf.size()};
   const size_t start = nl + 1;
   if (buf.size() > start && buf[start] == '\n') return UapiFrame{UapiOp::kSet, buf.substr(start, 0), start + 1};
@@ -381,6 +390,46 @@ std::optional<UapiFrame> next_frame(std::string_view buf, bool eof) {
   }
   if (eof) return UapiFrame{UapiOp::kSet, buf.substr(start), buf.size()};
   return std::nullopt;
+}
+
+}  // namespace sitelink::daemon
+
+namespace sitelink::daemon {
+
+SitelinkStatus parse_status(std::string_view text) {
+  SitelinkStatus st;
+  SitelinkPeerStatus* peer = nullptr;
+  while (!text.empty()) {
+    const size_t nl = text.find('\n');
+    const std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+    if (line.empty()) break;
+    const size_t eq = line.find('=');
+    if (eq == std::string_view::npos) continue;
+    const std::string_view key = line.substr(0, eq);
+    const std::string value(line.substr(eq + 1));
+    const uint64_t number = std::strtoull(value.c_str(), nullptr, 10);
+    if (key == "drop") {
+      const size_t colon = value.rfind(':');
+      if (colon != std::string::npos) st.drops.emplace_back(value.substr(0, colon), std::strtoull(value.c_str() + colon + 1, nullptr, 10));
+    } else if (key == "public_key") {
+      std::array<uint8_t, handshake::kKeySize> k;
+      peer = nullptr;
+      if (key_from_hex(value, k)) {
+        st.peers.emplace_back(handshake::PublicKey(k), SitelinkPeerStatus{});
+        peer = &st.peers.back().second;
+      }
+    } else if (peer != nullptr && key == "name") {
+      peer->name = value;
+    } else if (peer != nullptr && key == "rx_packets") {
+      peer->rx_packets = number;
+    } else if (peer != nullptr && key == "tx_packets") {
+      peer->tx_packets = number;
+    } else if (peer != nullptr && key == "handshake_attempts") {
+      peer->handshake_attempts = number;
+    }
+  }
+  return st;
 }
 
 }  // namespace sitelink::daemon

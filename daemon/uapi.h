@@ -114,6 +114,7 @@ enum class UapiOp {
   kGet,      // "get=1\n\n"
   kSet,      // "set=1\n" ... "\n\n"; body set
   kBadGet,   // "get=1\n" then a byte other than '\n': answer EINVAL, go on
+  kStatus,   // "get=sitelink\n\n": sitelink's own status extension (names, packets, drops)
   kUnknown,  // any other first line: close the connection without an answer
 };
 
@@ -141,7 +142,27 @@ class UapiBackend {
   // or a positive errno (EADDRINUSE if listen_port cannot be bound, ...).
   // Ideally all or nothing; wireguard-go leaves earlier lines applied.
   virtual int set(const UapiSet& request) = 0;
+  // "get=sitelink": what `wg` has no words for, in the same key=value form
+  // (stock `wg` refuses unknown keys, so these never go into get=1):
+  //   drop=REASON:COUNT                     (interface-wide, repeated)
+  //   public_key=HEX   starts a peer; then name=, rx_packets=, tx_packets=,
+  //                    handshake_attempts=
+  virtual std::string status() { return {}; }
 };
+
+// Extra per-peer facts from get=sitelink, keyed by the peer's hex key.
+struct SitelinkPeerStatus {
+  std::string name;
+  uint64_t rx_packets = 0;
+  uint64_t tx_packets = 0;
+  uint64_t handshake_attempts = 0;
+};
+struct SitelinkStatus {
+  std::vector<std::pair<std::string, uint64_t>> drops;  // reason, count
+  std::vector<std::pair<handshake::PublicKey, SitelinkPeerStatus>> peers;
+};
+// Lenient: unknown keys and malformed lines are skipped (it is informational).
+SitelinkStatus parse_status(std::string_view text);
 
 // ---- hex keys ----------------------------------------------------------------
 
