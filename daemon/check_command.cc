@@ -1,6 +1,7 @@
 // Configuration checking shared by both binaries (see check_command.h).
 #include "daemon/check_command.h"
 
+#include <cstdlib>
 #include <ostream>
 
 #include "config/load.h"
@@ -18,9 +19,14 @@ std::string plural(size_t n, const char* word) {
 std::optional<config::Config> load_and_report(const std::string& path, Io& io) {
   auto loaded = config::load_file(path);
   const config::Diagnostics& diags = loaded ? loaded->warnings : loaded.error();
-  for (const auto& d : diags) io.err << d.to_string() << '\n';
+  // Under systemd (JOURNAL_STREAM set) each line carries its syslog
+  // priority, as tunnel::Logger's lines do: <3> error, <4> warning.
+  const bool journal = std::getenv("JOURNAL_STREAM") != nullptr;
+  const auto prio = [journal](bool error) { return journal ? (error ? "<3>" : "<4>") : ""; };
+  for (const auto& d : diags) io.err << prio(d.is_error()) << d.to_string() << '\n';
   if (!loaded) {
-    io.err << path << ": " << plural(config::count_errors(diags), "error") << ", configuration not usable\n";
+    io.err << prio(true) << path << ": " << plural(config::count_errors(diags), "error")
+           << ", configuration not usable\n";
     io.err.flush();
     return std::nullopt;
   }
