@@ -135,49 +135,48 @@ tunnel::SysResult<void> Gateway::configure_link() {
   return {};
 }
 
-void Gateway::sync_addresses(const std::vector<config::IpPrefix>& wanted_list) {
-  const std::set<config::IpPrefix> wanted(wanted_list.begin(), wanted_list.end());
-  for (auto it = addresses_.begin(); it != addresses_.end();) {
+// Brings `installed` (what we added to the kernel) to `wanted`: removes what
+// is no longer wanted, adds what is missing; a failed add is logged and
+// retried on the next sync. Only things we added are ever removed.
+template <typename Add, typename Del>
+void sync_set(std::set<config::IpPrefix>& installed, const std::set<config::IpPrefix>& wanted, Add add, Del del,
+              const char* what, tunnel::Logger& log) {
+  for (auto it = installed.begin(); it != installed.end();) {
     if (wanted.count(*it) == 0) {
-      (void)nl_.del_address(tun_.ifindex(), *it);
-      it = addresses_.erase(it);
+      (void)del(*it);
+      it = installed.erase(it);
     } else {
       ++it;
     }
   }
-  for (const auto& a : wanted) {
-    if (addresses_.count(a) != 0) continue;
-    if (auto r = nl_.add_address(tun_.ifindex(), a); !r) {
-      LogLine(log_, LogLevel::kError) << "cannot add address " << a.to_string() << ": " << r.error().message();
+  for (const auto& p : wanted) {
+    if (installed.count(p) != 0) continue;
+    if (auto r = add(p); !r) {
+      LogLine(log, LogLevel::kError) << "cannot add " << what << " " << p.to_string() << ": " << r.error().message();
       continue;
     }
-    addresses_.insert(a);
+    installed.insert(p);
   }
 }
 
-// With `routes: true`, one route per allowed-ips prefix through the TUN;
-// only routes we added are ever removed.
+void Gateway::sync_addresses(const std::vector<config::IpPrefix>& wanted_list) {
+  const int ifindex = tun_.ifindex();
+  sync_set(
+      addresses_, {wanted_list.begin(), wanted_list.end()},
+      [&](const config::IpPrefix& a) { return nl_.add_address(ifindex, a); },
+      [&](const config::IpPrefix& a) { return nl_.del_address(ifindex, a); }, "address", log_);
+}
+
+// With `routes: true`, one route per allowed-ips prefix through the TUN.
 void Gateway::sync_routes() {
   std::set<config::IpPrefix> wanted;
   if (cfg_.interface.routes) {
     for (const auto& p : cfg_.peers) wanted.insert(p.allowed_ips.begin(), p.allowed_ips.end());
   }
-  for (auto it = routes_.begin(); it != routes_.end();) {
-    if (wanted.count(*it) == 0) {
-      (void)nl_.del_route(tun_.ifindex(), *it);
-      it = routes_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  for (const auto& r : wanted) {
-    if (routes_.count(r) != 0) continue;
-    if (auto res = nl_.add_route(tun_.ifindex(), r); !res) {
-      LogLine(log_, LogLevel::kError) << "cannot add route " << r.to_string() << ": " << res.error().message();
-      continue;
-    }
-    routes_.insert(r);
-  }
+  const int ifindex = tun_.ifindex();
+  sync_set(
+      routes_, wanted, [&](const config::IpPrefix& r) { return nl_.add_route(ifindex, r); },
+      [&](const config::IpPrefix& r) { return nl_.del_route(ifindex, r); }, "route", log_);
 }
 
 tunnel::PeerSpec Gateway::spec_for(const config::PeerConfig& p) {
