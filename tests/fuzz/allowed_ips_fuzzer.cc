@@ -22,6 +22,7 @@
 
 #include "tunnel/allowed_ips.h"
 #include "fuzz/fuzz_check.h"
+#include "support/naive_allowed_ips.h"
 
 namespace sitelink::tunnel {
 namespace {
@@ -32,45 +33,8 @@ using config::IpPrefix;
 constexpr size_t kMaxSteps = 512;
 constexpr PeerId kPeers = 8;
 
-struct Model {
-  std::vector<std::pair<IpPrefix, PeerId>> entries;
-
-  void insert(const IpPrefix& p, PeerId peer) {
-    for (auto& e : entries) {
-      if (e.first == p) {
-        e.second = peer;
-        return;
-      }
-    }
-    entries.emplace_back(p, peer);
-  }
-  bool remove(const IpPrefix& p, PeerId peer) {
-    const auto owned = [&](const auto& e) { return e.first == p && e.second == peer; };
-    return std::erase_if(entries, owned) > 0;
-  }
-  void remove_peer(PeerId peer) {
-    std::erase_if(entries, [&](const auto& e) { return e.second == peer; });
-  }
-  std::optional<PeerId> lookup(const IpAddress& a) const {
-    std::optional<PeerId> best;
-    int best_len = -1;
-    for (const auto& [q, owner] : entries) {
-      if (q.contains(a) && q.length() > best_len) {
-        best = owner;
-        best_len = q.length();
-      }
-    }
-    return best;
-  }
-  std::vector<IpPrefix> prefixes_of(PeerId peer) const {
-    std::vector<IpPrefix> out;
-    for (const auto& [q, owner] : entries) {
-      if (owner == peer) out.push_back(q);
-    }
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-};
+// The reference model (canonicalises what it is given).
+using Model = test::NaiveAllowedIps;
 
 struct Step {
   uint8_t op;
@@ -143,7 +107,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     apply(t, m, *s);
     check_lookups(t, m, *s);
   }
-  FUZZ_CHECK(t.size() == m.entries.size());
+  FUZZ_CHECK(t.size() == m.size());
   for (PeerId peer = 0; peer < kPeers; ++peer) {
     FUZZ_CHECK(t.prefixes_of(peer) == m.prefixes_of(peer));
   }

@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/naive_allowed_ips.h"
+
 #include <algorithm>
 #include <random>
 #include <string>
@@ -35,58 +37,7 @@ IpAddress A(const std::string& text) {
 
 std::optional<PeerId> L(const AllowedIps& t, const std::string& addr) { return t.lookup(A(addr)); }
 
-// --- the reference model ---------------------------------------------------
-
-class NaiveAllowedIps {
- public:
-  void insert(const IpPrefix& p, PeerId peer) {
-    const IpPrefix c = p.canonical();
-    for (auto& [q, owner] : entries_) {
-      if (q == c) {
-        owner = peer;
-        return;
-      }
-    }
-    entries_.emplace_back(c, peer);
-  }
-
-  bool remove(const IpPrefix& p, PeerId peer) {
-    const IpPrefix c = p.canonical();
-    const auto owned = [&](const auto& e) { return e.first == c && e.second == peer; };
-    return std::erase_if(entries_, owned) > 0;
-  }
-
-  void remove_peer(PeerId peer) {
-    std::erase_if(entries_, [&](const auto& e) { return e.second == peer; });
-  }
-
-  std::optional<PeerId> lookup(const IpAddress& a) const {
-    std::optional<PeerId> best;
-    int best_len = -1;
-    for (const auto& [q, owner] : entries_) {
-      if (q.contains(a) && q.length() > best_len) {
-        best = owner;
-        best_len = q.length();
-      }
-    }
-    return best;
-  }
-
-  std::vector<IpPrefix> prefixes_of(PeerId peer) const {
-    std::vector<IpPrefix> out;
-    for (const auto& [q, owner] : entries_) {
-      if (owner == peer) out.push_back(q);
-    }
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-
-  size_t size() const { return entries_.size(); }
-  const std::vector<std::pair<IpPrefix, PeerId>>& entries() const { return entries_; }
-
- private:
-  std::vector<std::pair<IpPrefix, PeerId>> entries_;
-};
+using NaiveAllowedIps = test::NaiveAllowedIps;
 
 // --- random inputs ----------------------------------------------------------
 
