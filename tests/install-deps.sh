@@ -12,6 +12,8 @@ PACKAGES=(
   # system and interop tests
   iproute2 iputils-ping iperf3 tcpdump wireguard-go wireguard-tools
   python3 procps
+  # benchmark (tests/bench): the chart and the microbenchmarks
+  gnuplot-nox libbenchmark-dev
   # packaging tests (systemd-analyze; cpack's dpkg-shlibdeps and file)
   systemd dpkg-dev file
 )
