@@ -181,9 +181,28 @@ void put(std::string& out, std::string_view key, std::string_view value) {
   out.append(key).append("=").append(value).append("\n");
 }
 
+// put() for a secret key: its hex goes straight into `out` (which the
+// caller wipes), with no temporary string left unwiped on the heap.
+void put_secret(std::string& out, std::string_view key, std::span<const uint8_t, handshake::kKeySize> bytes) {
+  char hex[handshake::kKeySize * 2 + 1];
+  sodium_bin2hex(hex, sizeof hex, bytes.data(), bytes.size());
+  put(out, key, std::string_view(hex, handshake::kKeySize * 2));
+  sodium_memzero(hex, sizeof hex);
+}
+
+// More than format_get writes for `s`, plus the errno line, so that the
+// answer is built (and completed) without reallocating: a reallocation
+// would free a copy of the keys without wiping it.
+size_t get_answer_bound(const UapiState& s) {
+  constexpr size_t kInterface = 256, kPeer = 512, kAllowedIp = 64;
+  size_t n = kInterface;
+  for (const UapiPeerState& p : s.peers) n += kPeer + kAllowedIp * p.allowed_ips.size();
+  return n;
+}
+
 void put_peer(std::string& out, const UapiPeerState& p) {
   put(out, "public_key", key_to_hex(p.public_key.bytes()));
-  put(out, "preshared_key", key_to_hex(p.preshared_key.bytes()));
+  put_secret(out, "preshared_key", p.preshared_key.bytes());
   put(out, "protocol_version", "1");
   if (p.endpoint && p.endpoint->valid()) put(out, "endpoint", p.endpoint->to_string());
   int64_t ns = p.last_handshake ? std::max<int64_t>(p.last_handshake->since_epoch.count(), 0) : 0;
@@ -327,7 +346,7 @@ Result<UapiSet, int> parse_set(std::string_view body, std::string* why) { return
 
 std::string format_set(const UapiSet& s) {
   std::string out;
-  if (s.private_key) put(out, "private_key", key_to_hex(s.private_key->bytes()));
+  if (s.private_key) put_secret(out, "private_key", s.private_key->bytes());
   if (s.listen_port) put(out, "listen_port", std::to_string(*s.listen_port));
   if (s.fwmark) put(out, "fwmark", std::to_string(*s.fwmark));
   if (s.replace_peers) put(out, "replace_peers", "true");
@@ -335,7 +354,7 @@ std::string format_set(const UapiSet& s) {
     put(out, "public_key", key_to_hex(p.public_key.bytes()));
     if (p.remove) put(out, "remove", "true");
     if (p.update_only) put(out, "update_only", "true");
-    if (p.preshared_key) put(out, "preshared_key", key_to_hex(p.preshared_key->bytes()));
+    if (p.preshared_key) put_secret(out, "preshared_key", p.preshared_key->bytes());
     if (p.endpoint) put(out, "endpoint", p.endpoint->to_string());
     if (p.persistent_keepalive) put(out, "persistent_keepalive_interval", std::to_string(*p.persistent_keepalive));
     if (p.replace_allowed_ips) put(out, "replace_allowed_ips", "true");
@@ -346,7 +365,8 @@ std::string format_set(const UapiSet& s) {
 
 std::string format_get(const UapiState& s) {
   std::string out;
-  if (s.private_key && !s.private_key->is_zero()) put(out, "private_key", key_to_hex(s.private_key->bytes()));
+  out.reserve(get_answer_bound(s));
+  if (s.private_key && !s.private_key->is_zero()) put_secret(out, "private_key", s.private_key->bytes());
   if (s.listen_port != 0) put(out, "listen_port", std::to_string(s.listen_port));
   if (s.fwmark != 0) put(out, "fwmark", std::to_string(s.fwmark));
   for (const UapiPeerState& p : s.peers) put_peer(out, p);

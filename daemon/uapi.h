@@ -49,7 +49,9 @@ struct UapiState {
 };
 
 // The body of a get answer: one "key=value\n" line each, in wireguard-go's
-// order. WITHOUT the trailing "errno=0\n\n" (append format_errno(0)).
+// order. WITHOUT the trailing "errno=0\n\n" (append format_errno(0)). It
+// holds the keys: its capacity leaves room for that line, so appending it
+// does not leave an unwiped copy behind; wipe it after use.
 std::string format_get(const UapiState& state);
 
 // Parses a get answer (what format_get writes, optionally followed by
