@@ -40,9 +40,10 @@ bool CookieChecker::check_mac1(Bytes msg) const {
 }
 
 bool CookieChecker::check_mac2(Bytes msg, Bytes source, Instant now, Rng& rng) {
-  const Mac cookie = cookie_for(source, now, rng);
+  Mac cookie = cookie_for(source, now, rng);
   const size_t m2 = mac2_offset(msg);
   const Mac want = mac(cookie, msg.first(m2));
+  secure_zero(cookie.data(), cookie.size());
   return ct_equal(want, msg.subspan(m2, kMacSize));
 }
 
@@ -54,9 +55,10 @@ void CookieChecker::create_reply(std::span<uint8_t, cookie_reply::kSize> out, By
   std::copy_n(&msg[4], 4, &out[cookie_reply::kReceiver]);
   auto nonce = out.subspan<cookie_reply::kNonce, kXNonceSize>();
   rng.fill(nonce);
-  const Mac cookie = cookie_for(source, now, rng);
+  Mac cookie = cookie_for(source, now, rng);
   xaead_seal(out.subspan<cookie_reply::kCookie>(), cookie_key_.span(), nonce, cookie,
              msg.subspan(mac1_offset(msg), kMacSize));
+  secure_zero(cookie.data(), cookie.size());
 }
 
 CookieGenerator::CookieGenerator(const PublicKey& remote_public) {

@@ -128,8 +128,13 @@ Hash hash(std::initializer_list<Bytes> parts) {
 Mac mac(Bytes key, Bytes input) {
   Mac out;
   if (key.empty() || key.size() > BLAKE2S_KEYBYTES) crypto_failure();
-  if (blake2s(out.data(), input.data(), key.data(), out.size(), input.size(), key.size()) != 0)
-    crypto_failure();
+  // What libb2's blake2s() does, but the state (after the key block it is
+  // as good as the key: cookies are MACs under the cookie secret) is wiped.
+  blake2s_state s;
+  if (blake2s_init_key(&s, out.size(), key.data(), key.size()) != 0) crypto_failure();
+  blake2s_update(&s, input.data(), input.size());
+  blake2s_final(&s, out.data(), out.size());
+  sodium_memzero(&s, sizeof s);
   return out;
 }
 
