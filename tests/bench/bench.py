@@ -311,17 +311,37 @@ def _table(meta, results):
         row += [_fmt(m.get("cpu_s_per_gb"), 2), _fmt(m.get("rss_mib"), 1), _fmt(m.get("kib_per_extra_peer"), 1),
                 _fmt(m.get("start_to_first_packet_ms"), 1)]
         lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines)
+    m = meta["machine"]
+    notes = [
+        "",
+        "%s, %s: %s cores (%s), %s, kernel %s; iperf3 %s; sitelink %s (%s)." % (
+            meta["date"], "quick run" if meta["quick"] else "full run", m.get("nproc"), m.get("cpu"),
+            m.get("memory"), m.get("kernel"), meta["versions"].get("iperf3", "?").replace("iperf ", ""),
+            meta["versions"].get("sitelink"), meta["versions"].get("sitelink_commit")),
+        "Medians of %d repetitions, paths alternated; TCP: iperf3 -t %d, A -> B; UDP: iperf3 -u -t %d, %s-byte "
+        "datagrams, loss at the receiver; ping: %d at 0.01 s. CPU: utime+stime of both gateway daemons over the two "
+        "TCP runs per GB (1e9 bytes) received. RSS: VmRSS of the larger gateway after the traffic, each gateway "
+        "configured with the other site and one spare peer (fastd and OpenVPN: one peer). KiB per extra peer: "
+        "idle daemon with %d vs %d configured peers. Start to first packet: gateway A started (and configured) "
+        "until the first echo reply from B through the tunnel, handshake included." % (
+            meta["repetitions"], meta["tcp_seconds"], meta["udp_seconds"], meta.get("udp_datagram_bytes", "?"),
+            meta["pings"], meta["mem_peers_many"], meta["mem_peers_few"]),
+    ]
+    if meta["skipped"]:
+        notes.append("Not measured: " + ", ".join("%s (%s)" % kv for kv in sorted(meta["skipped"].items())) + ".")
+    return "\n".join(lines + notes)
 
 
 def _missing(meta, results):
     rates = meta["udp_rates_mbps"]
     common = ["tcp1_mbps", "tcp4_mbps", "rtt_median_ms", "rtt_avg_ms"]
     common += ["udp%d_loss_pct" % r for r in rates] + ["udp%d_mbps" % r for r in rates]
-    daemon = ["cpu_s_per_gb", "rss_mib", "rss_peak_mib", "start_to_first_packet_ms", "kib_per_extra_peer"]
+    daemon = ["cpu_s_per_gb", "rss_mib", "rss_peak_mib", "start_to_first_packet_ms"]
     missing = []
     for impl, res in results.items():
         want = common + (daemon if impl != "raw" else [])
+        if impl in meta.get("mem_implementations", []):
+            want.append("kib_per_extra_peer")
         for k in want:
             if not _num(res["median"].get(k)):
                 missing.append("%s.%s" % (impl, k))
@@ -412,7 +432,7 @@ def _load_meta(path):
                 meta[k] = int(v)
             elif k == "udp_rates_mbps":
                 meta[k] = [int(x) for x in v.split()]
-            elif k == "implementations":
+            elif k in ("implementations", "mem_implementations"):
                 meta[k] = v.split()
             elif k in ("quick", "micro"):
                 meta[k] = v == "1"

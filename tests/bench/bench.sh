@@ -3,11 +3,13 @@
 # bare veth, in one run, on this host, in network namespaces.
 #
 # Usage (as root, from anywhere):
-#   bash tests/bench/bench.sh [--quick] [--micro [--microbench PATH]] [--out DIR] [SITELINKD]
+#   bash tests/bench/bench.sh [--quick] [--micro [--microbench PATH]] [--only LIST] [--out DIR] [SITELINKD]
 #     --quick       short runs, one repetition (about a minute and a half)
 #     --micro       also run the Google Benchmark microbenchmarks (microbench)
 #     --microbench  the microbench binary (default: next to SITELINKD's build,
 #                   BUILD/tests/bench/microbench)
+#     --only LIST   only these paths, comma-separated (raw, sitelink,
+#                   wireguard-go, fastd, openvpn)
 #     --out DIR     where results go (default ./bench-out): bench.md (the
 #                   table), bench.json, bench.png (gnuplot), micro.json, and
 #                   raw/ (every iperf3 -J and ping output, samples.tsv)
@@ -61,14 +63,15 @@ SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$SCRIPT_DIR/../.." && pwd)
 BENCH_PY="$SCRIPT_DIR/bench.py"
 
-QUICK=0 MICRO=0 MICROBENCH="" OUT_DIR="$PWD/bench-out" SITELINKD=""
-usage() { sed -n '4,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+QUICK=0 MICRO=0 MICROBENCH="" OUT_DIR="$PWD/bench-out" SITELINKD="" ONLY=""
+usage() { sed -n '5,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while (($#)); do
   case $1 in
     --quick) QUICK=1 ;;
     --micro) MICRO=1 ;;
     --microbench) MICROBENCH=${2:?--microbench needs a path}; shift ;;
     --out) OUT_DIR=${2:?--out needs a directory}; shift ;;
+    --only) ONLY=${2:?--only needs a list}; shift ;;
     -h | --help) usage; exit 0 ;;
     -*) echo "bench: unknown option $1" >&2; usage >&2; exit 64 ;;
     *) SITELINKD=$1 ;;
@@ -111,7 +114,22 @@ P=$PREFIX
 NS_A="${P}a" NS_B="${P}b" NS_M="${P}m"
 UNDER_A=203.0.113.1 UNDER_B=203.0.113.2
 IMPLS=(raw sitelink wireguard-go)
-declare -A DST=([raw]=$UNDER_B [sitelink]=198.18.1.2 [wireguard-go]=198.18.2.2)
+MEM_IMPLS=(sitelink wireguard-go)
+declare -A DST=([raw]=$UNDER_B [sitelink]=198.18.1.2 [wireguard-go]=198.18.2.2 [fastd]=198.18.3.2 [openvpn]=198.18.4.2)
+FASTD_METHOD=salsa2012+umac   # fastd's fastest authenticated method (it has no ChaCha20-Poly1305)
+OVPN_CIPHER=CHACHA20-POLY1305
+skipped=()
+if command -v fastd >/dev/null; then IMPLS+=(fastd); else skipped+=(fastd); fi
+if command -v openvpn >/dev/null && command -v openssl >/dev/null; then IMPLS+=(openvpn); else skipped+=(openvpn); fi
+if [[ -n "$ONLY" ]]; then
+  keep=()
+  for impl in "${IMPLS[@]}"; do [[ ",$ONLY," == *",$impl,"* ]] && keep+=("$impl"); done
+  ((${#keep[@]})) || { log "--only $ONLY: none of ${IMPLS[*]}"; exit 64; }
+  IMPLS=("${keep[@]}")
+  keep=()
+  for impl in "${MEM_IMPLS[@]}"; do [[ ",$ONLY," == *",$impl,"* ]] && keep+=("$impl"); done
+  MEM_IMPLS=("${keep[@]}")
+fi
 
 mkdir -p "$OUT_DIR"
 OUT_DIR=$(cd "$OUT_DIR" && pwd)
@@ -124,30 +142,33 @@ SAMPLES="$RAW/samples.tsv"
 sample() { echo "$1 $2 $3 ${4:-nan}" >>"$SAMPLES"; }
 
 # --- run description --------------------------------------------------------------------
-skipped=()
-for t in fastd openvpn; do
-  command -v "$t" >/dev/null && log "$t is installed, but this script does not drive it yet" ||
-    log "$t: not installed, skipped"
-  skipped+=("$t")
-done
+for t in "${skipped[@]}"; do log "$t: not installed, skipped"; done
 {
   printf 'date\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   printf 'command\t%s\n' "bash tests/bench/bench.sh$( ((QUICK)) && echo ' --quick')$( ((MICRO)) && echo ' --micro')"
   printf 'quick\t%s\nmicro\t%s\n' "$QUICK" "$MICRO"
   printf 'repetitions\t%s\ntcp_seconds\t%s\nudp_seconds\t%s\npings\t%s\n' "$REPS" "$TCP_T" "$UDP_T" "$PINGS"
   printf 'udp_rates_mbps\t%s\nudp_datagram_bytes\t%s\nudp_socket_buffer_bytes\t%s\n' "${UDP_RATES[*]}" "$UDP_LEN" "$UDP_WIN"
-  printf 'implementations\t%s\n' "${IMPLS[*]}"
+  printf 'implementations\t%s\nmem_implementations\t%s\n' "${IMPLS[*]}" "${MEM_IMPLS[*]}"
   printf 'clk_tck\t%s\nmem_peers_few\t%s\nmem_peers_many\t%s\n' "$(getconf CLK_TCK)" "$MEM_FEW" "$MEM_MANY"
   printf 'machine.nproc\t%s\n' "$(nproc)"
   printf 'machine.kernel\t%s\n' "$(uname -r)"
   printf 'machine.cpu\t%s\n' "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
   printf 'machine.memory\t%s\n' "$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
   printf 'version.sitelink\t%s\n' "$("$SITELINKD" --version | head -1 | awk '{ print $NF }')"
-  printf 'version.sitelink_commit\t%s\n' "$(git -C "$REPO_DIR" describe --always --dirty 2>/dev/null || echo unknown)"
+  # The commit the measured sitelinkd was built from: SITELINK_COMMIT if set,
+  # else this repository's when SITELINKD lies inside it.
+  commit=${SITELINK_COMMIT:-unknown}
+  if [[ -z "${SITELINK_COMMIT:-}" && $SITELINKD == "$REPO_DIR"/* ]]; then
+    commit=$(git -C "$REPO_DIR" describe --always --dirty 2>/dev/null || echo unknown)
+  fi
+  printf 'version.sitelink_commit\t%s\nsitelinkd\t%s\n' "$commit" "$SITELINKD"
   printf 'version.wireguard-go\t%s\n' "$(wireguard-go --version | head -1 | awk '{ print $2 }')"
   printf 'version.iperf3\t%s\n' "$(iperf3 --version | head -1)"
   printf 'version.kernel\t%s\n' "$(uname -r)"
-  for t in "${skipped[@]}"; do printf 'skipped.%s\t%s\n' "$t" "not installed or not supported"; done
+  command -v fastd >/dev/null && printf 'version.fastd\t%s\n' "$(fastd --version | awk '{ print $2 }') ($FASTD_METHOD)"
+  command -v openvpn >/dev/null && printf 'version.openvpn\t%s\n' "$(openvpn --version | awk 'NR == 1 { print $2 }') ($OVPN_CIPHER, no DCO)"
+  for t in "${skipped[@]}"; do printf 'skipped.%s\t%s\n' "$t" "not installed"; done
 } >"$RAW/meta.tsv"
 
 # --- microbenchmarks ------------------------------------------------------------------------
@@ -168,7 +189,7 @@ ns_add "$NS_A" "$NS_B" "$NS_M"
 veth_add "$NS_A" "${P}va" "$NS_B" "${P}vb"
 ip -n "$NS_A" addr add "$UNDER_A/24" dev "${P}va"
 ip -n "$NS_B" addr add "$UNDER_B/24" dev "${P}vb"
-for ifc in sa sb wa wb ms mw; do on_cleanup rm -f "/run/wireguard/${P}$ifc.sock"; done
+for ifc in sa sb wa wb ms mw fa fb oa ob; do on_cleanup rm -f "/run/wireguard/${P}$ifc.sock"; done
 ping_once() { ip netns exec "$NS_A" timeout 5 ping -n -q -c 1 -W 1 "$1" >/dev/null 2>&1; }
 wait_until "underlay connectivity" 10 ping_once "$UNDER_B"
 
@@ -210,13 +231,15 @@ settled_rss() {
   echo "$cur"
 }
 sock_ready() { test -S "/run/wireguard/$1.sock"; }
-# gateway_ready NS IFACE PORT PID: what SPEC.md promises once a gateway is up:
-# its UAPI socket, its interface, its UDP port bound (or it has exited).
-gateway_ready() {
+# up_ready NS IFACE PORT PID: the daemon's interface exists and its UDP port
+# is bound (or the daemon has exited).
+up_ready() {
   kill -0 "$4" 2>/dev/null || return 0
-  sock_ready "$2" && ip -n "$1" link show "$2" >/dev/null 2>&1 &&
-    ip netns exec "$1" ss -Hlun "sport = :$3" | grep -q .
+  ip -n "$1" link show "$2" >/dev/null 2>&1 && ip netns exec "$1" ss -Hlun "sport = :$3" | grep -q .
 }
+# gateway_ready NS IFACE PORT PID: what SPEC.md promises once sitelinkd is up:
+# its UAPI socket too.
+gateway_ready() { up_ready "$@" && { sock_ready "$2" || ! kill -0 "$4" 2>/dev/null; }; }
 alive() {
   local pid
   for pid in "$@"; do kill -0 "$pid" 2>/dev/null || return 1; done
@@ -313,6 +336,68 @@ down_daemons() {
 }
 down_sitelink() { down_daemons "${P}sa" "${P}sb"; }
 down_wireguard-go() { down_daemons "${P}wa" "${P}wb"; }
+down_fastd() { down_daemons "${P}fa" "${P}fb"; }
+down_openvpn() { down_daemons "${P}oa" "${P}ob"; }
+
+# fastd, tun mode, keys made with fastd itself; the interface is configured
+# by its on-up hook (so that counts into start to first packet). One peer
+# only: in tun mode fastd makes an interface per peer.
+fastd_key() { # NAME: KEYS/NAME.fsec (secret) and KEYS/NAME.fpub
+  (umask 077 && fastd --generate-key --machine-readable 2>/dev/null >"$KEYS/$1.fsec")
+  printf 'secret "%s";\n' "$(cat "$KEYS/$1.fsec")" >"$KEYS/$1.fshow"
+  fastd --config "$KEYS/$1.fshow" --show-key --machine-readable 2>/dev/null >"$KEYS/$1.fpub"
+}
+fastd_conf() { # FILE IFACE KEYNAME BIND ADDR PEERKEYNAME PEERADDR [REMOTE]
+  cat >"$1" <<EOF
+log level error;
+interface "$2";
+mode tun;
+method "$FASTD_METHOD";
+bind $4:10000;
+secret "$(cat "$KEYS/$3.fsec")";
+mtu 1420;
+on up sync "ip addr add $5/32 dev \$INTERFACE && ip link set \$INTERFACE up && ip route add $7/32 dev \$INTERFACE";
+peer "other-site" { key "$(cat "$KEYS/$6.fpub")"; ${8:+remote $8:10000;} }
+EOF
+}
+up_fastd() {
+  local rep=$1
+  [[ -s "$KEYS/b.fpub" ]] || { fastd_key a && fastd_key b; } || return 1
+  fastd_conf "$WORK_DIR/fastd-b.conf" "${P}fb" b "$UNDER_B" 198.18.3.2 a 198.18.3.1
+  fastd_conf "$WORK_DIR/fastd-a.conf" "${P}fa" a "$UNDER_A" 198.18.3.1 b 198.18.3.2 "$UNDER_B"
+  start_bg "$WORK_DIR/fastd-b-$rep.log" ip netns exec "$NS_B" fastd --config "$WORK_DIR/fastd-b.conf"
+  B_PID=$BG_PID
+  wait_until "fastd B" "$UP_BOUND" up_ready "$NS_B" "${P}fb" 10000 "$B_PID" || return 1
+  alive "$B_PID" || { log "fastd B exited"; return 1; }
+  launch_a "$rep" fastd 198.18.3.2 -- fastd --config "$WORK_DIR/fastd-a.conf"
+}
+
+# OpenVPN 2.6 peer to peer over TLS with self-signed certificates pinned by
+# --peer-fingerprint, ChaCha20-Poly1305 for data, in userspace (no DCO).
+# OpenVPN sets the point-to-point addresses itself (--ifconfig).
+ovpn_cert() { # NAME: KEYS/NAME.crt, .pem (key), .fp (SHA-256 fingerprint)
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj "/CN=$1" \
+    -keyout "$KEYS/$1.pem" -out "$KEYS/$1.crt" 2>/dev/null &&
+    openssl x509 -in "$KEYS/$1.crt" -noout -fingerprint -sha256 | sed 's/^.*=//' >"$KEYS/$1.fp"
+}
+ovpn_args() { # IFACE CERTNAME PEERCERTNAME LOCAL_TUN REMOTE_TUN
+  echo --dev "$1" --dev-type tun --proto udp --port 1194 --ifconfig "$4" "$5" --tun-mtu 1420 \
+    --data-ciphers "$OVPN_CIPHER" --dh none --disable-dco --cert "$KEYS/$2.crt" --key "$KEYS/$2.pem" \
+    --peer-fingerprint "$(cat "$KEYS/$3.fp")" --verb 1
+}
+up_openvpn() {
+  local rep=$1
+  [[ -s "$KEYS/ovpn-b.fp" ]] || { ovpn_cert ovpn-a && ovpn_cert ovpn-b; } || return 1
+  # shellcheck disable=SC2046  # ovpn_args prints words without spaces
+  start_bg "$WORK_DIR/openvpn-b-$rep.log" ip netns exec "$NS_B" openvpn --tls-server --local "$UNDER_B" \
+    $(ovpn_args "${P}ob" ovpn-b ovpn-a 198.18.4.2 198.18.4.1)
+  B_PID=$BG_PID
+  wait_until "OpenVPN B" "$UP_BOUND" up_ready "$NS_B" "${P}ob" 1194 "$B_PID" || return 1
+  alive "$B_PID" || { log "OpenVPN B exited"; return 1; }
+  # shellcheck disable=SC2046
+  launch_a "$rep" openvpn 198.18.4.2 -- openvpn --tls-client --remote "$UNDER_B" \
+    $(ovpn_args "${P}oa" ovpn-a ovpn-b 198.18.4.1 198.18.4.2)
+}
 
 # --- measurements ----------------------------------------------------------------------------
 iperf_listening() { ip netns exec "$NS_B" ss -Hltn "sport = :$IPERF_PORT" | grep -q .; }
@@ -393,7 +478,7 @@ mem_wireguard-go() {
   stop_pid "$pid"
   rm -f "/run/wireguard/${P}mw.sock"
 }
-for impl in sitelink wireguard-go; do
+for impl in "${MEM_IMPLS[@]}"; do
   for n in "$MEM_FEW" "$MEM_MANY"; do
     log "memory: $impl with $n configured peers"
     "mem_$impl" "$n"
