@@ -1,0 +1,243 @@
+#!/usr/bin/env bash
+# Scale test (issue 7): one hub sitelinkd with 1,000 configured peers, played
+# by scale_spokes (every spoke a PeerMachine with its own key, socket and
+# inner address, all in one process). Measures what a peer costs in memory,
+# what a handshake costs the hub, and whether a packet costs more with 1,000
+# peers than with 2.
+#
+# Usage: scale.sh [--quick|--full] [SITELINKD [SITELINK [SCALE_SPOKES]]]
+#   --quick (default): 1,000 peers, 5 echoes per spoke (about 15 s)
+#   --full: 1,000 peers, 50 echoes per spoke
+#   SCALE_SPOKES_N=N overrides the number of peers (at least 3).
+#   defaults: <repo>/build/daemon/sitelinkd, .../sitelink and
+#   <repo>/build/tests/stress/scale_spokes
+#
+#   hub (${P}h)                                   spokes (${P}s)
+#   ${P}hu 203.0.113.1/24 ------------------------- ${P}su 203.0.113.2/24 and
+#   TUN ${P}ht 198.18.0.1/16                        203.0.113.100-199 (spoke i
+#   a /32 route per peer (198.19.0.1 + i)           sends from .100 + i mod 100)
+#
+# Runs, each against a freshly started hub (--log-level info):
+#   base:  the hub configured with 2 peers; 2 spokes handshake, then send
+#          the same number of echoes as the scale run, split between them.
+#   scale: the hub configured with N peers; N spokes handshake, paced at
+#          RATE per second (below the hub's under-load threshold of 512
+#          handshake messages a second, so each costs what it costs
+#          without cookies), then E echo requests each, round robin, at most
+#          WINDOW outstanding.
+#   burst: on the same hub, N new spoke sessions all at once:
+#          the hub goes under load, answers with cookie replies and the
+#          spokes retransmit with mac2 (REKEY_TIMEOUT, 5 s, later).
+#
+# Checks (PASS/FAIL; exit status non-zero if any failed): every hub starts;
+# every handshake completes; every spoke gets echo replies; the hub's own
+# status (wg show) lists N peers with a handshake; the hub is alive after
+# each run and exits 0 on SIGTERM. Speed and memory are figures only
+# (`FIGURE: scale.NAME=VALUE UNIT`, and $STRESS_OUT/scale.json):
+#   rss_idle_{2,N}, rss_sessions_{2,N}    hub VmRSS, KiB (idle after start;
+#                                         after the handshakes and echoes)
+#   rss_per_peer, rss_per_session_peer    (N-peer minus 2-peer) / (N - 2)
+#   handshakes_per_second                 wall clock, paced by RATE
+#   handshakes_per_core_second            handshakes / hub CPU seconds
+#   hub_cpu_per_echo_us_{2,N}, rtt_median_us_{2,N}, rtt_p99_us_{2,N}
+#   echo_cost_ratio                       hub_cpu_per_echo_us_N / ..._2 (flat: about 1)
+#   burst_*                               the burst run
+#
+# STRESS_KEEP=DIR keeps the run's files in DIR/scale.
+# Needs root, ip, wg, awk.
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/netns/lib.sh
+source "$SCRIPT_DIR/../netns/lib.sh"
+# shellcheck source=tests/stress/proc-figures.sh
+source "$SCRIPT_DIR/proc-figures.sh"
+shift "$MODE_ARGS"
+SITELINKD=${1:-"$SCRIPT_DIR/../../build/daemon/sitelinkd"}
+SITELINK=${2:-"$(dirname "$SITELINKD")/sitelink"}
+SCALE_SPOKES=${3:-"$(dirname "$SITELINKD")/../tests/stress/scale_spokes"}
+
+lib_init scale sc
+figures_init scale
+
+N=${SCALE_SPOKES_N:-1000}
+ECHOES=$([[ $MODE == full ]] && echo 50 || echo 5)
+RATE=400          # handshakes started per second in the scale run
+WINDOW=32         # echoes outstanding
+SOURCES=100       # spoke source addresses 203.0.113.100..199
+START_BOUND=30    # s: hub listening (N routes to add)
+RUN_BOUND=90      # s: one scale_spokes run
+PORT=51820
+SEED="scale-$PREFIX"
+
+P=$PREFIX
+NS_H="${P}h" NS_S="${P}s" TUN="${P}ht"
+HUB_PID=""
+
+require_root
+require_tools ip wg awk
+[[ -c /dev/net/tun ]] || { log "no /dev/net/tun"; exit 1; }
+require_binaries "$SITELINKD" "$SITELINK" "$SCALE_SPOKES"
+((N >= 3)) || { log "SCALE_SPOKES_N must be at least 3"; exit 1; }
+log "$MODE mode: $N peers, $ECHOES echoes per spoke, handshakes paced at $RATE/s"
+
+# --- topology ------------------------------------------------------------------------
+[[ -n "${STRESS_KEEP:-}" ]] && on_cleanup cp -r "$WORK_DIR" "$STRESS_KEEP/scale"
+on_cleanup rm -f "/run/wireguard/$TUN.sock"
+ns_add "$NS_H" "$NS_S"
+veth_add "$NS_H" "${P}hu" "$NS_S" "${P}su"
+ip -n "$NS_H" addr add 203.0.113.1/24 dev "${P}hu"
+ip -n "$NS_S" addr add 203.0.113.2/24 dev "${P}su"
+for ((i = 0; i < SOURCES; i++)); do echo "addr add 203.0.113.$((100 + i))/24 dev ${P}su"; done |
+  ip -n "$NS_S" -batch -
+ping_once() { ip netns exec "$NS_S" timeout 5 ping -n -q -c 1 -W 1 203.0.113.1 >/dev/null 2>&1; }
+wait_until "underlay" 10 ping_once
+
+gen_key "$SITELINK" "$WORK_DIR" hub
+HUB_PUB=$(<"$WORK_DIR/hub.pub")
+
+# start_hub PEERS: the hub with PEERS spokes configured; waits until it
+# listens. Its log is hub-PEERS.log.
+start_hub() {
+  local peers=$1 conf="$WORK_DIR/hub-$1.yaml"
+  {
+    cat <<EOF
+interface:
+  name: $TUN
+  private-key-file: $WORK_DIR/hub.key
+  listen-port: $PORT
+  address: [198.18.0.1/16]
+EOF
+    "$SCALE_SPOKES" peers --spokes "$peers" --seed "$SEED"
+  } >"$conf"
+  local logf="$WORK_DIR/hub-$peers.log"
+  start_bg "$logf" ip netns exec "$NS_H" "$SITELINKD" --config "$conf" --log-level info
+  HUB_PID=$BG_PID
+  if wait_until "hub with $peers peers to listen" "$START_BOUND" \
+    bash -c "grep -q 'listening on port' '$logf' || ! kill -0 $HUB_PID 2>/dev/null" &&
+    kill -0 "$HUB_PID" 2>/dev/null; then
+    pass "hub with $peers peers started"
+  else
+    fail "hub with $peers peers did not start: $(tail -3 "$logf" | tr '\n' ' ')"
+    return 1
+  fi
+}
+
+stop_hub() {
+  local peers=$1
+  if ! kill -0 "$HUB_PID" 2>/dev/null; then
+    stop_pid "$HUB_PID"
+    fail "hub with $peers peers died (exit $STOP_RC)"
+    return
+  fi
+  stop_pid "$HUB_PID" 10
+  if ((STOP_RC == 0 && STOP_KILLED == 0)); then
+    pass "hub with $peers peers alive at the end, exits 0 on SIGTERM"
+  else
+    fail "hub with $peers peers: exit $STOP_RC on SIGTERM (killed: $STOP_KILLED)"
+  fi
+}
+
+# spokes OUT SPOKES RATE ECHOES: one scale_spokes run against the hub; its
+# name=value results in OUT, its exit status in SPOKES_RC.
+spokes() {
+  local out=$1 n=$2 rate=$3 echoes=$4
+  SPOKES_RC=0
+  ip netns exec "$NS_S" timeout $((RUN_BOUND + 10)) "$SCALE_SPOKES" run --hub-public-key "$HUB_PUB" \
+    --hub-endpoint "203.0.113.1:$PORT" --spokes "$n" --seed "$SEED" --source-base 203.0.113.100 \
+    --sources "$SOURCES" --rate "$rate" --echoes "$echoes" --window "$WINDOW" --hub-pid "$HUB_PID" \
+    --timeout-s "$RUN_BOUND" >"$out" 2>"$out.err" || SPOKES_RC=$?
+}
+result() { awk -F= -v k="$2" '$1 == k {print $2}' "$1"; }
+
+# check_run NAME OUT SPOKES: the run's assertions
+check_run() {
+  local name=$1 out=$2 n=$3 completed answered
+  completed=$(result "$out" handshakes_completed) answered=$(result "$out" spokes_answered)
+  if [[ ${completed:-0} == "$n" ]]; then
+    pass "$name: all $n handshakes completed ($(result "$out" cookie_replies) cookie replies)"
+  else
+    fail "$name: ${completed:-0} of $n handshakes completed (scale_spokes exit $SPOKES_RC: $(tail -2 "$out.err" | tr '\n' ' '))"
+  fi
+  if [[ ${answered:-0} == "$n" ]]; then
+    pass "$name: every spoke got echo replies ($(result "$out" echo_replies) of $(result "$out" echo_sent))"
+  else
+    fail "$name: ${answered:-0} of $n spokes got an echo reply ($(result "$out" echo_lost) echoes lost)"
+  fi
+  if ((SPOKES_RC == 0)); then
+    pass "$name: scale_spokes exit 0"
+  else
+    fail "$name: scale_spokes exit $SPOKES_RC"
+  fi
+}
+
+# hub_peers_with_handshake: peers the hub itself reports a handshake for
+hub_peers_with_handshake() { wg show "$TUN" latest-handshakes | awk '$2 != 0 {n++} END {print n + 0}'; }
+
+# --- base: 2 peers -----------------------------------------------------------------------
+TOTAL_ECHOES=$((N * ECHOES))
+start_hub 2
+sleep 1  # sampling after start-up, not a synchronisation
+RSS_IDLE_2=$(proc_rss_kib "$HUB_PID")
+spokes "$WORK_DIR/base.out" 2 "$RATE" $((TOTAL_ECHOES / 2))
+check_run "2 peers" "$WORK_DIR/base.out" 2
+RSS_SESSIONS_2=$(proc_rss_kib "$HUB_PID")
+stop_hub 2
+
+# --- scale: N peers ----------------------------------------------------------------------
+start_hub "$N"
+sleep 1
+RSS_IDLE_N=$(proc_rss_kib "$HUB_PID")
+spokes "$WORK_DIR/scale.out" "$N" "$RATE" "$ECHOES"
+check_run "$N peers" "$WORK_DIR/scale.out" "$N"
+RSS_SESSIONS_N=$(proc_rss_kib "$HUB_PID")
+seen=$(hub_peers_with_handshake)
+if ((seen == N)); then
+  pass "the hub reports a handshake with all $N peers"
+else
+  fail "the hub reports a handshake with $seen of $N peers"
+fi
+
+spokes "$WORK_DIR/burst.out" "$N" 0 1
+check_run "$N peers, all at once" "$WORK_DIR/burst.out" "$N"
+RSS_END_N=$(proc_rss_kib "$HUB_PID")
+stop_hub "$N"
+
+# --- figures -----------------------------------------------------------------------------
+per_peer() { awk -v a="$1" -v b="$2" -v n=$((N - 2)) 'BEGIN {printf "%d", (a - b) * 1024 / n}'; }
+figure peers "$N" peers
+figure rss_idle_2 "$RSS_IDLE_2" KiB
+figure "rss_idle_$N" "$RSS_IDLE_N" KiB
+figure rss_sessions_2 "$RSS_SESSIONS_2" KiB
+figure "rss_sessions_$N" "$RSS_SESSIONS_N" KiB
+figure rss_per_peer "$(per_peer "$RSS_IDLE_N" "$RSS_IDLE_2")" bytes
+figure rss_per_session_peer "$(per_peer "$RSS_SESSIONS_N" "$RSS_SESSIONS_2")" bytes
+S="$WORK_DIR/scale.out" B="$WORK_DIR/base.out"
+figure handshakes "$(result "$S" handshakes_completed)" handshakes
+figure handshake_seconds "$(result "$S" handshake_seconds)" s
+figure handshakes_per_second "$(result "$S" handshakes_per_second)" handshakes/s
+figure hub_cpu_handshake_seconds "$(result "$S" hub_cpu_handshake_seconds)" s
+figure handshakes_per_core_second "$(result "$S" handshakes_per_hub_cpu_second)" handshakes/cpu-s
+figure cookie_replies "$(result "$S" cookie_replies)" replies
+for run in 2 "$N"; do
+  out=$([[ $run == 2 ]] && echo "$B" || echo "$S")
+  figure "echoes_$run" "$(result "$out" echo_sent)" packets
+  figure "echo_lost_$run" "$(result "$out" echo_lost)" packets
+  figure "hub_cpu_per_echo_us_$run" "$(result "$out" hub_cpu_per_echo_us)" us
+  figure "rtt_median_us_$run" "$(result "$out" rtt_median_us)" us
+  figure "rtt_p99_us_$run" "$(result "$out" rtt_p99_us)" us
+done
+RATIO=$(awk -v a="$(result "$S" hub_cpu_per_echo_us)" -v b="$(result "$B" hub_cpu_per_echo_us)" \
+  'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
+figure echo_cost_ratio "$RATIO" x
+# A figure, not a check (CPU time is noisy), but worth a line when the cost
+# of a packet clearly grows with the number of peers.
+awk -v r="$RATIO" 'BEGIN {exit !(r > 2)}' &&
+  log "NOTE: a packet costs the hub ${RATIO}x more CPU with $N peers than with 2"
+BU="$WORK_DIR/burst.out"
+figure burst_handshake_seconds "$(result "$BU" handshake_seconds)" s
+figure burst_cookie_replies "$(result "$BU" cookie_replies)" replies
+figure burst_initiations "$(result "$BU" initiations_sent)" initiations
+figure burst_hub_cpu_seconds "$(result "$BU" hub_cpu_handshake_seconds)" s
+figure rss_end_burst "$RSS_END_N" KiB
+figures_write

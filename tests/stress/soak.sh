@@ -1,0 +1,348 @@
+#!/usr/bin/env bash
+# Soak test (issue 7): two sitelinkd gateways under continuous traffic for a
+# bounded time, with keys renewed as often as the protocol allows, checking
+# that nothing is lost at a rekey and that nothing grows.
+#
+# Usage: soak.sh [--quick|--full] [SITELINKD [SITELINK]]
+#   --quick (default) 60 s; --full 600 s; SOAK_SECONDS=N overrides either.
+#   defaults: <repo>/build/daemon/sitelinkd and <repo>/build/daemon/sitelink
+#
+#   host-a (${P}ha)     gw-a (${P}a)                            gw-b (${P}b)     host-b (${P}hb)
+#   ${P}ah ------------- ${P}al  ${P}au ------------------ ${P}bu  ${P}bl ------------- ${P}bh
+#   198.18.1.2/24   198.18.1.1/24  203.0.113.1/24  203.0.113.2/24  198.18.2.1/24   198.18.2.2/24
+#   default via gw-a    TUN ${P}at 198.18.0.1/24    TUN ${P}bt 198.18.0.2/24    default via gw-b
+#
+# Each gateway's peer is the other, with its LAN and tunnel address as
+# allowed-ips and an endpoint (both initiate at start). rekey-after-time is
+# 2 s, so the initiator renews the session whenever REKEY_TIMEOUT (5 s, plus
+# up to 1/3 s of jitter) lets it: one handshake every ~5.2 s, about 11 a
+# minute (the protocol forbids a new initiation sooner).
+#
+# Traffic for the whole run, host-a to host-b (198.18.1.2 -> 198.18.2.2),
+# forwarded by both gateways:
+#   - ping every 10 ms (20 ms when the run is longer than 10 minutes), each
+#     reply timestamped (ping -D);
+#   - an iperf3 TCP stream paced at 10 Mbit/s (iperf3 -b).
+# Every 0.5 s a sampler records both daemons' VmRSS, open descriptors and
+# the latest handshake as `wg show IFACE latest-handshakes` reports it.
+#
+# Checks (PASS/FAIL lines; exit status non-zero if any failed):
+#   - the tunnel comes up within START_BOUND s;
+#   - zero ping loss; on loss, the missing sequence numbers are printed next
+#     to the handshakes (times from the sampler and the daemons' logs);
+#   - rekeys seen by each gateway (changes of its latest handshake) >=
+#     seconds / 6 - 1;
+#   - the iperf3 stream completes;
+#   - RSS flat: the last quarter's maximum is at most the first quarter's
+#     maximum + RSS_MARGIN_KIB (512) for each daemon (the first quarter holds
+#     the warm-up: buffers and the first sessions are allocated there);
+#   - descriptors: the last quarter's maximum is at most the first quarter's;
+#   - both daemons still run and exit 0 on SIGTERM.
+# Figures (`FIGURE: soak.NAME=VALUE UNIT`, and $STRESS_OUT/soak.json): seconds,
+# rekeys, ping packets sent/received/lost, worst ping RTT, tunnel bytes,
+# iperf3 bytes, RSS start/end/max and descriptors start/end for each daemon.
+#
+# STRESS_KEEP=DIR keeps the run's files (logs, samples, ping output) in DIR/soak.
+# Needs root, ip, ping, wg, iperf3, timeout, awk.
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/netns/lib.sh
+source "$SCRIPT_DIR/../netns/lib.sh"
+# shellcheck source=tests/stress/proc-figures.sh
+source "$SCRIPT_DIR/proc-figures.sh"
+shift "$MODE_ARGS"
+SITELINKD=${1:-"$SCRIPT_DIR/../../build/daemon/sitelinkd"}
+SITELINK=${2:-"$(dirname "$SITELINKD")/sitelink"}
+
+lib_init soak sk
+figures_init soak
+
+SECONDS_RUN=${SOAK_SECONDS:-$([[ $MODE == full ]] && echo 600 || echo 60)}
+REKEY_AFTER=2        # s, rekey-after-time in both configs
+START_BOUND=10       # s: daemons listening, tunnel up
+RSS_MARGIN_KIB=512
+IPERF_RATE=10M
+PING_INTERVAL=0.01
+((SECONDS_RUN > 600)) && PING_INTERVAL=0.02  # ping's sequence numbers are 16 bits
+MIN_REKEYS=$((SECONDS_RUN / 6 - 1))
+
+P=$PREFIX
+NS_HA="${P}ha" NS_A="${P}a" NS_B="${P}b" NS_HB="${P}hb"
+TUN_A="${P}at" TUN_B="${P}bt"
+PORT=51820
+declare -A GW_PID=() GW_NS=([a]=$NS_A [b]=$NS_B) GW_TUN=([a]=$TUN_A [b]=$TUN_B)
+
+require_root
+require_tools ip ping wg iperf3 timeout awk
+[[ -c /dev/net/tun ]] || { log "no /dev/net/tun"; exit 1; }
+require_binaries "$SITELINKD" "$SITELINK"
+SITELINKD=$(cd "$(dirname "$SITELINKD")" && pwd)/$(basename "$SITELINKD")
+
+# --- topology ------------------------------------------------------------------------
+[[ -n "${STRESS_KEEP:-}" ]] && on_cleanup cp -r "$WORK_DIR" "$STRESS_KEEP/soak"
+on_cleanup rm -f "/run/wireguard/$TUN_A.sock" "/run/wireguard/$TUN_B.sock"
+ns_add "$NS_HA" "$NS_A" "$NS_B" "$NS_HB"
+veth_add "$NS_HA" "${P}ah" "$NS_A" "${P}al"
+veth_add "$NS_A" "${P}au" "$NS_B" "${P}bu"
+veth_add "$NS_B" "${P}bl" "$NS_HB" "${P}bh"
+ip -n "$NS_HA" addr add 198.18.1.2/24 dev "${P}ah"
+ip -n "$NS_A" addr add 198.18.1.1/24 dev "${P}al"
+ip -n "$NS_A" addr add 203.0.113.1/24 dev "${P}au"
+ip -n "$NS_B" addr add 203.0.113.2/24 dev "${P}bu"
+ip -n "$NS_B" addr add 198.18.2.1/24 dev "${P}bl"
+ip -n "$NS_HB" addr add 198.18.2.2/24 dev "${P}bh"
+# The hosts' MTU is the tunnel's, so TCP starts without a path-MTU probe
+# (whose drops would count as retransmissions).
+ip -n "$NS_HA" link set "${P}ah" mtu 1420
+ip -n "$NS_HB" link set "${P}bh" mtu 1420
+ip -n "$NS_HA" route add default via 198.18.1.1
+ip -n "$NS_HB" route add default via 198.18.2.1
+for ns in "$NS_A" "$NS_B"; do ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1; done
+
+ping_once() { ip netns exec "$1" timeout 5 ping -n -q -c 1 -W 1 "${@:2}" >/dev/null 2>&1; }
+wait_until "underlay" "$START_BOUND" ping_once "$NS_A" 203.0.113.2
+
+# ping sends more slowly than -i asks where the kernel's timers are coarse
+# (16 ms instead of 10 ms here): the count for the run comes from the pace
+# ping keeps on this machine (50 pings on lo), so the run lasts about
+# SECONDS_RUN. The rekey minimum is computed from SECONDS_RUN, which the run
+# cannot undercut (a slower ping only lengthens it).
+PACE_S=$(ip netns exec "$NS_A" timeout 20 ping -n -q -i "$PING_INTERVAL" -c 50 127.0.0.1 |
+  awk '/packets transmitted/ {for (i = 1; i <= NF; i++) if ($i == "time") print substr($(i + 1), 1, length($(i + 1)) - 2) / 49000}')
+PING_COUNT=$(awk -v s="$SECONDS_RUN" -v i="$PING_INTERVAL" -v p="${PACE_S:-0}" \
+  'BEGIN {if (p < i) p = i; printf "%d", s / p}')
+((PING_COUNT <= 65535)) || PING_COUNT=65535
+wait_until "LAN A" "$START_BOUND" ping_once "$NS_HA" 198.18.1.1
+wait_until "LAN B" "$START_BOUND" ping_once "$NS_HB" 198.18.2.1
+log "$MODE mode: ${SECONDS_RUN}s, $PING_COUNT pings at -i $PING_INTERVAL (ping's pace here: ${PACE_S:-?}s)," \
+  "iperf3 at $IPERF_RATE/s, rekey-after-time ${REKEY_AFTER}s"
+
+# --- gateways --------------------------------------------------------------------------
+gen_key "$SITELINK" "$WORK_DIR" gw-a
+gen_key "$SITELINK" "$WORK_DIR" gw-b
+
+write_config() {
+  local side=$1 peer=$2 me=$3 them=$4
+  cat >"$WORK_DIR/gw-$side.yaml" <<EOF
+interface:
+  name: ${GW_TUN[$side]}
+  private-key-file: $WORK_DIR/gw-$side.key
+  listen-port: $PORT
+  address: [198.18.0.$me/24]
+  rekey-after-time: $REKEY_AFTER
+peers:
+  - name: gw-$peer
+    public-key: $(<"$WORK_DIR/gw-$peer.pub")
+    endpoint: 203.0.113.$them:$PORT
+    allowed-ips: [198.18.$them.0/24, 198.18.0.$them/32]
+EOF
+}
+write_config a b 1 2
+write_config b a 2 1
+
+# Each log line gets the wall time (epoch seconds) in front, so handshakes can
+# be set against ping replies. exec keeps the PID: BG_PID is sitelinkd's.
+start_gw() {
+  local side=$1 logf="$WORK_DIR/gw-$1.log"
+  # shellcheck disable=SC2016  # expanded by the inner bash
+  start_bg "$logf" bash -c 'stamp() { while IFS= read -r l; do printf "%s %s\n" "$EPOCHREALTIME" "$l"; done; }
+    exec ip netns exec "$1" "$2" --config "$3" --log-level debug 2> >(stamp)' \
+    _ "${GW_NS[$side]}" "$SITELINKD" "$WORK_DIR/gw-$side.yaml"
+  GW_PID[$side]=$BG_PID
+}
+start_gw a
+start_gw b
+wait_until "both tunnels up" "$START_BOUND" \
+  bash -c "grep -q 'tunnel up' '$WORK_DIR/gw-a.log' && grep -q 'tunnel up' '$WORK_DIR/gw-b.log'"
+if wait_until "host-a to host-b ping" "$START_BOUND" ping_once "$NS_HA" 198.18.2.2; then
+  pass "tunnel up: host-a reaches host-b"
+else
+  fail "tunnel up: host-a cannot reach host-b"
+  exit 1
+fi
+
+# --- the run ---------------------------------------------------------------------------
+# sample: one line every 0.5 s: epoch rss_a rss_b fds_a fds_b hs_a hs_b
+latest_handshake() { wg show "$1" latest-handshakes 2>/dev/null | awk '{print $2; exit}'; }
+sample() {
+  local s
+  while true; do
+    local row=$EPOCHREALTIME
+    for s in a b; do row+=" $(proc_rss_kib "${GW_PID[$s]}")"; done
+    for s in a b; do row+=" $(proc_fds "${GW_PID[$s]}")"; done
+    for s in a b; do row+=" $(latest_handshake "${GW_TUN[$s]}")"; done
+    echo "$row"
+    sleep 0.5
+  done
+}
+
+start_bg "$WORK_DIR/iperf-server.log" ip netns exec "$NS_HB" iperf3 -s -1
+IPERF_SERVER=$BG_PID
+iperf_listening() { ip netns exec "$NS_HB" ss -ltn 'sport = :5201' | grep -q 5201; }
+wait_until "iperf3 server" "$START_BOUND" iperf_listening
+start_bg "$WORK_DIR/samples.txt" sample
+SAMPLER=$BG_PID
+start_bg "$WORK_DIR/ping.txt" ip netns exec "$NS_HA" ping -n -D -O -i "$PING_INTERVAL" -c "$PING_COUNT" -W 2 198.18.2.2
+PING=$BG_PID
+start_bg "$WORK_DIR/iperf.log" ip netns exec "$NS_HA" iperf3 -c 198.18.2.2 -b "$IPERF_RATE" \
+  -t "$SECONDS_RUN" -f K
+IPERF=$BG_PID
+
+not_running() { ! kill -0 "$1" 2>/dev/null; }
+wait_until "the ping run to end" $((SECONDS_RUN * 2 + 30)) not_running "$PING" || true
+stop_pid "$PING"
+PING_RC=$STOP_RC
+wait_until "the iperf3 stream to end" 30 not_running "$IPERF" || true
+stop_pid "$IPERF"
+IPERF_RC=$STOP_RC
+stop_pid "$SAMPLER" 2
+stop_pid "$IPERF_SERVER" 2
+
+# --- results ---------------------------------------------------------------------------
+# ping
+SENT=$(awk '/packets transmitted/ {print $1}' "$WORK_DIR/ping.txt")
+RECEIVED=$(awk '/packets transmitted/ {print $4}' "$WORK_DIR/ping.txt")
+SENT=${SENT:-0} RECEIVED=${RECEIVED:-0}
+LOST=$((SENT - RECEIVED))
+MAX_RTT=$(awk '/^rtt/ {split($0, a, "/"); print a[6] + 0}' "$WORK_DIR/ping.txt")
+PING_MS=$(awk '/packets transmitted/ {for (i = 1; i <= NF; i++) if ($i == "time") print $(i + 1) + 0}' "$WORK_DIR/ping.txt")
+figure ping_seconds "$(awk -v ms="${PING_MS:-0}" 'BEGIN {printf "%.1f", ms / 1000}')" s
+figure ping_sent "$SENT" packets
+figure ping_received "$RECEIVED" packets
+figure ping_lost "$LOST" packets
+figure ping_rtt_max "${MAX_RTT:-0}" ms
+
+# The missing sequence numbers, each with the time of the last reply before
+# it, then every handshake event of both gateways near those times.
+report_loss() {
+  awk -v count="$PING_COUNT" '
+    /icmp_seq=/ && /bytes from/ {
+      t = substr($1, 2, length($1) - 2); match($0, /icmp_seq=[0-9]+/)
+      seq = substr($0, RSTART + 9, RLENGTH - 9); got[seq] = t }
+    END { last = "start"
+      for (s = 1; s <= count; s++) { if (s in got) { last = got[s]; continue }
+        printf "  lost icmp_seq=%d (last reply before it at %s)\n", s, last } }' "$WORK_DIR/ping.txt" | head -50 >&2
+  log "handshake events (wall time, gateway: line):"
+  grep -H -E 'handshake|answered|tunnel|cookie' "$WORK_DIR/gw-a.log" "$WORK_DIR/gw-b.log" |
+    sed 's|^.*/\(gw-.\)\.log:\([0-9.]*\) |  \2 \1: |' | sort -n | head -200 >&2
+}
+if ((PING_RC == 0 && SENT == PING_COUNT && LOST == 0)); then
+  pass "no ping loss: $RECEIVED of $SENT echo replies over ${SECONDS_RUN}s"
+else
+  fail "ping loss: $RECEIVED of $SENT replies (ping exit $PING_RC, $PING_COUNT planned)"
+  report_loss
+fi
+
+# rekeys: changes of each gateway's latest handshake over the run
+count_rekeys() {
+  awk -v col="$1" '$col != "" && $col != 0 { if (prev != "" && $col != prev) n++; prev = $col } END {print n + 0}' \
+    "$WORK_DIR/samples.txt"
+}
+REKEYS_A=$(count_rekeys 6)
+REKEYS_B=$(count_rekeys 7)
+figure rekeys_a "$REKEYS_A" handshakes
+figure rekeys_b "$REKEYS_B" handshakes
+if ((REKEYS_A >= MIN_REKEYS && REKEYS_B >= MIN_REKEYS)); then
+  pass "rekeys: gw-a saw $REKEYS_A, gw-b $REKEYS_B (at least $MIN_REKEYS expected)"
+else
+  fail "rekeys: gw-a saw $REKEYS_A, gw-b $REKEYS_B, fewer than $MIN_REKEYS"
+fi
+
+# TCP stream: bytes and retransmissions as the sender counts them
+IPERF_BYTES=$(awk '/ sender$/ {for (i = 1; i < NF; i++) if ($i == "sec") {
+    v = $(i + 1); u = $(i + 2); m = u ~ /^G/ ? 2^30 : u ~ /^M/ ? 2^20 : u ~ /^K/ ? 2^10 : 1
+    printf "%d", v * m; r = $(i + 5) } } END {print " " r + 0}' "$WORK_DIR/iperf.log")
+read -r IPERF_BYTES IPERF_RETR <<<"${IPERF_BYTES:-0 0}"
+figure iperf_bytes "${IPERF_BYTES:-0}" bytes
+figure iperf_retransmits "${IPERF_RETR:-0}" segments
+if ((IPERF_RC == 0)) && grep -q ' receiver$' "$WORK_DIR/iperf.log"; then
+  pass "iperf3 TCP stream completed ($IPERF_BYTES bytes, $IPERF_RETR retransmitted segments)"
+else
+  fail "iperf3 TCP stream: exit $IPERF_RC: $(tail -3 "$WORK_DIR/iperf.log" | tr '\n' ' ')"
+fi
+
+# The sender's view of its retransmissions: tail loss probes fire after
+# twice the smoothed RTT (a few ms here), so a delay on a busy machine
+# retransmits without any loss; a DSACK from the receiver marks a
+# retransmission it did not need (it had the segment).
+tcp_counter() {
+  # shellcheck disable=SC2016  # awk's fields
+  ip netns exec "$NS_HA" awk -v k="$1" '/^TcpExt:/ {if (!h) {for (i = 1; i <= NF; i++) c[$i] = i; h = 1} else print $c[k]}' \
+    /proc/net/netstat
+}
+figure tcp_loss_probes "$(tcp_counter TCPLossProbes)" segments
+figure tcp_dsacks_received "$(tcp_counter TCPDSACKRecv)" segments
+
+# Where packets can be lost besides the protocol: each daemon's own drop
+# counters (by reason, from sitelink show), the kernel's TUN queue and UDP
+# receive buffer. Figures only; the ping check above is the assertion.
+udp_rcvbuf_errors() {
+  # shellcheck disable=SC2016  # awk's fields
+  ip netns exec "$1" awk '/^Udp:/ {if (!h) {for (i = 1; i <= NF; i++) c[$i] = i; h = 1} else print $c["RcvbufErrors"]}' /proc/net/snmp
+}
+for s in a b; do
+  drops=$("$SITELINK" show "${GW_TUN[$s]}" --json 2>/dev/null | grep -o '"dropped": *{[^}]*}' || true)
+  log "gw-$s ${drops:-\"dropped\": ?}"
+  figure "daemon_drops_$s" "$(grep -oE ':[0-9]+' <<<"$drops" | tr -d : | awk '{n += $1} END {print n + 0}')" packets
+  figure "tun_tx_dropped_$s" "$(ip netns exec "${GW_NS[$s]}" cat "/sys/class/net/${GW_TUN[$s]}/statistics/tx_dropped")" packets
+  figure "udp_rcvbuf_errors_$s" "$(udp_rcvbuf_errors "${GW_NS[$s]}")" packets
+done
+
+# tunnel bytes as gw-a counts them
+read -r _ RX_BYTES TX_BYTES < <(wg show "$TUN_A" transfer 2>/dev/null || echo "- 0 0")
+figure tunnel_rx_a "${RX_BYTES:-0}" bytes
+figure tunnel_tx_a "${TX_BYTES:-0}" bytes
+
+# memory and descriptors: first quarter against last quarter
+# quarter_max COL FIRST|LAST; column_at COL first|last; column_max COL
+quarter_max() {
+  awk -v col="$1" -v which="$2" '{v[NR] = $col} END {q = int(NR / 4); if (q < 1) q = 1
+    lo = which == "FIRST" ? 1 : NR - q + 1; hi = which == "FIRST" ? q : NR; m = 0
+    for (i = lo; i <= hi; i++) if (v[i] + 0 > m) m = v[i] + 0; print m}' "$WORK_DIR/samples.txt"
+}
+column_at() { awk -v col="$1" -v which="$2" 'NR == 1 {f = $col} {l = $col} END {print (which == "first" ? f : l) + 0}' "$WORK_DIR/samples.txt"; }
+column_max() { awk -v col="$1" '$col + 0 > m {m = $col + 0} END {print m + 0}' "$WORK_DIR/samples.txt"; }
+SAMPLES=$(wc -l <"$WORK_DIR/samples.txt")
+figure samples "$SAMPLES" samples
+col=2
+for s in a b; do
+  figure "rss_start_$s" "$(column_at $col first)" KiB
+  figure "rss_end_$s" "$(column_at $col last)" KiB
+  figure "rss_max_$s" "$(column_max $col)" KiB
+  first=$(quarter_max $col FIRST) last=$(quarter_max $col LAST)
+  if ((SAMPLES >= 8 && last <= first + RSS_MARGIN_KIB)); then
+    pass "gw-$s RSS flat: last quarter max $last KiB <= first quarter max $first KiB + $RSS_MARGIN_KIB"
+  else
+    fail "gw-$s RSS grew: last quarter max $last KiB > first quarter max $first KiB + $RSS_MARGIN_KIB ($SAMPLES samples)"
+  fi
+  col=$((col + 1))
+done
+for s in a b; do
+  figure "fds_start_$s" "$(column_at $col first)" fds
+  figure "fds_end_$s" "$(column_at $col last)" fds
+  first=$(quarter_max $col FIRST) last=$(quarter_max $col LAST)
+  if ((SAMPLES >= 8 && last <= first)); then
+    pass "gw-$s descriptors flat: last quarter max $last <= first quarter max $first"
+  else
+    fail "gw-$s descriptors grew: last quarter max $last > first quarter max $first ($SAMPLES samples)"
+  fi
+  col=$((col + 1))
+done
+figure seconds "$SECONDS_RUN" s
+
+# --- shutdown --------------------------------------------------------------------------
+for s in a b; do
+  if ! kill -0 "${GW_PID[$s]}" 2>/dev/null; then
+    stop_pid "${GW_PID[$s]}"
+    fail "gw-$s died during the run (exit $STOP_RC)"
+    continue
+  fi
+  stop_pid "${GW_PID[$s]}" 5
+  if ((STOP_RC == 0 && STOP_KILLED == 0)); then
+    pass "gw-$s alive at the end and exits 0 on SIGTERM"
+  else
+    fail "gw-$s: exit $STOP_RC on SIGTERM (killed: $STOP_KILLED)"
+  fi
+done
+figures_write
