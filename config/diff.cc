@@ -35,6 +35,7 @@ std::vector<std::string> interface_fields(const InterfaceConfig& a, const Interf
   if (a.routes != b.routes) f.emplace_back("routes");
   if (a.fwmark != b.fwmark) f.emplace_back("fwmark");
   if (a.rekey_after_time != b.rekey_after_time) f.emplace_back("rekey-after-time");
+  if (a.data_path != b.data_path) f.emplace_back("data-path");
   return f;
 }
 

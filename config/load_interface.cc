@@ -1,6 +1,6 @@
 // The `interface:` section: name, private key (inline or from a file),
-// listen-port, address, mtu, routes, fwmark and rekey-after-time, each
-// turned into a typed value or a diagnostic.
+// listen-port, address, mtu, routes, fwmark, rekey-after-time and the data
+// path switches, each turned into a typed value or a diagnostic.
 #include <algorithm>
 
 #include "config/load_internal.h"
@@ -50,6 +50,16 @@ void parse_rekey(const Entry& e, Reporter& r, InterfaceConfig& i) {
   }
 }
 
+void parse_data_path_switch(const Entry& e, Reporter& r, DataPathConfig& dp) {
+  bool* target = e.key == "batch-io"      ? &dp.batch_io
+                 : e.key == "udp-gso"     ? &dp.udp_gso
+                 : e.key == "udp-gro"     ? &dp.udp_gro
+                 : e.key == "tun-offload" ? &dp.tun_offload
+                                          : nullptr;
+  if (target == nullptr) return;
+  if (auto v = bool_value(e, r)) *target = *v;
+}
+
 void parse_field(const Entry& e, Reporter& r, Draft& d) {
   InterfaceConfig& i = d.config.interface;
   if (e.key == "name") {
@@ -72,6 +82,12 @@ void parse_field(const Entry& e, Reporter& r, Draft& d) {
     }
   } else if (e.key == "rekey-after-time") {
     parse_rekey(e, r, i);
+  } else if (e.key == "socket-buffer") {
+    if (auto v = uint_value(e, 0, kMaxSocketBuffer, "bytes, 0..1073741824 (0 = the kernel's default)", r)) {
+      i.data_path.socket_buffer = static_cast<uint32_t>(*v);
+    }
+  } else {
+    parse_data_path_switch(e, r, i.data_path);
   }
 }
 

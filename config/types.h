@@ -28,6 +28,20 @@ inline constexpr std::chrono::seconds kMaxRekeyAfterTime{3600};
 inline constexpr std::chrono::seconds kWireGuardRekeyAfterTime{120};
 inline constexpr std::chrono::seconds kMaxPersistentKeepalive{65535};
 
+// How the data path talks to the kernel (each technique can be switched off,
+// e.g. to measure it or to work around a kernel that misbehaves; each also
+// falls back on its own when the kernel lacks it). Applied at start-up.
+struct DataPathConfig {
+  bool batch_io = true;      // recvmmsg/sendmmsg
+  bool udp_gso = true;       // UDP_SEGMENT: trains of datagrams in one send
+  bool udp_gro = true;       // UDP_GRO: trains of datagrams in one receive
+  bool tun_offload = true;   // IFF_VNET_HDR: TCP segmentation/merging at the TUN
+  uint32_t socket_buffer = 4u << 20;  // SO_RCVBUF/SO_SNDBUF bytes; 0 = kernel default
+
+  friend bool operator==(const DataPathConfig&, const DataPathConfig&) = default;
+};
+inline constexpr uint32_t kMaxSocketBuffer = 1u << 30;
+
 struct InterfaceConfig {
   std::string name = "sl0";
   handshake::PrivateKey private_key;
@@ -38,6 +52,7 @@ struct InterfaceConfig {
   bool routes = true;                  // route each peer's allowed-ips via the TUN
   uint32_t fwmark = 0;                 // 0 = none
   std::chrono::seconds rekey_after_time = kWireGuardRekeyAfterTime;
+  DataPathConfig data_path;
 
   handshake::PublicKey public_key() const { return private_key.public_key(); }
 };

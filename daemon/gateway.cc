@@ -77,9 +77,9 @@ tunnel::SysResult<std::unique_ptr<Gateway>> Gateway::start(std::string path, con
   if (!signals) return Err(signals.error());
   auto nl = tunnel::Netlink::open();
   if (!nl) return Err(nl.error());
-  auto tun = tunnel::LinuxTun::open(cfg.interface.name);
+  auto tun = tunnel::LinuxTun::open(cfg.interface.name, tun_options(cfg.interface.data_path));
   if (!tun) return Err(tun.error());
-  auto udp = tunnel::LinuxUdp::bind(cfg.interface.listen_port, cfg.interface.fwmark);
+  auto udp = tunnel::LinuxUdp::bind(cfg.interface.listen_port, cfg.interface.fwmark, udp_options(cfg.interface.data_path));
   if (!udp) return Err(udp.error());
   std::unique_ptr<Gateway> g(new Gateway(std::move(path), std::move(cfg), log, std::move(*nl), std::move(*tun),
                                          std::move(*udp)));
@@ -103,9 +103,10 @@ tunnel::SysResult<std::unique_ptr<Gateway>> Gateway::start_interface(const std::
   if (!signals) return Err(signals.error());
   auto nl = tunnel::Netlink::open();
   if (!nl) return Err(nl.error());
-  auto tun = tunnel::LinuxTun::open(iface);
+  const config::DataPathConfig defaults;
+  auto tun = tunnel::LinuxTun::open(iface, tun_options(defaults));
   if (!tun) return Err(tun.error());
-  auto udp = tunnel::LinuxUdp::bind(0, 0);
+  auto udp = tunnel::LinuxUdp::bind(0, 0, udp_options(defaults));
   if (!udp) return Err(udp.error());
   handshake::SodiumRng rng;
   config::Config cfg;
@@ -315,6 +316,10 @@ void Gateway::apply(config::Config next) {
   if (now.name != was.name || now.listen_port != was.listen_port) {
     LogLine(log_, LogLevel::kWarn) << "reload: interface name and listen-port changes take effect after a restart";
   }
+  if (now.data_path != was.data_path) {
+    LogLine(log_, LogLevel::kWarn)
+        << "reload: batch-io, udp-gso, udp-gro, tun-offload and socket-buffer changes take effect after a restart";
+  }
   if (!(now.public_key() == was.public_key())) dev_->set_private_key(now.private_key);
   if (now.mtu != was.mtu) (void)nl_.set_mtu(tun_.ifindex(), now.mtu);
   if (now.fwmark != was.fwmark) (void)udp_.set_fwmark(now.fwmark);
@@ -328,6 +333,7 @@ void Gateway::apply(config::Config next) {
   }
   next.interface.name = was.name;
   next.interface.listen_port = was.listen_port;
+  next.interface.data_path = was.data_path;
   for (const auto& p : next.peers) {
     const config::PeerConfig* before = find_peer(cfg_, p.public_key);
     if (before != nullptr && before->endpoint == p.endpoint) {

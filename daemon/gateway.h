@@ -25,6 +25,12 @@
 
 namespace sitelink::daemon {
 
+// The config's data-path switches as the I/O classes take them.
+inline tunnel::LinuxTun::Options tun_options(const config::DataPathConfig& d) { return {d.tun_offload}; }
+inline tunnel::LinuxUdp::Options udp_options(const config::DataPathConfig& d) {
+  return {d.batch_io, d.udp_gso, d.udp_gro, static_cast<int>(d.socket_buffer)};
+}
+
 class Gateway final : public UapiBackend {
  public:
   // Sets everything up; on failure the error says what could not be done.

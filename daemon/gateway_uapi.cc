@@ -57,7 +57,7 @@ std::string Gateway::status() {
 
 int Gateway::rebind(uint16_t port) {
   if (port != 0 && port == udp_.port()) return 0;
-  auto fresh = tunnel::LinuxUdp::bind(port, cfg_.interface.fwmark);
+  auto fresh = tunnel::LinuxUdp::bind(port, cfg_.interface.fwmark, udp_options(cfg_.interface.data_path));
   if (!fresh) return fresh.error().error != 0 ? fresh.error().error : EADDRINUSE;
   loop_->unwatch(udp_.fd());
   udp_ = std::move(*fresh);  // the device keeps using udp_, now the new socket

@@ -4,6 +4,7 @@
 // wg_packet_consume_data_done) around our sans-I/O PeerMachine.
 #include "tunnel/device.h"
 
+#include <algorithm>
 #include <variant>
 
 #include "tunnel/ip_header.h"
@@ -18,7 +19,14 @@ namespace {
 // cookies (the kernel's threshold is an eighth of its 4096-entry queue).
 constexpr uint32_t kUnderLoadPerSecond = 512;
 constexpr Duration kUnderLoadLinger = 1s;
-constexpr size_t kMaxPacket = 65535;
+// Outbound: slots per batch (a 64 KiB TCP super-packet is ~45 segments).
+constexpr size_t kTxSlots = 128;
+// Inbound: buffers per receive call, each big enough for a GRO train.
+constexpr size_t kRxBuffers = 16;
+constexpr size_t kRxBufferBytes = 65536;
+
+// A slot holds one packet the size of the MTU (at least a classic 1500).
+size_t slot_room(size_t mtu) { return std::max<size_t>(mtu, 1500); }
 }  // namespace
 
 std::string_view to_string(Drop d) {
@@ -50,6 +58,11 @@ class Device::PeerIo final : public hs::Transmit {
   void send_to_network(Bytes datagram) override {
     const SockAddr* to = reply_to_ != nullptr ? reply_to_ : (p_.spec.endpoint ? &*p_.spec.endpoint : nullptr);
     if (to == nullptr) return d_.drop(Drop::kNoEndpoint);
+    // Sealed in a batch slot: leaves with the batch. Anything else (a
+    // handshake message, a staged packet) lives only as long as this call:
+    // it goes now, after what is queued, so that order is kept.
+    if (d_.tx_.contains(datagram.data())) return d_.udp_->queue(datagram, *to);
+    d_.flush_udp();
     if (!d_.udp_->send(datagram, *to)) d_.drop(Drop::kSendFailed);
   }
   void deliver_to_tun(MutableBytes packet) override { d_.deliver(p_, packet); }
@@ -72,8 +85,10 @@ Device::Device(hs::PrivateKey key, Settings settings, Clock& clock, hs::Rng& rng
       identity_(std::make_unique<hs::LocalIdentity>(std::move(key))),
       cookies_(std::make_unique<hs::CookieChecker>(identity_->public_key())),
       indices_(rng),
-      tun_buf_(hs::kHeadroom + kMaxPacket + hs::kTailroom),
-      udp_buf_(kMaxPacket + 1) {}
+      tx_(kTxSlots, slot_room(settings.mtu)),
+      rx_mem_(std::make_unique_for_overwrite<uint8_t[]>(kRxBuffers * kRxBufferBytes)) {
+  for (size_t i = 0; i < kRxBuffers; ++i) rx_buffers_.emplace_back(rx_mem_.get() + i * kRxBufferBytes, kRxBufferBytes);
+}
 
 Device::~Device() = default;
 
@@ -120,6 +135,7 @@ void Device::clear_private_key(hs::Rng& rng) {
 
 void Device::set_settings(const Settings& s) {
   settings_ = s;
+  if (slot_room(s.mtu) > tx_.packet_room()) tx_.resize(kTxSlots, slot_room(s.mtu));
   for (auto& [id, p] : peers_) p->machine->set_timer_settings(timer_settings(p->spec));
 }
 
@@ -280,25 +296,43 @@ void Device::count_refusal(hs::ProtoError e) {
 
 bool Device::handle_tun_readable(size_t budget) {
   const Now now = clock_->now();
-  const MutableBytes room(tun_buf_.data() + hs::kHeadroom, kMaxPacket);
-  for (size_t i = 0; i < budget; ++i) {
-    auto n = tun_->read(room);
-    if (!n) return false;
-    route_outbound(now, *n);
-  }
-  return true;
+  tx_.reset();
+  const TunReadResult r = tun_->read_batch(tx_, budget, [&](MutableBytes frame, size_t len) {
+    route_outbound(now, frame, len);
+    // A packet outside the arena sits in the device's buffer, which the
+    // next read reuses; a full arena must be emptied before the next one.
+    if (!tx_.contains(frame.data()) || tx_.full()) {
+      flush_udp();
+      tx_.reset();
+    }
+  });
+  flush_udp();
+  tx_.reset();
+  for (size_t i = 0; i < r.malformed; ++i) drop(Drop::kTunBadPacket);
+  if (r.want_room > tx_.packet_room()) tx_.resize(kTxSlots, r.want_room);
+  return r.more;
 }
 
-void Device::route_outbound(const Now& now, size_t len) {
+void Device::route_outbound(const Now& now, MutableBytes frame, size_t len) {
   if (!has_key_) return drop(Drop::kNoPrivateKey);
-  auto h = parse_ip_header(Bytes(tun_buf_.data() + hs::kHeadroom, len));
+  auto h = parse_ip_header(frame.subspan(hs::kHeadroom, len));
   if (!h) return drop(Drop::kTunBadPacket);
   auto id = h->version == 4 ? routes_.lookup_v4(h->dst) : routes_.lookup_v6(h->dst);
   if (!id) return drop(Drop::kTunNoRoute);
   Peer& p = *peers_.at(*id);
   PeerIo io(*this, p);
-  p.machine->send(now, tun_buf_, len, settings_.mtu, io);
+  p.machine->send(now, frame, len, settings_.mtu, io);
   reschedule(p);
+}
+
+void Device::flush_udp() {
+  for (size_t failed = udp_->flush(); failed > 0; --failed) drop(Drop::kSendFailed);
+}
+
+void Device::flush_tun() {
+  if (tun_out_.empty()) return;
+  for (size_t failed = tun_->write_batch(tun_out_); failed > 0; --failed) drop(Drop::kTunWriteFailed);
+  tun_out_.clear();
 }
 
 // --- UDP -> TUN -------------------------------------------------------------------
@@ -306,13 +340,11 @@ void Device::route_outbound(const Now& now, size_t len) {
 bool Device::handle_udp_readable(size_t budget) {
   const Now now = clock_->now();
   for (size_t i = 0; i < budget; ++i) {
-    auto r = udp_->recv(udp_buf_);
-    if (!r) return false;
-    if (r->length > kMaxPacket) {
-      drop(Drop::kMalformed);
-      continue;
-    }
-    receive_datagram(now, MutableBytes(udp_buf_.data(), r->length), r->from);
+    rx_datagrams_.clear();
+    const size_t filled = udp_->recv_batch(rx_buffers_, rx_datagrams_);
+    for (const Datagram& d : rx_datagrams_) receive_datagram(now, d.data, d.from);
+    flush_tun();  // before the buffers are reused
+    if (filled < rx_buffers_.size()) return false;
   }
   return true;
 }
@@ -430,7 +462,7 @@ void Device::deliver(Peer& p, MutableBytes packet) {
     }
     return;
   }
-  if (!tun_->write(packet.first(h->total_length))) drop(Drop::kTunWriteFailed);
+  tun_out_.push_back(packet.first(h->total_length));  // written by flush_tun
 }
 
 // --- Status -----------------------------------------------------------------------

@@ -29,6 +29,7 @@
 #include "tunnel/index_table.h"
 #include "tunnel/log.h"
 #include "tunnel/ratelimiter.h"
+#include "tunnel/slot_arena.h"
 #include "tunnel/sock_addr.h"
 #include "tunnel/tun_device.h"
 #include "tunnel/udp_socket.h"
@@ -105,10 +106,11 @@ class Device {
   void initiate_all();
   void initiate(const handshake::PublicKey& key);
 
-  // Event-loop entry points. Each handles up to `budget` packets so neither
-  // direction can starve the other; true if more may be waiting.
+  // Event-loop entry points. Each does at most `budget` reads (a TUN read
+  // may bring a TCP super-packet; a UDP read a batch of datagrams) so
+  // neither direction can starve the other; true if more may be waiting.
   bool handle_tun_readable(size_t budget = 64);
-  bool handle_udp_readable(size_t budget = 64);
+  bool handle_udp_readable(size_t budget = 4);
   void handle_timers();
   Instant next_deadline() const;
 
@@ -133,7 +135,9 @@ class Device {
   void drop(Drop d);
   void drop(Drop d, const SockAddr& from);
   void reschedule(Peer& p);
-  void route_outbound(const Now& now, size_t len);
+  void route_outbound(const Now& now, MutableBytes frame, size_t len);
+  void flush_udp();
+  void flush_tun();
   void receive_datagram(const Now& now, MutableBytes datagram, const SockAddr& from);
   bool admit_handshake(const Now& now, Bytes msg, const SockAddr& from);
   void receive_initiation(const Now& now, const handshake::InitiationMsg& m, const SockAddr& from);
@@ -168,9 +172,15 @@ class Device {
   uint32_t load_window_count_ = 0;
   Instant under_load_until_{};
   bool forced_under_load_ = false;
-  // One buffer each way, reused: no allocation per packet.
-  std::vector<uint8_t> tun_buf_;
-  std::vector<uint8_t> udp_buf_;
+  // Buffers reused for every batch: no allocation per packet. Outbound
+  // packets are sealed in place in tx_ and sent together (flush_udp);
+  // inbound datagrams are opened in place in rx_ and the plaintexts written
+  // to the TUN together (flush_tun).
+  SlotArena tx_;
+  std::unique_ptr<uint8_t[]> rx_mem_;
+  std::vector<MutableBytes> rx_buffers_;
+  std::vector<Datagram> rx_datagrams_;
+  std::vector<MutableBytes> tun_out_;
 };
 
 }  // namespace sitelink::tunnel

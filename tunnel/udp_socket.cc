@@ -5,18 +5,27 @@
 #include "tunnel/udp_socket.h"
 
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 namespace sitelink::tunnel {
 
 namespace {
 
-// Room for bursts while the loop is busy; the kernel caps it at rmem_max /
-// wmem_max, which is fine (best effort).
-constexpr int kSocketBufferBytes = 4 << 20;
+// Per system call: datagrams (or trains of them) in one recvmmsg/sendmmsg.
+constexpr size_t kMaxBatch = 64;
+// A UDP GSO train: the kernel's UDP_MAX_SEGMENTS, and the bytes of one
+// UDP datagram (less room for the IPv6 header).
+constexpr size_t kMaxSegments = 64;
+constexpr size_t kMaxTrainBytes = 65000;
+// After this many refused trains the socket stops trying GSO.
+constexpr int kMaxGsoErrors = 8;
 
 // A dual-stack AF_INET6 socket, or AF_INET where the kernel has no IPv6.
 SysResult<UniqueFd> make_socket(int& family) {
@@ -37,10 +46,30 @@ SysResult<UniqueFd> make_socket(int& family) {
   return fd;
 }
 
-void grow_buffers(int fd) {
-  for (int opt : {SO_RCVBUF, SO_SNDBUF}) {
-    (void)::setsockopt(fd, SOL_SOCKET, opt, &kSocketBufferBytes, sizeof kSocketBufferBytes);
+// Room for bursts while the loop is busy. The FORCE variants (CAP_NET_ADMIN,
+// which sitelinkd has) pass rmem_max / wmem_max; otherwise the kernel caps
+// the size there, which is fine (best effort).
+void grow_buffers(int fd, int bytes) {
+  if (bytes <= 0) return;
+  for (auto [force, plain] : {std::pair{SO_RCVBUFFORCE, SO_RCVBUF}, std::pair{SO_SNDBUFFORCE, SO_SNDBUF}}) {
+    if (::setsockopt(fd, SOL_SOCKET, force, &bytes, sizeof bytes) < 0) {
+      (void)::setsockopt(fd, SOL_SOCKET, plain, &bytes, sizeof bytes);
+    }
   }
+}
+
+// Turns on what the kernel supports of the options; returns them as they are.
+LinuxUdp::Options enable_offloads(int fd, LinuxUdp::Options o) {
+  if (o.gro) {
+    const int on = 1;
+    o.gro = ::setsockopt(fd, IPPROTO_UDP, UDP_GRO, &on, sizeof on) == 0;
+  }
+  if (o.gso) {
+    int size = 0;
+    socklen_t len = sizeof size;
+    o.gso = ::getsockopt(fd, IPPROTO_UDP, UDP_SEGMENT, &size, &len) == 0;
+  }
+  return o;
 }
 
 SysResult<void> bind_any(int fd, int family, uint16_t port) {
@@ -78,12 +107,13 @@ SysResult<uint16_t> bound_port(int fd) {
 
 }  // namespace
 
-SysResult<LinuxUdp> LinuxUdp::bind(uint16_t port, uint32_t fwmark) {
+SysResult<LinuxUdp> LinuxUdp::bind(uint16_t port, uint32_t fwmark, Options options) {
   int family = 0;
   auto fd = make_socket(family);
   if (!fd) return Err(fd.error());
-  grow_buffers(fd->get());
-  LinuxUdp sock(std::move(*fd), family, 0);
+  grow_buffers(fd->get(), options.buffer_bytes);
+  options = enable_offloads(fd->get(), options);
+  LinuxUdp sock(std::move(*fd), family, 0, options);
   if (fwmark != 0) {
     if (auto r = sock.set_fwmark(fwmark); !r) return Err(r.error());
   }
@@ -117,6 +147,163 @@ bool LinuxUdp::send(Bytes datagram, const SockAddr& to) {
     if (n >= 0) return static_cast<size_t>(n) == datagram.size();
     if (errno != EINTR) return false;
   }
+}
+
+// --- Batches -------------------------------------------------------------------------
+
+size_t UdpSocket::recv_batch(std::span<const MutableBytes> buffers, std::vector<Datagram>& out) {
+  size_t filled = 0;
+  for (; filled < buffers.size(); ++filled) {
+    auto r = recv(buffers[filled]);
+    if (!r) break;
+    out.push_back({buffers[filled].first(std::min(r->length, buffers[filled].size())), r->from});
+  }
+  return filled;
+}
+
+void UdpSocket::queue(Bytes datagram, const SockAddr& to) {
+  if (!send(datagram, to)) ++queue_failures_;
+}
+
+size_t UdpSocket::flush() { return std::exchange(queue_failures_, 0); }
+
+size_t LinuxUdp::recv_batch(std::span<const MutableBytes> buffers, std::vector<Datagram>& out) {
+  const size_t n = std::min(buffers.size(), options_.batch ? kMaxBatch : size_t{1});
+  std::array<mmsghdr, kMaxBatch> msgs;
+  std::array<iovec, kMaxBatch> iov;
+  std::array<sockaddr_storage, kMaxBatch> names;
+  alignas(cmsghdr) std::array<std::array<char, CMSG_SPACE(sizeof(int))>, kMaxBatch> control;
+  for (size_t i = 0; i < n; ++i) {
+    iov[i] = {buffers[i].data(), buffers[i].size()};
+    msgs[i].msg_hdr = msghdr{};
+    msgs[i].msg_hdr.msg_name = &names[i];
+    msgs[i].msg_hdr.msg_namelen = sizeof names[i];
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+    msgs[i].msg_hdr.msg_control = control[i].data();
+    msgs[i].msg_hdr.msg_controllen = control[i].size();
+    msgs[i].msg_len = 0;
+  }
+  int got;
+  do {
+    got = ::recvmmsg(fd_.get(), msgs.data(), static_cast<unsigned>(n), MSG_DONTWAIT, nullptr);
+  } while (got < 0 && errno == EINTR);
+  if (got <= 0) return 0;  // EAGAIN: nothing waiting; ICMP errors: read again later
+
+  for (size_t i = 0; i < static_cast<size_t>(got); ++i) {
+    const msghdr& h = msgs[i].msg_hdr;
+    const size_t len = msgs[i].msg_len;
+    const auto from = SockAddr::from_raw(reinterpret_cast<const sockaddr*>(&names[i]), h.msg_namelen);
+    if (!from || (h.msg_flags & MSG_TRUNC)) continue;  // cannot happen with 64 KiB buffers
+    size_t train = 0;  // UDP_GRO: the size of each datagram of a train
+    for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(const_cast<msghdr*>(&h), c)) {
+      if (c->cmsg_level == IPPROTO_UDP && c->cmsg_type == UDP_GRO) {
+        int size = 0;
+        std::memcpy(&size, CMSG_DATA(c), sizeof size);
+        train = size > 0 ? static_cast<size_t>(size) : 0;
+      }
+    }
+    const MutableBytes data = buffers[i].first(len);
+    if (train == 0 || train >= len) {
+      out.push_back({data, *from});
+      continue;
+    }
+    for (size_t off = 0; off < len; off += train) out.push_back({data.subspan(off, std::min(train, len - off)), *from});
+  }
+  return static_cast<size_t>(got);
+}
+
+void LinuxUdp::queue(Bytes datagram, const SockAddr& to) {
+  if (!to.valid() || (family_ == AF_INET && !to.is_v4())) {
+    UdpSocket::queue(datagram, to);  // counted as a failure
+    return;
+  }
+  pending_.push_back({datagram, to});
+}
+
+// Sends pending_[first, first + count) one by one; returns the failures.
+size_t LinuxUdp::send_group(size_t first, size_t count) {
+  size_t failed = 0;
+  for (size_t i = first; i < first + count; ++i) failed += send(pending_[i].data, pending_[i].to) ? 0 : 1;
+  return failed;
+}
+
+// Groups the queue into messages: with GSO, a run of datagrams to the same
+// address, all of one size but the last (which may be shorter), becomes one
+// train; then sendmmsg sends up to kMaxBatch messages per call.
+size_t LinuxUdp::flush() {
+  size_t failed = UdpSocket::flush();
+  struct Group {
+    size_t first, count;
+  };
+  std::array<Group, kMaxBatch> groups;
+  std::array<mmsghdr, kMaxBatch> msgs;
+  std::array<sockaddr_storage, kMaxBatch> names;
+  alignas(cmsghdr) std::array<std::array<char, CMSG_SPACE(sizeof(uint16_t))>, kMaxBatch> control;
+  std::array<iovec, kMaxBatch * kMaxSegments> iov;
+
+  size_t next = 0;
+  while (next < pending_.size()) {
+    size_t m = 0, v = 0;
+    const size_t per_call = options_.batch ? kMaxBatch : 1;
+    while (m < per_call && next < pending_.size()) {
+      const Pending& head = pending_[next];
+      const size_t seg = head.data.size();
+      size_t count = 1, total = seg;
+      while (options_.gso && next + count < pending_.size() && count < kMaxSegments) {
+        const Pending& p = pending_[next + count];
+        if (p.to != head.to || p.data.size() > seg || total + p.data.size() > kMaxTrainBytes) break;
+        total += p.data.size();
+        ++count;
+        if (p.data.size() < seg) break;  // a shorter datagram ends the train
+      }
+      groups[m] = {next, count};
+      msghdr& h = msgs[m].msg_hdr;
+      h = msghdr{};
+      h.msg_name = &names[m];
+      h.msg_namelen = head.to.to_raw(names[m], family_);
+      h.msg_iov = &iov[v];
+      h.msg_iovlen = count;
+      for (size_t i = 0; i < count; ++i) {
+        const Bytes d = pending_[next + i].data;
+        iov[v++] = {const_cast<uint8_t*>(d.data()), d.size()};
+      }
+      if (count > 1) {
+        h.msg_control = control[m].data();
+        h.msg_controllen = control[m].size();
+        cmsghdr* c = CMSG_FIRSTHDR(&h);
+        c->cmsg_level = IPPROTO_UDP;
+        c->cmsg_type = UDP_SEGMENT;
+        c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+        const auto size = static_cast<uint16_t>(seg);
+        std::memcpy(CMSG_DATA(c), &size, sizeof size);
+      }
+      next += count;
+      ++m;
+    }
+    size_t k = 0;
+    while (k < m) {
+      const int sent = ::sendmmsg(fd_.get(), msgs.data() + k, static_cast<unsigned>(m - k), 0);
+      if (sent > 0) {
+        k += static_cast<size_t>(sent);
+        continue;
+      }
+      if (sent < 0 && errno == EINTR) continue;
+      const int err = errno;
+      const Group g = groups[k++];
+      if (g.count > 1 && err != EAGAIN && err != ENOBUFS) {
+        // The kernel refused the train (no GSO here, or a datagram larger
+        // than the path MTU): send it one by one, and after repeated
+        // refusals stop making trains.
+        if (++gso_errors_ >= kMaxGsoErrors) options_.gso = false;
+        failed += send_group(g.first, g.count);
+      } else {
+        failed += g.count;
+      }
+    }
+  }
+  pending_.clear();
+  return failed;
 }
 
 SysResult<void> LinuxUdp::set_fwmark(uint32_t mark) {

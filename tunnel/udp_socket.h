@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
+#include <vector>
 
 #include "handshake/base/bytes.h"
 #include "tunnel/sock_addr.h"
@@ -18,6 +20,12 @@ struct Received {
   SockAddr from;
 };
 
+// One datagram of a batch, inside one of the caller's buffers.
+struct Datagram {
+  MutableBytes data;
+  SockAddr from;
+};
+
 class UdpSocket {
  public:
   virtual ~UdpSocket() = default;
@@ -27,25 +35,64 @@ class UdpSocket {
   virtual bool send(Bytes datagram, const SockAddr& to) = 0;
   virtual int fd() const = 0;
   virtual uint16_t port() const = 0;
+
+  // Receives what is waiting, at most one datagram (or one coalesced train
+  // of datagrams) per buffer, and appends each datagram to `out` in order.
+  // Returns how many buffers were filled: fewer than buffers.size() means
+  // nothing more was waiting.
+  virtual size_t recv_batch(std::span<const MutableBytes> buffers, std::vector<Datagram>& out);
+  // Sends `datagram` later, at flush(); its bytes must stay untouched until
+  // then. Datagrams leave in the order they were queued.
+  virtual void queue(Bytes datagram, const SockAddr& to);
+  // Sends everything queued; returns how many datagrams could not be sent.
+  virtual size_t flush();
+
+ private:
+  size_t queue_failures_ = 0;
 };
 
 class LinuxUdp final : public UdpSocket {
  public:
+  struct Options {
+    bool batch = true;  // recvmmsg/sendmmsg: many datagrams per system call
+    bool gso = true;    // UDP_SEGMENT: a train of equal datagrams in one send
+    bool gro = true;    // UDP_GRO: the kernel hands us trains of datagrams
+    int buffer_bytes = 4 << 20;  // SO_RCVBUF / SO_SNDBUF (0 = kernel default)
+  };
   // Binds `port` (0 = any free port) on all addresses, IPv6 dual-stack when
-  // the host has IPv6, else IPv4 only. fwmark 0 = none.
-  [[nodiscard]] static SysResult<LinuxUdp> bind(uint16_t port, uint32_t fwmark);
+  // the host has IPv6, else IPv4 only. fwmark 0 = none. Options the kernel
+  // lacks are turned off (gso() / gro() tell).
+  [[nodiscard]] static SysResult<LinuxUdp> bind(uint16_t port, uint32_t fwmark, Options options);
+  [[nodiscard]] static SysResult<LinuxUdp> bind(uint16_t port, uint32_t fwmark) {
+    return bind(port, fwmark, Options{});
+  }
 
   std::optional<Received> recv(MutableBytes buf) override;
   bool send(Bytes datagram, const SockAddr& to) override;
+  size_t recv_batch(std::span<const MutableBytes> buffers, std::vector<Datagram>& out) override;
+  void queue(Bytes datagram, const SockAddr& to) override;
+  size_t flush() override;
   int fd() const override { return fd_.get(); }
   uint16_t port() const override { return port_; }
+  bool gso() const { return options_.gso; }
+  bool gro() const { return options_.gro; }
   [[nodiscard]] SysResult<void> set_fwmark(uint32_t mark);
 
  private:
-  LinuxUdp(UniqueFd fd, int family, uint16_t port) : fd_(std::move(fd)), family_(family), port_(port) {}
+  struct Pending {
+    Bytes data;
+    SockAddr to;
+  };
+  LinuxUdp(UniqueFd fd, int family, uint16_t port, Options options)
+      : fd_(std::move(fd)), family_(family), port_(port), options_(options) {}
+  size_t send_group(size_t first, size_t count);
+
   UniqueFd fd_;
   int family_ = 0;
   uint16_t port_ = 0;
+  Options options_;
+  std::vector<Pending> pending_;
+  int gso_errors_ = 0;
 };
 
 }  // namespace sitelink::tunnel
