@@ -34,7 +34,7 @@ std::string_view to_string(Drop d) {
       "tun-no-route",   "tun-bad-packet", "no-endpoint",       "send-failed",     "malformed",
       "invalid-mac1",   "cookie-sent",    "rate-limited",      "unknown-peer",    "unknown-index",
       "handshake-refused", "decrypt-failed", "replay",         "expired-keypair", "source-not-allowed",
-      "bad-inner-packet", "tun-write-failed", "no-private-key"};
+      "bad-inner-packet", "tun-write-failed", "no-private-key", "over-budget"};
   return kNames[static_cast<size_t>(d)];
 }
 
@@ -374,8 +374,10 @@ bool Device::under_load(Instant now) {
   return now < under_load_until_;
 }
 
-// mac1 always; under load, mac2 (else a cookie reply) and the per-source
-// rate limit (wg_receive_handshake_packet).
+// mac1 always; under load, mac2 (else a cookie reply), the per-source
+// rate limit (wg_receive_handshake_packet) and the device-wide budget,
+// which a peer's known endpoint does not need: it has just proved its
+// address with mac2, and the per-source limit still holds it.
 bool Device::admit_handshake(const Now& now, Bytes msg, const SockAddr& from) {
   const bool load = under_load(now.mono);
   if (!cookies_->check_mac1(msg)) {
@@ -396,7 +398,15 @@ bool Device::admit_handshake(const Now& now, Bytes msg, const SockAddr& from) {
     drop(Drop::kRateLimited, from);
     return false;
   }
+  if (!budget_.take(now.mono) && !is_peer_endpoint(from)) {
+    drop(Drop::kOverBudget, from);
+    return false;
+  }
   return true;
+}
+
+bool Device::is_peer_endpoint(const SockAddr& from) const {
+  return std::any_of(peers_.begin(), peers_.end(), [&](const auto& entry) { return entry.second->spec.endpoint == from; });
 }
 
 void Device::receive_initiation(const Now& now, const hs::InitiationMsg& m, const SockAddr& from) {

@@ -55,6 +55,7 @@ enum class Drop : uint8_t {
   kBadInnerPacket,     // decrypted, but not a valid IP packet
   kTunWriteFailed,
   kNoPrivateKey,       // the interface has no private key yet (cross-platform mode)
+  kOverBudget,         // under load, beyond the device-wide handshake budget
   kCount,
 };
 std::string_view to_string(Drop d);
@@ -140,6 +141,7 @@ class Device {
   void flush_tun();
   void receive_datagram(const Now& now, MutableBytes datagram, const SockAddr& from);
   bool admit_handshake(const Now& now, Bytes msg, const SockAddr& from);
+  bool is_peer_endpoint(const SockAddr& from) const;
   void receive_initiation(const Now& now, const handshake::InitiationMsg& m, const SockAddr& from);
   void receive_indexed(const Now& now, const handshake::Message& m, uint32_t index, const SockAddr& from);
   void deliver(Peer& p, MutableBytes packet);
@@ -162,6 +164,7 @@ class Device {
   AllowedIps routes_;
   IndexTable indices_;
   Ratelimiter ratelimiter_;
+  HandshakeBudget budget_;
   std::unordered_map<PeerId, std::unique_ptr<Peer>> peers_;
   std::map<handshake::PublicKey, PeerId> by_key_;
   std::set<std::pair<Instant, PeerId>> deadlines_;  // one entry per peer with a timer

@@ -39,6 +39,18 @@ uint64_t v4_bits(const uint8_t* p) {
   return uint64_t{p[0]} << 24 | uint64_t{p[1]} << 16 | uint64_t{p[2]} << 8 | uint64_t{p[3]};
 }
 
+// The token bucket both classes use: credit in nanoseconds, earned one per
+// nanosecond up to `max`; a packet costs `cost`.
+bool take_token(int64_t& tokens, Instant& last, Instant now, int64_t cost, int64_t max) {
+  // A clock that steps back earns nothing (and costs nothing).
+  const int64_t elapsed = std::max<int64_t>(0, (now - last).count());
+  tokens = elapsed >= max - tokens ? max : tokens + elapsed;
+  last = std::max(last, now);
+  if (tokens < cost) return false;
+  tokens -= cost;
+  return true;
+}
+
 }  // namespace
 
 size_t Ratelimiter::KeyHash::operator()(const Key& k) const noexcept {
@@ -57,14 +69,19 @@ Ratelimiter::Key Ratelimiter::key_of(const config::IpAddress& source) {
 }
 
 bool Ratelimiter::refill_and_take(Bucket& b, Instant now) {
-  // A clock that steps back earns nothing (and costs nothing).
-  const int64_t elapsed = std::max<int64_t>(0, (now - b.last).count());
-  b.tokens = elapsed >= kTokenMax - b.tokens ? kTokenMax : b.tokens + elapsed;
-  b.last = std::max(b.last, now);
-  if (b.tokens < kPacketCost) return false;
-  b.tokens -= kPacketCost;
-  return true;
+  return take_token(b.tokens, b.last, now, kPacketCost, kTokenMax);
 }
+
+bool HandshakeBudget::take(Instant now) {
+  constexpr int64_t kCost = kNsPerSecond / static_cast<int64_t>(kPerSecond);
+  constexpr int64_t kMax = kCost * static_cast<int64_t>(kBurst);
+  if (tokens_ < 0) {
+    tokens_ = kMax;
+    last_ = now;
+  }
+  return take_token(tokens_, last_, now, kCost, kMax);
+}
+
 
 bool Ratelimiter::allow(const config::IpAddress& source, Instant now) {
   gc(now);

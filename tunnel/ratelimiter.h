@@ -45,4 +45,23 @@ class Ratelimiter {
   Instant last_gc_{};
 };
 
+// HandshakeBudget: one device-wide token bucket bounding the expensive
+// handshake work (the Curve25519 operations of an initiation or response)
+// to kPerSecond messages a second, burst kBurst. The per-source limiter
+// stops one source; this stops many sources together from starving the
+// data path. The kernel gets the same bound from its fixed-size handshake
+// queue.
+class HandshakeBudget {
+ public:
+  static constexpr uint64_t kPerSecond = 2000;
+  static constexpr uint64_t kBurst = 200;
+
+  // True if one more handshake message may be processed now.
+  bool take(Instant now);
+
+ private:
+  Instant last_{};
+  int64_t tokens_ = -1;  // nanoseconds of credit; -1 = not started (full)
+};
+
 }  // namespace sitelink::tunnel

@@ -7,7 +7,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <random>
 #include <string>
 
 namespace sitelink::tunnel {
@@ -154,6 +156,41 @@ TEST(RatelimiterTest, SourceDroppedByGcStartsWithAFullBucket) {
   ASSERT_EQ(allowed(r, src, kT0, 10), 5);
   EXPECT_EQ(allowed(r, src, kT0 + seconds(5), 10), 5);
   EXPECT_EQ(r.size(), 1u);
+}
+
+// The device-wide budget against a naive model: credit in nanoseconds,
+// refilled by elapsed time up to the burst, one packet's cost per message.
+TEST(HandshakeBudgetTest, MatchesANaiveBucketUnderRandomArrivals) {
+  constexpr int64_t kCost = 1'000'000'000 / static_cast<int64_t>(HandshakeBudget::kPerSecond);
+  constexpr int64_t kMax = kCost * static_cast<int64_t>(HandshakeBudget::kBurst);
+  for (uint32_t seed = 1; seed <= 20; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    std::mt19937 rng(seed);
+    HandshakeBudget budget;
+    int64_t model_tokens = kMax;
+    Instant t = kT0, model_last = kT0;
+    for (int i = 0; i < 20000; ++i) {
+      // Bursts (0 ns apart) and gaps up to 2 ms, so the bucket empties and refills.
+      const int64_t gap = rng() % 4 == 0 ? 0 : static_cast<int64_t>(rng() % 2'000'000);
+      t = t + nanoseconds(gap);
+      model_tokens = std::min(kMax, model_tokens + (t - model_last).count());
+      model_last = t;
+      const bool expect = model_tokens >= kCost;
+      if (expect) model_tokens -= kCost;
+      ASSERT_EQ(budget.take(t), expect) << "message " << i;
+    }
+  }
+}
+
+TEST(HandshakeBudgetTest, AFloodGetsTheBurstThenTheRate) {
+  HandshakeBudget budget;
+  int first = 0;
+  for (int i = 0; i < 100000; ++i) first += budget.take(kT0) ? 1 : 0;
+  EXPECT_EQ(first, static_cast<int>(HandshakeBudget::kBurst));
+  // One message every microsecond for a second: the rate, no more.
+  int second = 0;
+  for (int us = 1; us <= 1'000'000; ++us) second += budget.take(kT0 + std::chrono::microseconds(us)) ? 1 : 0;
+  EXPECT_EQ(second, static_cast<int>(HandshakeBudget::kPerSecond));
 }
 
 }  // namespace
