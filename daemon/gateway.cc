@@ -13,6 +13,7 @@
 
 #include "config/load.h"
 #include "daemon/exit_codes.h"
+#include "daemon/memory_lock.h"
 #include "daemon/privileges.h"
 
 namespace sitelink::daemon {
@@ -53,6 +54,13 @@ void disable_core_dumps() {
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
+// Keys stay out of core files and, where the memory limit allows, out of
+// swap (memory_lock.h). Called after any fork: locks are not inherited.
+void protect_secrets(tunnel::Logger& log) {
+  disable_core_dumps();
+  if (auto m = lock_memory(); !m.locked) LogLine(log, LogLevel::kWarn) << m.warning;
+}
+
 }  // namespace
 
 Gateway::Gateway(std::string path, config::Config cfg, tunnel::Logger& log, tunnel::Netlink nl,
@@ -72,7 +80,7 @@ Gateway::~Gateway() = default;
 tunnel::SysResult<std::unique_ptr<Gateway>> Gateway::start(std::string path, config::Config cfg,
                                                           tunnel::Logger& log) {
   handshake::crypto_init();
-  disable_core_dumps();
+  protect_secrets(log);
   auto signals = block_signals();
   if (!signals) return Err(signals.error());
   auto nl = tunnel::Netlink::open();
@@ -98,7 +106,7 @@ tunnel::SysResult<std::unique_ptr<Gateway>> Gateway::start(std::string path, con
 tunnel::SysResult<std::unique_ptr<Gateway>> Gateway::start_interface(const std::string& iface,
                                                                     tunnel::Logger& log) {
   handshake::crypto_init();
-  disable_core_dumps();
+  protect_secrets(log);
   auto signals = block_signals();
   if (!signals) return Err(signals.error());
   auto nl = tunnel::Netlink::open();
