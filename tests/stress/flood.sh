@@ -26,50 +26,50 @@
 #
 # The flood runs in four phases, one flood_tool run each, while p1 and p2
 # ping 198.18.0.1 from their LAN address every 50 ms:
+#   replay   p1's first initiation (captured with tcpdump at start-up) at
+#            REPLAY_RATE, below the under-load threshold (512/s), so the hub
+#            does the DH and must refuse it as a replay
 #   garbage  random datagrams (bad-mac1 initiations and responses, transport
 #            with random indices, random sizes and types) at RATE
 #   mac1     initiations with a valid mac1 from unknown keys at RATE
-#   replay   p1's first initiation (captured with tcpdump at start-up) at
-#            REPLAY_RATE, below the under-load threshold, so the hub does the
-#            DH and must refuse it as a replay
 #   mix      the three in turn at RATE
+# The high-rate phases come last and back to back: a peer's rekey attempt
+# meets the load, is answered with a cookie and retried with mac2 5 s later,
+# still under load.
 #
 # Checks (PASS/FAIL; the exit status is non-zero if any failed):
-#   - the hub's drop counters classify each phase: garbage -> invalid-mac1
-#     and malformed; mac1 -> cookie-sent (under load); replay ->
-#     handshake-refused, and p1's endpoint on the hub did not move; mix ->
+#   - the hub's drop counters classify each phase: replay ->
+#     handshake-refused, and p1's endpoint on the hub did not move; garbage
+#     -> invalid-mac1 and malformed; mac1 -> cookie-sent (under load); mix ->
 #     invalid-mac1 and cookie-sent
 #   - each peer completed at least one handshake with the hub during the
-#     flood (its latest handshake on the hub changed: a rekey)
+#     flood (its latest handshake on the hub changed: a rekey), and at
+#     least one while the hub was under load
 #   - each peer's ping loss during the flood is below LOSS_BOUND_PCT
 #   - after the flood the hub is alive, answers `sitelink show` and a ping
 #     from each peer
-# Figures (FIGURE: flood.NAME=VALUE UNIT; $STRESS_OUT/flood.json): offered
-# rate per phase, datagrams that reached the hub's interface, the hub's
-# socket overflows, its drop counters, cookie replies that went back to the
-# flooder, ping loss and RTT per peer, handshakes per peer during the flood,
-# cookies the peers received, and the hub's CPU over the flood (% of one
-# core).
+# Figures (FIGURE: flood.NAME=VALUE UNIT; $STRESS_OUT/flood.json): per phase
+# the offered rate, the hub's CPU (% of one core), the time it was runnable
+# but waiting for a CPU (the machine's fault, not the hub's), its socket
+# overflows and its drop counters; over the whole flood the same, plus the
+# datagrams that reached the hub's interface, the replies (cookies) that
+# went back to the flooder, and per peer ping loss and RTT, handshakes
+# (under load), and cookies received.
 #
 # Needs root, ip, ping, timeout, wg, tcpdump, python3.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-MODE=quick
-case ${1:-} in
-  --quick) shift ;;
-  --full) MODE=full; shift ;;
-esac
+# shellcheck source=tests/netns/lib.sh
+source "$SCRIPT_DIR/../netns/lib.sh"
+# shellcheck source=tests/stress/proc-figures.sh
+source "$SCRIPT_DIR/proc-figures.sh"   # MODE from --quick/--full
+shift "$MODE_ARGS"
 if (($# != 3)); then
   echo "usage: flood.sh [--quick|--full] SITELINKD SITELINK FLOOD_TOOL" >&2
   exit 64
 fi
 SITELINKD=$1 SITELINK=$2 FLOOD_TOOL=$3
-
-# shellcheck source=tests/netns/lib.sh
-source "$SCRIPT_DIR/../netns/lib.sh"
-# shellcheck source=tests/stress/proc-figures.sh
-source "$SCRIPT_DIR/proc-figures.sh"
 lib_init flood slf
 figures_init flood
 
@@ -100,9 +100,7 @@ declare -A GW_PID=() GW_LOG=()
 require_root
 require_tools ip ping timeout wg tcpdump python3 sysctl
 [[ -c /dev/net/tun ]] || { log "no /dev/net/tun"; exit 1; }
-for b in "$SITELINKD" "$SITELINK" "$FLOOD_TOOL"; do
-  [[ -x "$b" ]] || { log "not executable: $b (build targets sitelinkd, sitelink and flood_tool)"; exit 1; }
-done
+require_binaries "$SITELINKD" "$SITELINK" "$FLOOD_TOOL"
 
 # --- topology ------------------------------------------------------------------------
 on_cleanup rm -f "/run/wireguard/$TUN_H.sock" "/run/wireguard/$TUN_1.sock" "/run/wireguard/$TUN_2.sock"
@@ -238,7 +236,19 @@ for p in json.load(open(sys.argv[1]))["interfaces"][0]["peers"]:
 iface_stat() { ip netns exec "$1" cat "/sys/class/net/$2/statistics/$3"; }
 # udp_stat NS FIELD: a counter from the Udp: lines of /proc/net/snmp.
 udp_stat() {
+  # shellcheck disable=SC2016  # an awk program, run by ip netns exec
   ip netns exec "$1" awk -v f="$2" '$1 == "Udp:" { if (!n) { for (i = 2; i <= NF; i++) col[$i] = i; n = 1 } else print $col[f] }' /proc/net/snmp
+}
+
+# proc_wait_ns PID: time its threads spent runnable but waiting for a CPU
+# (schedstat's second field): high when the machine, not the hub, is busy.
+proc_wait_ns() {
+  local t run wait total=0
+  for t in "/proc/$1/task/"*/schedstat; do
+    read -r run wait _ <"$t" 2>/dev/null || continue
+    total=$((total + wait))
+  done
+  echo "$total"
 }
 
 # cpu_pct NS_BEFORE NS_AFTER WINDOW_MS: CPU time as a % of one core.
@@ -277,6 +287,7 @@ start_bg "$WORK_DIR/handshakes.log" sample_handshakes
 SAMPLER_PID=$BG_PID
 t_start=$(date +%s)
 cpu0=$(proc_cpu_ns "${GW_PID[h]}")
+wait0=$(proc_wait_ns "${GW_PID[h]}")
 ms0=$(now_ms)
 
 # run_phase N MODE SECONDS: one flood_tool run; the hub's counters before
@@ -286,7 +297,7 @@ LOAD_FROM="" LOAD_TO=""
 run_phase() {
   local n=$1 mode=$2 secs=$3 rate=$RATE before
   [[ $mode == replay ]] && rate=$REPLAY_RATE
-  before="$(proc_cpu_ns "${GW_PID[h]}") $(now_ms) $(udp_stat "$NS_H" RcvbufErrors)"
+  before="$(proc_cpu_ns "${GW_PID[h]}") $(proc_wait_ns "${GW_PID[h]}") $(now_ms) $(udp_stat "$NS_H" RcvbufErrors)"
   local t_a=${EPOCHREALTIME%.*}
   ip netns exec "$NS_F" timeout $((secs + 20)) "$FLOOD_TOOL" --target "$HUB:$PORT" --mode "$mode" \
     --duration "$secs" --rate "$rate" --spoof "$SPOOF" --gateway-public-key "$(pub h)" \
@@ -296,7 +307,8 @@ run_phase() {
     LOAD_FROM=${LOAD_FROM:-$t_a}
     LOAD_TO=${EPOCHREALTIME%.*}
   fi
-  echo "$before $(proc_cpu_ns "${GW_PID[h]}") $(now_ms) $(udp_stat "$NS_H" RcvbufErrors)" >"$WORK_DIR/phase.$n"
+  echo "$before $(proc_cpu_ns "${GW_PID[h]}") $(proc_wait_ns "${GW_PID[h]}") $(now_ms) $(udp_stat "$NS_H" RcvbufErrors)" \
+    >"$WORK_DIR/phase.$n"
   show_json "$WORK_DIR/show.$n.json" || echo "failed" >"$WORK_DIR/show.$n.json"
 }
 
@@ -307,6 +319,7 @@ for ((i = 1; i <= N_PHASES; i++)); do
 done
 
 cpu1=$(proc_cpu_ns "${GW_PID[h]}")
+wait1=$(proc_wait_ns "${GW_PID[h]}")
 ms1=$(now_ms)
 rx1=$(iface_stat "$NS_H" "$UL_H" rx_packets)
 frx1=$(iface_stat "$NS_F" "$UL_F" rx_packets)
@@ -322,17 +335,18 @@ done
 # must have counted something.
 offered_total=0
 report_phase() {
-  local n=$1 mode=$2 line sent pps cpu_a ms_a ovf_a cpu_b ms_b ovf_b
+  local n=$1 mode=$2 line sent pps cpu_a wait_a ms_a ovf_a cpu_b wait_b ms_b ovf_b
   shift 2
   line=$(tail -n 1 "$WORK_DIR/flood-$mode.out")
   log "$line"
   sent=$(sed -n 's/.* sent=\([0-9]*\) .*/\1/p' <<<"$line")
   pps=$(sed -n 's/.* rate=\([0-9]*\) pps.*/\1/p' <<<"$line")
   offered_total=$((offered_total + ${sent:-0}))
-  read -r cpu_a ms_a ovf_a cpu_b ms_b ovf_b <"$WORK_DIR/phase.$n"
+  read -r cpu_a wait_a ms_a ovf_a cpu_b wait_b ms_b ovf_b <"$WORK_DIR/phase.$n"
   figure "$mode.offered_rate" "${pps:-0}" pps
   figure "$mode.sent" "${sent:-0}" datagrams
   figure "$mode.hub_cpu" "$(cpu_pct "$cpu_a" "$cpu_b" $((ms_b - ms_a)))" "%"
+  figure "$mode.hub_cpu_wait" "$(cpu_pct "$wait_a" "$wait_b" $((ms_b - ms_a)))" "%"
   figure "$mode.hub_socket_overflows" $((ovf_b - ovf_a)) datagrams
   if [[ $(<"$WORK_DIR/show.$n.json") == failed ]]; then
     fail "$mode: the hub did not answer sitelink show after the phase"
@@ -381,6 +395,7 @@ figure hub_interface_rx "$((rx1 - rx0))" datagrams
 figure hub_socket_overflows "$((rcvbuf1 - rcvbuf0))" datagrams
 figure replies_to_flooder "$((frx1 - frx0))" datagrams
 figure hub_cpu "$(cpu_pct "$cpu0" "$cpu1" "$window_ms")" "%"
+figure hub_cpu_wait "$(cpu_pct "$wait0" "$wait1" "$window_ms")" "%"
 
 for n in 1 2; do
   out="$WORK_DIR/ping-p$n.out"

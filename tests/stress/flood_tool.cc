@@ -471,17 +471,19 @@ class Flooder {
         msgs[i].msg_hdr.msg_namelen = sizeof opts_.target;
       }
     }
-    attempted_ += n;
     const int r = sendmmsg(fd_, msgs.data(), static_cast<unsigned>(n), 0);
     if (r < 0) {
-      // ENOBUFS and the like: the queue is full; count and go on.
-      totals_.errors += n;
-      if (errno != EINTR) usleep(100);
+      // The first datagram failed (ENOBUFS: a full queue; ECONNREFUSED: an
+      // ICMP error from an earlier one): count it, skip it, go on.
+      ++totals_.errors;
+      ++attempted_;
+      if (errno == ENOBUFS) usleep(100);
       return;
     }
+    // Datagrams after a partial send are made again in the next batch.
     const auto sent = static_cast<size_t>(r);
+    attempted_ += sent;
     totals_.sent += sent;
-    totals_.errors += n - sent;
     for (size_t i = 0; i < sent; ++i) ++totals_.by_kind[kinds[i]];
   }
 
