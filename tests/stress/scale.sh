@@ -157,7 +157,8 @@ check_run() {
   if [[ ${completed:-0} == "$n" ]]; then
     pass "$name: all $n handshakes completed ($(result "$out" cookie_replies) cookie replies)"
   else
-    fail "$name: ${completed:-0} of $n handshakes completed (scale_spokes exit $SPOKES_RC: $(tail -2 "$out.err" | tr '\n' ' '))"
+    fail "$name: ${completed:-0} of $n handshakes completed" \
+      "(scale_spokes exit $SPOKES_RC: $(tail -2 "$out.err" | tr '\n' ' '))"
   fi
   if [[ ${answered:-0} == "$n" ]]; then
     pass "$name: every spoke got echo replies ($(result "$out" echo_replies) of $(result "$out" echo_sent))"

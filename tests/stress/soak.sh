@@ -108,8 +108,10 @@ wait_until "underlay" "$START_BOUND" ping_once "$NS_A" 203.0.113.2
 # ping keeps on this machine (50 pings on lo), so the run lasts about
 # SECONDS_RUN. The rekey minimum is computed from SECONDS_RUN, which the run
 # cannot undercut (a slower ping only lengthens it).
-PACE_S=$(ip netns exec "$NS_A" timeout 20 ping -n -q -i "$PING_INTERVAL" -c 50 127.0.0.1 |
-  awk '/packets transmitted/ {for (i = 1; i <= NF; i++) if ($i == "time") print substr($(i + 1), 1, length($(i + 1)) - 2) / 49000}')
+# ping_ms [FILE]: the run time in ms from ping's summary ("..., time 4865ms").
+ping_ms() { awk '/packets transmitted/ {for (i = 1; i < NF; i++) if ($i == "time") print $(i + 1) + 0}' "$@"; }
+PACE_S=$(ip netns exec "$NS_A" timeout 20 ping -n -q -i "$PING_INTERVAL" -c 50 127.0.0.1 | ping_ms |
+  awk '{print $1 / 49000}')
 PING_COUNT=$(awk -v s="$SECONDS_RUN" -v i="$PING_INTERVAL" -v p="${PACE_S:-0}" \
   'BEGIN {if (p < i) p = i; printf "%d", s / p}')
 ((PING_COUNT <= 65535)) || PING_COUNT=65535
@@ -193,7 +195,8 @@ not_running() { ! kill -0 "$1" 2>/dev/null; }
 wait_until "the ping run to end" $((SECONDS_RUN * 2 + 30)) not_running "$PING" || true
 stop_pid "$PING"
 PING_RC=$STOP_RC
-wait_until "the iperf3 stream to end" 30 not_running "$IPERF" || true
+# ping's pace varies, so the stream may still have some way to go.
+wait_until "the iperf3 stream to end" $((SECONDS_RUN + 30)) not_running "$IPERF" || true
 stop_pid "$IPERF"
 IPERF_RC=$STOP_RC
 stop_pid "$SAMPLER" 2
@@ -206,7 +209,7 @@ RECEIVED=$(awk '/packets transmitted/ {print $4}' "$WORK_DIR/ping.txt")
 SENT=${SENT:-0} RECEIVED=${RECEIVED:-0}
 LOST=$((SENT - RECEIVED))
 MAX_RTT=$(awk '/^rtt/ {split($0, a, "/"); print a[6] + 0}' "$WORK_DIR/ping.txt")
-PING_MS=$(awk '/packets transmitted/ {for (i = 1; i <= NF; i++) if ($i == "time") print $(i + 1) + 0}' "$WORK_DIR/ping.txt")
+PING_MS=$(ping_ms "$WORK_DIR/ping.txt")
 figure ping_seconds "$(awk -v ms="${PING_MS:-0}" 'BEGIN {printf "%.1f", ms / 1000}')" s
 figure ping_sent "$SENT" packets
 figure ping_received "$RECEIVED" packets
@@ -266,27 +269,26 @@ fi
 # twice the smoothed RTT (a few ms here), so a delay on a busy machine
 # retransmits without any loss; a DSACK from the receiver marks a
 # retransmission it did not need (it had the segment).
-tcp_counter() {
+# net_counter NS FILE GROUP NAME: a counter from /proc/net/snmp or
+# /proc/net/netstat of NS (per group, a line of names, then one of values).
+net_counter() {
   # shellcheck disable=SC2016  # awk's fields
-  ip netns exec "$NS_HA" awk -v k="$1" '/^TcpExt:/ {if (!h) {for (i = 1; i <= NF; i++) c[$i] = i; h = 1} else print $c[k]}' \
-    /proc/net/netstat
+  ip netns exec "$1" awk -v g="$3:" -v k="$4" \
+    '$1 == g {if (!h) {for (i = 1; i <= NF; i++) c[$i] = i; h = 1} else print $c[k]}' "$2"
 }
-figure tcp_loss_probes "$(tcp_counter TCPLossProbes)" segments
-figure tcp_dsacks_received "$(tcp_counter TCPDSACKRecv)" segments
+figure tcp_loss_probes "$(net_counter "$NS_HA" /proc/net/netstat TcpExt TCPLossProbes)" segments
+figure tcp_dsacks_received "$(net_counter "$NS_HA" /proc/net/netstat TcpExt TCPDSACKRecv)" segments
 
 # Where packets can be lost besides the protocol: each daemon's own drop
 # counters (by reason, from sitelink show), the kernel's TUN queue and UDP
 # receive buffer. Figures only; the ping check above is the assertion.
-udp_rcvbuf_errors() {
-  # shellcheck disable=SC2016  # awk's fields
-  ip netns exec "$1" awk '/^Udp:/ {if (!h) {for (i = 1; i <= NF; i++) c[$i] = i; h = 1} else print $c["RcvbufErrors"]}' /proc/net/snmp
-}
 for s in a b; do
   drops=$("$SITELINK" show "${GW_TUN[$s]}" --json 2>/dev/null | grep -o '"dropped": *{[^}]*}' || true)
   log "gw-$s ${drops:-\"dropped\": ?}"
   figure "daemon_drops_$s" "$(grep -oE ':[0-9]+' <<<"$drops" | tr -d : | awk '{n += $1} END {print n + 0}')" packets
-  figure "tun_tx_dropped_$s" "$(ip netns exec "${GW_NS[$s]}" cat "/sys/class/net/${GW_TUN[$s]}/statistics/tx_dropped")" packets
-  figure "udp_rcvbuf_errors_$s" "$(udp_rcvbuf_errors "${GW_NS[$s]}")" packets
+  ns=${GW_NS[$s]}
+  figure "tun_tx_dropped_$s" "$(ip netns exec "$ns" cat "/sys/class/net/${GW_TUN[$s]}/statistics/tx_dropped")" packets
+  figure "udp_rcvbuf_errors_$s" "$(net_counter "$ns" /proc/net/snmp Udp RcvbufErrors)" packets
 done
 
 # tunnel bytes as gw-a counts them
@@ -301,7 +303,10 @@ quarter_max() {
     lo = which == "FIRST" ? 1 : NR - q + 1; hi = which == "FIRST" ? q : NR; m = 0
     for (i = lo; i <= hi; i++) if (v[i] + 0 > m) m = v[i] + 0; print m}' "$WORK_DIR/samples.txt"
 }
-column_at() { awk -v col="$1" -v which="$2" 'NR == 1 {f = $col} {l = $col} END {print (which == "first" ? f : l) + 0}' "$WORK_DIR/samples.txt"; }
+column_at() {
+  awk -v col="$1" -v which="$2" 'NR == 1 {f = $col} {l = $col} END {print (which == "first" ? f : l) + 0}' \
+    "$WORK_DIR/samples.txt"
+}
 column_max() { awk -v col="$1" '$col + 0 > m {m = $col + 0} END {print m + 0}' "$WORK_DIR/samples.txt"; }
 SAMPLES=$(wc -l <"$WORK_DIR/samples.txt")
 figure samples "$SAMPLES" samples
@@ -314,7 +319,8 @@ for s in a b; do
   if ((SAMPLES >= 8 && last <= first + RSS_MARGIN_KIB)); then
     pass "gw-$s RSS flat: last quarter max $last KiB <= first quarter max $first KiB + $RSS_MARGIN_KIB"
   else
-    fail "gw-$s RSS grew: last quarter max $last KiB > first quarter max $first KiB + $RSS_MARGIN_KIB ($SAMPLES samples)"
+    fail "gw-$s RSS grew: last quarter max $last KiB > first quarter max $first KiB" \
+      "+ $RSS_MARGIN_KIB ($SAMPLES samples)"
   fi
   col=$((col + 1))
 done
