@@ -2,6 +2,9 @@
 // randomness, constant-time compares, wiping) and libb2 (BLAKE2s).
 #include "handshake/crypto.h"
 
+#include <algorithm>
+#include <cstring>
+
 #include <blake2.h>
 #include <sodium.h>
 
@@ -45,7 +48,24 @@ uint32_t Rng::uniform(uint32_t upper_bound) {
   }
 }
 
-void SodiumRng::fill(MutableBytes out) { randombytes_buf(out.data(), out.size()); }
+SodiumRng::~SodiumRng() { sodium_memzero(pool_.data(), pool_.size()); }
+
+void SodiumRng::fill(MutableBytes out) {
+  if (out.size() > kPool / 4) return randombytes_buf(out.data(), out.size());
+  size_t done = 0;
+  while (done < out.size()) {
+    if (left_ == 0) {
+      randombytes_buf(pool_.data(), pool_.size());
+      left_ = kPool;
+    }
+    const size_t n = std::min(left_, out.size() - done);
+    uint8_t* from = pool_.data() + (kPool - left_);
+    std::memcpy(out.data() + done, from, n);
+    sodium_memzero(from, n);
+    left_ -= n;
+    done += n;
+  }
+}
 
 void x25519_clamp(std::span<uint8_t, kKeySize> secret) {
   secret[0] &= 248;

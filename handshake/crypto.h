@@ -38,9 +38,22 @@ class Rng {
 };
 
 // The operating system's CSPRNG (libsodium's randombytes).
+// Draws from the kernel (getrandom, through libsodium) a pool at a time, so
+// that a flood answered with cookie replies, each needing a fresh nonce,
+// does not cost a system call per packet. Bytes handed out are wiped from
+// the pool.
 class SodiumRng final : public Rng {
  public:
+  SodiumRng() = default;
+  SodiumRng(const SodiumRng&) = delete;
+  SodiumRng& operator=(const SodiumRng&) = delete;
+  ~SodiumRng() override;
   void fill(MutableBytes out) override;
+
+ private:
+  static constexpr size_t kPool = 512;
+  std::array<uint8_t, kPool> pool_{};
+  size_t left_ = 0;  // unread bytes at the end of pool_
 };
 
 // --- X25519 (RFC 7748) ---------------------------------------------------

@@ -24,6 +24,8 @@ constexpr size_t kTxSlots = 128;
 // Inbound: buffers per receive call, each big enough for a GRO train.
 constexpr size_t kRxBuffers = 16;
 constexpr size_t kRxBufferBytes = 65536;
+// Cookie replies queued per batch (then sent together).
+constexpr size_t kReplySlots = 64;
 
 // A slot holds one packet the size of the MTU (at least a classic 1500).
 size_t slot_room(size_t mtu) { return std::max<size_t>(mtu, 1500); }
@@ -86,6 +88,7 @@ Device::Device(hs::PrivateKey key, Settings settings, Clock& clock, hs::Rng& rng
       cookies_(std::make_unique<hs::CookieChecker>(identity_->public_key())),
       indices_(rng),
       tx_(kTxSlots, slot_room(settings.mtu)),
+      replies_(kReplySlots, hs::cookie_reply::kSize),
       rx_mem_(std::make_unique_for_overwrite<uint8_t[]>(kRxBuffers * kRxBufferBytes)) {
   for (size_t i = 0; i < kRxBuffers; ++i) rx_buffers_.emplace_back(rx_mem_.get() + i * kRxBufferBytes, kRxBufferBytes);
 }
@@ -344,6 +347,8 @@ bool Device::handle_udp_readable(size_t budget) {
     const size_t filled = udp_->recv_batch(rx_buffers_, rx_datagrams_);
     for (const Datagram& d : rx_datagrams_) receive_datagram(now, d.data, d.from);
     flush_tun();  // before the buffers are reused
+    flush_udp();  // cookie replies
+    replies_.reset();
     if (filled < rx_buffers_.size()) return false;
   }
   return true;
@@ -388,9 +393,13 @@ bool Device::admit_handshake(const Now& now, Bytes msg, const SockAddr& from) {
   std::array<uint8_t, 18> id;
   const Bytes source(id.data(), from.identity(id));
   if (!cookies_->check_mac2(msg, source, now.mono, *rng_)) {
-    std::array<uint8_t, hs::cookie_reply::kSize> reply;
+    if (replies_.full()) {
+      flush_udp();
+      replies_.reset();
+    }
+    const auto reply = replies_.take().subspan(hs::kHeadroom).first<hs::cookie_reply::kSize>();
     cookies_->create_reply(reply, msg, source, now.mono, *rng_);
-    if (!udp_->send(reply, from)) drop(Drop::kSendFailed);
+    udp_->queue(reply, from);  // sent with the rest of the batch
     drop(Drop::kCookieSent);
     return false;
   }

@@ -180,6 +180,7 @@ class Device {
   // inbound datagrams are opened in place in rx_ and the plaintexts written
   // to the TUN together (flush_tun).
   SlotArena tx_;
+  SlotArena replies_;  // cookie replies, sent with the batch that caused them
   std::unique_ptr<uint8_t[]> rx_mem_;
   std::vector<MutableBytes> rx_buffers_;
   std::vector<Datagram> rx_datagrams_;

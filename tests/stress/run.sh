@@ -51,7 +51,7 @@ export STRESS_OUT
 STRESS_OUT=$(cd "$out" && pwd)
 
 bin=$build/daemon
-tool() { echo "$build/tests/$1"; }
+tool() { echo "$build/tests/stress/$1"; }
 declare -A args=(
   [flood]="$(tool flood_tool)"
   [faults]="$(tool impair_relay)"
