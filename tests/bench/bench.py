@@ -383,7 +383,7 @@ set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set boxwidth 0.9
 set grid ytics
-set key horizontal outside top center
+set key below horizontal
 set xtics nomirror
 set yrange [0:*]
 set logscale y

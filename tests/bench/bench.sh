@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The side-by-side benchmark (issue 8): sitelink against wireguard-go and the
-# bare veth, in one run, on this host, in network namespaces.
+# The side-by-side benchmark (issue 8): sitelink against wireguard-go, the
+# bare veth and, where installed, fastd and OpenVPN, in one run, on this
+# host, in network namespaces.
 #
 # Usage (as root, from anywhere):
 #   bash tests/bench/bench.sh [--quick] [--micro [--microbench PATH]] [--only LIST] [--out DIR] [SITELINKD]
@@ -15,6 +16,10 @@
 #                   raw/ (every iperf3 -J and ping output, samples.tsv)
 #     SITELINKD     default <repo>/build/daemon/sitelinkd (build it Release
 #                   or RelWithDebInfo)
+#   A full run takes about 10 minutes with three paths, 17 with all five and
+#   --micro. Run it on an otherwise idle machine; the figures are noisy anyway.
+#   SITELINK_COMMIT=REV names the commit SITELINKD was built from in the
+#   results when it lies outside this repository.
 #
 # Layout: one namespace per site holding the gateway's tunnel interface and
 # the iperf3 endpoint (client in site A, server in site B), the two joined by
@@ -27,9 +32,13 @@
 #   raw            203.0.113.1 / 203.0.113.2       -       (no tunnel: the ceiling)
 #   sitelink       198.18.1.1 / 198.18.1.2 (TUN)   51820   sitelinkd --config YAML
 #   wireguard-go   198.18.2.1 / 198.18.2.2 (TUN)   51821   wireguard-go -f, wg set, ip
+#   fastd          198.18.3.1 / 198.18.3.2 (TUN)   10000   fastd v22, salsa2012+umac
+#   openvpn        198.18.4.1 / 198.18.4.2 (TUN)   1194    OpenVPN 2.6 p2p, TLS,
+#                                                          ChaCha20-Poly1305, no DCO
 #
-# Each gateway has two configured peers: the other site and an idle spare
-# (no endpoint). MTU 1420 on both tunnels.
+# sitelink and wireguard-go gateways have two configured peers: the other
+# site and an idle spare (no endpoint); fastd (one interface per peer in tun
+# mode) and OpenVPN (point to point) have one. MTU 1420 on every tunnel.
 #
 # For each repetition (3 full, 1 quick) every path is brought up in turn (the
 # order rotates between repetitions) and measured, then taken down again:
@@ -64,7 +73,7 @@ REPO_DIR=$(cd "$SCRIPT_DIR/../.." && pwd)
 BENCH_PY="$SCRIPT_DIR/bench.py"
 
 QUICK=0 MICRO=0 MICROBENCH="" OUT_DIR="$PWD/bench-out" SITELINKD="" ONLY=""
-usage() { sed -n '5,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '6,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while (($#)); do
   case $1 in
     --quick) QUICK=1 ;;

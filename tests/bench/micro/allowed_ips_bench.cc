@@ -81,33 +81,23 @@ AllowedIps filled() {
   return ips;
 }
 
-void LookupV4(benchmark::State& state) {
+// lookup_v4 or lookup_v6 straight on the address bytes.
+template <bool kV4>
+void LookupRaw(benchmark::State& state) {
   const AllowedIps ips = filled();
-  const auto& addrs = table().v4;
+  const auto& addrs = kV4 ? table().v4 : table().v6;
   size_t i = 0, found = 0;
   for (auto _ : state) {
-    auto peer = ips.lookup_v4(addrs[i++ & (kLookups - 1)].raw().data());
+    const uint8_t* addr = addrs[i++ & (kLookups - 1)].raw().data();
+    auto peer = kV4 ? ips.lookup_v4(addr) : ips.lookup_v6(addr);
     found += peer.has_value();
     benchmark::DoNotOptimize(peer);
   }
   state.counters["found"] = benchmark::Counter(static_cast<double>(found) / static_cast<double>(state.iterations()));
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(LookupV4)->Name("AllowedIps/LookupV4");
-
-void LookupV6(benchmark::State& state) {
-  const AllowedIps ips = filled();
-  const auto& addrs = table().v6;
-  size_t i = 0, found = 0;
-  for (auto _ : state) {
-    auto peer = ips.lookup_v6(addrs[i++ & (kLookups - 1)].raw().data());
-    found += peer.has_value();
-    benchmark::DoNotOptimize(peer);
-  }
-  state.counters["found"] = benchmark::Counter(static_cast<double>(found) / static_cast<double>(state.iterations()));
-  state.SetItemsProcessed(state.iterations());
-}
-BENCHMARK(LookupV6)->Name("AllowedIps/LookupV6");
+BENCHMARK_TEMPLATE(LookupRaw, true)->Name("AllowedIps/LookupV4");
+BENCHMARK_TEMPLATE(LookupRaw, false)->Name("AllowedIps/LookupV6");
 
 void LookupMixed(benchmark::State& state) {
   const AllowedIps ips = filled();

@@ -57,14 +57,11 @@ void InitiationCreate(benchmark::State& state) {
   Handshake alice(p.alice, p.bob.public_key(), p.psk);
   std::array<uint8_t, initiation::kSize> msg{};
   uint32_t index = 1;
-  for (auto _ : state) {
-    if (!make_initiation(p, alice, msg, index++)) {
-      state.SkipWithError("create_initiation failed");
-      break;
-    }
+  run_steps(state, "create_initiation failed", [&] {
+    const bool made = make_initiation(p, alice, msg, index++);
     benchmark::DoNotOptimize(msg.data());
-  }
-  state.SetItemsProcessed(state.iterations());
+    return made;
+  });
 }
 BENCHMARK(InitiationCreate)->Name("Handshake/InitiationCreate");
 
@@ -74,14 +71,11 @@ void InitiationConsumeAndRespond(benchmark::State& state) {
   std::array<uint8_t, initiation::kSize> init{};
   std::array<uint8_t, response::kSize> resp{};
   if (!make_initiation(p, alice, init, 1)) state.SkipWithError("create_initiation failed");
-  for (auto _ : state) {
-    if (!respond(p, init, resp)) {
-      state.SkipWithError("the responder refused the initiation");
-      break;
-    }
+  run_steps(state, "the responder refused the initiation", [&] {
+    const bool made = respond(p, init, resp);
     benchmark::DoNotOptimize(resp.data());
-  }
-  state.SetItemsProcessed(state.iterations());
+    return made;
+  });
 }
 BENCHMARK(InitiationConsumeAndRespond)->Name("Handshake/InitiationConsumeAndRespond");
 

@@ -38,6 +38,19 @@ struct Sink final : Transmit {
   }
 };
 
+// The timed loop of a benchmark whose every step must succeed: `step()`
+// returns false on failure, which ends the run with `what` as its error.
+template <typename Step>
+void run_steps(benchmark::State& state, const char* what, Step step) {
+  for (auto _ : state) {
+    if (!step()) {
+      state.SkipWithError(what);
+      break;
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
 struct Gateway {
   Gateway(test::SeededRng& rng, uint32_t first_index) : identity(PrivateKey::generate(rng)), indices(first_index) {}
   LocalIdentity identity;

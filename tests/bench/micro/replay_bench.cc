@@ -18,13 +18,7 @@ namespace {
 void InOrder(benchmark::State& state) {
   ReplayWindow w;
   uint64_t counter = 0;
-  for (auto _ : state) {
-    if (!w.accept(counter++)) {
-      state.SkipWithError("an in-order counter was refused");
-      break;
-    }
-  }
-  state.SetItemsProcessed(state.iterations());
+  run_steps(state, "an in-order counter was refused", [&] { return w.accept(counter++); });
 }
 BENCHMARK(InOrder)->Name("Replay/InOrder");
 
@@ -39,17 +33,14 @@ void OutOfOrder(benchmark::State& state) {
   ReplayWindow w;
   uint64_t base = 0;
   size_t i = 0;
-  for (auto _ : state) {
-    if (!w.accept(base + order[i])) {
-      state.SkipWithError("a counter within the window was refused");
-      break;
-    }
+  run_steps(state, "a counter within the window was refused", [&] {
+    const bool fresh = w.accept(base + order[i]);
     if (++i == kSpan) {
       i = 0;
       base += kSpan;
     }
-  }
-  state.SetItemsProcessed(state.iterations());
+    return fresh;
+  });
 }
 BENCHMARK(OutOfOrder)->Name("Replay/OutOfOrder");
 
@@ -57,13 +48,7 @@ void Duplicate(benchmark::State& state) {
   ReplayWindow w;
   for (uint64_t c = 0; c < 4096; ++c) (void)w.accept(c);
   uint64_t c = 0;
-  for (auto _ : state) {
-    if (w.accept(c++ & 4095)) {
-      state.SkipWithError("a replayed counter was accepted");
-      break;
-    }
-  }
-  state.SetItemsProcessed(state.iterations());
+  run_steps(state, "a replayed counter was accepted", [&] { return !w.accept(c++ & 4095); });
 }
 BENCHMARK(Duplicate)->Name("Replay/Duplicate");
 
