@@ -22,6 +22,7 @@
 namespace sitelink::bench {
 namespace {
 
+// Alice (the initiator) and Bob, with the state each benchmark needs.
 struct Parties {
   SodiumRng rng;
   LocalIdentity alice{PrivateKey::generate(rng)};
@@ -31,80 +32,58 @@ struct Parties {
   CookieGenerator macs_to_alice{alice.public_key()};
   CookieChecker bob_checks{bob.public_key()};
   CookieChecker alice_checks{alice.public_key()};
+  Handshake alice_hs{alice, bob.public_key(), psk};
+  std::array<uint8_t, initiation::kSize> init{};
+  std::array<uint8_t, response::kSize> resp{};
+  uint32_t next_index = 1;
+
+  // Alice's next initiation, with mac1, into `init`.
+  bool initiate() {
+    if (!alice_hs.create_initiation(init, next_index++, bench_now().wall, rng)) return false;
+    macs_to_bob.add_macs(init, bench_now().mono);
+    benchmark::DoNotOptimize(init.data());
+    return true;
+  }
+
+  // Bob's side of `init`: a fresh responder writes `resp`.
+  bool respond() {
+    if (!bob_checks.check_mac1(init)) return false;
+    auto consumed = consume_initiation(bob, InitiationMsg{init});
+    if (!consumed) return false;
+    Handshake bob_hs(bob, alice.public_key(), psk);
+    if (!bob_hs.accept_initiation(std::move(*consumed), bench_now().mono)) return false;
+    if (!bob_hs.create_response(resp, 7, rng)) return false;
+    macs_to_alice.add_macs(resp, bench_now().mono);
+    benchmark::DoNotOptimize(resp.data());
+    return true;
+  }
 };
-
-bool make_initiation(Parties& p, Handshake& alice, std::array<uint8_t, initiation::kSize>& msg, uint32_t index) {
-  if (!alice.create_initiation(msg, index, bench_now().wall, p.rng)) return false;
-  p.macs_to_bob.add_macs(msg, bench_now().mono);
-  return true;
-}
-
-// Bob's side of one initiation: true if a response was written.
-bool respond(Parties& p, const std::array<uint8_t, initiation::kSize>& init,
-             std::array<uint8_t, response::kSize>& resp) {
-  if (!p.bob_checks.check_mac1(init)) return false;
-  auto consumed = consume_initiation(p.bob, InitiationMsg{init});
-  if (!consumed) return false;
-  Handshake bob(p.bob, p.alice.public_key(), p.psk);
-  if (!bob.accept_initiation(std::move(*consumed), bench_now().mono)) return false;
-  if (!bob.create_response(resp, 7, p.rng)) return false;
-  p.macs_to_alice.add_macs(resp, bench_now().mono);
-  return true;
-}
 
 void InitiationCreate(benchmark::State& state) {
   Parties p;
-  Handshake alice(p.alice, p.bob.public_key(), p.psk);
-  std::array<uint8_t, initiation::kSize> msg{};
-  uint32_t index = 1;
-  run_steps(state, "create_initiation failed", [&] {
-    const bool made = make_initiation(p, alice, msg, index++);
-    benchmark::DoNotOptimize(msg.data());
-    return made;
-  });
+  run_steps(state, "create_initiation failed", [&] { return p.initiate(); });
 }
 BENCHMARK(InitiationCreate)->Name("Handshake/InitiationCreate");
 
 void InitiationConsumeAndRespond(benchmark::State& state) {
   Parties p;
-  Handshake alice(p.alice, p.bob.public_key(), p.psk);
-  std::array<uint8_t, initiation::kSize> init{};
-  std::array<uint8_t, response::kSize> resp{};
-  if (!make_initiation(p, alice, init, 1)) state.SkipWithError("create_initiation failed");
-  run_steps(state, "the responder refused the initiation", [&] {
-    const bool made = respond(p, init, resp);
-    benchmark::DoNotOptimize(resp.data());
-    return made;
-  });
+  if (!p.initiate()) state.SkipWithError("create_initiation failed");
+  run_steps(state, "the responder refused the initiation", [&] { return p.respond(); });
 }
 BENCHMARK(InitiationConsumeAndRespond)->Name("Handshake/InitiationConsumeAndRespond");
 
 void ResponseConsume(benchmark::State& state) {
   Parties p;
-  Handshake alice(p.alice, p.bob.public_key(), p.psk);
-  std::array<uint8_t, initiation::kSize> init{};
-  std::array<uint8_t, response::kSize> resp{};
-  uint32_t index = 1;
-  for (auto _ : state) {
+  run_steps(state, "consume_response failed", [&] {
     state.PauseTiming();
-    const bool made = make_initiation(p, alice, init, index++) && respond(p, init, resp);
+    const bool made = p.initiate() && p.respond();
     state.ResumeTiming();
-    if (!made) {
-      state.SkipWithError("could not prepare a response");
-      break;
-    }
-    if (!p.alice_checks.check_mac1(resp)) {
-      state.SkipWithError("mac1 of the response is wrong");
-      break;
-    }
-    auto keys = alice.consume_response(ResponseMsg{resp});
-    if (!keys) {
-      state.SkipWithError("consume_response failed");
-      break;
-    }
+    if (!made || !p.alice_checks.check_mac1(p.resp)) return false;
+    auto keys = p.alice_hs.consume_response(ResponseMsg{p.resp});
+    if (!keys) return false;
     benchmark::DoNotOptimize(keys->send.span().data());
-  }
-  state.SetItemsProcessed(state.iterations());
+    return true;
+  });
 }
 BENCHMARK(ResponseConsume)->Name("Handshake/ResponseConsume");
 
