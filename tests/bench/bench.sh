@@ -11,7 +11,7 @@
 #                   BUILD/tests/bench/microbench)
 #     --only LIST   only these paths, comma-separated (raw, sitelink,
 #                   wireguard-go, fastd, openvpn)
-#     --out DIR     where results go (default ./bench-out): bench.md (the
+#     --out DIR     where results go (default <repo>/build/bench): bench.md (the
 #                   table), bench.json, bench.png (gnuplot), micro.json, and
 #                   raw/ (every iperf3 -J and ping output, samples.tsv)
 #     SITELINKD     default <repo>/build/daemon/sitelinkd (build it Release
@@ -72,7 +72,7 @@ SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$SCRIPT_DIR/../.." && pwd)
 BENCH_PY="$SCRIPT_DIR/bench.py"
 
-QUICK=0 MICRO=0 MICROBENCH="" OUT_DIR="$PWD/bench-out" SITELINKD="" ONLY=""
+QUICK=0 MICRO=0 MICROBENCH="" OUT_DIR="" SITELINKD="" ONLY=""
 usage() { sed -n '6,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while (($#)); do
   case $1 in
@@ -88,6 +88,7 @@ while (($#)); do
   shift
 done
 SITELINKD=${SITELINKD:-"$REPO_DIR/build/daemon/sitelinkd"}
+OUT_DIR=${OUT_DIR:-"$REPO_DIR/build/bench"}
 
 # shellcheck source=tests/netns/lib.sh
 source "$REPO_DIR/tests/netns/lib.sh"
