@@ -181,6 +181,7 @@ std::optional<TcpCoalescer::TcpView> TcpCoalescer::parse(MutableBytes p) {
   const size_t total = version == 4 ? load_be16(&p[2]) : kIpv6Header + load_be16(&p[4]);
   const size_t thlen = static_cast<size_t>(p[l4 + 12] >> 4) * 4;
   if (total != p.size() || thlen < kTcpMinHeader || l4 + thlen >= total) return std::nullopt;
+  if (version == 4 && l4 != kIpv4Header) return std::nullopt;  // IPv4 options: never merged (as the kernel's GRO)
   const uint8_t flags = p[l4 + 13];
   if ((flags & kTcpAck) == 0 || (flags & (kTcpSyn | kTcpFin | kTcpRst | kTcpUrg | kTcpCwr)) != 0) {
     return std::nullopt;
@@ -204,7 +205,7 @@ bool TcpCoalescer::try_append(Run& run, const TcpView& t) {
   const uint8_t* ta = a + run.l4_offset;
   const uint8_t* tb = b + t.l4;
   // Same flow is checked by the caller; same ACK, flags (but PSH) and options.
-  if (std::memcmp(ta + 8, tb + 8, 4) != 0 || ((ta[13] ^ tb[13]) & ~kTcpPsh) != 0 ||
+  if (std::memcmp(ta + 8, tb + 8, 4) != 0 || ta[12] != tb[12] || ((ta[13] ^ tb[13]) & ~kTcpPsh) != 0 ||
       std::memcmp(ta + kTcpMinHeader, tb + kTcpMinHeader, t.headers - t.l4 - kTcpMinHeader) != 0) {
     return false;
   }
