@@ -3,6 +3,7 @@
 #include "tunnel/offload.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 namespace sitelink::tunnel {
@@ -75,17 +76,31 @@ void VnetHdr::store(uint8_t* p) const {
   store_host16(p + 8, csum_offset);
 }
 
+// RFC 1071 section 2(B): the one's-complement sum does not depend on byte
+// order, so words are added as the machine loads them (32 bits at a time
+// into a 64-bit accumulator, which the compiler can vectorise) and the
+// folded result is swapped to network order once at the end.
 uint32_t checksum_add(Bytes data, uint32_t sum) {
-  uint64_t acc = sum;
-  size_t i = 0;
-  for (; i + 4 <= data.size(); i += 4) acc += load_be32(&data[i]);
-  if (i + 2 <= data.size()) {
-    acc += load_be16(&data[i]);
-    i += 2;
+  constexpr bool kLittle = std::endian::native == std::endian::little;
+  const auto swap16 = [](uint64_t v) { return ((v & 0xffu) << 8) | (v >> 8); };
+  uint64_t acc = kLittle ? swap16(checksum_fold(sum)) : checksum_fold(sum);
+  const uint8_t* p = data.data();
+  size_t n = data.size();
+  for (; n >= 4; n -= 4, p += 4) {
+    uint32_t w;
+    std::memcpy(&w, p, 4);
+    acc += w;
   }
-  if (i < data.size()) acc += uint32_t{data[i]} << 8;
+  if (n >= 2) {
+    uint16_t w;
+    std::memcpy(&w, p, 2);
+    acc += w;
+    n -= 2;
+    p += 2;
+  }
+  if (n == 1) acc += kLittle ? uint64_t{p[0]} : uint64_t{p[0]} << 8;  // the high byte of a zero-padded word
   while (acc >> 16) acc = (acc & 0xffffu) + (acc >> 16);
-  return static_cast<uint32_t>(acc);
+  return static_cast<uint32_t>(kLittle ? swap16(acc) : acc);
 }
 
 uint16_t checksum_fold(uint32_t sum) {
