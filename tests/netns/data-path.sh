@@ -1,0 +1,504 @@
+#!/usr/bin/env bash
+# The batched data path (issue 8) end to end: two sitelinkd gateways joining
+# two offices in four network namespaces, run once with every data-path
+# switch on (the defaults: batch-io, udp-gso, udp-gro, tun-offload) and once
+# with all of them off, and then with wireguard-go as the other gateway.
+#
+# Usage: data-path.sh [SITELINKD [SITELINK]]
+#   defaults: <repo>/build/daemon/sitelinkd and <repo>/build/daemon/sitelink
+#
+#   host-a (${P}ha)        gw-a (${P}ga)                    gw-b (${P}gb)        host-b (${P}hb)
+#   ${P}ah ------------ ${P}al   ${P}au ---------------- ${P}bu   ${P}bl ------------ ${P}bh
+#   198.18.1.2/24     198.18.1.1/24  203.0.113.1/24    203.0.113.2/24  198.18.2.1/24    198.18.2.2/24
+#   2001:db8:a::2/64  2001:db8:a::1/64                                 2001:db8:b::1/64  2001:db8:b::2/64
+#                         TUN ${P}at (sitelinkd)           TUN ${P}bt (sitelinkd) or ${P}bw (wireguard-go)
+#                         198.18.0.1/24, 2001:db8::1/64    198.18.0.2/24, 2001:db8::2/64
+#
+# The two gateways' interfaces have different names: the control sockets
+# /run/wireguard/IFACE.sock are shared by all namespaces.
+#
+# In each mode (on, off):
+#   - checksummed TCP transfers (TRANSFER_MB of random data through python3
+#     sockets; the receiver's sha256 and byte count must match): host-a ->
+#     host-b and back over IPv4 and over IPv6 (forwarded through both
+#     gateways), and gw-a -> gw-b over the tunnel's IPv4 and gw-b -> gw-a over
+#     its IPv6 addresses (the gateways' own TCP);
+#   - the TUN's average packet size during a transfer: with tun-offload on,
+#     the sending gateway reads super-packets larger than the MTU and the
+#     receiving one writes merged ones; with it off, nothing exceeds the MTU
+#     (so the switch is known to do what it says);
+#   - a UDP flow (iperf3 -u at UDP_RATE for 3 s, 1300-byte datagrams), host-a
+#     -> host-b over IPv4 and host-b -> host-a over IPv6; the loss is
+#     reported, and more than UDP_LOSS_BOUND % fails;
+#   - ping with -s 1400 and -s 3000 (fragments cross the tunnel), IPv4 and
+#     IPv6, host to host, every echo answered (after one warm-up for IPv6's
+#     path MTU);
+#   - `sitelink show IFACE --json` on both gateways: the drop counters
+#     tun-bad-packet, tun-write-failed and send-failed are 0;
+#   - both daemons alive throughout and exiting 0 on SIGTERM.
+# With the defaults, gw-b then runs wireguard-go instead, and host-a <->
+# host-b transfers (both ways, IPv4 and IPv6) are checksummed again, with
+# sitelinkd's drop counters checked.
+#
+# Figures (FIGURE: lines; JSON in $STRESS_OUT/data_path.json when STRESS_OUT
+# is set): Mbit/s of each transfer, UDP loss, average TUN packet sizes.
+# Never asserted on: this machine is shared.
+#
+# Environment: TRANSFER_MB (default 50), UDP_RATE (default 100M),
+# UDP_LOSS_BOUND (percent, default 10).
+# Needs root, ip, ss, ping, timeout, sysctl, python3, iperf3, sha256sum,
+# wireguard-go, wg. Logs are printed on failure, or always with NETNS_VERBOSE=1.
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SITELINKD=${1:-"$SCRIPT_DIR/../../build/daemon/sitelinkd"}
+SITELINK=${2:-"$(dirname "$SITELINKD")/sitelink"}
+
+# shellcheck source=tests/netns/lib.sh
+source "$SCRIPT_DIR/lib.sh"
+lib_init data-path sld
+
+P=$PREFIX
+NS_HA="${P}ha" NS_GA="${P}ga" NS_GB="${P}gb" NS_HB="${P}hb"
+TUN_A="${P}at" TUN_B="${P}bt" WG_IF="${P}bw"
+UL_A="${P}au" UL_B="${P}bu"
+PORT=51820
+MTU=1420
+TRANSFER_MB=${TRANSFER_MB:-50}
+UDP_RATE=${UDP_RATE:-100M}
+UDP_LOSS_BOUND=${UDP_LOSS_BOUND:-10}
+START_BOUND=10     # s: daemon up and tunnel established
+TRANSFER_BOUND=120 # s: one transfer
+STOP_BOUND=5       # s: SIGTERM to exit
+
+declare -A GW_PID=([a]="" [b]="") GW_LOG=([a]="" [b]="")
+WG_PID=""
+GW_RUNS=0
+NEXT_PORT=5001
+FIGURES="" # "name value unit" lines, for the JSON
+
+require_root
+require_tools ip ss ping timeout sysctl python3 iperf3 sha256sum wireguard-go wg
+[[ -c /dev/net/tun ]] || { log "no /dev/net/tun"; exit 1; }
+for b in "$SITELINKD" "$SITELINK"; do
+  [[ -x "$b" ]] || { log "not executable: $b (build targets sitelinkd and sitelink)"; exit 1; }
+done
+SITELINKD=$(cd "$(dirname "$SITELINKD")" && pwd)/$(basename "$SITELINKD")
+SITELINK=$(cd "$(dirname "$SITELINK")" && pwd)/$(basename "$SITELINK")
+
+# --- topology ------------------------------------------------------------------------
+on_cleanup rm -f "/run/wireguard/$TUN_A.sock" "/run/wireguard/$TUN_B.sock" "/run/wireguard/$WG_IF.sock"
+ns_add "$NS_HA" "$NS_GA" "$NS_GB" "$NS_HB"
+veth_add "$NS_HA" "${P}ah" "$NS_GA" "${P}al"
+veth_add "$NS_GA" "$UL_A" "$NS_GB" "$UL_B"
+veth_add "$NS_GB" "${P}bl" "$NS_HB" "${P}bh"
+
+addr() { ip -n "$1" addr add "$2" dev "$3" ${4:+"$4"}; }
+addr "$NS_HA" 198.18.1.2/24 "${P}ah"
+addr "$NS_HA" 2001:db8:a::2/64 "${P}ah" nodad
+addr "$NS_GA" 198.18.1.1/24 "${P}al"
+addr "$NS_GA" 2001:db8:a::1/64 "${P}al" nodad
+addr "$NS_GA" 203.0.113.1/24 "$UL_A"
+addr "$NS_GB" 203.0.113.2/24 "$UL_B"
+addr "$NS_GB" 198.18.2.1/24 "${P}bl"
+addr "$NS_GB" 2001:db8:b::1/64 "${P}bl" nodad
+addr "$NS_HB" 198.18.2.2/24 "${P}bh"
+addr "$NS_HB" 2001:db8:b::2/64 "${P}bh" nodad
+ip -n "$NS_HA" route add default via 198.18.1.1
+ip -n "$NS_HA" -6 route add default via 2001:db8:a::1
+ip -n "$NS_HB" route add default via 198.18.2.1
+ip -n "$NS_HB" -6 route add default via 2001:db8:b::1
+for ns in "$NS_GA" "$NS_GB"; do
+  ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+done
+
+ping_once() { ip netns exec "$1" timeout 5 ping -n -q -c 1 -W 1 "$2" >/dev/null 2>&1; }
+no_tentative() { [[ -z $(ip -n "$1" -6 addr show tentative) ]]; }
+for ns in "$NS_HA" "$NS_GA" "$NS_GB" "$NS_HB"; do
+  wait_until "IPv6 DAD in $ns" 10 no_tentative "$ns"
+done
+wait_until "underlay" 10 ping_once "$NS_GA" 203.0.113.2
+wait_until "LAN A" 10 ping_once "$NS_HA" 2001:db8:a::1
+wait_until "LAN B" 10 ping_once "$NS_HB" 2001:db8:b::1
+
+# --- helpers -------------------------------------------------------------------------------
+# figure NAME VALUE UNIT
+figure() {
+  echo "FIGURE: data_path.$1=$2 $3"
+  FIGURES+="$1 $2 $3"$'\n'
+}
+
+write_figures() {
+  [[ -n "${STRESS_OUT:-}" ]] || return 0
+  mkdir -p "$STRESS_OUT"
+  printf '%s' "$FIGURES" | python3 -c '
+import json, sys
+figures = {}
+for line in sys.stdin:
+    name, value, unit = line.split()
+    figures[name] = {"value": float(value), "unit": unit}
+json.dump({"area": "data_path", "figures": figures}, sys.stdout, indent=2)
+print()' >"$STRESS_OUT/data_path.json"
+  log "figures in $STRESS_OUT/data_path.json"
+}
+
+# The transfer tool: `serve PORT` takes one connection, hashes everything it
+# receives and answers "SHA256 BYTES"; `send HOST PORT FILE` sends the file,
+# half-closes, and prints the answer and the rate in Mbit/s.
+cat >"$WORK_DIR/xfer.py" <<'EOF'
+import hashlib, socket, sys, time
+
+def serve(port):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("::", port))
+    s.listen(1)
+    s.settimeout(60)
+    print("ready", flush=True)
+    c, peer = s.accept()
+    c.settimeout(60)
+    h, n = hashlib.sha256(), 0
+    while True:
+        b = c.recv(1 << 20)
+        if not b:
+            break
+        h.update(b)
+        n += len(b)
+    c.sendall(f"{h.hexdigest()} {n}\n".encode())
+    c.close()
+    print(f"received {n} bytes from {peer[0]}, sha256 {h.hexdigest()}", flush=True)
+
+def send(host, port, path):
+    with open(path, "rb") as f:
+        data = f.read()
+    c = socket.create_connection((host, port), timeout=30)
+    t0 = time.monotonic()
+    c.sendall(data)
+    c.shutdown(socket.SHUT_WR)
+    reply = b""
+    while True:
+        b = c.recv(4096)
+        if not b:
+            break
+        reply += b
+    seconds = time.monotonic() - t0
+    digest, n = reply.decode().split()
+    print(digest, n, round(len(data) * 8 / seconds / 1e6))
+
+if sys.argv[1] == "serve":
+    serve(int(sys.argv[2]))
+else:
+    send(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+EOF
+
+DATA="$WORK_DIR/data.bin"
+head -c "$((TRANSFER_MB * 1024 * 1024))" /dev/urandom >"$DATA"
+DATA_SHA=$(sha256sum "$DATA" | cut -d' ' -f1)
+DATA_BYTES=$(stat -c %s "$DATA")
+
+ns_of() { case $1 in ha) echo "$NS_HA" ;; ga) echo "$NS_GA" ;; gb) echo "$NS_GB" ;; hb) echo "$NS_HB" ;; esac; }
+
+# stat_of NS IFACE COUNTER
+stat_of() { ip netns exec "$1" cat "/sys/class/net/$2/statistics/$3" 2>/dev/null || echo 0; }
+
+# transfer CASE FROM TO ADDRESS [SEND_TUN_NS SEND_TUN RECV_TUN_NS RECV_TUN]:
+# TRANSFER_MB from namespace FROM to a server in namespace TO at ADDRESS;
+# with the TUNs named, their average packet sizes during the transfer are
+# left in AVG_TX (read by the sending gateway) and AVG_RX (written by the
+# receiving one).
+transfer() {
+  local c=$1 from=$2 to=$3 dst=$4 stun_ns=${5:-} stun=${6:-} rtun_ns=${7:-} rtun=${8:-}
+  local port=$NEXT_PORT
+  NEXT_PORT=$((NEXT_PORT + 1))
+  local slog="$WORK_DIR/xfer-$port-server.log" out="$WORK_DIR/xfer-$port-client.out"
+  local what="$c: TCP $from -> $to ($dst), $TRANSFER_MB MB"
+  start_bg "$slog" ip netns exec "$(ns_of "$to")" timeout "$TRANSFER_BOUND" python3 "$WORK_DIR/xfer.py" serve "$port"
+  local server=$BG_PID
+  if ! wait_until "transfer server on $to" 10 grep -q ready "$slog"; then
+    fail "$what: the server did not start"
+    stop_pid "$server"
+    return
+  fi
+  local tx0=0 txp0=0 rx0=0 rxp0=0
+  if [[ -n $stun ]]; then
+    tx0=$(stat_of "$stun_ns" "$stun" tx_bytes) txp0=$(stat_of "$stun_ns" "$stun" tx_packets)
+    rx0=$(stat_of "$rtun_ns" "$rtun" rx_bytes) rxp0=$(stat_of "$rtun_ns" "$rtun" rx_packets)
+  fi
+  if ! ip netns exec "$(ns_of "$from")" timeout "$TRANSFER_BOUND" python3 "$WORK_DIR/xfer.py" \
+      send "$dst" "$port" "$DATA" >"$out" 2>&1; then
+    fail "$what: the sender failed: $(tr '\n' ' ' <"$out")"
+    stop_pid "$server"
+    return
+  fi
+  stop_pid "$server" 10
+  local digest bytes mbit
+  read -r digest bytes mbit <"$out"
+  if [[ $digest == "$DATA_SHA" && $bytes == "$DATA_BYTES" ]]; then
+    pass "$what: sha256 and length match (${mbit} Mbit/s)"
+  else
+    fail "$what: received $bytes bytes, sha256 $digest; sent $DATA_BYTES, $DATA_SHA"
+  fi
+  figure "$c.tcp_${from}_${to}_$([[ $dst == *:* ]] && echo v6 || echo v4)" "$mbit" Mbit/s
+  if [[ -n $stun ]]; then
+    local txp rxp
+    txp=$(($(stat_of "$stun_ns" "$stun" tx_packets) - txp0))
+    rxp=$(($(stat_of "$rtun_ns" "$rtun" rx_packets) - rxp0))
+    AVG_TX=$((($(stat_of "$stun_ns" "$stun" tx_bytes) - tx0) / (txp > 0 ? txp : 1)))
+    AVG_RX=$((($(stat_of "$rtun_ns" "$rtun" rx_bytes) - rx0) / (rxp > 0 ? rxp : 1)))
+  fi
+}
+
+# write_config SIDE MODE: the YAML for gw-SIDE, data-path switches by MODE.
+write_config() {
+  local side=$1 mode=$2 me peer tun
+  if [[ $side == a ]]; then me=1 peer=b tun=$TUN_A; else me=2 peer=a tun=$TUN_B; fi
+  local peer_lan="198.18.2.0/24, 2001:db8:b::/64" peer_tun=2 peer_ul=203.0.113.2
+  [[ $peer == a ]] && peer_lan="198.18.1.0/24, 2001:db8:a::/64" peer_tun=1 peer_ul=203.0.113.1
+  {
+    echo "interface:"
+    echo "  name: $tun"
+    echo "  private-key-file: $WORK_DIR/gw-$side.key"
+    echo "  listen-port: $PORT"
+    echo "  mtu: $MTU"
+    echo "  address: [198.18.0.$me/24, \"2001:db8::$me/64\"]"
+    if [[ $mode == off ]]; then
+      echo "  batch-io: false"
+      echo "  udp-gso: false"
+      echo "  udp-gro: false"
+      echo "  tun-offload: false"
+    fi
+    echo "peers:"
+    echo "  - name: office-$peer"
+    echo "    public-key: $(cat "$WORK_DIR/gw-$peer.pub")"
+    echo "    endpoint: \"$peer_ul:$PORT\""
+    echo "    allowed-ips: [$peer_lan, 198.18.0.$peer_tun/32, \"2001:db8::$peer_tun/128\"]"
+  } >"$WORK_DIR/gw-$side.yaml"
+}
+
+# start_gw SIDE MODE
+start_gw() {
+  local side=$1 mode=$2
+  write_config "$side" "$mode"
+  GW_RUNS=$((GW_RUNS + 1))
+  local logf="$WORK_DIR/gw-$side.$GW_RUNS.log"
+  start_bg "$logf" ip netns exec "$(ns_of "g$side")" "$SITELINKD" --config "$WORK_DIR/gw-$side.yaml" --log-level info
+  GW_PID[$side]=$BG_PID
+  GW_LOG[$side]=$logf
+  wait_until "sitelinkd gw-$side to listen" "$START_BOUND" \
+    bash -c "grep -q 'listening on port' '$logf' || ! kill -0 $BG_PID 2>/dev/null"
+  kill -0 "$BG_PID" 2>/dev/null || { log "sitelinkd gw-$side exited early"; return 1; }
+}
+
+# stop_gw SIDE CASE: SIGTERM; it must exit 0 in time.
+stop_gw() {
+  local side=$1 c=$2
+  [[ -n ${GW_PID[$side]} ]] || return 0
+  stop_pid "${GW_PID[$side]}" "$STOP_BOUND"
+  GW_PID[$side]=""
+  if ((STOP_KILLED == 0 && STOP_RC == 0)); then
+    pass "$c: gw-$side's sitelinkd exited 0 on SIGTERM"
+  else
+    fail "$c: gw-$side's sitelinkd: exit status $STOP_RC, killed $STOP_KILLED"
+  fi
+}
+
+# alive CASE SIDE...: each gateway's sitelinkd still runs.
+alive() {
+  local c=$1 side
+  shift
+  for side in "$@"; do
+    if kill -0 "${GW_PID[$side]}" 2>/dev/null; then
+      pass "$c: gw-$side's sitelinkd is alive"
+    else
+      fail "$c: gw-$side's sitelinkd died: $(tail -n 5 "${GW_LOG[$side]}" | tr '\n' ' ')"
+    fi
+  done
+}
+
+# check_drops CASE TUN: the data-path drop counters of a sitelinkd are 0.
+check_drops() {
+  local c=$1 tun=$2 json="$WORK_DIR/show-$2.json"
+  if ! timeout 10 "$SITELINK" show "$tun" --json >"$json" 2>&1; then
+    fail "$c: sitelink show $tun --json failed: $(tr '\n' ' ' <"$json")"
+    return
+  fi
+  local verdict
+  verdict=$(python3 - "$json" <<'EOF'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+dropped = doc["interfaces"][0]["dropped"]
+bad = {k: dropped.get(k, 0) for k in ("tun-bad-packet", "tun-write-failed", "send-failed") if dropped.get(k, 0)}
+others = ", ".join(f"{k} {v}" for k, v in sorted(dropped.items()) if v) or "none"
+print(("BAD " + ", ".join(f"{k} {v}" for k, v in bad.items())) if bad else "OK", "(all drops:", others + ")")
+EOF
+  ) || verdict="BAD unreadable JSON"
+  if [[ $verdict == OK* ]]; then
+    pass "$c: $tun: tun-bad-packet, tun-write-failed and send-failed are 0 ${verdict#OK }"
+  else
+    fail "$c: $tun: $verdict"
+  fi
+}
+
+# listening NS PORT: something listens on TCP port PORT in NS.
+listening() { [[ -n $(ip netns exec "$1" ss -Hltn "sport = :$2") ]]; }
+
+# udp_flow CASE FROM TO ADDRESS: iperf3 -u from FROM to a server in TO.
+udp_flow() {
+  local c=$1 from=$2 to=$3 dst=$4
+  local port=$NEXT_PORT
+  NEXT_PORT=$((NEXT_PORT + 1))
+  local slog="$WORK_DIR/iperf-$port-server.log" out="$WORK_DIR/iperf-$port.json"
+  local what="$c: UDP $from -> $to ($dst) at $UDP_RATE"
+  start_bg "$slog" ip netns exec "$(ns_of "$to")" timeout 60 iperf3 -s -1 -p "$port"
+  local server=$BG_PID
+  if ! wait_until "iperf3 server on $to" 10 listening "$(ns_of "$to")" "$port"; then
+    fail "$what: the iperf3 server did not start"
+    stop_pid "$server"
+    return
+  fi
+  ip netns exec "$(ns_of "$from")" timeout 40 iperf3 -c "$dst" -p "$port" -u -b "$UDP_RATE" -l 1300 -t 3 -J \
+    >"$out" 2>&1 || true
+  stop_pid "$server" 10
+  local result
+  result=$(python3 - "$out" <<'EOF'
+import json, sys
+try:
+    s = json.load(open(sys.argv[1]))["end"]["sum"]
+    print(s["packets"], s["lost_packets"], round(s["lost_percent"], 3))
+except Exception as e:
+    print("error", type(e).__name__)
+EOF
+  )
+  local packets lost percent
+  read -r packets lost percent <<<"$result"
+  if [[ $packets == error || -z $packets ]] || ((packets == 0)); then
+    fail "$what: no result: $(head -c 300 "$out" | tr '\n' ' ')"
+    return
+  fi
+  figure "$c.udp_${from}_${to}_$([[ $dst == *:* ]] && echo v6 || echo v4)_loss" "$percent" %
+  if python3 -c "import sys; sys.exit(0 if $percent <= $UDP_LOSS_BOUND else 1)"; then
+    pass "$what: $packets datagrams, $lost lost ($percent %)"
+  else
+    fail "$what: $packets datagrams, $lost lost ($percent %), more than $UDP_LOSS_BOUND %"
+  fi
+}
+
+# big_pings CASE FROM DST: -s 1400 and -s 3000, all answered.
+big_pings() {
+  local c=$1 from=$2 dst=$3 size
+  local df=()
+  [[ $dst == *:* ]] || df=(-M dont)
+  for size in 1400 3000; do
+    # The first large IPv6 packet may be lost learning the path MTU.
+    ip netns exec "$(ns_of "$from")" timeout 10 ping -n -q -c 2 -i 0.2 -W 1 -s "$size" "${df[@]}" "$dst" \
+      >/dev/null 2>&1 || true
+    if ip netns exec "$(ns_of "$from")" timeout 20 ping -n -q -c 5 -i 0.2 -W 2 -s "$size" "${df[@]}" "$dst" \
+        >"$WORK_DIR/ping.out" 2>&1; then
+      pass "$c: ping -s $size $from -> $dst: 5/5 ($(grep -o 'rtt.*' "$WORK_DIR/ping.out" || true))"
+    else
+      fail "$c: ping -s $size $from -> $dst: $(tr '\n' ' ' <"$WORK_DIR/ping.out")"
+    fi
+  done
+}
+
+# check_sizes CASE MODE WHAT: AVG_TX/AVG_RX against the MTU.
+check_sizes() {
+  local c=$1 mode=$2 what=$3
+  figure "$c.tun_avg_read_$what" "$AVG_TX" bytes
+  figure "$c.tun_avg_write_$what" "$AVG_RX" bytes
+  if [[ $mode == on ]]; then
+    if ((AVG_TX > MTU && AVG_RX > MTU)); then
+      pass "$c: $what: TUN super-packets both ways (average read $AVG_TX B, written $AVG_RX B > MTU $MTU)"
+    else
+      fail "$c: $what: average TUN packet read $AVG_TX B, written $AVG_RX B: want both > MTU $MTU with tun-offload on"
+    fi
+  elif ((AVG_TX <= MTU && AVG_RX <= MTU)); then
+    pass "$c: $what: no super-packets with tun-offload off (average read $AVG_TX B, written $AVG_RX B)"
+  else
+    fail "$c: $what: average TUN packet read $AVG_TX B, written $AVG_RX B > MTU $MTU with tun-offload off"
+  fi
+}
+
+# --- the two modes -------------------------------------------------------------------------
+gen_key "$SITELINK" "$WORK_DIR" gw-a
+gen_key "$SITELINK" "$WORK_DIR" gw-b
+
+run_mode() {
+  local mode=$1 c="$1"
+  if start_gw a "$mode" && start_gw b "$mode" &&
+    wait_until "tunnel up on both gateways" "$START_BOUND" \
+      bash -c "grep -q 'tunnel up' '${GW_LOG[a]}' && grep -q 'tunnel up' '${GW_LOG[b]}'"; then
+    pass "$c: both gateways up (data path switches $mode), tunnel established"
+  else
+    fail "$c: tunnel not established within ${START_BOUND}s"
+    stop_gw a "$c"
+    stop_gw b "$c"
+    return
+  fi
+  transfer "$c" ha hb 198.18.2.2 "$NS_GA" "$TUN_A" "$NS_GB" "$TUN_B"
+  check_sizes "$c" "$mode" ha_hb_v4
+  transfer "$c" hb ha 198.18.1.2
+  transfer "$c" ha hb 2001:db8:b::2
+  transfer "$c" hb ha 2001:db8:a::2 "$NS_GB" "$TUN_B" "$NS_GA" "$TUN_A"
+  check_sizes "$c" "$mode" hb_ha_v6
+  transfer "$c" ga gb 198.18.0.2
+  transfer "$c" gb ga 2001:db8::1
+  udp_flow "$c" ha hb 198.18.2.2
+  udp_flow "$c" hb ha 2001:db8:a::2
+  big_pings "$c" ha 198.18.2.2
+  big_pings "$c" ha 2001:db8:b::2
+  big_pings "$c" hb 198.18.1.2
+  big_pings "$c" ga 2001:db8::2
+  alive "$c" a b
+  check_drops "$c" "$TUN_A"
+  check_drops "$c" "$TUN_B"
+}
+
+run_mode on
+stop_gw a on
+stop_gw b on
+run_mode off
+stop_gw a off
+stop_gw b off
+
+# --- sitelinkd (defaults) against wireguard-go ---------------------------------------------
+WG_SOCK="/var/run/wireguard/$WG_IF.sock"
+start_wg_go() {
+  start_bg "$WORK_DIR/wireguard-go.log" ip netns exec "$NS_GB" env WG_PROCESS_FOREGROUND=1 LOG_LEVEL=error \
+    wireguard-go -f "$WG_IF"
+  WG_PID=$BG_PID
+  wait_until "wireguard-go's UAPI socket" 10 bash -c "test -S '$WG_SOCK' || ! kill -0 $WG_PID 2>/dev/null"
+  kill -0 "$WG_PID" 2>/dev/null || { log "wireguard-go exited early"; return 1; }
+  gen_key wg "$WORK_DIR" wg-b
+  cp "$WORK_DIR/wg-b.pub" "$WORK_DIR/gw-b.pub"
+  ip netns exec "$NS_GB" timeout 10 wg set "$WG_IF" private-key "$WORK_DIR/wg-b.key" listen-port "$PORT" \
+    peer "$(cat "$WORK_DIR/gw-a.pub")" endpoint "203.0.113.1:$PORT" \
+    allowed-ips "198.18.1.0/24,2001:db8:a::/64,198.18.0.1/32,2001:db8::1/128"
+  ip -n "$NS_GB" link set "$WG_IF" mtu "$MTU"
+  ip -n "$NS_GB" addr add 198.18.0.2/24 dev "$WG_IF"
+  ip -n "$NS_GB" addr add 2001:db8::2/64 dev "$WG_IF" nodad
+  ip -n "$NS_GB" link set "$WG_IF" up
+  ip -n "$NS_GB" route add 198.18.1.0/24 dev "$WG_IF"
+  ip -n "$NS_GB" -6 route add 2001:db8:a::/64 dev "$WG_IF"
+}
+
+c=wg-go
+if start_wg_go && start_gw a on &&
+  wait_until "tunnel to wireguard-go" "$START_BOUND" grep -q 'tunnel up' "${GW_LOG[a]}"; then
+  pass "$c: sitelinkd (defaults) and wireguard-go: tunnel established"
+  transfer "$c" ha hb 198.18.2.2
+  transfer "$c" hb ha 198.18.1.2
+  transfer "$c" ha hb 2001:db8:b::2
+  transfer "$c" hb ha 2001:db8:a::2
+  big_pings "$c" ha 198.18.2.2
+  alive "$c" a
+  check_drops "$c" "$TUN_A"
+else
+  fail "$c: no tunnel between sitelinkd and wireguard-go within ${START_BOUND}s"
+fi
+stop_gw a "$c"
+stop_pid "$WG_PID"
+WG_PID=""
+
+write_figures
