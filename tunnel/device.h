@@ -122,6 +122,11 @@ class Device {
   std::optional<PeerStatus> peer(const handshake::PublicKey& key) const;
   uint64_t drops(Drop d) const { return drops_[static_cast<size_t>(d)]; }
   size_t peer_count() const { return peers_.size(); }
+  // Live session indices. Each peer holds at most kMaxIndicesPerPeer (a
+  // pending handshake and three keypairs), so the table is bounded by the
+  // configured peers, whatever arrives.
+  static constexpr size_t kMaxIndicesPerPeer = 4;
+  size_t index_count() const { return indices_.size(); }
   // Under load: handshakes need mac2 (cookies) and are rate-limited. Tests
   // may force it.
   void force_under_load(bool on) { forced_under_load_ = on; }

@@ -223,6 +223,39 @@ TEST_F(TwoOffices, RekeysOnTheTimerUnderContinuousTrafficWithoutLoss) {
   EXPECT_GE(a->dev->peer(b->key.public_key())->stats.tx_packets, sent + 4);  // + 4 initiations
 }
 
+// Memory is bounded whatever arrives: the index table never holds more than
+// kMaxIndicesPerPeer per peer through a storm of initiations from both
+// sides (crossing, lost, duplicated, retransmitted) and rekeys under traffic.
+TEST_F(TwoOffices, IndexTableStaysWithinItsCapThroughHandshakeStorms) {
+  build(Device::Settings{1420, 10s});
+  test::SeededRng faults{5};
+  net.fault = [&](const test::Datagram& d) {
+    const uint32_t roll = faults.uniform(10);
+    if (roll == 0) return std::vector<test::Datagram>{};   // lost
+    if (roll == 1) return std::vector<test::Datagram>{d, d};  // duplicated
+    return std::vector<test::Datagram>{d};
+  };
+  size_t peak = 0;
+  for (int i = 0; i < 600; ++i) {
+    if (i % 3 == 0) {
+      a->dev->initiate(b->key.public_key());
+      b->dev->initiate(a->key.public_key());
+    }
+    from_a(test::ip_packet("198.18.1.5", "198.18.2.7", 100, static_cast<uint8_t>(i)));
+    from_b(test::ip_packet("198.18.2.7", "198.18.1.5", 100, static_cast<uint8_t>(i)));
+    advance(100ms);
+    for (Gateway* g : {a.get(), b.get()}) {
+      peak = std::max(peak, g->dev->index_count());
+      ASSERT_LE(g->dev->index_count(), Device::kMaxIndicesPerPeer) << "step " << i;
+    }
+  }
+  EXPECT_GE(peak, 3u);  // the storm really did fill it: pending + current + previous
+  EXPECT_TRUE(a->dev->peer(b->key.public_key())->has_session);
+  // Removing the peer gives every index back.
+  ASSERT_TRUE(a->dev->remove_peer(b->key.public_key()));
+  EXPECT_EQ(a->dev->index_count(), 0u);
+}
+
 TEST_F(TwoOffices, RemovedPeerGetsNoTrafficAndReleasesItsIndices) {
   a->dev->initiate_all();
   pump();
