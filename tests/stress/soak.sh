@@ -18,6 +18,13 @@
 # up to 1/3 s of jitter) lets it: one handshake every ~5.2 s, about 11 a
 # minute (the protocol forbids a new initiation sooner).
 #
+# Warm-up (not measured but for the key-change check): 7 s of TCP at full
+# speed both ways, which takes the daemons' buffers to their high-water marks
+# and carries the first rekey. Without it, the first moment
+# the machine is busy (a backlog of datagrams after a stall) raises RSS by up
+# to ~1 MiB once, which the memory check would mistake for growth; repeated
+# stalls do not raise it further.
+#
 # Traffic for the whole run, host-a to host-b (198.18.1.2 -> 198.18.2.2),
 # forwarded by both gateways:
 #   - ping every 10 ms (20 ms when the run is longer than 10 minutes), each
@@ -30,12 +37,14 @@
 #   - the tunnel comes up within START_BOUND s;
 #   - zero ping loss; on loss, the missing sequence numbers are printed next
 #     to the handshakes (times from the sampler and the daemons' logs);
+#   - no transport packet refused at a key change by either daemon, from the
+#     start (warm-up and first rekey included): drops for an unknown index,
+#     a failed decryption, a replayed counter or an expired keypair;
 #   - rekeys seen by each gateway (changes of its latest handshake) >=
 #     seconds / 6 - 1;
 #   - the iperf3 stream completes;
 #   - RSS flat: the last quarter's maximum is at most the first quarter's
-#     maximum + RSS_MARGIN_KIB (512) for each daemon (the first quarter holds
-#     the warm-up: buffers and the first sessions are allocated there);
+#     maximum + RSS_MARGIN_KIB (512) for each daemon;
 #   - descriptors: the last quarter's maximum is at most the first quarter's;
 #   - both daemons still run and exit 0 on SIGTERM.
 # Figures (`FIGURE: soak.NAME=VALUE UNIT`, and $STRESS_OUT/soak.json): seconds,
@@ -62,6 +71,7 @@ SECONDS_RUN=${SOAK_SECONDS:-$([[ $MODE == full ]] && echo 600 || echo 60)}
 REKEY_AFTER=2        # s, rekey-after-time in both configs
 START_BOUND=10       # s: daemons listening, tunnel up
 RSS_MARGIN_KIB=512
+WARMUP_SECONDS=7     # s: until after the first rekey (~5.2 s after start)
 IPERF_RATE=10M
 PING_INTERVAL=0.01
 ((SECONDS_RUN > 600)) && PING_INTERVAL=0.02  # ping's sequence numbers are 16 bits
@@ -179,10 +189,42 @@ sample() {
   done
 }
 
+# net_counter NS FILE GROUP NAME: a counter from /proc/net/snmp or
+# /proc/net/netstat of NS (per group, a line of names, then one of values).
+net_counter() {
+  # shellcheck disable=SC2016  # awk's fields
+  ip netns exec "$1" awk -v g="$3:" -v k="$4" \
+    '$1 == g {if (!h) {for (i = 1; i <= NF; i++) c[$i] = i; h = 1} else print $c[k]}' "$2"
+}
+listening() { ip netns exec "$NS_HB" ss -ltn "sport = :$1" | grep -q "$1"; }
+
+# Warm-up: TCP at full speed both ways fills the daemons' queues and buffers
+# to their high-water marks (later, any moment the machine is busy would), so
+# that the first quarter's RSS is a fair baseline; and it carries the first
+# rekey, whose losses the key-change check below counts.
+start_bg "$WORK_DIR/warmup-server.log" ip netns exec "$NS_HB" iperf3 -s -p 5202
+WARMUP_SERVER=$BG_PID
+wait_until "warm-up iperf3 server" "$START_BOUND" listening 5202
+ip netns exec "$NS_HA" timeout 30 iperf3 -c 198.18.2.2 -p 5202 -t "$WARMUP_SECONDS" --bidir \
+  >"$WORK_DIR/warmup.log" 2>&1 || log "warm-up iperf3 failed (not a check)"
+stop_pid "$WARMUP_SERVER" 2
+tcp_counter() { net_counter "$NS_HA" /proc/net/netstat TcpExt "$1"; }
+LOSS_PROBES0=$(tcp_counter TCPLossProbes) DSACKS0=$(tcp_counter TCPDSACKRecv)
+# daemon_drops S: gw-S's drops by reason, as sitelink show --json has them
+daemon_drops() { "$SITELINK" show "${GW_TUN[$1]}" --json 2>/dev/null | grep -o '"dropped": *{[^}]*}' || true; }
+# loss_counters S: gw-S's daemon drops (all reasons), TUN tx_dropped, UDP RcvbufErrors
+loss_counters() {
+  local ns=${GW_NS[$1]}
+  echo "$(daemon_drops "$1" | awk -F'[:,{}]' '{for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+$/) n += $i} END {print n + 0}')" \
+    "$(ip netns exec "$ns" cat "/sys/class/net/${GW_TUN[$1]}/statistics/tx_dropped")" \
+    "$(net_counter "$ns" /proc/net/snmp Udp RcvbufErrors)"
+}
+declare -A LOSS0=([a]=$(loss_counters a) [b]=$(loss_counters b))
+for s in a b; do log "gw-$s before the run: $(daemon_drops "$s")"; done
+
 start_bg "$WORK_DIR/iperf-server.log" ip netns exec "$NS_HB" iperf3 -s -1
 IPERF_SERVER=$BG_PID
-iperf_listening() { ip netns exec "$NS_HB" ss -ltn 'sport = :5201' | grep -q 5201; }
-wait_until "iperf3 server" "$START_BOUND" iperf_listening
+wait_until "iperf3 server" "$START_BOUND" listening 5201
 start_bg "$WORK_DIR/samples.txt" sample
 SAMPLER=$BG_PID
 start_bg "$WORK_DIR/ping.txt" ip netns exec "$NS_HA" ping -n -D -O -i "$PING_INTERVAL" -c "$PING_COUNT" -W 2 198.18.2.2
@@ -226,8 +268,14 @@ report_loss() {
     END { last = "start"
       for (s = 1; s <= count; s++) { if (s in got) { last = got[s]; continue }
         printf "  lost icmp_seq=%d (last reply before it at %s)\n", s, last } }' "$WORK_DIR/ping.txt" | head -50 >&2
+  handshake_events
+}
+
+# handshake_events: both daemons' handshake and drop log lines, merged by
+# wall time (the drop lines are rate-limited: one per reason per interval).
+handshake_events() {
   log "handshake events (wall time, gateway: line):"
-  grep -H -E 'handshake|answered|tunnel|cookie' "$WORK_DIR/gw-a.log" "$WORK_DIR/gw-b.log" |
+  grep -H -E 'handshake|answered|tunnel|cookie|dropped packet' "$WORK_DIR/gw-a.log" "$WORK_DIR/gw-b.log" |
     sed 's|^.*/\(gw-.\)\.log:\([0-9.]*\) |  \2 \1: |' | sort -n | head -200 >&2
 }
 if ((PING_RC == 0 && SENT == PING_COUNT && LOST == 0)); then
@@ -235,6 +283,26 @@ if ((PING_RC == 0 && SENT == PING_COUNT && LOST == 0)); then
 else
   fail "ping loss: $RECEIVED of $SENT replies (ping exit $PING_RC, $PING_COUNT planned)"
   report_loss
+fi
+
+# Transport packets refused at a key change, by either daemon, from the start
+# (the first rekey happens during the warm-up): an index the receiver no
+# longer knows, a failed decryption, a replayed counter or an expired
+# keypair. Every one is a packet lost at a rekey; the TCP streams make even
+# a millisecond's window visible.
+key_drops() {
+  daemon_drops "$1" | { grep -oE '"(unknown-index|decrypt-failed|replay|expired-keypair)":[0-9]+' || true; } |
+    awk -F: '{n += $2} END {print n + 0}'
+}
+KEY_DROPS_A=$(key_drops a) KEY_DROPS_B=$(key_drops b)
+figure key_change_drops_a "$KEY_DROPS_A" packets
+figure key_change_drops_b "$KEY_DROPS_B" packets
+if ((KEY_DROPS_A == 0 && KEY_DROPS_B == 0)); then
+  pass "no packet refused at a key change (warm-up included)"
+else
+  fail "packets refused at a key change: gw-a $KEY_DROPS_A, gw-b $KEY_DROPS_B" \
+    "(gw-a $(daemon_drops a); gw-b $(daemon_drops b))"
+  handshake_events
 fi
 
 # rekeys: changes of each gateway's latest handshake over the run
@@ -269,26 +337,20 @@ fi
 # twice the smoothed RTT (a few ms here), so a delay on a busy machine
 # retransmits without any loss; a DSACK from the receiver marks a
 # retransmission it did not need (it had the segment).
-# net_counter NS FILE GROUP NAME: a counter from /proc/net/snmp or
-# /proc/net/netstat of NS (per group, a line of names, then one of values).
-net_counter() {
-  # shellcheck disable=SC2016  # awk's fields
-  ip netns exec "$1" awk -v g="$3:" -v k="$4" \
-    '$1 == g {if (!h) {for (i = 1; i <= NF; i++) c[$i] = i; h = 1} else print $c[k]}' "$2"
-}
-figure tcp_loss_probes "$(net_counter "$NS_HA" /proc/net/netstat TcpExt TCPLossProbes)" segments
-figure tcp_dsacks_received "$(net_counter "$NS_HA" /proc/net/netstat TcpExt TCPDSACKRecv)" segments
+figure tcp_loss_probes $(($(tcp_counter TCPLossProbes) - LOSS_PROBES0)) segments
+figure tcp_dsacks_received $(($(tcp_counter TCPDSACKRecv) - DSACKS0)) segments
 
-# Where packets can be lost besides the protocol: each daemon's own drop
-# counters (by reason, from sitelink show), the kernel's TUN queue and UDP
-# receive buffer. Figures only; the ping check above is the assertion.
+# Where packets can be lost besides the protocol, counted over the run
+# (after the warm-up): each daemon's own drops (sitelink show; the reasons
+# are logged), the kernel's TUN queue and UDP receive buffer. Figures only;
+# the ping check above is the assertion.
 for s in a b; do
-  drops=$("$SITELINK" show "${GW_TUN[$s]}" --json 2>/dev/null | grep -o '"dropped": *{[^}]*}' || true)
-  log "gw-$s ${drops:-\"dropped\": ?}"
-  figure "daemon_drops_$s" "$(grep -oE ':[0-9]+' <<<"$drops" | tr -d : | awk '{n += $1} END {print n + 0}')" packets
-  ns=${GW_NS[$s]}
-  figure "tun_tx_dropped_$s" "$(ip netns exec "$ns" cat "/sys/class/net/${GW_TUN[$s]}/statistics/tx_dropped")" packets
-  figure "udp_rcvbuf_errors_$s" "$(net_counter "$ns" /proc/net/snmp Udp RcvbufErrors)" packets
+  read -r d t u <<<"$(loss_counters "$s")"
+  read -r d0 t0 u0 <<<"${LOSS0[$s]}"
+  log "gw-$s after the run: $(daemon_drops "$s")"
+  figure "daemon_drops_$s" $((d - d0)) packets
+  figure "tun_tx_dropped_$s" $((t - t0)) packets
+  figure "udp_rcvbuf_errors_$s" $((u - u0)) packets
 done
 
 # tunnel bytes as gw-a counts them
