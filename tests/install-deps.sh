@@ -10,7 +10,7 @@ PACKAGES=(
   libsodium-dev libb2-dev libmnl-dev libyaml-cpp-dev
   libboost-program-options-dev libgtest-dev libgmock-dev
   # system and interop tests
-  iproute2 iputils-ping iperf3 tcpdump wireguard-go wireguard-tools
+  iproute2 iputils-ping iperf3 tcpdump wireguard-go wireguard-tools ethtool
   python3 procps
   # benchmark (tests/bench): the chart and the microbenchmarks
   gnuplot-nox libbenchmark-dev

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The batched data path (issue 8) end to end: two sitelinkd gateways joining
-# two offices in four network namespaces, run once with every data-path
-# switch on (the defaults: batch-io, udp-gso, udp-gro, tun-offload) and once
-# with all of them off, and then with wireguard-go as the other gateway.
+# two offices in four network namespaces, run with every data-path switch on
+# (the defaults: batch-io, udp-gso, udp-gro, tun-offload), again with GRO on
+# the LAN side, and with all of them off; then with wireguard-go as the other
+# gateway.
 #
 # Usage: data-path.sh [SITELINKD [SITELINK]]
 #   defaults: <repo>/build/daemon/sitelinkd and <repo>/build/daemon/sitelink
@@ -17,7 +18,11 @@
 # The two gateways' interfaces have different names: the control sockets
 # /run/wireguard/IFACE.sock are shared by all namespaces.
 #
-# In each mode (on, off):
+# Modes (MODES, default "on gro off"): "on" with the defaults, "gro" with the
+# defaults too but the hosts sending plain 1500-byte packets that the
+# gateways' LAN veths merge with GRO (as a NIC does; the TUN then gets
+# forwarded super-packets whose linear part is a whole packet, and whose
+# virtio_net_hdr hdr_len says so), "off" with every switch off. In each:
 #   - checksummed TCP transfers (TRANSFER_MB of random data through python3
 #     sockets; the receiver's sha256 and byte count must match): host-a ->
 #     host-b and back over IPv4 and over IPv6 (forwarded through both
@@ -41,12 +46,12 @@
 # sitelinkd's drop counters checked.
 #
 # Figures (FIGURE: lines; JSON in $STRESS_OUT/data_path.json when STRESS_OUT
-# is set): Mbit/s of each transfer, UDP loss, average TUN packet sizes.
-# Never asserted on: this machine is shared.
+# is set): Mbit/s of each transfer (never asserted on: the machine is
+# shared), UDP loss, average TUN packet sizes.
 #
-# Environment: TRANSFER_MB (default 50), UDP_RATE (default 100M),
+# Environment: MODES, TRANSFER_MB (default 50), UDP_RATE (default 100M),
 # UDP_LOSS_BOUND (percent, default 10).
-# Needs root, ip, ss, ping, timeout, sysctl, python3, iperf3, sha256sum,
+# Needs root, ip, ss, ping, timeout, sysctl, ethtool, python3, iperf3, sha256sum,
 # wireguard-go, wg. Logs are printed on failure, or always with NETNS_VERBOSE=1.
 set -euo pipefail
 
@@ -78,7 +83,7 @@ NEXT_PORT=5001
 FIGURES="" # "name value unit" lines, for the JSON
 
 require_root
-require_tools ip ss ping timeout sysctl python3 iperf3 sha256sum wireguard-go wg
+require_tools ip ss ping timeout sysctl ethtool python3 iperf3 sha256sum wireguard-go wg
 [[ -c /dev/net/tun ]] || { log "no /dev/net/tun"; exit 1; }
 for b in "$SITELINKD" "$SITELINK"; do
   [[ -x "$b" ]] || { log "not executable: $b (build targets sitelinkd and sitelink)"; exit 1; }
@@ -424,8 +429,9 @@ check_sizes() {
 gen_key "$SITELINK" "$WORK_DIR" gw-a
 gen_key "$SITELINK" "$WORK_DIR" gw-b
 
+# run_mode CASE MODE: the checks above with the switches MODE (on, off).
 run_mode() {
-  local mode=$1 c="$1"
+  local c=$1 mode=$2
   if start_gw a "$mode" && start_gw b "$mode" &&
     wait_until "tunnel up on both gateways" "$START_BOUND" \
       bash -c "grep -q 'tunnel up' '${GW_LOG[a]}' && grep -q 'tunnel up' '${GW_LOG[b]}'"; then
@@ -455,12 +461,30 @@ run_mode() {
   check_drops "$c" "$TUN_B"
 }
 
-run_mode on
-stop_gw a on
-stop_gw b on
-run_mode off
-stop_gw a off
-stop_gw b off
+# forward_gro on|off: the hosts send plain linear 1500-byte packets (no
+# scatter-gather, so no TSO) and the gateways' LAN veths merge them with GRO,
+# as a NIC does: the super-packets forwarded into the TUN then start with a
+# whole packet in their linear part (the kernel's hdr_len says so).
+forward_gro() {
+  local on=$1 off
+  off=$([[ $on == on ]] && echo off || echo on)
+  ip netns exec "$NS_HA" ethtool -K "${P}ah" sg "$off"
+  ip netns exec "$NS_HB" ethtool -K "${P}bh" sg "$off"
+  ip netns exec "$NS_GA" ethtool -K "${P}al" gro "$on"
+  ip netns exec "$NS_GB" ethtool -K "${P}bl" gro "$on"
+}
+
+for mode in ${MODES:-on gro off}; do
+  if [[ $mode == gro ]]; then
+    forward_gro on
+    run_mode gro on
+    forward_gro off
+  else
+    run_mode "$mode" "$mode"
+  fi
+  stop_gw a "$mode"
+  stop_gw b "$mode"
+done
 
 # --- sitelinkd (defaults) against wireguard-go ---------------------------------------------
 WG_SOCK="/var/run/wireguard/$WG_IF.sock"
