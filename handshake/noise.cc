@@ -119,7 +119,14 @@ Result<void, ProtoError> Handshake::accept_initiation(ConsumedInitiation&& init,
   }
   latest_timestamp_ = init.timestamp;
   last_initiation_consumed_ = now;
-  if (auto* created = std::get_if<InitiationCreated>(&state_)) crossed_ = std::move(*created);
+  // Crossed initiations: exactly one of the two handshakes may complete,
+  // or each side would go on receiving on a session the other drops at the
+  // next rekey. Both sides agree which: the one from the greater public key.
+  // That side keeps its initiation pending (and answers too, in case the
+  // peer never saw it); the other drops its own, as the kernel always does.
+  if (auto* created = std::get_if<InitiationCreated>(&state_)) {
+    if (remote_ < local_->public_key()) crossed_ = std::move(*created);
+  }
   state_ = InitiationConsumed{init.sender_index, init.remote_ephemeral, std::move(init.state)};
   return {};
 }

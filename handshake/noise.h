@@ -129,9 +129,11 @@ class Handshake {
   noise_ik::SymmetricState initiator_start_;  // "<- s" with the remote's key
   std::variant<Zeroed, InitiationCreated, InitiationConsumed> state_;
   // Our initiation, kept when the peer's own initiation crossed it and we
-  // answered that one: its response is still accepted (as boringtun does),
-  // so two peers that initiate at the same moment both complete at once
-  // instead of each dropping the other's response and retrying 5 s later.
+  // answered that one, if our public key is the greater: its response is
+  // still accepted, so two peers that initiate at the same moment complete
+  // one handshake at once instead of each dropping the other's response and
+  // retrying 5 s later (the kernel drops both). The peer with the smaller
+  // key drops its own initiation, so the two never both complete.
   std::optional<InitiationCreated> crossed_;
   std::optional<Tai64n> latest_timestamp_;
   std::optional<Instant> last_initiation_consumed_;

@@ -206,8 +206,10 @@ Result<void, ProtoError> PeerMachine::receive_initiation(const Now& now, Consume
   if (auto r = handshake_.accept_initiation(std::move(init), now.mono); !r) return r;
   stats_.rx_bytes += initiation::kSize;
   ++stats_.rx_packets;
-  // An initiation of ours stays pending (see Handshake::crossed_); its index
-  // is released when it completes into a keypair or is replaced.
+  // An initiation of ours may stay pending (see Handshake::crossed_). Its
+  // index is released when it completes into a keypair or is replaced, not
+  // when the crossing makes us drop it: a response to it is then refused by
+  // the handshake, not mistaken for traffic to an unknown index.
   send_response(now, out);
   timers_.any_authenticated_packet_received();
   timers_.any_authenticated_packet_traversal(now.mono);

@@ -359,22 +359,32 @@ TEST_F(PeerPair, LastMinuteRekeyOnReceiveForTheInitiator) {
   EXPECT_EQ(a.out.count(MessageType::kInitiation), 1u);
 }
 
-TEST_F(PeerPair, CrossingInitiationsBothCompleteAtOnce) {
+TEST_F(PeerPair, CrossingInitiationsCompleteOneHandshakeAtOnce) {
   // Both initiate at the same moment (two gateways started together): each
-  // answers the other's initiation and still accepts the response to its own.
+  // answers the other's initiation; only the one with the greater public key
+  // keeps its own, so exactly one handshake completes, at once.
   a.machine->initiate(now(), a.out);
   b.machine->initiate(now(), b.out);
   exchange();
   EXPECT_TRUE(a.machine->has_session(now().mono));
   EXPECT_TRUE(b.machine->has_session(now().mono));
-  EXPECT_TRUE(a.refused.empty() && b.refused.empty());
+  // The smaller key's side refuses the response to the initiation it dropped.
+  Side& smaller = a.identity.public_key() < b.identity.public_key() ? a : b;
+  Side& greater = &smaller == &a ? b : a;
+  ASSERT_EQ(smaller.refused.size(), 1u);
+  EXPECT_EQ(smaller.refused[0], ProtoError::kUnexpectedMessage);
+  EXPECT_TRUE(greater.refused.empty());
   send(a, packet(1));
   send(b, packet(2));
   exchange();
   EXPECT_EQ(b.out.delivered.size(), 1u);
   EXPECT_EQ(a.out.delivered.size(), 1u);
   EXPECT_FALSE(a.machine->timers().pending(Timer::kRetransmitHandshake));
+  EXPECT_FALSE(b.machine->timers().pending(Timer::kRetransmitHandshake));
   EXPECT_LE(a.indices.live.size(), 3u);
+  // Both send and receive on one and the same session: the current one.
+  EXPECT_EQ(a.machine->keypairs().current()->remote_index, b.machine->keypairs().current()->local_index);
+  EXPECT_EQ(b.machine->keypairs().current()->remote_index, a.machine->keypairs().current()->local_index);
 }
 
 TEST_F(PeerPair, CrossingWithAPeerThatDropsItsOwnInitiationStillConverges) {
