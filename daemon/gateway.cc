@@ -27,6 +27,7 @@ namespace {
 // How often DNS endpoints of peers whose handshakes keep failing are looked
 // up again, so a peer whose dynamic DNS name moved is found again.
 constexpr Duration kReResolveInterval = 10s;
+constexpr Duration kStatusInterval = 1s;
 // "Keep failing": this many unanswered retransmissions (about 10 s).
 constexpr int kFailedAttemptsBeforeReResolve = 2;
 
@@ -224,9 +225,7 @@ tunnel::SysResult<void> Gateway::setup_loop() {
 }
 
 std::string Gateway::status_line() const {
-  size_t up = 0;
-  for (const auto& p : dev_->peers()) up += p.has_session ? 1 : 0;
-  return std::to_string(up) + "/" + std::to_string(dev_->peer_count()) + " peers up on " + cfg_.interface.name +
+  return std::to_string(dev_->sessions_up()) + "/" + std::to_string(dev_->peer_count()) + " peers up on " + cfg_.interface.name +
          ", port " + std::to_string(udp_.port());
 }
 
@@ -242,12 +241,20 @@ void Gateway::after_events() {
     notifier_.send("WATCHDOG=1");
     next_watchdog_ = now + *notifier_.watchdog_interval();
   }
-  std::string status = status_line();
-  if (status != last_status_) {
-    notifier_.send("STATUS=" + status);
-    last_status_ = std::move(status);
+  // The status line costs a pass over the peers: at most once a second,
+  // and a second after the last wake-up that may have changed it.
+  status_stale_ = true;
+  if (now >= next_status_) {
+    std::string status = status_line();
+    if (status != last_status_) {
+      notifier_.send("STATUS=" + status);
+      last_status_ = std::move(status);
+    }
+    status_stale_ = false;
+    next_status_ = now + kStatusInterval;
   }
   Instant deadline = std::min(dev_->next_deadline(), next_resolve_check_);
+  if (status_stale_) deadline = std::min(deadline, next_status_);
   if (notifier_.watchdog_interval()) deadline = std::min(deadline, next_watchdog_);
   if (auto r = loop_->set_deadline(deadline); !r) {
     LogLine(log_, LogLevel::kError) << r.error().message();

@@ -91,6 +91,8 @@ class Gateway final : public UapiBackend {
   Instant next_resolve_check_;
   Instant next_watchdog_;
   std::string last_status_;
+  Instant next_status_{};
+  bool status_stale_ = false;
 };
 
 // sitelinkd --config: load, start, run. Returns the exit code.

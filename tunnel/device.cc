@@ -493,6 +493,12 @@ std::vector<PeerStatus> Device::peers() const {
   return out;
 }
 
+size_t Device::sessions_up() const {
+  const Instant now = clock_->now().mono;
+  return static_cast<size_t>(std::count_if(peers_.begin(), peers_.end(),
+                                           [&](const auto& e) { return e.second->machine->has_session(now); }));
+}
+
 std::optional<PeerStatus> Device::peer(const hs::PublicKey& key) const {
   const Peer* p = find(key);
   if (p == nullptr) return std::nullopt;

@@ -122,6 +122,8 @@ class Device {
   std::optional<PeerStatus> peer(const handshake::PublicKey& key) const;
   uint64_t drops(Drop d) const { return drops_[static_cast<size_t>(d)]; }
   size_t peer_count() const { return peers_.size(); }
+  // Peers with a session that can carry traffic now (no allocation).
+  size_t sessions_up() const;
   // Live session indices. Each peer holds at most kMaxIndicesPerPeer (a
   // pending handshake and three keypairs), so the table is bounded by the
   // configured peers, whatever arrives.
