@@ -11,18 +11,20 @@
 #   host-a (${P}ha)        gw-a (${P}ga)                    gw-b (${P}gb)        host-b (${P}hb)
 #   ${P}ah ------------ ${P}al   ${P}au ---------------- ${P}bu   ${P}bl ------------ ${P}bh
 #   198.18.1.2/24     198.18.1.1/24  203.0.113.1/24    203.0.113.2/24  198.18.2.1/24    198.18.2.2/24
-#   2001:db8:a::2/64  2001:db8:a::1/64                                 2001:db8:b::1/64  2001:db8:b::2/64
+#   2001:db8:a::2/64  2001:db8:a::1/64 2001:db8:ffff::1/64 ::2/64   2001:db8:b::1/64  2001:db8:b::2/64
 #                         TUN ${P}at (sitelinkd)           TUN ${P}bt (sitelinkd) or ${P}bw (wireguard-go)
 #                         198.18.0.1/24, 2001:db8::1/64    198.18.0.2/24, 2001:db8::2/64
 #
 # The two gateways' interfaces have different names: the control sockets
 # /run/wireguard/IFACE.sock are shared by all namespaces.
 #
-# Modes (MODES, default "on gro off"): "on" with the defaults, "gro" with the
-# defaults too but the hosts sending plain 1500-byte packets that the
-# gateways' LAN veths merge with GRO (as a NIC does; the TUN then gets
+# Modes (MODES, default "on gro on6 off"): "on" with the defaults; "gro"
+# with the defaults too but the hosts sending plain 1500-byte packets that
+# the gateways' LAN veths merge with GRO (as a NIC does; the TUN then gets
 # forwarded super-packets whose linear part is a whole packet, and whose
-# virtio_net_hdr hdr_len says so), "off" with every switch off. In each:
+# virtio_net_hdr hdr_len says so); "on6" with the defaults over an IPv6
+# underlay (2001:db8:ffff::1 and ::2; UDP GSO/GRO take the IPv6 paths);
+# "off" with every switch off. In each:
 #   - checksummed TCP transfers (TRANSFER_MB of random data through python3
 #     sockets; the receiver's sha256 and byte count must match): host-a ->
 #     host-b and back over IPv4 and over IPv6 (forwarded through both
@@ -32,9 +34,12 @@
 #     the sending gateway reads super-packets larger than the MTU and the
 #     receiving one writes merged ones; with it off, nothing exceeds the MTU
 #     (so the switch is known to do what it says);
-#   - a UDP flow (iperf3 -u at UDP_RATE for 3 s, 1300-byte datagrams), host-a
-#     -> host-b over IPv4 and host-b -> host-a over IPv6; the loss is
-#     reported, and more than UDP_LOSS_BOUND % fails;
+#   - a UDP flow (iperf3 -u at UDP_RATE for 3 s, 1300-byte datagrams, 4 MB
+#     socket buffers so that iperf3's own socket does not drop the bursts a
+#     batching gateway delivers), host-a -> host-b over IPv4 and host-b ->
+#     host-a over IPv6; the loss is reported with where it happened (the
+#     sending gateway's TUN queue, the receiving gateway's UDP socket, the
+#     receiver's socket), and more than UDP_LOSS_BOUND % fails;
 #   - ping with -s 1400 and -s 3000 (fragments cross the tunnel), IPv4 and
 #     IPv6, host to host, every echo answered (after one warm-up for IPv6's
 #     path MTU);
@@ -49,8 +54,9 @@
 # is set): Mbit/s of each transfer (never asserted on: the machine is
 # shared), UDP loss, average TUN packet sizes.
 #
-# Environment: MODES, TRANSFER_MB (default 50), UDP_RATE (default 100M),
-# UDP_LOSS_BOUND (percent, default 10).
+# Environment: MODES, TRANSFER_MB (default 50), UDP_RATE (default 200M),
+# UDP_LOSS_BOUND (percent, default 10), TUNNEL_MTU (default 1420; larger
+# values raise the underlay's MTU to match).
 # Needs root, ip, ss, ping, timeout, sysctl, ethtool, python3, iperf3, sha256sum,
 # wireguard-go, wg. Logs are printed on failure, or always with NETNS_VERBOSE=1.
 set -euo pipefail
@@ -68,9 +74,10 @@ NS_HA="${P}ha" NS_GA="${P}ga" NS_GB="${P}gb" NS_HB="${P}hb"
 TUN_A="${P}at" TUN_B="${P}bt" WG_IF="${P}bw"
 UL_A="${P}au" UL_B="${P}bu"
 PORT=51820
-MTU=1420
+MTU=${TUNNEL_MTU:-1420}
+UNDERLAY=4 # the mode's underlay: 4 or 6
 TRANSFER_MB=${TRANSFER_MB:-50}
-UDP_RATE=${UDP_RATE:-100M}
+UDP_RATE=${UDP_RATE:-200M}
 UDP_LOSS_BOUND=${UDP_LOSS_BOUND:-10}
 START_BOUND=10     # s: daemon up and tunnel established
 TRANSFER_BOUND=120 # s: one transfer
@@ -104,7 +111,13 @@ addr "$NS_HA" 2001:db8:a::2/64 "${P}ah" nodad
 addr "$NS_GA" 198.18.1.1/24 "${P}al"
 addr "$NS_GA" 2001:db8:a::1/64 "${P}al" nodad
 addr "$NS_GA" 203.0.113.1/24 "$UL_A"
+addr "$NS_GA" 2001:db8:ffff::1/64 "$UL_A" nodad
 addr "$NS_GB" 203.0.113.2/24 "$UL_B"
+addr "$NS_GB" 2001:db8:ffff::2/64 "$UL_B" nodad
+if ((MTU > 1420)); then  # room for the tunnel's packets on the underlay
+  ip -n "$NS_GA" link set "$UL_A" mtu $((MTU + 80))
+  ip -n "$NS_GB" link set "$UL_B" mtu $((MTU + 80))
+fi
 addr "$NS_GB" 198.18.2.1/24 "${P}bl"
 addr "$NS_GB" 2001:db8:b::1/64 "${P}bl" nodad
 addr "$NS_HB" 198.18.2.2/24 "${P}bh"
@@ -123,6 +136,7 @@ for ns in "$NS_HA" "$NS_GA" "$NS_GB" "$NS_HB"; do
   wait_until "IPv6 DAD in $ns" 10 no_tentative "$ns"
 done
 wait_until "underlay" 10 ping_once "$NS_GA" 203.0.113.2
+wait_until "IPv6 underlay" 10 ping_once "$NS_GA" 2001:db8:ffff::2
 wait_until "LAN A" 10 ping_once "$NS_HA" 2001:db8:a::1
 wait_until "LAN B" 10 ping_once "$NS_HB" 2001:db8:b::1
 
@@ -258,8 +272,10 @@ transfer() {
 write_config() {
   local side=$1 mode=$2 me peer tun
   if [[ $side == a ]]; then me=1 peer=b tun=$TUN_A; else me=2 peer=a tun=$TUN_B; fi
-  local peer_lan="198.18.2.0/24, 2001:db8:b::/64" peer_tun=2 peer_ul=203.0.113.2
-  [[ $peer == a ]] && peer_lan="198.18.1.0/24, 2001:db8:a::/64" peer_tun=1 peer_ul=203.0.113.1
+  local peer_lan="198.18.2.0/24, 2001:db8:b::/64" peer_tun=2
+  [[ $peer == a ]] && peer_lan="198.18.1.0/24, 2001:db8:a::/64" peer_tun=1
+  local peer_ul="203.0.113.$peer_tun"
+  ((UNDERLAY == 6)) && peer_ul="[2001:db8:ffff::$peer_tun]"
   {
     echo "interface:"
     echo "  name: $tun"
@@ -348,6 +364,23 @@ EOF
 # listening NS PORT: something listens on TCP port PORT in NS.
 listening() { [[ -n $(ip netns exec "$1" ss -Hltn "sport = :$2") ]]; }
 
+# udp_errors NS: UDP datagrams dropped for a full receive buffer (IPv4 and IPv6).
+udp_errors() {
+  # shellcheck disable=SC2016  # awk's fields
+  ip netns exec "$1" awk '/^Udp: [0-9]/ { n += $6 } /^Udp6RcvbufErrors/ { n += $2 } END { print n + 0 }' \
+    /proc/net/snmp /proc/net/snmp6
+}
+
+# drop_points FROM TO: where datagrams of a UDP flow from host FROM to host
+# TO can be lost, as "sending TUN queue, gateway UDP socket, receiver socket".
+drop_points() {
+  local sgw=a rgw=b
+  [[ $1 == hb ]] && sgw=b rgw=a
+  local stun=$TUN_A
+  [[ $sgw == b ]] && stun=$TUN_B
+  echo "$(stat_of "$(ns_of "g$sgw")" "$stun" tx_dropped) $(udp_errors "$(ns_of "g$rgw")") $(udp_errors "$(ns_of "$2")")"
+}
+
 # udp_flow CASE FROM TO ADDRESS: iperf3 -u from FROM to a server in TO.
 udp_flow() {
   local c=$1 from=$2 to=$3 dst=$4
@@ -362,9 +395,17 @@ udp_flow() {
     stop_pid "$server"
     return
   fi
-  ip netns exec "$(ns_of "$from")" timeout 40 iperf3 -c "$dst" -p "$port" -u -b "$UDP_RATE" -l 1300 -t 3 -J \
+  local d0 d1
+  d0=$(drop_points "$from" "$to")
+  ip netns exec "$(ns_of "$from")" timeout 40 iperf3 -c "$dst" -p "$port" -u -b "$UDP_RATE" -l 1300 -w 4M -t 3 -J \
     >"$out" 2>&1 || true
   stop_pid "$server" 10
+  d1=$(drop_points "$from" "$to")
+  local tun0 gw0 rcv0 tun1 gw1 rcv1
+  read -r tun0 gw0 rcv0 <<<"$d0"
+  read -r tun1 gw1 rcv1 <<<"$d1"
+  local where="dropped at the sending TUN queue $((tun1 - tun0)), the gateway's UDP socket $((gw1 - gw0)),"
+  where+=" the receiver's socket $((rcv1 - rcv0))"
   local result
   result=$(python3 - "$out" <<'EOF'
 import json, sys
@@ -383,9 +424,9 @@ EOF
   fi
   figure "$c.udp_${from}_${to}_$([[ $dst == *:* ]] && echo v6 || echo v4)_loss" "$percent" %
   if python3 -c "import sys; sys.exit(0 if $percent <= $UDP_LOSS_BOUND else 1)"; then
-    pass "$what: $packets datagrams, $lost lost ($percent %)"
+    pass "$what: $packets datagrams, $lost lost ($percent %; $where)"
   else
-    fail "$what: $packets datagrams, $lost lost ($percent %), more than $UDP_LOSS_BOUND %"
+    fail "$what: $packets datagrams, $lost lost ($percent %; $where), more than $UDP_LOSS_BOUND %"
   fi
 }
 
@@ -435,7 +476,7 @@ run_mode() {
   if start_gw a "$mode" && start_gw b "$mode" &&
     wait_until "tunnel up on both gateways" "$START_BOUND" \
       bash -c "grep -q 'tunnel up' '${GW_LOG[a]}' && grep -q 'tunnel up' '${GW_LOG[b]}'"; then
-    pass "$c: both gateways up (data path switches $mode), tunnel established"
+    pass "$c: both gateways up (data path switches $mode), tunnel established over IPv$UNDERLAY"
   else
     fail "$c: tunnel not established within ${START_BOUND}s"
     stop_gw a "$c"
@@ -474,14 +515,20 @@ forward_gro() {
   ip netns exec "$NS_GB" ethtool -K "${P}bl" gro "$on"
 }
 
-for mode in ${MODES:-on gro off}; do
-  if [[ $mode == gro ]]; then
-    forward_gro on
-    run_mode gro on
-    forward_gro off
-  else
-    run_mode "$mode" "$mode"
-  fi
+for mode in ${MODES:-on gro on6 off}; do
+  case $mode in
+    gro)
+      forward_gro on
+      run_mode gro on
+      forward_gro off
+      ;;
+    on6)
+      UNDERLAY=6
+      run_mode on6 on
+      UNDERLAY=4
+      ;;
+    *) run_mode "$mode" "$mode" ;;
+  esac
   stop_gw a "$mode"
   stop_gw b "$mode"
 done
