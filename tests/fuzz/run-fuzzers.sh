@@ -9,7 +9,8 @@
 #   FUZZERS       names to run, space-separated (default: every *_fuzzer built),
 #                 e.g. FUZZERS="ip_header peer"
 #   FUZZ_KEEP     a directory: each fuzzer's corpus after its run is kept in
-#                 FUZZ_KEEP/<name>/ (to merge into the seed corpus later)
+#                 FUZZ_KEEP/<name>/; tests/fuzz/select-corpus.py then adds
+#                 the inputs that cover new edges to the seed corpus
 #   STRESS_OUT    a directory: the figures are also written to
 #                 $STRESS_OUT/fuzz.json
 #   CXX           the clang++ to use (default clang++)
