@@ -206,6 +206,7 @@ struct Gen {
   size_t upto(size_t n) { return std::uniform_int_distribution<size_t>(0, n)(rng); }
   size_t between(size_t lo, size_t hi) { return std::uniform_int_distribution<size_t>(lo, hi)(rng); }
   bool chance(int percent) { return upto(99) < static_cast<size_t>(percent); }
+  int version() { return chance(50) ? 4 : 6; }
   uint8_t byte() { return static_cast<uint8_t>(upto(255)); }
   Buf bytes(size_t n) {
     Buf b(n);
@@ -246,19 +247,30 @@ struct Gen {
   }
 };
 
+// Runs `body(g, round)` for `rounds` rounds with one generator seeded by
+// test_seed(); every failure names the seed and the round, and the first
+// failing round is the last.
+template <typename Body>
+void random_rounds(size_t rounds, Body body) {
+  const uint32_t seed = test_seed();
+  Gen g(seed);
+  for (size_t round = 0; round < rounds; ++round) {
+    SCOPED_TRACE(seed_note(seed, round));
+    body(g, round);
+    if (::testing::Test::HasFailure()) return;
+  }
+}
+
 // --- Checksum helpers ---------------------------------------------------------------------
 
 TEST(OffloadChecksum, AddAndFoldMatchTheNaiveSumOnRandomData) {
-  const uint32_t seed = test_seed();
-  Gen g(seed);
-  for (size_t round = 0; round < 2000; ++round) {
-    SCOPED_TRACE(seed_note(seed, round));
+  random_rounds(2000, [&](Gen& g, size_t round) {
     const Buf data = g.bytes(round < 100 ? round : g.upto(3000));
     const uint32_t start = g.chance(50) ? 0 : static_cast<uint32_t>(g.upto(0xffffffff));
     const uint32_t sum = checksum_add(data, start);
     EXPECT_LE(sum, 0xffffu);
     EXPECT_EQ(checksum_fold(sum), naive_sum(data, start));
-  }
+  });
 }
 
 TEST(OffloadChecksum, AllOnesAndZerosAndChaining) {
@@ -269,38 +281,29 @@ TEST(OffloadChecksum, AllOnesAndZerosAndChaining) {
   EXPECT_EQ(checksum_fold(0x1fffeu), 0xffff);
   EXPECT_EQ(checksum_fold(0x10000u), 1);
   // An even-length first part chains into the next.
-  const uint32_t seed = test_seed();
-  Gen g(seed);
-  for (size_t round = 0; round < 500; ++round) {
-    SCOPED_TRACE(seed_note(seed, round));
+  random_rounds(500, [&](Gen& g, size_t) {
     const Buf a = g.bytes(2 * g.upto(300));
     const Buf b = g.bytes(g.upto(301));
     Buf ab = a;
     ab.insert(ab.end(), b.begin(), b.end());
     EXPECT_EQ(checksum_fold(checksum_add(b, checksum_add(a))), naive_sum(ab));
-  }
+  });
 }
 
 TEST(OffloadChecksum, PseudoHeaderSumMatchesTheBytes) {
-  const uint32_t seed = test_seed();
-  Gen g(seed);
-  for (size_t round = 0; round < 500; ++round) {
-    SCOPED_TRACE(seed_note(seed, round));
-    const int version = g.chance(50) ? 4 : 6;
+  random_rounds(500, [&](Gen& g, size_t) {
+    const int version = g.version();
     const Buf src = g.bytes(16), dst = g.bytes(16);
     const uint8_t proto = g.chance(50) ? 6 : 17;
     const size_t len = version == 4 ? g.upto(0xffff) : g.upto(0x3ffff);
     EXPECT_EQ(checksum_fold(pseudo_header_sum(version, src.data(), dst.data(), proto, len)),
               naive_sum(pseudo_header(version, src.data(), dst.data(), proto, len)));
-  }
+  });
 }
 
 TEST(OffloadChecksum, CompleteChecksumFinishesAPartialTcpChecksum) {
-  const uint32_t seed = test_seed();
-  Gen g(seed);
-  for (size_t round = 0; round < 300; ++round) {
-    SCOPED_TRACE(seed_note(seed, round));
-    const int version = g.chance(50) ? 4 : 6;
+  random_rounds(300, [&](Gen& g, size_t) {
+    const int version = g.version();
     Pkt p = g.tcp_packet(version);
     p.payload = g.bytes(g.upto(1500));
     const Buf full = build(p);
@@ -314,7 +317,7 @@ TEST(OffloadChecksum, CompleteChecksumFinishesAPartialTcpChecksum) {
     ASSERT_TRUE(complete_checksum(partial, l4, 16));
     EXPECT_TRUE(tcp_checksum_ok(partial));
     EXPECT_EQ(partial, full) << hex_diff(partial, full);
-  }
+  });
 }
 
 TEST(OffloadChecksum, CompleteChecksumUdpZeroBecomesAllOnes) {
@@ -440,11 +443,8 @@ void expect_split_matches(const Pkt& super, size_t gso, const VnetHdr& h) {
 }
 
 TEST(OffloadSplit, RandomSuperPacketsMatchTheReference) {
-  const uint32_t seed = test_seed();
-  Gen g(seed);
-  for (size_t round = 0; round < 400; ++round) {
-    SCOPED_TRACE(seed_note(seed, round));
-    const int version = g.chance(50) ? 4 : 6;
+  random_rounds(400, [&](Gen& g, size_t) {
+    const int version = g.version();
     Pkt p = g.tcp_packet(version);
     p.df = true;
     p.flags = static_cast<uint8_t>(kAck | (g.chance(30) ? kPsh : 0) | (g.chance(20) ? kFin : 0) |
@@ -465,8 +465,7 @@ TEST(OffloadSplit, RandomSuperPacketsMatchTheReference) {
     if (g.chance(20)) h.flags = 0;
     if (g.chance(20)) h.hdr_len = 0;  // only a hint: the packet's own headers count
     expect_split_matches(p, gso, h);
-    if (HasFatalFailure()) return;
-  }
+  });
 }
 
 TEST(OffloadSplit, ExactMultipleOfGsoAndEmptyPayload) {
@@ -710,6 +709,21 @@ std::vector<Buf> stream(const Pkt& first, size_t count, size_t mss, size_t last 
   return reference_split(super, mss);
 }
 
+// `count` in-order segments of `size` bytes from `first` on, each changed
+// by `edit(segment, index)` before it is built.
+std::vector<Buf> segments(const Pkt& first, size_t count, size_t size,
+                          const std::function<void(Pkt&, size_t)>& edit) {
+  std::vector<Buf> out;
+  for (size_t i = 0; i < count; ++i) {
+    Pkt s = first;
+    s.seq = first.seq + static_cast<uint32_t>(i * size);
+    s.payload.assign(size, static_cast<uint8_t>(i));
+    edit(s, i);
+    out.push_back(build(s));
+  }
+  return out;
+}
+
 Pkt flow(int version, uint16_t sport) {
   Pkt p;
   p.version = version;
@@ -770,15 +784,9 @@ TEST(OffloadCoalescer, ShortSegmentEndsARunAndLimitsHold) {
 }
 
 TEST(OffloadCoalescer, PshEndsARun) {
-  Pkt f = flow(6, 5);
-  std::vector<Buf> in;
-  for (size_t i = 0; i < 6; ++i) {
-    Pkt s = f;
-    s.seq = f.seq + static_cast<uint32_t>(i * 500);
-    s.payload.assign(500, static_cast<uint8_t>(i));
+  const auto in = segments(flow(6, 5), 6, 500, [](Pkt& s, size_t i) {
     if (i == 2) s.flags |= kPsh;
-    in.push_back(build(s));
-  }
+  });
   Harness h;
   h.feed(in);
   ASSERT_EQ(expect_round_trip(in, h.out), 2u);
@@ -787,16 +795,10 @@ TEST(OffloadCoalescer, PshEndsARun) {
 }
 
 TEST(OffloadCoalescer, NewestWindowWins) {
-  Pkt f = flow(4, 6);
-  std::vector<Buf> in;
-  for (size_t i = 0; i < 3; ++i) {
-    Pkt s = f;
-    s.seq = f.seq + static_cast<uint32_t>(i * 500);
+  const auto in = segments(flow(4, 6), 3, 500, [](Pkt& s, size_t i) {
     s.id = static_cast<uint16_t>(i);
     s.window = static_cast<uint16_t>(100 + i);
-    s.payload.assign(500, 9);
-    in.push_back(build(s));
-  }
+  });
   Harness h;
   h.feed(in);
   ASSERT_EQ(h.out.size(), 1u);
@@ -982,15 +984,12 @@ TEST(OffloadCoalescer, NothingIsHeldAfterFlushAndFlushIsIdempotent) {
 // (short, PSH, gaps, other ACKs, pure ACKs, FIN, options changes) and
 // non-TCP packets between them, interleaved at random.
 TEST(OffloadCoalescer, RandomStreamsRoundTrip) {
-  const uint32_t seed = test_seed();
-  Gen g(seed);
-  for (size_t round = 0; round < 300; ++round) {
-    SCOPED_TRACE(seed_note(seed, round));
+  random_rounds(300, [&](Gen& g, size_t) {
     const size_t nflows = g.between(1, 12);
     std::vector<Pkt> state;
     std::vector<size_t> mss;
     for (size_t i = 0; i < nflows; ++i) {
-      Pkt p = g.tcp_packet(g.chance(50) ? 4 : 6);
+      Pkt p = g.tcp_packet(g.version());
       p.sport = static_cast<uint16_t>(i);  // distinct flows
       p.flags = kAck;
       p.frag = 0;
@@ -1044,19 +1043,15 @@ TEST(OffloadCoalescer, RandomStreamsRoundTrip) {
       done += n;
     }
     expect_round_trip(in, h.out);
-    if (HasFailure()) return;
-  }
+  });
 }
 
 // Split and merge are inverses: a super-packet cut by split_tcp_gso and fed
 // to the coalescer comes back as the same super-packet (bar the checksum
 // field, which is partial) when it fits the limits.
 TEST(OffloadCoalescer, MergesWhatSplitCut) {
-  const uint32_t seed = test_seed();
-  Gen g(seed);
-  for (size_t round = 0; round < 200; ++round) {
-    SCOPED_TRACE(seed_note(seed, round));
-    Pkt p = g.tcp_packet(g.chance(50) ? 4 : 6);
+  random_rounds(200, [&](Gen& g, size_t) {
+    Pkt p = g.tcp_packet(g.version());
     p.ip_options.clear();
     p.flags = static_cast<uint8_t>(kAck | (g.chance(50) ? kPsh : 0));
     const size_t gso = g.between(536, 1448);
@@ -1076,7 +1071,7 @@ TEST(OffloadCoalescer, MergesWhatSplitCut) {
     set16(&merged[l4 + 16], 0);
     set16(&want[l4 + 16], 0);
     EXPECT_EQ(merged, want) << hex_diff(merged, want);
-  }
+  });
 }
 
 }  // namespace
