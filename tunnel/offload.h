@@ -71,6 +71,12 @@ bool complete_checksum(MutableBytes packet, size_t csum_start, size_t csum_offse
 // and `emit(size)` is called; both are called once per segment, in order.
 // Returns the number of segments, or nullopt if the packet or header is
 // malformed (nothing emitted) or a buffer was too small (emitting stops).
+// The IP + TCP header length of a super-packet split_tcp_gso would cut
+// (each segment is that plus up to gso_size bytes), or 0 if it would refuse
+// it. The kernel's hdr_len is only a hint: for super-packets merged by GRO
+// on a forwarding path it covers the whole first packet.
+size_t tcp_headers_length(Bytes packet);
+
 using SegmentRoom = std::function<MutableBytes(size_t size)>;
 using SegmentDone = std::function<void(size_t size)>;
 std::optional<size_t> split_tcp_gso(const VnetHdr& hdr, Bytes packet, const SegmentRoom& next_buffer,

@@ -185,8 +185,9 @@ TunReadResult LinuxTun::read_batch(SlotArena& arena, size_t max_reads, const Pac
       arena.untake();
     }
     const Bytes super(big_.data() + hs::kHeadroom, len);
-    if (size_t{hdr.hdr_len} + hdr.gso_size > room) {
-      r.want_room = std::max(r.want_room, size_t{hdr.hdr_len} + hdr.gso_size);
+    const size_t segment = tcp_headers_length(super) + hdr.gso_size;
+    if (segment > room) {  // the device's MTU grew past the slots: next time
+      r.want_room = std::max(r.want_room, segment);
       ++r.malformed;
       continue;
     }
