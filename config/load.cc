@@ -17,6 +17,7 @@
 #include <yaml-cpp/eventhandler.h>
 
 #include "config/load_internal.h"
+#include "handshake/base/secret.h"
 
 namespace sitelink::config {
 namespace {
@@ -108,7 +109,9 @@ bool check_single_document(std::string_view text, Reporter& r) {
 void parse_and_validate(std::string_view text, Context& ctx, Draft& d) {
   try {
     if (!check_single_document(text, ctx.report)) return;
-    const YAML::Node root = YAML::Load(std::string(text));
+    std::string copy(text);  // yaml-cpp keeps its own copies, which cannot be wiped
+    const YAML::Node root = YAML::Load(copy);
+    secure_zero(copy.data(), copy.size());
     if (root.IsNull()) {
       ctx.report.error(Location{1, 1}, "", "the file is empty; expected a map with 'interface:' and 'peers:'");
       return;
@@ -170,14 +173,17 @@ Result<Loaded, Diagnostics> load_file(const std::string& path, const LoadOptions
     char buf[8192];
     ssize_t n = 0;
     while (text.size() <= kMaxConfigSize && ((n = ::read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))) {
-      if (n > 0) text.append(buf, static_cast<size_t>(n));
+      if (n > 0) append_wiping(text, std::string_view(buf, static_cast<size_t>(n)));
     }
+    secure_zero(buf, sizeof buf);
     if (n < 0) problem = std::string("cannot read the configuration: ") + std::strerror(errno);
     if (text.size() > kMaxConfigSize) problem = "is larger than 1 MiB; this is not a sitelink configuration";
   }
   ::close(fd);
   if (!problem.empty()) return Err(file_error(path, problem));
-  return load_impl(text, path, options, st.st_mode);
+  auto loaded = load_impl(text, path, options, st.st_mode);
+  secure_zero(text.data(), text.size());  // inline keys
+  return loaded;
 }
 
 }  // namespace sitelink::config

@@ -255,7 +255,7 @@ void ControlSocket::read_from(Conn& c) {
   for (int i = 0; i < kReadsPerEvent && !c.dead && c.in.size() <= limits_.max_request; ++i) {
     const ssize_t n = ::recv(c.fd.get(), buf.data(), buf.size(), MSG_DONTWAIT);
     if (n > 0) {
-      c.in.append(buf.data(), static_cast<size_t>(n));
+      append_wiping(c.in, std::string_view(buf.data(), static_cast<size_t>(n)));  // may hold a private key
       c.last_progress = Clock::now();
     } else if (n == 0) {
       c.eof = true;

@@ -3,15 +3,34 @@
 // stream operator, so it cannot end up in a log line by accident.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
+#include <string_view>
 
 namespace sitelink {
 
 // Wipes memory in a way the compiler may not elide (sodium_memzero).
 void secure_zero(void* p, size_t n);
+
+// Appends to a string that may hold key material (a config file, a UAPI
+// request) without leaving a copy behind: when it must grow, the old buffer
+// is wiped before it is freed.
+template <class String = std::string>
+void append_wiping(String& s, std::string_view more) {
+  if (s.size() + more.size() > s.capacity()) {
+    String bigger(s.get_allocator());
+    bigger.reserve(std::max(2 * s.capacity(), s.size() + more.size()));
+    bigger.append(s);
+    s.resize(s.capacity());  // all of the old buffer, not just the part in use
+    secure_zero(s.data(), s.size());
+    s.swap(bigger);
+  }
+  s.append(more);
+}
 
 template <size_t N>
 class Secret {

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 #include <new>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -322,6 +323,51 @@ TEST(SecretWipe, ResetSessionsDropsEveryKeypair) {
   EXPECT_EQ(m.a.keypairs().next(), nullptr);
   EXPECT_EQ(m.a.handshake().transcript(), nullptr);
   EXPECT_TRUE(m.ia.live.empty());
+}
+
+// append_wiping: a growing string that holds a key leaves no copy in the
+// buffers it gives back. The allocator checks each buffer as it is freed.
+template <class T>
+struct CheckingAllocator {
+  using value_type = T;
+  static inline size_t nonzero_frees = 0;
+  static inline size_t frees = 0;
+  CheckingAllocator() = default;
+  template <class U>
+  CheckingAllocator(const CheckingAllocator<U>&) {}
+  T* allocate(size_t n) { return std::allocator<T>().allocate(n); }
+  void deallocate(T* p, size_t n) {
+    ++frees;
+    if (std::any_of(p, p + n, [](T c) { return c != T{}; })) ++nonzero_frees;
+    std::allocator<T>().deallocate(p, n);
+  }
+  friend bool operator==(const CheckingAllocator&, const CheckingAllocator&) { return true; }
+};
+
+TEST(AppendWiping, GrowingLeavesNoCopyInFreedBuffers) {
+  using WipedString = std::basic_string<char, std::char_traits<char>, CheckingAllocator<char>>;
+  CheckingAllocator<char>::nonzero_frees = CheckingAllocator<char>::frees = 0;
+  const std::string key = "private_key=e84b5a6d2717c1003a13b431570353dbaca9146cf150c5f8575680feba52027a\n";
+  {
+    WipedString request;
+    for (int i = 0; i < 50; ++i) append_wiping(request, key);  // grows many times
+    EXPECT_EQ(request.size(), 50 * key.size());
+    EXPECT_EQ(std::string_view(request.data(), key.size()), key);
+    EXPECT_EQ(std::string_view(request.data() + 49 * key.size(), key.size()), key);
+    request.resize(request.capacity());
+    secure_zero(request.data(), request.size());
+  }
+  EXPECT_GT(CheckingAllocator<char>::frees, 3u);
+  EXPECT_EQ(CheckingAllocator<char>::nonzero_frees, 0u);
+  // The check can fail: a plain append frees the old buffer with the key in it.
+  CheckingAllocator<char>::nonzero_frees = 0;
+  {
+    WipedString plain;
+    for (int i = 0; i < 50; ++i) plain.append(key);
+    plain.resize(plain.capacity());
+    secure_zero(plain.data(), plain.size());
+  }
+  EXPECT_GT(CheckingAllocator<char>::nonzero_frees, 0u);
 }
 
 }  // namespace
