@@ -127,7 +127,7 @@ size_t tcp_headers_length(Bytes p) {
   const size_t l4 = tcp_offset(p);
   if (l4 == 0 || p.size() < l4 + kTcpMinHeader) return 0;
   const size_t headers = l4 + static_cast<size_t>(p[l4 + 12] >> 4) * 4;
-  return headers <= p.size() ? headers : 0;
+  return headers >= l4 + kTcpMinHeader && headers <= p.size() ? headers : 0;
 }
 
 std::optional<size_t> split_tcp_gso(const VnetHdr& hdr, Bytes p, const SegmentRoom& next_buffer,

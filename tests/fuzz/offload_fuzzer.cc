@@ -94,8 +94,17 @@ std::vector<Buf> check_split(const VnetHdr& h, const Buf& super) {
     segments.emplace_back(buffers.back().get(), buffers.back().get() + size);
   };
   const auto count = split_tcp_gso(h, super, next, emit);
+  // What the TUN sizes its slots by: the headers of every segment, or 0
+  // for a packet split refuses.
+  const size_t told = tcp_headers_length(super);
   if (!count) {
     FUZZ_CHECK(segments.empty());  // buffers were ample: only a refusal
+    // Refused with a usable header (the type for its version, a size):
+    // the packet itself was unusable, and tcp_headers_length says so.
+    const bool usable_header =
+        !super.empty() && h.gso_size != 0 &&
+        (h.gso_type & ~VnetHdr::kGsoEcn) == ((super[0] >> 4) == 4 ? VnetHdr::kGsoTcpV4 : VnetHdr::kGsoTcpV6);
+    if (usable_header) FUZZ_CHECK(told == 0);
     return {};
   }
   FUZZ_CHECK(*count == segments.size() && *count >= 1);
@@ -106,6 +115,7 @@ std::vector<Buf> check_split(const VnetHdr& h, const Buf& super) {
   const size_t headers = l4 + tcp_header_len(super.data(), l4);
   const size_t gso = h.gso_size;
   FUZZ_CHECK(gso > 0 && headers <= super.size());
+  FUZZ_CHECK(told == headers);
   Buf payload;
   for (size_t i = 0; i < segments.size(); ++i) {
     const Buf& s = segments[i];
@@ -298,7 +308,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (sel & 2) h.gso_size = static_cast<uint16_t>(1 + h.gso_size % 1500);
   // At most ~256 segments: tiny segments of a large packet only make runs
   // slow (the unit tests cover them).
-  if (h.gso_size != 0 && super.size() / h.gso_size > 256) h.gso_size = static_cast<uint16_t>(super.size() / 256 + 1);
+  if (h.gso_size != 0 && super.size() / h.gso_size > 256)
+    h.gso_size = static_cast<uint16_t>(super.size() / 256 + 1);
   const std::vector<Buf> segments = check_split(h, super);
   if (std::getenv("OFFLOAD_FUZZ_VERBOSE") != nullptr)
     std::fprintf(stderr, "split: %zu segments\n", segments.size());

@@ -425,6 +425,7 @@ void expect_split_matches(const Pkt& super, size_t gso, const VnetHdr& h) {
   const SplitResult r = run_split(h, packet);
   const std::vector<Buf> want = reference_split(super, gso);
   ASSERT_TRUE(r.count.has_value());
+  EXPECT_EQ(tcp_headers_length(packet), super.ip_len() + super.l4_header());
   EXPECT_TRUE(r.alternated);
   ASSERT_EQ(*r.count, want.size());
   ASSERT_EQ(r.segments.size(), want.size());
@@ -566,6 +567,38 @@ TEST(OffloadSplit, MalformedInputsAreRefused) {
   bad = b4;
   bad[20 + 12] = 0xf0;  // a TCP header of 60 bytes in a 70-byte cut
   expect_refused(h4, Buf(bad.begin(), bad.begin() + 70), "TCP header past the end");
+}
+
+// The header length the TUN sizes its slots by (the kernel's hdr_len is
+// only a hint): the packet's own IP + TCP headers, 0 where split refuses it.
+TEST(OffloadSplit, TcpHeadersLengthIsThePacketsOwn) {
+  Pkt p;
+  p.payload.assign(100, 5);
+  EXPECT_EQ(tcp_headers_length(build(p)), 20u + 20);
+  p.tcp_options.assign(12, 1);
+  EXPECT_EQ(tcp_headers_length(build(p)), 20u + 32);
+  p.ip_options = {1, 1, 1, 0};
+  p.tcp_options.clear();
+  EXPECT_EQ(tcp_headers_length(build(p)), 24u + 20);
+  p.version = 6;
+  EXPECT_EQ(tcp_headers_length(build(p)), 40u + 20);
+  p.payload.clear();
+  const Buf header_only = build(p);
+  EXPECT_EQ(tcp_headers_length(header_only), 60u);
+  EXPECT_EQ(tcp_headers_length(Buf(header_only.begin(), header_only.end() - 1)), 0u) << "cut";
+  EXPECT_EQ(tcp_headers_length(Buf(header_only.begin(), header_only.begin() + 40)), 0u) << "no TCP header";
+  EXPECT_EQ(tcp_headers_length(Buf{}), 0u);
+  Pkt frag;
+  frag.frag = 0x2000;
+  EXPECT_EQ(tcp_headers_length(build(frag)), 0u) << "fragment";
+  Pkt udp;
+  udp.proto = 17;
+  EXPECT_EQ(tcp_headers_length(build(udp)), 0u) << "UDP";
+  Buf bad = build(Pkt{});
+  bad[20 + 12] = 0x40;  // data offset 16 bytes
+  EXPECT_EQ(tcp_headers_length(bad), 0u) << "TCP header shorter than 20";
+  bad[20 + 12] = 0xf0;  // 60 bytes in a 52-byte packet
+  EXPECT_EQ(tcp_headers_length(bad), 0u) << "TCP header past the end";
 }
 
 TEST(OffloadSplit, TooSmallBufferStopsEmitting) {
