@@ -50,10 +50,18 @@ Configuration file (YAML, keys in kebab-case; unknown keys are errors):
     routes: true                  route each peer's allowed-ips via the TUN (default true)
     fwmark: 0                     mark on outgoing UDP packets, 32 bits (0 = none)
     rekey-after-time: 120         seconds, 1..3600 (default 120, WireGuard's)
+    batch-io: true                many datagrams per system call (default true)
+    udp-gso: true                 send trains of datagrams in one call (default true)
+    udp-gro: true                 receive trains of datagrams in one call (default true)
+    tun-offload: true             TCP segmentation at the TUN (default true)
+    socket-buffer: 4194304        UDP socket buffer bytes, 0 = kernel default
+                                  (the data-path keys apply at start-up; each
+                                  falls back by itself where the kernel lacks it)
   peers:
     - name: office-b              optional label shown in logs and status
       public-key: BASE64          the peer's public key (required; unique)
-      preshared-key-file: FILE    optional, mode 0600; or preshared-key: BASE64
+      preshared-key-file: FILE    optional, mode 0600
+      preshared-key: BASE64       ... or the key inline (at most one of the two)
       endpoint: HOST:PORT         optional: IPv4 address or DNS name and port, or
                                   "[IPv6]:PORT" in quotes (YAML reads [ as a list)
       allowed-ips: [198.18.1.0/24, 2001:db8:b::/48]

@@ -191,16 +191,24 @@ TunReadResult LinuxTun::read_batch(SlotArena& arena, size_t max_reads, const Pac
       ++r.malformed;
       continue;
     }
-    MutableBytes seg;
+    // One pointer each, so the callbacks fit std::function's inline storage:
+    // no allocation per super-packet.
+    struct Cutting {
+      SlotArena& arena;
+      size_t room;
+      TunReadResult& result;
+      const PacketHandler& on_packet;
+      MutableBytes seg;
+    } cutting{arena, room, r, on_packet, {}};
     auto cut = split_tcp_gso(
         hdr, super,
-        [&](size_t) {
-          seg = arena.take();
-          return seg.subspan(hs::kHeadroom, room);
+        [c = &cutting](size_t) {
+          c->seg = c->arena.take();
+          return c->seg.subspan(hs::kHeadroom, c->room);
         },
-        [&](size_t size) {
-          ++r.packets;
-          on_packet(seg, size);
+        [c = &cutting](size_t size) {
+          ++c->result.packets;
+          c->on_packet(c->seg, size);
         });
     if (!cut) ++r.malformed;
   }

@@ -1,6 +1,7 @@
-// README.md's configuration reference is checked against the loader: the
-// block loads without errors, and it names every key the loader accepts
-// (and no other), so documentation and code cannot drift apart.
+// README.md's configuration reference and `sitelinkd --help` (which the man
+// page is rendered from) are checked against the loader: the README block
+// loads without errors, and both name every key the loader accepts (and no
+// other), so documentation and code cannot drift apart.
 #include <gtest/gtest.h>
 
 #include <regex>
@@ -9,6 +10,7 @@
 
 #include "config/load.h"
 #include "config/load_internal.h"
+#include "daemon/help.h"
 #include "support/test_support.h"
 
 namespace sitelink::config {
@@ -35,20 +37,37 @@ TEST(ConfigReadme, ReferenceLoadsWithoutErrors) {
   EXPECT_EQ(loaded->config.peers.size(), 1u);
 }
 
-TEST(ConfigReadme, ReferenceNamesEveryKeyTheLoaderKnows) {
-  const std::string block = reference_block();
-  std::set<std::string> documented;
+// The keys a YAML-shaped text names at the start of its lines.
+std::set<std::string> keys_named(const std::string& text) {
+  std::set<std::string> named;
   const std::regex key_line(R"(^\s*(?:#\s*)?(?:-\s+)?([a-z][a-z-]*):)");
-  std::istringstream in(block);
+  std::istringstream in(text);
   for (std::string line; std::getline(in, line);) {
     std::smatch m;
-    if (std::regex_search(line, m, key_line)) documented.insert(m[1]);
+    if (std::regex_search(line, m, key_line)) named.insert(m[1]);
   }
+  return named;
+}
+
+std::set<std::string> known_keys() {
   std::set<std::string> known;
   for (auto k : detail::kTopKeys) known.emplace(k);
   for (auto k : detail::kInterfaceKeys) known.emplace(k);
   for (auto k : detail::kPeerKeys) known.emplace(k);
-  EXPECT_EQ(documented, known);
+  return known;
+}
+
+TEST(ConfigReadme, ReferenceNamesEveryKeyTheLoaderKnows) {
+  EXPECT_EQ(keys_named(reference_block()), known_keys());
+}
+
+TEST(ConfigReadme, SitelinkdHelpNamesEveryKeyTheLoaderKnows) {
+  const std::string details(daemon::kSitelinkdDetails);
+  const auto begin = details.find("Configuration file");
+  const auto end = details.find("Keys are WireGuard's");
+  ASSERT_NE(begin, std::string::npos);
+  ASSERT_NE(end, std::string::npos);
+  EXPECT_EQ(keys_named(details.substr(begin, end - begin)), known_keys());
 }
 
 }  // namespace
