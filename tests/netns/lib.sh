@@ -10,19 +10,36 @@
 #   PREFIX, WORK_DIR      unique name prefix for this run; a private temp dir
 #   log / pass / fail     "TAG: ..." on stderr; "PASS: ..." / "FAIL: ..." on
 #                         stdout (fail counts into FAILED and never exits)
-#   require_root, require_tools TOOL...
+#   require_root, require_tools TOOL..., require_tun (/dev/net/tun)
+#   require_exec VAR...   each variable holds an executable's path, made
+#                         absolute; a missing one ends the script
+#   sitelink_binaries [SITELINKD [SITELINK]]   SITELINKD and SITELINK (by
+#                         default <repo>/build/daemon/sitelinkd and the
+#                         sitelink beside it), checked with require_exec
 #   on_cleanup CMD ARG... run at exit (last registered first)
 #   ns_add NS...          new namespaces with lo up, deleted at exit
 #   veth_add NS1 IF1 NS2 IF2   a veth pair between two namespaces, both ends up
 #   wait_until DESC SECS CMD...   poll CMD every 0.1 s for at most SECS
 #   gen_key BIN DIR NAME  DIR/NAME.key (mode 600) and DIR/NAME.pub with
 #                         `BIN genkey` / `BIN pubkey` (sitelink or wg)
+#   gen_psk BIN FILE      FILE (mode 600) with `BIN genpsk`
 #   start_bg LOG CMD...   CMD in the background, output to LOG; its PID in
 #                         BG_PID, remembered so that cleanup stops it
 #   stop_pid PID [SECS]   SIGTERM, up to SECS (default 5) to exit, then SIGKILL;
 #                         sets STOP_RC (exit status) and STOP_KILLED (0/1)
 #   kill_pid PID          SIGKILL and reap (a crash); sets STOP_RC
 #   now_ms                monotonic-enough wall clock in milliseconds
+#   ping_once NS DST [ARGS...]   one ping from NS (-W 1, ARGS may override),
+#                         at most 5 s; true if it was answered
+#   check_ping LABEL NS DST [ARGS...]   3 pings from NS (at most 20 s): PASS
+#                         if all came back, FAIL with ping's output if not
+#   ping_counts FILE      PING_TX and PING_RX: packets sent and received by
+#                         ping's summary in FILE ("" if it has none)
+#   count PATTERN FILE    lines of FILE matching PATTERN (grep), 0 if none
+#   wg_field NS IFACE FIELD PUBKEY [COLUMN]   column COLUMN (default 2) of
+#                         `wg show IFACE FIELD` in NS for the peer PUBKEY;
+#                         "" if not listed
+#   has_handshake NS IFACE PUBKEY   wg shows a handshake with PUBKEY
 #
 # Cleanup (on every exit, also after a failure or a signal) stops the
 # processes started with start_bg that are still running, runs the
@@ -31,6 +48,7 @@
 # WORK_DIR. The script's exit status is non-zero if any check failed.
 # Only processes this script started are ever signalled, by PID.
 
+_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LIB_TAG=netns
 PREFIX=""
 WORK_DIR=""
@@ -73,7 +91,56 @@ require_tools() {
   done
 }
 
+require_tun() {
+  [[ -c /dev/net/tun ]] || { log "no /dev/net/tun"; exit 1; }
+}
+
+require_exec() {
+  local var path
+  for var in "$@"; do
+    path=${!var}
+    [[ -x "$path" ]] || { log "not executable: $path (build it first)"; exit 1; }
+    printf -v "$var" '%s' "$(cd "$(dirname "$path")" && pwd)/$(basename "$path")"
+  done
+}
+
+sitelink_binaries() {
+  SITELINKD=${1:-"$_LIB_DIR/../../build/daemon/sitelinkd"}
+  SITELINK=${2:-"$(dirname "$SITELINKD")/sitelink"}
+  require_exec SITELINKD SITELINK
+}
+
 now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
+
+ping_once() { ip netns exec "$1" timeout 5 ping -n -q -c 1 -W 1 "${@:3}" "$2" >/dev/null 2>&1; }
+
+check_ping() {
+  local label=$1 ns=$2 dst=$3 out="$WORK_DIR/ping.out"
+  shift 3
+  if ip netns exec "$ns" timeout 20 ping -n -q -c 3 -i 0.2 -W 2 "$@" "$dst" >"$out" 2>&1; then
+    pass "$label: ${ns#"$PREFIX"} -> $dst${*:+ $*} ($(grep -o 'rtt.*' "$out" || true))"
+  else
+    fail "$label: ${ns#"$PREFIX"} -> $dst${*:+ $*}: $(tr '\n' ' ' <"$out")"
+  fi
+}
+
+ping_counts() {
+  PING_TX=$(sed -n 's/^\([0-9]*\) packets transmitted.*/\1/p' "$1")
+  PING_RX=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$1")
+}
+
+count() { grep -c -- "$1" "$2" || true; }
+
+wg_field() {
+  ip netns exec "$1" timeout 10 wg show "$2" "$3" 2>/dev/null |
+    awk -v k="$4" -v c="${5:-2}" '$1 == k { print $c }' || true
+}
+
+has_handshake() {
+  local h
+  h=$(wg_field "$1" "$2" latest-handshakes "$3")
+  [[ $h =~ ^[0-9]+$ ]] && ((h > 0))
+}
 
 on_cleanup() {
   local q
@@ -115,6 +182,11 @@ gen_key() {
   (umask 077 && "$bin" genkey >"$dir/$name.key")
   chmod 600 "$dir/$name.key"
   "$bin" pubkey <"$dir/$name.key" >"$dir/$name.pub"
+}
+
+gen_psk() {
+  (umask 077 && "$1" genpsk >"$2")
+  chmod 600 "$2"
 }
 
 # `ip netns exec NS PROG` execs PROG, so BG_PID is PROG's own PID.

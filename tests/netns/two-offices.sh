@@ -39,151 +39,35 @@
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-SITELINKD=${1:-"$SCRIPT_DIR/../../build/daemon/sitelinkd"}
-SITELINK=${2:-"$(dirname "$SITELINKD")/sitelink"}
-
 # shellcheck source=tests/netns/lib.sh
 source "$SCRIPT_DIR/lib.sh"
 lib_init two-offices slo
+# shellcheck source=tests/netns/topology.sh
+source "$SCRIPT_DIR/topology.sh"
 
-P=$PREFIX
-NS_HA="${P}ha" NS_GA="${P}ga" NS_GB="${P}gb" NS_HB="${P}hb"
-TUN_A="${P}at" TUN_B="${P}bt"
-UL_A="${P}au" UL_B="${P}bu"     # underlay veth ends in gw-a / gw-b
-PORT=51820
 START_BOUND=10     # s: daemon up and tunnel established
 RECOVERY_BOUND=10  # s: case d
 ROAM_BOUND=10      # s: case e
 STOP_BOUND=5       # s: case f
 
-declare -A GW_PID=([a]="" [b]="") GW_LOG=([a]="" [b]="")
-GW_RUNS=0
-
 require_root
 require_tools ip ping timeout sysctl
-[[ -c /dev/net/tun ]] || { log "no /dev/net/tun"; exit 1; }
-for b in "$SITELINKD" "$SITELINK"; do
-  [[ -x "$b" ]] || { log "not executable: $b (build targets sitelinkd and sitelink)"; exit 1; }
-done
-SITELINKD=$(cd "$(dirname "$SITELINKD")" && pwd)/$(basename "$SITELINKD")
-SITELINK=$(cd "$(dirname "$SITELINK")" && pwd)/$(basename "$SITELINK")
+require_tun
+sitelink_binaries "$@"
 
-# --- topology ------------------------------------------------------------------------
-# sitelinkd's control sockets: removed on a clean exit; this is for a crash
-# (case d kills gw-b with SIGKILL) or a failed run.
-on_cleanup rm -f "/run/wireguard/$TUN_A.sock" "/run/wireguard/$TUN_B.sock"
-ns_add "$NS_HA" "$NS_GA" "$NS_GB" "$NS_HB"
-veth_add "$NS_HA" "${P}ah" "$NS_GA" "${P}al"
-veth_add "$NS_GA" "$UL_A" "$NS_GB" "$UL_B"
-veth_add "$NS_GB" "${P}bl" "$NS_HB" "${P}bh"
+# --- topology (the picture above), keys ----------------------------------------------
+two_offices ipv4+ipv6
+gw_keys a b
 
-addr() { ip -n "$1" addr add "$2" dev "$3" ${4:+"$4"}; }
-addr "$NS_HA" 198.18.1.2/24 "${P}ah"
-addr "$NS_HA" 2001:db8:a::2/64 "${P}ah" nodad
-addr "$NS_GA" 198.18.1.1/24 "${P}al"
-addr "$NS_GA" 2001:db8:a::1/64 "${P}al" nodad
-addr "$NS_GA" 203.0.113.1/24 "$UL_A"
-addr "$NS_GA" 2001:db8:ffff::1/64 "$UL_A" nodad
-addr "$NS_GB" 203.0.113.2/24 "$UL_B"
-addr "$NS_GB" 2001:db8:ffff::2/64 "$UL_B" nodad
-addr "$NS_GB" 198.18.2.1/24 "${P}bl"
-addr "$NS_GB" 2001:db8:b::1/64 "${P}bl" nodad
-addr "$NS_HB" 198.18.2.2/24 "${P}bh"
-addr "$NS_HB" 2001:db8:b::2/64 "${P}bh" nodad
-ip -n "$NS_HA" route add default via 198.18.1.1
-ip -n "$NS_HA" -6 route add default via 2001:db8:a::1
-ip -n "$NS_HB" route add default via 198.18.2.1
-ip -n "$NS_HB" -6 route add default via 2001:db8:b::1
-for ns in "$NS_GA" "$NS_GB"; do
-  ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
-done
-
-# ping_ok NS DST [PING ARGS...]: a bounded ping; true if every echo came back.
-ping_ok() {
-  local ns=$1 dst=$2
-  shift 2
-  ip netns exec "$ns" timeout 20 ping -n -q -c 3 -i 0.2 -W 2 "$@" "$dst" >"$WORK_DIR/ping.out" 2>&1
-}
-ping_once() { ip netns exec "$1" timeout 5 ping -n -q -c 1 -W 1 "$2" >/dev/null 2>&1; }
-
-# Link-local addresses finish DAD (about a second) and every link answers, so
-# no test below pays for neighbour discovery or DAD on the veths.
-no_tentative() { [[ -z $(ip -n "$1" -6 addr show tentative) ]]; }
-for ns in "$NS_HA" "$NS_GA" "$NS_GB" "$NS_HB"; do
-  wait_until "IPv6 DAD in $ns" 10 no_tentative "$ns"
-done
-wait_until "underlay IPv4" 10 ping_once "$NS_GA" 203.0.113.2
-wait_until "underlay IPv6" 10 ping_once "$NS_GA" 2001:db8:ffff::2
-wait_until "LAN A IPv4" 10 ping_once "$NS_HA" 198.18.1.1
-wait_until "LAN A IPv6" 10 ping_once "$NS_HA" 2001:db8:a::1
-wait_until "LAN B IPv4" 10 ping_once "$NS_HB" 198.18.2.1
-wait_until "LAN B IPv6" 10 ping_once "$NS_HB" 2001:db8:b::1
-
-# --- keys and configs ------------------------------------------------------------------
-gen_key "$SITELINK" "$WORK_DIR" gw-a
-gen_key "$SITELINK" "$WORK_DIR" gw-b
-
-# write_config SIDE PEER_ENDPOINT: the YAML for gw-SIDE.
-write_config() {
-  local side=$1 endpoint=$2 me peer tun
-  if [[ $side == a ]]; then me=1 peer=b tun=$TUN_A; else me=2 peer=a tun=$TUN_B; fi
-  local peer_lan="198.18.2.0/24, 2001:db8:b::/64" peer_tun=2
-  [[ $peer == a ]] && peer_lan="198.18.1.0/24, 2001:db8:a::/64" peer_tun=1
-  cat >"$WORK_DIR/gw-$side.yaml" <<EOF
-interface:
-  name: $tun
-  private-key-file: $WORK_DIR/gw-$side.key
-  listen-port: $PORT
-  address: [198.18.0.$me/24, "2001:db8::$me/64"]
-peers:
-  - name: office-$peer
-    public-key: $(cat "$WORK_DIR/gw-$peer.pub")
-    endpoint: "$endpoint"
-    allowed-ips: [$peer_lan, 198.18.0.$peer_tun/32, "2001:db8::$peer_tun/128"]
-EOF
-}
-
-# start_gw SIDE ENDPOINT: sitelinkd for gw-SIDE; waits until it is listening.
-# Its log is gw-SIDE.N.log (N counts all starts); GW_LOG[SIDE] names it.
-start_gw() {
-  local side=$1 endpoint=$2 ns
-  ns=$([[ $side == a ]] && echo "$NS_GA" || echo "$NS_GB")
-  write_config "$side" "$endpoint"
-  GW_RUNS=$((GW_RUNS + 1))
-  local logf="$WORK_DIR/gw-$side.$GW_RUNS.log"
-  start_bg "$logf" ip netns exec "$ns" "$SITELINKD" --config "$WORK_DIR/gw-$side.yaml" --log-level debug
-  GW_PID[$side]=$BG_PID
-  GW_LOG[$side]=$logf
-  wait_until "sitelinkd gw-$side to listen" "$START_BOUND" \
-    bash -c "grep -q 'listening on port' '$logf' || ! kill -0 $BG_PID 2>/dev/null"
-  kill -0 "$BG_PID" 2>/dev/null || { log "sitelinkd gw-$side exited early"; return 1; }
-}
-
-gw_log() { echo "${GW_LOG[$1]}"; }
-
-stop_gw() {
-  stop_pid "${GW_PID[$1]}" "$STOP_BOUND"
-  GW_PID[$1]=""
-}
+# start_office SIDE ENDPOINT: gw-SIDE's config, its peer at ENDPOINT, and its
+# sitelinkd (waits until it listens).
+start_office() { office_config "$1" "$2" && start_gw "$1"; }
 
 # start_pair A_ENDPOINT B_ENDPOINT: both gateways, then wait for both tunnels.
 start_pair() {
-  start_gw a "$1" || return 1
-  start_gw b "$2" || return 1
-  wait_until "tunnel up on both gateways" "$START_BOUND" \
-    bash -c "grep -q 'tunnel up' '$(gw_log a)' && grep -q 'tunnel up' '$(gw_log b)'"
-}
-
-# check_ping CASE NS DST [ARGS...]
-check_ping() {
-  local c=$1 ns=$2 dst=$3
-  shift 3
-  local who=${ns#"$P"}
-  if ping_ok "$ns" "$dst" "$@"; then
-    pass "$c: $who -> $dst $* ($(grep -o 'rtt.*' "$WORK_DIR/ping.out" || true))"
-  else
-    fail "$c: $who -> $dst $*: $(tr '\n' ' ' <"$WORK_DIR/ping.out")"
-  fi
+  start_office a "$1" || return 1
+  start_office b "$2" || return 1
+  wait_until "tunnel up on both gateways" "$START_BOUND" tunnel_up a b
 }
 
 offices_talk() {
@@ -220,7 +104,7 @@ case_b() {
   else
     fail "b: tunnel not established over IPv6 within ${START_BOUND}s"
   fi
-  if grep -q 'tunnel up via \[2001:db8:ffff::2\]:' "$(gw_log a)"; then
+  if grep -q 'tunnel up via \[2001:db8:ffff::2\]:' "${GW_LOG[a]}"; then
     pass "b: gw-a reports its peer at [2001:db8:ffff::2]"
   else
     fail "b: gw-a's log does not show the IPv6 endpoint"
@@ -299,7 +183,7 @@ case_d() {
   fi
   local t0
   t0=$(now_ms)
-  if ! start_gw b "203.0.113.1:$PORT"; then
+  if ! start_office b "203.0.113.1:$PORT"; then
     fail "d: gw-b did not restart"
     return
   fi
@@ -321,7 +205,7 @@ case_e() {
   else
     fail "e: host-a -> host-b broken for ${ROAM_BOUND}s after gw-a's address change"
   fi
-  if grep -q "endpoint changed from 203.0.113.1:$PORT to 203.0.113.11:$PORT" "$(gw_log b)"; then
+  if grep -q "endpoint changed from 203.0.113.1:$PORT to 203.0.113.11:$PORT" "${GW_LOG[b]}"; then
     pass "e: gw-b followed gw-a to 203.0.113.11:$PORT"
   else
     fail "e: gw-b's log shows no endpoint change to 203.0.113.11:$PORT"
@@ -332,20 +216,11 @@ case_e() {
 
 # --- f. SIGTERM ------------------------------------------------------------------------------
 case_f() {
-  local side ns tun t0
+  local side tun
   for side in a b; do
-    ns=$([[ $side == a ]] && echo "$NS_GA" || echo "$NS_GB")
+    stop_gw_check f "$side"
     tun=$([[ $side == a ]] && echo "$TUN_A" || echo "$TUN_B")
-    t0=$(now_ms)
-    stop_gw "$side"
-    if ((STOP_KILLED)); then
-      fail "f: gw-$side did not exit within ${STOP_BOUND}s of SIGTERM"
-    elif ((STOP_RC == 0)); then
-      pass "f: gw-$side exited 0 $(($(now_ms) - t0)) ms after SIGTERM"
-    else
-      fail "f: gw-$side exited $STOP_RC after SIGTERM"
-    fi
-    if ip -n "$ns" link show dev "$tun" >/dev/null 2>&1; then
+    if ip -n "${GW_NS[$side]}" link show dev "$tun" >/dev/null 2>&1; then
       fail "f: $tun still exists after gw-$side stopped"
     else
       pass "f: $tun is gone"
