@@ -26,81 +26,27 @@ set -euo pipefail
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BIN=${1:-"$SCRIPT_DIR/../../build/tests/interop/tunnel_io_check"}
 
-PREFIX="sltio$$"            # unique per run; keeps interface names <= 15 chars
+# shellcheck source=tests/netns/lib.sh
+source "$SCRIPT_DIR/lib.sh"
+lib_init tunnel-io sltio      # PREFIX: unique per run, short enough for interface names
+NETNS_VERBOSE=${NETNS_VERBOSE:-${TUNNEL_IO_VERBOSE:-0}}
 NS="${PREFIX}n"
 TUN="${PREFIX}t"
 DUMMY="${PREFIX}d"
 STEP_TIMEOUT=30             # seconds for each line from the program
 
 PROG_PID=""
-PING_PID=""
 FROM=""                     # our ends of the program's stdout and stdin
 TO=""
-NS_CREATED=""
-WORK_DIR=""
-FAILED=0
 
-log() { echo "tunnel-io: $*" >&2; }
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; FAILED=1; }
-
-# stop_pid PID: SIGTERM, wait up to 5 s, then SIGKILL; only our own children.
-stop_pid() {
-  local pid=$1
-  [[ -n "$pid" ]] || return 0
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-  fi
-  wait "$pid" 2>/dev/null || true
-}
-
-show_logs() {
-  local f
-  for f in "$WORK_DIR"/program.log "$WORK_DIR"/ping.log; do
-    [[ -s "$f" ]] || continue
-    log "--- $(basename "$f") ---"
-    sed 's/^/  | /' "$f" >&2
-  done
-}
-
-cleanup() {
-  local rc=$?
-  set +eu
-  ((rc == 0 && FAILED)) && rc=1
+# stop_program (at exit): its stdin closed first, so that it sees EOF.
+stop_program() {
   [[ -n "$TO" ]] && exec {TO}>&-
-  stop_pid "$PING_PID"
   stop_pid "$PROG_PID"
   [[ -n "$FROM" ]] && exec {FROM}<&-
-  [[ -n "$NS_CREATED" ]] && ip netns del "$NS_CREATED" 2>/dev/null
-  if [[ -n "$WORK_DIR" && -d "$WORK_DIR" ]]; then
-    ((rc != 0 || ${TUNNEL_IO_VERBOSE:-0})) && show_logs
-    rm -rf "$WORK_DIR"
-  fi
-  ((rc == 0)) && echo "tunnel-io: all checks passed" || echo "tunnel-io: FAILED"
-  exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+on_cleanup stop_program
 trap '' PIPE   # a write to a dead program fails (and exits through cleanup) instead of killing us
-
-# wait_for DESCRIPTION SECONDS COMMAND...: poll until COMMAND succeeds.
-wait_for() {
-  local what=$1 secs=$2
-  shift 2
-  local deadline=$((SECONDS + secs))
-  until "$@"; do
-    if ((SECONDS >= deadline)); then
-      log "timed out after ${secs}s waiting for $what"
-      return 1
-    fi
-    sleep 0.1
-  done
-}
 
 # expect_line PREFIX: the program's next line must start with PREFIX; the
 # whole line is left in LINE. A missing or wrong line ends the test.
@@ -129,25 +75,14 @@ expect_not() {
 
 nsip() { timeout 10 ip -n "$NS" "$@"; }
 
-# --- preconditions -------------------------------------------------------------------
-if [[ $(id -u) -ne 0 ]]; then
-  log "must run as root (needs a network namespace and a tun device)"
-  exit 1
-fi
-for tool in ip ping timeout; do
-  command -v "$tool" >/dev/null || { log "missing tool: $tool"; exit 1; }
-done
-[[ -c /dev/net/tun ]] || { log "no /dev/net/tun"; exit 1; }
-[[ -x "$BIN" ]] || { log "not executable: $BIN (build target tunnel_io_check)"; exit 1; }
-BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
-
-WORK_DIR=$(mktemp -d "/tmp/${PREFIX}.XXXXXX")
-chmod 700 "$WORK_DIR"
+# --- preconditions ---------------------------------------------------------------------
+require_root
+require_tools ip ping timeout
+require_tun
+require_exec BIN
 
 # --- namespace ---------------------------------------------------------------------------
-ip netns add "$NS"
-NS_CREATED=$NS
-nsip link set lo up
+ns_add "$NS"
 # The link for delete_link: a dummy, or where the kernel has no dummy driver
 # a persistent TUN (what a crashed run would leave behind).
 if nsip link add "$DUMMY" type dummy 2>/dev/null; then
@@ -189,12 +124,11 @@ expect_line "mtu "
 # 3. TUN I/O: our ping is routed into the TUN; then the program's own echo
 # request gets the kernel's reply (both checked by the program).
 expect_line "tun-ready"
-ip netns exec "$NS" timeout 20 ping -n -c 50 -i 0.2 -w 15 198.18.6.7 >"$WORK_DIR/ping.log" 2>&1 &
-PING_PID=$!
+start_bg "$WORK_DIR/ping.log" ip netns exec "$NS" timeout 20 ping -n -c 50 -i 0.2 -w 15 198.18.6.7
+PING_PID=$BG_PID
 expect_line "tun-read-ok"
 expect_line "tun-reply-ok"
 stop_pid "$PING_PID"
-PING_PID=""
 
 # 4. UDP to ourselves over 127.0.0.1 and ::1.
 expect_line "udp-ok "
@@ -229,10 +163,8 @@ else
   PROG_PID=""
   ((rc == 0)) && pass "tunnel_io_check exited 0" || fail "tunnel_io_check exited $rc"
 fi
-if wait_for "TUN removal" 10 bash -c "! ip -n '$NS' link show dev '$TUN' >/dev/null 2>&1"; then
+if wait_until "TUN removal" 10 bash -c "! ip -n '$NS' link show dev '$TUN' >/dev/null 2>&1"; then
   pass "TUN removed when the program exited"
 else
   fail "TUN still there after the program exited"
 fi
-
-exit "$FAILED"

@@ -28,11 +28,15 @@ set -euo pipefail
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PEER_BIN=${1:-"$SCRIPT_DIR/../../build/tests/interop/wg_interop_peer"}
 
-PREFIX="slwg$$"             # unique per run; keeps interface names <= 15 chars
+# shellcheck source=tests/netns/lib.sh
+source "$SCRIPT_DIR/lib.sh"
+lib_init wg-go-interop slwg   # PREFIX: unique per run, short enough for interface names
+NETNS_VERBOSE=${NETNS_VERBOSE:-${WG_INTEROP_VERBOSE:-0}}
+# shellcheck source=tests/netns/topology.sh
+source "$SCRIPT_DIR/topology.sh"
+
 NS_A="${PREFIX}a"
 NS_B="${PREFIX}b"
-VETH_A="${PREFIX}va"
-VETH_B="${PREFIX}vb"
 IFACE="${PREFIX}wg"         # wireguard-go's tun in B
 UNDERLAY_A=203.0.113.1
 UNDERLAY_B=203.0.113.2
@@ -40,125 +44,37 @@ PORT_A=51820                # wg_interop_peer
 PORT_B=51821                # wireguard-go
 TUN_A=198.18.0.1
 TUN_B=198.18.0.2
+WG_SOCK="/var/run/wireguard/$IFACE.sock"
 
 WG_PID=""
 PEER_PID=""
-NS_CREATED=()
-WORK_DIR=""
-FAILED=0
-
-log() { echo "wg-go-interop: $*" >&2; }
-
-# stop_pid PID: SIGTERM, wait up to 5 s, then SIGKILL; only our own children.
-stop_pid() {
-  local pid=$1
-  [[ -n "$pid" ]] || return 0
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-  fi
-  wait "$pid" 2>/dev/null || true
-}
-
-show_logs() {
-  local f
-  for f in "$WORK_DIR"/wireguard-go-*.log "$WORK_DIR"/peer-*.log "$WORK_DIR"/ping.log; do
-    [[ -s "$f" ]] || continue
-    log "--- $(basename "$f") ---"
-    sed 's/^/  | /' "$f" >&2
-  done
-}
-
-cleanup() {
-  local rc=$?
-  set +e
-  stop_pid "$PEER_PID"
-  stop_pid "$WG_PID"
-  local ns
-  for ns in "${NS_CREATED[@]}"; do ip netns del "$ns" 2>/dev/null; done
-  # wireguard-go removes its UAPI socket on SIGTERM; make sure of it.
-  rm -f "/var/run/wireguard/$IFACE.sock"
-  if [[ -n "$WORK_DIR" && -d "$WORK_DIR" ]]; then
-    ((rc != 0 || ${WG_INTEROP_VERBOSE:-0})) && show_logs
-    rm -rf "$WORK_DIR"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-
-# wait_for DESCRIPTION SECONDS COMMAND...: poll until COMMAND succeeds.
-wait_for() {
-  local what=$1 secs=$2
-  shift 2
-  local deadline=$((SECONDS + secs))
-  until "$@"; do
-    if ((SECONDS >= deadline)); then
-      log "timed out after ${secs}s waiting for $what"
-      return 1
-    fi
-    sleep 0.1
-  done
-}
-
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; FAILED=1; }
 
 # --- preconditions -----------------------------------------------------------------
-if [[ $(id -u) -ne 0 ]]; then
-  log "must run as root (needs network namespaces and a tun device)"
-  exit 1
-fi
-for tool in wireguard-go wg ip ping timeout; do
-  command -v "$tool" >/dev/null || { log "missing tool: $tool"; exit 1; }
-done
-[[ -x "$PEER_BIN" ]] || { log "not executable: $PEER_BIN (build target wg_interop_peer)"; exit 1; }
-PEER_BIN=$(cd "$(dirname "$PEER_BIN")" && pwd)/$(basename "$PEER_BIN")
-
-WORK_DIR=$(mktemp -d "/tmp/${PREFIX}.XXXXXX")
-chmod 700 "$WORK_DIR"
+require_root
+require_tools wireguard-go wg ip ping timeout
+require_exec PEER_BIN
 
 # --- topology ------------------------------------------------------------------------
-ip netns add "$NS_A"
-NS_CREATED+=("$NS_A")
-ip netns add "$NS_B"
-NS_CREATED+=("$NS_B")
-ip -n "$NS_A" link set lo up
-ip -n "$NS_B" link set lo up
-ip -n "$NS_A" link add "$VETH_A" type veth peer name "$VETH_B" netns "$NS_B"
-ip -n "$NS_A" addr add "$UNDERLAY_A/24" dev "$VETH_A"
-ip -n "$NS_B" addr add "$UNDERLAY_B/24" dev "$VETH_B"
-ip -n "$NS_A" link set "$VETH_A" up
-ip -n "$NS_B" link set "$VETH_B" up
-wait_for "underlay connectivity" 10 \
-  ip netns exec "$NS_A" ping -n -c 1 -W 1 "$UNDERLAY_B" >/dev/null
+underlay_pair "$NS_A" "${PREFIX}va" "$NS_B" "${PREFIX}vb"
+# wireguard-go removes its UAPI socket on SIGTERM; make sure of it.
+on_cleanup rm -f "$WG_SOCK"
 
 # --- keys ------------------------------------------------------------------------------
 # new_keys TAG: fresh key files for one test, readable only by root.
 new_keys() {
-  local d="$WORK_DIR/keys-$1"
-  (umask 077 && mkdir "$d" && wg genkey >"$d/ours.key" && wg genkey >"$d/wg.key" && wg genpsk >"$d/psk")
-  chmod 600 "$d"/*
-  wg pubkey <"$d/ours.key" >"$d/ours.pub"
-  wg pubkey <"$d/wg.key" >"$d/wg.pub"
-  KEYS=$d
+  KEYS="$WORK_DIR/keys-$1"
+  mkdir -m 700 "$KEYS"
+  gen_key wg "$KEYS" ours
+  gen_key wg "$KEYS" wg
+  gen_psk wg "$KEYS/psk"
 }
 
 # --- wireguard-go ----------------------------------------------------------------------
 # start_wg_go TAG [ENDPOINT]: wireguard-go in B with our public key as its one
-# peer. -f keeps it in the foreground (so $! is its PID: `ip netns exec`
-# execs); WG_PROCESS_FOREGROUND=1 silences Debian's kernel-module banner.
+# peer (LOG_LEVEL=verbose).
 start_wg_go() {
   local tag=$1 endpoint=${2:-}
-  ip netns exec "$NS_B" env WG_PROCESS_FOREGROUND=1 LOG_LEVEL=verbose \
-    wireguard-go -f "$IFACE" >"$WORK_DIR/wireguard-go-$tag.log" 2>&1 &
-  WG_PID=$!
-  wait_for "wireguard-go UAPI socket" 10 \
-    bash -c "test -S /var/run/wireguard/$IFACE.sock || ! kill -0 $WG_PID"
-  kill -0 "$WG_PID" 2>/dev/null || { log "wireguard-go exited early"; return 1; }
+  start_wireguard_go "$NS_B" "$IFACE" "$WORK_DIR/wireguard-go-$tag.log" verbose || return 1
   local args=(private-key "$KEYS/wg.key" listen-port "$PORT_B"
     peer "$(cat "$KEYS/ours.pub")" preshared-key "$KEYS/psk" allowed-ips "$TUN_A/32")
   [[ -n "$endpoint" ]] && args+=(endpoint "$endpoint")
@@ -170,25 +86,24 @@ start_wg_go() {
 stop_wg_go() {
   stop_pid "$WG_PID"
   WG_PID=""
-  rm -f "/var/run/wireguard/$IFACE.sock"
-  wait_for "tun removal" 10 bash -c "! ip -n $NS_B link show $IFACE >/dev/null 2>&1"
+  rm -f "$WG_SOCK"
+  wait_until "tun removal" 10 bash -c "! ip -n $NS_B link show $IFACE >/dev/null 2>&1"
 }
 
 # start_peer TAG ARGS...: wg_interop_peer in A, in the background.
 start_peer() {
   local tag=$1
   shift
-  ip netns exec "$NS_A" "$PEER_BIN" \
+  start_bg "$WORK_DIR/peer-$tag.log" ip netns exec "$NS_A" "$PEER_BIN" \
     --private-key-file "$KEYS/ours.key" --peer-public-key "$(cat "$KEYS/wg.pub")" \
     --psk-file "$KEYS/psk" --endpoint "$UNDERLAY_B:$PORT_B" --listen-port "$PORT_A" \
-    --tunnel-src "$TUN_A" --tunnel-dst "$TUN_B" "$@" >"$WORK_DIR/peer-$tag.log" 2>&1 &
-  PEER_PID=$!
+    --tunnel-src "$TUN_A" --tunnel-dst "$TUN_B" "$@"
+  PEER_PID=$BG_PID
 }
 
 # wait_peer: the exit status of wg_interop_peer (which bounds itself with
 # --timeout-ms; `timeout` here is only a backstop).
 wait_peer() {
-  local rc=0
   timeout 30 tail --pid="$PEER_PID" -f /dev/null || true
   if kill -0 "$PEER_PID" 2>/dev/null; then
     log "wg_interop_peer did not exit"
@@ -196,16 +111,13 @@ wait_peer() {
     PEER_PID=""
     return 1
   fi
-  wait "$PEER_PID" || rc=$?
+  _lib_reap "$PEER_PID"
   PEER_PID=""
-  return "$rc"
+  return "$STOP_RC"
 }
 
-# wg_field FIELD COLUMN: one column of `wg show IFACE FIELD` for our key.
-wg_field() {
-  ip netns exec "$NS_B" timeout 10 wg show "$IFACE" "$1" |
-    awk -v k="$(cat "$KEYS/ours.pub")" -v c="$2" '$1 == k { print $c }' || true
-}
+# wg_col FIELD COLUMN: one column of `wg show IFACE FIELD` for our key.
+wg_col() { wg_field "$NS_B" "$IFACE" "$1" "$(cat "$KEYS/ours.pub")" "$2"; }
 
 # --- test 1: we initiate -----------------------------------------------------------------
 test_we_initiate() {
@@ -218,9 +130,9 @@ test_we_initiate() {
     fail "test 1: wg_interop_peer (initiator) failed"
   fi
   local hs rx tx
-  hs=$(wg_field latest-handshakes 2)
-  rx=$(wg_field transfer 2)
-  tx=$(wg_field transfer 3)
+  hs=$(wg_col latest-handshakes 2)
+  rx=$(wg_col transfer 2)
+  tx=$(wg_col transfer 3)
   if [[ "${hs:-0}" =~ ^[0-9]+$ ]] && ((hs > 0)); then
     pass "test 1: wireguard-go latest-handshake for our key: $hs"
   else
@@ -240,7 +152,7 @@ test_wg_go_initiates() {
   start_wg_go 2 "$UNDERLAY_A:$PORT_A"
   start_peer 2 --respond --timeout-ms 10000
   # It logs its public key once its socket is bound.
-  if ! wait_for "wg_interop_peer to start" 10 grep -qs "local public key" "$WORK_DIR/peer-2.log"; then
+  if ! wait_until "wg_interop_peer to start" 10 grep -qs "local public key" "$WORK_DIR/peer-2.log"; then
     fail "test 2: wg_interop_peer (responder) did not start"
     stop_wg_go
     return
@@ -263,8 +175,4 @@ test_wg_go_initiates() {
 test_we_initiate
 test_wg_go_initiates
 
-if ((FAILED)); then
-  log "logs follow"
-  exit 1
-fi
-echo "PASS: wg-go-interop (wireguard-go $(wireguard-go --version 2>/dev/null | head -n1 | awk '{print $2}'))"
+((FAILED)) || pass "wg-go-interop (wireguard-go $(wireguard-go --version 2>/dev/null | head -n1 | awk '{print $2}'))"
