@@ -60,6 +60,16 @@ void parse_data_path_switch(const Entry& e, Reporter& r, DataPathConfig& dp) {
   if (auto v = bool_value(e, r)) *target = *v;
 }
 
+void parse_crypto_threads(const Entry& e, Reporter& r, DataPathConfig& dp) {
+  if (e.value.IsScalar() && e.value.Scalar() == "auto") {
+    dp.crypto_threads.reset();
+    return;
+  }
+  if (auto v = uint_value(e, 0, kMaxCryptoThreads, "auto, or a number of threads 0..64 (0 = none)", r)) {
+    dp.crypto_threads = static_cast<uint32_t>(*v);
+  }
+}
+
 void parse_field(const Entry& e, Reporter& r, Draft& d) {
   InterfaceConfig& i = d.config.interface;
   if (e.key == "name") {
@@ -82,6 +92,8 @@ void parse_field(const Entry& e, Reporter& r, Draft& d) {
     }
   } else if (e.key == "rekey-after-time") {
     parse_rekey(e, r, i);
+  } else if (e.key == "crypto-threads") {
+    parse_crypto_threads(e, r, i.data_path);
   } else if (e.key == "socket-buffer") {
     if (auto v = uint_value(e, 0, kMaxSocketBuffer, "bytes, 0..1073741824 (0 = the kernel's default)", r)) {
       i.data_path.socket_buffer = static_cast<uint32_t>(*v);

@@ -27,10 +27,10 @@
 namespace sitelink::config::detail {
 
 inline constexpr std::array<std::string_view, 2> kTopKeys{"interface", "peers"};
-inline constexpr std::array<std::string_view, 14> kInterfaceKeys{
+inline constexpr std::array<std::string_view, 15> kInterfaceKeys{
     "name",     "private-key", "private-key-file", "listen-port", "address",
     "mtu",      "routes",      "fwmark",           "rekey-after-time",
-    "batch-io", "udp-gso",     "udp-gro",          "tun-offload", "socket-buffer"};
+    "batch-io", "udp-gso",     "udp-gro",          "tun-offload", "socket-buffer", "crypto-threads"};
 inline constexpr std::array<std::string_view, 7> kPeerKeys{
     "name", "public-key", "preshared-key", "preshared-key-file", "endpoint", "allowed-ips", "persistent-keepalive"};
 

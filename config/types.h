@@ -37,10 +37,14 @@ struct DataPathConfig {
   bool udp_gro = true;       // UDP_GRO: trains of datagrams in one receive
   bool tun_offload = true;   // IFF_VNET_HDR: TCP segmentation/merging at the TUN
   uint32_t socket_buffer = 4u << 20;  // SO_RCVBUF/SO_SNDBUF bytes; 0 = kernel default
+  // Threads that share big batches' crypto with the packet loop; nullopt =
+  // auto (see auto_crypto_threads), 0 = all on the packet loop's thread.
+  std::optional<uint32_t> crypto_threads;
 
   friend bool operator==(const DataPathConfig&, const DataPathConfig&) = default;
 };
 inline constexpr uint32_t kMaxSocketBuffer = 1u << 30;
+inline constexpr uint32_t kMaxCryptoThreads = 64;
 
 struct InterfaceConfig {
   std::string name = "sl0";

@@ -6,9 +6,11 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "config/load.h"
@@ -74,6 +76,25 @@ Gateway::Gateway(std::string path, config::Config cfg, tunnel::Logger& log, tunn
       udp_(std::move(udp)) {
   tunnel::Device::Settings s{cfg_.interface.mtu, cfg_.interface.rekey_after_time};
   dev_ = std::make_unique<tunnel::Device>(cfg_.interface.private_key, s, clock_, rng_, tun_, udp_, log_);
+  const auto crypto = crypto_options(cfg_.interface.data_path);
+  dev_->set_crypto(crypto);
+  if (dev_->crypto_threads() < crypto.threads) {
+    LogLine(log_, LogLevel::kWarn) << "started " << dev_->crypto_threads() << " of " << crypto.threads
+                                   << " crypto threads; the packet loop does the rest";
+  }
+}
+
+tunnel::CryptoPool::Options crypto_options(const config::DataPathConfig& d) {
+  tunnel::CryptoPool::Options o;
+  if (d.crypto_threads) {
+    o.threads = *d.crypto_threads;
+  } else {
+    // The CPUs this process may run on (systemd's CPUAffinity= included).
+    cpu_set_t set;
+    const int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+    o.threads = std::min(static_cast<unsigned>(std::max(cpus, 1)) - 1, kAutoCryptoThreadsMax);
+  }
+  return o;
 }
 
 Gateway::~Gateway() = default;

@@ -17,6 +17,7 @@
 #include "handshake/crypto.h"
 #include "tunnel/clock.h"
 #include "tunnel/device.h"
+#include "tunnel/crypto_pool.h"
 #include "tunnel/event_loop.h"
 #include "tunnel/log.h"
 #include "tunnel/netlink.h"
@@ -30,6 +31,11 @@ inline tunnel::LinuxTun::Options tun_options(const config::DataPathConfig& d) { 
 inline tunnel::LinuxUdp::Options udp_options(const config::DataPathConfig& d) {
   return {d.batch_io, d.udp_gso, d.udp_gro, static_cast<int>(d.socket_buffer)};
 }
+
+// crypto-threads: auto is one thread per CPU beyond the packet loop's, up
+// to kAutoCryptoThreadsMax.
+inline constexpr unsigned kAutoCryptoThreadsMax = 7;
+tunnel::CryptoPool::Options crypto_options(const config::DataPathConfig& d);
 
 class Gateway final : public UapiBackend {
  public:

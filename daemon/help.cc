@@ -55,6 +55,9 @@ Configuration file (YAML, keys in kebab-case; unknown keys are errors):
     udp-gro: true                 receive trains of datagrams in one call (default true)
     tun-offload: true             TCP segmentation at the TUN (default true)
     socket-buffer: 4194304        UDP socket buffer bytes, 0 = kernel default
+    crypto-threads: auto          threads sharing big batches' encryption with the
+                                  packet loop: 0..64, or auto = one per CPU beyond
+                                  the first, up to 7 (default auto)
                                   (the data-path keys apply at start-up; each
                                   falls back by itself where the kernel lacks it)
   peers:

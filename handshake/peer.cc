@@ -92,8 +92,8 @@ void PeerMachine::seal_and_send(const Now& now, Keypair& kp, MutableBytes buffer
             buffer.begin() + static_cast<ptrdiff_t>(kHeadroom + padded), 0);
   const uint64_t counter = kp.send_counter++;
   write_transport_header(buffer.first<transport::kHeaderSize>(), kp.remote_index, counter);
-  aead_seal(buffer.subspan(kHeadroom, padded + kAeadTagSize), kp.send_key.span(), counter,
-            buffer.subspan(kHeadroom, padded), Bytes{});
+  const SealJob job{buffer.subspan(kHeadroom, padded + kAeadTagSize), kp.send_key.span(), counter};
+  if (!out.defer_seal(job)) run_seal(job);
   send_datagram(buffer.first(kHeadroom + padded + kAeadTagSize), out);
   timers_.any_authenticated_packet_traversal(now.mono);
   timers_.any_authenticated_packet_sent();
@@ -242,22 +242,42 @@ Result<void, ProtoError> PeerMachine::receive_cookie_reply(const Now& now, const
   return {};
 }
 
-// wg_packet_decrypt + wg_packet_consume_data_done
+void run_seal(const SealJob& job) {
+  const MutableBytes plain = job.data.first(job.data.size() - kAeadTagSize);
+  aead_seal(job.data, job.key, job.counter, plain, Bytes{});
+}
+
+bool run_open(const OpenJob& job) {
+  return aead_open(job.sealed.first(job.sealed.size() - kAeadTagSize), job.key, job.counter, job.sealed, Bytes{});
+}
+
 Result<void, ProtoError> PeerMachine::receive_transport(const Now& now, const TransportMsg& msg,
                                                         Transmit& out) {
+  auto job = prepare_transport(now, msg);
+  if (!job) return Err(job.error());
+  if (!run_open(*job)) return Err(ProtoError::kDecryptFailed);
+  return finish_transport(now, msg, out);
+}
+
+// wg_packet_decrypt: the key, if the keypair is alive and the counter new.
+Result<OpenJob, ProtoError> PeerMachine::prepare_transport(const Now& now, const TransportMsg& msg) {
   Keypair* kp = keypairs_.find(msg.receiver());
   if (kp == nullptr) return Err(ProtoError::kWrongIndex);
   if (now.mono - kp->birth >= timers_.settings().reject_after_time()) {
     return Err(ProtoError::kExpiredKeypair);
   }
-  const uint64_t counter = msg.counter();
-  if (!kp->replay.would_accept(counter)) return Err(ProtoError::kReplayedCounter);
-  const MutableBytes sealed = msg.bytes.subspan(transport::kData);
-  const MutableBytes plain = sealed.first(sealed.size() - kAeadTagSize);
-  if (!aead_open(plain, kp->receive_key.span(), counter, sealed, Bytes{})) {
-    return Err(ProtoError::kDecryptFailed);
-  }
-  if (!kp->replay.accept(counter)) return Err(ProtoError::kReplayedCounter);
+  if (!kp->replay.would_accept(msg.counter())) return Err(ProtoError::kReplayedCounter);
+  return OpenJob{msg.bytes.subspan(transport::kData), kp->receive_key.span(), msg.counter()};
+}
+
+// wg_packet_consume_data_done, for a packet that opened under the keypair
+// its index names (keypairs change only between batches; see peer.h).
+Result<void, ProtoError> PeerMachine::finish_transport(const Now& now, const TransportMsg& msg,
+                                                       Transmit& out) {
+  Keypair* kp = keypairs_.find(msg.receiver());
+  if (kp == nullptr) return Err(ProtoError::kWrongIndex);
+  if (!kp->replay.accept(msg.counter())) return Err(ProtoError::kReplayedCounter);
+  const MutableBytes plain = msg.bytes.subspan(transport::kData, msg.bytes.size() - transport::kData - kAeadTagSize);
   stats_.rx_bytes += msg.bytes.size();
   ++stats_.rx_packets;
 

@@ -16,6 +16,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "handshake/base/result.h"
@@ -51,10 +52,33 @@ enum class PeerEvent {
   kStagedPacketDropped,  // the waiting queue was full
 };
 
+// Transport crypto, split from the state machine so that an owner may run
+// it for a batch of packets on other threads: the machine's state is only
+// touched by the steps before and after, on the owner's thread, in order.
+struct SealJob {
+  MutableBytes data;  // the padded plaintext, sealed in place; the tag follows it
+  std::span<const uint8_t, kKeySize> key;
+  uint64_t counter;
+};
+struct OpenJob {
+  MutableBytes sealed;  // ciphertext and tag, opened in place
+  std::span<const uint8_t, kKeySize> key;
+  uint64_t counter;
+};
+void run_seal(const SealJob& job);
+// False if the packet does not authenticate (the plaintext is then zeroed).
+[[nodiscard]] bool run_open(const OpenJob& job);
+
 // What the machine asks its owner to do.
 class Transmit {
  public:
   virtual ~Transmit() = default;
+  // A transport packet is about to go: its header is written and its
+  // counter taken. The owner may take the sealing over (true): it must then
+  // copy the key (valid during this call only) and seal the packet before
+  // the datagram, which send_to_network receives next, leaves. Otherwise
+  // (false) the machine seals it at once.
+  virtual bool defer_seal(const SealJob&) { return false; }
   virtual void send_to_network(Bytes datagram) = 0;
   // A decrypted IP packet (may still carry padding; the owner trims it by the
   // IP header's length and checks its source against allowed-ips).
@@ -88,6 +112,17 @@ class PeerMachine {
   Result<void, ProtoError> receive_response(const Now& now, const ResponseMsg& msg, Transmit& out);
   Result<void, ProtoError> receive_cookie_reply(const Now& now, const CookieReplyMsg& msg, Transmit& out);
   Result<void, ProtoError> receive_transport(const Now& now, const TransportMsg& msg, Transmit& out);
+  // receive_transport in three steps, for owners that open a batch of
+  // packets at once (on other threads): prepare_transport finds the key
+  // and checks expiry and replay (changing nothing); run_open opens; then
+  // finish_transport, called in arrival order for each packet that opened
+  // (and only for those), checks the replay window again and does the
+  // rest. A job's key lives in its keypair, which any finish_transport or
+  // other event may retire: run every open of a batch before its first
+  // finish. Keypairs are only made by handshake messages, so a batch of
+  // transport messages opens under the keypairs its finish steps find.
+  Result<OpenJob, ProtoError> prepare_transport(const Now& now, const TransportMsg& msg);
+  Result<void, ProtoError> finish_transport(const Now& now, const TransportMsg& msg, Transmit& out);
 
   // Acts on every timer due at `now`.
   void on_timer(const Now& now, Transmit& out);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <variant>
 
+#include "handshake/base/secret.h"
 #include "tunnel/ip_header.h"
 
 namespace sitelink::tunnel {
@@ -67,6 +68,14 @@ class Device::PeerIo final : public hs::Transmit {
     d_.flush_udp();
     if (!d_.udp_->send(datagram, *to)) d_.drop(Drop::kSendFailed);
   }
+  // Packets sealed in a batch slot are sealed together, just before the
+  // batch is sent (flush_udp).
+  bool defer_seal(const hs::SealJob& job) override {
+    if (!d_.tx_.contains(job.data.data())) return false;
+    QueuedSeal& q = d_.seals_.emplace_back(QueuedSeal{job.data, job.counter, {}});
+    std::copy(job.key.begin(), job.key.end(), q.key.begin());
+    return true;
+  }
   void deliver_to_tun(MutableBytes packet) override { d_.deliver(p_, packet); }
   void on_event(hs::PeerEvent e) override { d_.on_peer_event(p_, e); }
 
@@ -91,9 +100,17 @@ Device::Device(hs::PrivateKey key, Settings settings, Clock& clock, hs::Rng& rng
       replies_(kReplySlots, hs::cookie_reply::kSize),
       rx_mem_(std::make_unique_for_overwrite<uint8_t[]>(kRxBuffers * kRxBufferBytes)) {
   for (size_t i = 0; i < kRxBuffers; ++i) rx_buffers_.emplace_back(rx_mem_.get() + i * kRxBufferBytes, kRxBufferBytes);
+  seals_.reserve(kTxSlots);
+  opens_.reserve(kRxBuffers * 64);
+  set_crypto({});
 }
 
 Device::~Device() = default;
+
+void Device::set_crypto(CryptoPool::Options options) {
+  pool_.reset();  // its threads stop before new ones start
+  pool_ = std::make_unique<CryptoPool>(options);
+}
 
 // --- Configuration ---------------------------------------------------------------
 
@@ -328,7 +345,19 @@ void Device::route_outbound(const Now& now, MutableBytes frame, size_t len) {
   reschedule(p);
 }
 
+void Device::seal_queued() {
+  if (seals_.empty()) return;
+  auto seal = [this](size_t i) {
+    const QueuedSeal& q = seals_[i];
+    hs::run_seal({q.data, q.key, q.counter});
+  };
+  pool_->run(seals_.size(), seal);
+  secure_zero(seals_.data(), seals_.size() * sizeof(QueuedSeal));
+  seals_.clear();
+}
+
 void Device::flush_udp() {
+  seal_queued();
   for (size_t failed = udp_->flush(); failed > 0; --failed) drop(Drop::kSendFailed);
 }
 
@@ -346,6 +375,7 @@ bool Device::handle_udp_readable(size_t budget) {
     rx_datagrams_.clear();
     const size_t filled = udp_->recv_batch(rx_buffers_, rx_datagrams_);
     for (const Datagram& d : rx_datagrams_) receive_datagram(now, d.data, d.from);
+    open_queued(now);
     flush_tun();  // before the buffers are reused
     flush_udp();  // cookie replies
     replies_.reset();
@@ -358,14 +388,14 @@ void Device::receive_datagram(const Now& now, MutableBytes datagram, const SockA
   if (!has_key_) return drop(Drop::kNoPrivateKey);
   auto m = hs::classify(datagram);
   if (!m) return drop(Drop::kMalformed, from);
+  if (auto* data = std::get_if<hs::TransportMsg>(&*m)) return queue_open(now, *data, from);
+  open_queued(now);  // a handshake message may change keypairs: finish what came before it
   if (auto* init = std::get_if<hs::InitiationMsg>(&*m)) {
     if (admit_handshake(now, init->bytes, from)) receive_initiation(now, *init, from);
   } else if (auto* resp = std::get_if<hs::ResponseMsg>(&*m)) {
     if (admit_handshake(now, resp->bytes, from)) receive_indexed(now, *m, resp->receiver(), from);
-  } else if (auto* cookie = std::get_if<hs::CookieReplyMsg>(&*m)) {
-    receive_indexed(now, *m, cookie->receiver(), from);
   } else {
-    receive_indexed(now, *m, std::get<hs::TransportMsg>(*m).receiver(), from);
+    receive_indexed(now, *m, std::get<hs::CookieReplyMsg>(*m).receiver(), from);
   }
 }
 
@@ -450,11 +480,9 @@ void Device::receive_indexed(const Now& now, const hs::Message& m, uint32_t inde
   bool roam = true;
   if (auto* resp = std::get_if<hs::ResponseMsg>(&m)) {
     r = p->machine->receive_response(now, *resp, io);
-  } else if (auto* cookie = std::get_if<hs::CookieReplyMsg>(&m)) {
-    r = p->machine->receive_cookie_reply(now, *cookie, io);
-    roam = false;  // a cookie reply proves nothing about the peer's address
   } else {
-    r = p->machine->receive_transport(now, std::get<hs::TransportMsg>(m), io);
+    r = p->machine->receive_cookie_reply(now, std::get<hs::CookieReplyMsg>(m), io);
+    roam = false;  // a cookie reply proves nothing about the peer's address
   }
   if (!r) {
     count_refusal(r.error());
@@ -462,6 +490,36 @@ void Device::receive_indexed(const Now& now, const hs::Message& m, uint32_t inde
     update_endpoint(*p, from);
   }
   reschedule(*p);
+}
+
+// Transport messages are opened together, then finished in arrival order
+// (PeerMachine::prepare_transport / finish_transport).
+void Device::queue_open(const Now& now, const hs::TransportMsg& m, const SockAddr& from) {
+  Peer* p = by_index(m.receiver());
+  if (p == nullptr) return drop(Drop::kUnknownIndex, from);
+  auto job = p->machine->prepare_transport(now, m);
+  if (!job) return count_refusal(job.error());
+  opens_.push_back({p, m, *job, &from, false});
+}
+
+void Device::open_queued(const Now& now) {
+  if (opens_.empty()) return;
+  auto open = [this](size_t i) { opens_[i].opened = hs::run_open(opens_[i].job); };
+  pool_->run(opens_.size(), open);
+  for (const QueuedOpen& q : opens_) {
+    if (!q.opened) {
+      count_refusal(hs::ProtoError::kDecryptFailed);
+      continue;
+    }
+    PeerIo io(*this, *q.peer, q.from);
+    if (auto r = q.peer->machine->finish_transport(now, q.msg, io); !r) {
+      count_refusal(r.error());
+    } else {
+      update_endpoint(*q.peer, *q.from);
+    }
+    reschedule(*q.peer);
+  }
+  opens_.clear();
 }
 
 // Cryptokey routing on ingress: only a source address this peer may use gets

@@ -26,6 +26,7 @@
 #include "handshake/peer.h"
 #include "tunnel/allowed_ips.h"
 #include "tunnel/clock.h"
+#include "tunnel/crypto_pool.h"
 #include "tunnel/index_table.h"
 #include "tunnel/log.h"
 #include "tunnel/ratelimiter.h"
@@ -129,6 +130,11 @@ class Device {
   // configured peers, whatever arrives.
   static constexpr size_t kMaxIndicesPerPeer = 4;
   size_t index_count() const { return indices_.size(); }
+  // Transport crypto on more threads for big batches (see CryptoPool).
+  // Takes effect between batches; fewer threads may start than asked for.
+  void set_crypto(CryptoPool::Options options);
+  size_t crypto_threads() const { return pool_->threads(); }
+  uint64_t parallel_batches() const { return pool_->parallel_batches(); }
   // Under load: handshakes need mac2 (cookies) and are rate-limited. Tests
   // may force it.
   void force_under_load(bool on) { forced_under_load_ = on; }
@@ -151,6 +157,9 @@ class Device {
   bool is_peer_endpoint(const SockAddr& from) const;
   void receive_initiation(const Now& now, const handshake::InitiationMsg& m, const SockAddr& from);
   void receive_indexed(const Now& now, const handshake::Message& m, uint32_t index, const SockAddr& from);
+  void queue_open(const Now& now, const handshake::TransportMsg& m, const SockAddr& from);
+  void open_queued(const Now& now);
+  void seal_queued();
   void deliver(Peer& p, MutableBytes packet);
   void update_endpoint(Peer& p, const SockAddr& from);
   void on_peer_event(Peer& p, handshake::PeerEvent e);
@@ -192,6 +201,24 @@ class Device {
   std::vector<MutableBytes> rx_buffers_;
   std::vector<Datagram> rx_datagrams_;
   std::vector<MutableBytes> tun_out_;
+  // Transport crypto of the current batch, run together (on the pool's
+  // threads too): packets sealed in tx_ before flush_udp sends them, and
+  // received packets opened before they are finished in arrival order.
+  struct QueuedSeal {
+    MutableBytes data;
+    uint64_t counter;
+    std::array<uint8_t, handshake::kKeySize> key;  // a copy, wiped after sealing
+  };
+  struct QueuedOpen {
+    Peer* peer;
+    handshake::TransportMsg msg;
+    handshake::OpenJob job;
+    const SockAddr* from;
+    bool opened;
+  };
+  std::vector<QueuedSeal> seals_;
+  std::vector<QueuedOpen> opens_;
+  std::unique_ptr<CryptoPool> pool_;
 };
 
 }  // namespace sitelink::tunnel

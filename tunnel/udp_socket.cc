@@ -161,11 +161,19 @@ size_t UdpSocket::recv_batch(std::span<const MutableBytes> buffers, std::vector<
   return filled;
 }
 
-void UdpSocket::queue(Bytes datagram, const SockAddr& to) {
-  if (!send(datagram, to)) ++queue_failures_;
+void UdpSocket::queue(Bytes datagram, const SockAddr& to) { pending_.push_back({datagram, to}); }
+
+size_t UdpSocket::send_pending(size_t first, size_t count) {
+  size_t failed = 0;
+  for (size_t i = first; i < first + count; ++i) failed += send(pending_[i].data, pending_[i].to) ? 0 : 1;
+  return failed;
 }
 
-size_t UdpSocket::flush() { return std::exchange(queue_failures_, 0); }
+size_t UdpSocket::flush() {
+  const size_t failed = std::exchange(queue_failures_, 0) + send_pending(0, pending_.size());
+  pending_.clear();
+  return failed;
+}
 
 size_t LinuxUdp::recv_batch(std::span<const MutableBytes> buffers, std::vector<Datagram>& out) {
   const size_t n = std::min(buffers.size(), options_.batch ? kMaxBatch : size_t{1});
@@ -215,24 +223,17 @@ size_t LinuxUdp::recv_batch(std::span<const MutableBytes> buffers, std::vector<D
 
 void LinuxUdp::queue(Bytes datagram, const SockAddr& to) {
   if (!to.valid() || (family_ == AF_INET && !to.is_v4())) {
-    UdpSocket::queue(datagram, to);  // counted as a failure
+    ++queue_failures_;  // would fail anyway, and must not count against GSO
     return;
   }
   pending_.push_back({datagram, to});
-}
-
-// Sends pending_[first, first + count) one by one; returns the failures.
-size_t LinuxUdp::send_group(size_t first, size_t count) {
-  size_t failed = 0;
-  for (size_t i = first; i < first + count; ++i) failed += send(pending_[i].data, pending_[i].to) ? 0 : 1;
-  return failed;
 }
 
 // Groups the queue into messages: with GSO, a run of datagrams to the same
 // address, all of one size but the last (which may be shorter), becomes one
 // train; then sendmmsg sends up to kMaxBatch messages per call.
 size_t LinuxUdp::flush() {
-  size_t failed = UdpSocket::flush();
+  size_t failed = std::exchange(queue_failures_, 0);
   struct Group {
     size_t first, count;
   };
@@ -296,7 +297,7 @@ size_t LinuxUdp::flush() {
         // than the path MTU): send it one by one, and after repeated
         // refusals stop making trains.
         if (++gso_errors_ >= kMaxGsoErrors) options_.gso = false;
-        failed += send_group(g.first, g.count);
+        failed += send_pending(g.first, g.count);
       } else {
         failed += g.count;
       }

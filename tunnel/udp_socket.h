@@ -47,8 +47,16 @@ class UdpSocket {
   // Sends everything queued; returns how many datagrams could not be sent.
   virtual size_t flush();
 
- private:
-  size_t queue_failures_ = 0;
+ protected:
+  struct Pending {
+    Bytes data;
+    SockAddr to;
+  };
+  // Sends pending_[first, first + count) one by one; returns the failures.
+  size_t send_pending(size_t first, size_t count);
+
+  std::vector<Pending> pending_;
+  size_t queue_failures_ = 0;  // refused by queue(), reported by the next flush()
 };
 
 class LinuxUdp final : public UdpSocket {
@@ -79,19 +87,13 @@ class LinuxUdp final : public UdpSocket {
   [[nodiscard]] SysResult<void> set_fwmark(uint32_t mark);
 
  private:
-  struct Pending {
-    Bytes data;
-    SockAddr to;
-  };
   LinuxUdp(UniqueFd fd, int family, uint16_t port, Options options)
       : fd_(std::move(fd)), family_(family), port_(port), options_(options) {}
-  size_t send_group(size_t first, size_t count);
 
   UniqueFd fd_;
   int family_ = 0;
   uint16_t port_ = 0;
   Options options_;
-  std::vector<Pending> pending_;
   int gso_errors_ = 0;
 };
 

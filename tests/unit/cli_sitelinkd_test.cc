@@ -150,7 +150,7 @@ TEST_F(CliSitelinkdBinary, CheckInvalidFileIs78WithEveryProblem) {
   EXPECT_EQ(r.err, bad_ + ":3:8: interface.mtu: 10 is out of range; expected an MTU in bytes, 576..65475 (1280 or more with IPv6)\n" +
                        bad_ + ":4:3: interface.colour: unknown key 'colour'; expected one of: name, private-key, "
                               "private-key-file, listen-port, address, mtu, routes, fwmark, rekey-after-time, batch-io, udp-gso, "
-                              "udp-gro, tun-offload, socket-buffer\n" +
+                              "udp-gro, tun-offload, socket-buffer, crypto-threads\n" +
                        bad_ + ": 2 errors, configuration not usable\n");
 }
 

@@ -90,6 +90,43 @@ peers:
   EXPECT_EQ(cc.persistent_keepalive, std::chrono::seconds(0));
 }
 
+TEST(ConfigLoad, DataPathDefaultsAndSwitches) {
+  const DataPathConfig defaults = load_ok("interface:\n  private-key: PRIV_A\n").interface.data_path;
+  EXPECT_TRUE(defaults.batch_io && defaults.udp_gso && defaults.udp_gro && defaults.tun_offload);
+  EXPECT_EQ(defaults.socket_buffer, 4u << 20);
+  EXPECT_FALSE(defaults.crypto_threads.has_value());  // auto
+  const DataPathConfig off = load_ok(R"(interface:
+  private-key: PRIV_A
+  batch-io: false
+  udp-gso: false
+  udp-gro: false
+  tun-offload: false
+  socket-buffer: 0
+  crypto-threads: 0
+)").interface.data_path;
+  EXPECT_FALSE(off.batch_io || off.udp_gso || off.udp_gro || off.tun_offload);
+  EXPECT_EQ(off.socket_buffer, 0u);
+  EXPECT_EQ(off.crypto_threads, 0u);
+  EXPECT_EQ(load_ok("interface:\n  private-key: PRIV_A\n  crypto-threads: 64\n").interface.data_path.crypto_threads, 64u);
+  EXPECT_FALSE(load_ok("interface:\n  private-key: PRIV_A\n  crypto-threads: auto\n").interface.data_path.crypto_threads);
+}
+
+TEST(ConfigLoad, BadDataPathValuesNameTheirField) {
+  const auto r = load_text(with_keys(R"(interface:
+  private-key: PRIV_A
+  crypto-threads: 65
+  socket-buffer: 1073741825
+  udp-gso: sometimes
+)"), "dp.yaml");
+  ASSERT_FALSE(r.ok());
+  std::vector<std::string> got;
+  for (const auto& d : r.error()) got.push_back(std::to_string(d.where.line) + ":" + std::to_string(d.where.column) + " " + d.path);
+  EXPECT_EQ(got, (std::vector<std::string>{"3:19 interface.crypto-threads", "4:18 interface.socket-buffer",
+                                           "5:12 interface.udp-gso"}))
+      << dump(r.error());
+  EXPECT_NE(r.error()[0].message.find("auto, or a number of threads 0..64"), std::string::npos) << r.error()[0].message;
+}
+
 TEST(ConfigLoad, EmptyPeersAndQuotedNumbersAreAccepted) {
   const Config c = load_ok("interface:\n  private-key: PRIV_A\n  mtu: \"1400\"\n  routes: True\npeers:\n");
   EXPECT_EQ(c.interface.mtu, 1400u);

@@ -23,11 +23,12 @@ SockAddr addr(const char* s) { return *SockAddr::parse(s); }
 
 struct Gateway {
   Gateway(test::FakeNetwork& net, test::FakeClock& clock, test::SeededRng& rng, const char* address,
-          Device::Settings settings = {})
+          Device::Settings settings = {}, CryptoPool::Options crypto = {})
       : key(hs::PrivateKey::generate(rng)), udp(net.socket(addr(address))) {
     log.set_level(LogLevel::kDebug);
     log.set_sink([this](LogLevel, std::string_view line) { lines.emplace_back(line); });
     dev = std::make_unique<Device>(key, settings, clock, rng, tun, udp, log);
+    dev->set_crypto(crypto);
   }
   hs::PrivateKey key;
   test::FakeTun tun;
@@ -37,12 +38,22 @@ struct Gateway {
   std::unique_ptr<Device> dev;
 };
 
-class TwoOffices : public ::testing::Test {
+// Every test runs twice: with the transport crypto on the packet loop's
+// thread, and with all of it on two pool threads (CryptoPool), which must
+// not change a single byte or counter.
+struct CryptoMode {
+  const char* name;
+  CryptoPool::Options options;
+};
+const CryptoMode kInline{"inline", {}};
+const CryptoMode kThreads{"threads", {.threads = 2, .min_parallel = 1, .caller_shares = false}};
+
+class TwoOffices : public ::testing::TestWithParam<CryptoMode> {
  protected:
   void SetUp() override { build({}); }
   void build(Device::Settings s) {
-    a = std::make_unique<Gateway>(net, clock, rng, "203.0.113.1:51820", s);
-    b = std::make_unique<Gateway>(net, clock, rng, "198.51.100.2:51820", s);
+    a = std::make_unique<Gateway>(net, clock, rng, "203.0.113.1:51820", s, GetParam().options);
+    b = std::make_unique<Gateway>(net, clock, rng, "198.51.100.2:51820", s, GetParam().options);
     const auto psk = hs::PresharedKey::generate(rng);
     a->dev->upsert_peer(PeerSpec{b->key.public_key(), psk, addr("198.51.100.2:51820"),
                                  {prefix("198.18.2.0/24"), prefix("2001:db8:b::/48")}, 0s, "office-b"});
@@ -79,7 +90,7 @@ class TwoOffices : public ::testing::Test {
   std::unique_ptr<Gateway> a, b;
 };
 
-TEST_F(TwoOffices, HostsReachEachOtherOverIpv4AndIpv6) {
+TEST_P(TwoOffices, HostsReachEachOtherOverIpv4AndIpv6) {
   const auto ping = test::ip_packet("198.18.1.5", "198.18.2.7", 56, 0xab);
   const auto ping6 = test::ip_packet("2001:db8:a::5", "2001:db8:b::7", 56, 0xcd);
   from_a(ping);
@@ -101,7 +112,7 @@ TEST_F(TwoOffices, HostsReachEachOtherOverIpv4AndIpv6) {
             a->lines.end());
 }
 
-TEST_F(TwoOffices, StartupHandshakeBringsTunnelUpBeforeTraffic) {
+TEST_P(TwoOffices, StartupHandshakeBringsTunnelUpBeforeTraffic) {
   a->dev->initiate_all();
   pump();
   EXPECT_TRUE(a->dev->peer(b->key.public_key())->has_session);
@@ -109,7 +120,7 @@ TEST_F(TwoOffices, StartupHandshakeBringsTunnelUpBeforeTraffic) {
   EXPECT_TRUE(b->tun.outbound.empty());                          // keepalives are not written
 }
 
-TEST_F(TwoOffices, PacketWithoutRouteIsDroppedAndCounted) {
+TEST_P(TwoOffices, PacketWithoutRouteIsDroppedAndCounted) {
   from_a(test::ip_packet("198.18.1.5", "198.18.99.1", 10, 1));
   from_a({0x00, 0x01, 0x02});
   pump();
@@ -118,7 +129,7 @@ TEST_F(TwoOffices, PacketWithoutRouteIsDroppedAndCounted) {
   EXPECT_EQ(a->udp.sent, 0u);
 }
 
-TEST_F(TwoOffices, InnerSourceOutsideSendersAllowedIpsIsDropped) {
+TEST_P(TwoOffices, InnerSourceOutsideSendersAllowedIpsIsDropped) {
   // a's host spoofs a source that b does not allow for a.
   from_a(test::ip_packet("198.18.77.1", "198.18.2.7", 20, 1));
   from_a(test::ip_packet("198.18.2.9", "198.18.2.7", 20, 2));  // b's own range, not a's
@@ -127,7 +138,7 @@ TEST_F(TwoOffices, InnerSourceOutsideSendersAllowedIpsIsDropped) {
   EXPECT_EQ(b->dev->drops(Drop::kSourceNotAllowed), 2u);
 }
 
-TEST_F(TwoOffices, LostInitiationIsRetransmittedAndQueuedPacketDelivered) {
+TEST_P(TwoOffices, LostInitiationIsRetransmittedAndQueuedPacketDelivered) {
   int dropped = 0;
   net.fault = [&](const test::Datagram& d) -> std::vector<test::Datagram> {
     if (d.bytes[0] == 1 && dropped++ == 0) return {};
@@ -140,7 +151,7 @@ TEST_F(TwoOffices, LostInitiationIsRetransmittedAndQueuedPacketDelivered) {
   EXPECT_EQ(b->tun.outbound.size(), 1u);
 }
 
-TEST_F(TwoOffices, DuplicatedDatagramsAreDeliveredOnce) {
+TEST_P(TwoOffices, DuplicatedDatagramsAreDeliveredOnce) {
   a->dev->initiate_all();
   pump();
   net.fault = [](const test::Datagram& d) { return std::vector<test::Datagram>{d, d}; };
@@ -150,7 +161,7 @@ TEST_F(TwoOffices, DuplicatedDatagramsAreDeliveredOnce) {
   EXPECT_EQ(b->dev->drops(Drop::kReplay), 5u);
 }
 
-TEST_F(TwoOffices, ReorderedDatagramsAreAllDelivered) {
+TEST_P(TwoOffices, ReorderedDatagramsAreAllDelivered) {
   a->dev->initiate_all();
   pump();
   net.reorder = true;
@@ -160,7 +171,7 @@ TEST_F(TwoOffices, ReorderedDatagramsAreAllDelivered) {
   EXPECT_EQ(b->tun.outbound.front().back(), 19);  // arrived last-first
 }
 
-TEST_F(TwoOffices, EndpointFollowsTheLatestAuthenticatedSource) {
+TEST_P(TwoOffices, EndpointFollowsTheLatestAuthenticatedSource) {
   a->dev->initiate_all();
   pump();
   // a's NAT maps it to a new address: b must answer there.
@@ -174,7 +185,7 @@ TEST_F(TwoOffices, EndpointFollowsTheLatestAuthenticatedSource) {
   EXPECT_EQ(a->tun.outbound.size(), 1u);
 }
 
-TEST_F(TwoOffices, ForgedDatagramsDoNotMoveTheEndpointOrBreakTheTunnel) {
+TEST_P(TwoOffices, ForgedDatagramsDoNotMoveTheEndpointOrBreakTheTunnel) {
   a->dev->initiate_all();
   pump();
   auto& attacker = net.socket(addr("198.51.100.66:666"));
@@ -195,7 +206,7 @@ TEST_F(TwoOffices, ForgedDatagramsDoNotMoveTheEndpointOrBreakTheTunnel) {
   EXPECT_EQ(b->tun.outbound.size(), 1u);
 }
 
-TEST_F(TwoOffices, UnderLoadTheResponderAsksForACookieFirst) {
+TEST_P(TwoOffices, UnderLoadTheResponderAsksForACookieFirst) {
   b->dev->force_under_load(true);
   from_a(test::ip_packet("198.18.1.5", "198.18.2.7", 20, 1));
   pump();
@@ -206,7 +217,7 @@ TEST_F(TwoOffices, UnderLoadTheResponderAsksForACookieFirst) {
   EXPECT_EQ(b->dev->drops(Drop::kCookieSent), 1u);
 }
 
-TEST_F(TwoOffices, RekeysOnTheTimerUnderContinuousTrafficWithoutLoss) {
+TEST_P(TwoOffices, RekeysOnTheTimerUnderContinuousTrafficWithoutLoss) {
   build(Device::Settings{1420, 10s});
   size_t sent = 0;
   // Both sides send at once, so their first initiations cross; the jitter
@@ -226,7 +237,7 @@ TEST_F(TwoOffices, RekeysOnTheTimerUnderContinuousTrafficWithoutLoss) {
 // Memory is bounded whatever arrives: the index table never holds more than
 // kMaxIndicesPerPeer per peer through a storm of initiations from both
 // sides (crossing, lost, duplicated, retransmitted) and rekeys under traffic.
-TEST_F(TwoOffices, IndexTableStaysWithinItsCapThroughHandshakeStorms) {
+TEST_P(TwoOffices, IndexTableStaysWithinItsCapThroughHandshakeStorms) {
   build(Device::Settings{1420, 10s});
   test::SeededRng faults{5};
   net.fault = [&](const test::Datagram& d) {
@@ -261,7 +272,7 @@ TEST_F(TwoOffices, IndexTableStaysWithinItsCapThroughHandshakeStorms) {
 // on a session the other drops at the next rekey, and packets in flight at
 // that rekey would be lost (found by the soak test). Two packets per step
 // each way keep data in flight behind every initiation.
-TEST_F(TwoOffices, CrossedStartupInitiationsLoseNothingAtLaterRekeys) {
+TEST_P(TwoOffices, CrossedStartupInitiationsLoseNothingAtLaterRekeys) {
   build(Device::Settings{1420, 10s});
   a->dev->initiate_all();
   b->dev->initiate_all();
@@ -284,7 +295,7 @@ TEST_F(TwoOffices, CrossedStartupInitiationsLoseNothingAtLaterRekeys) {
   }
 }
 
-TEST_F(TwoOffices, RemovedPeerGetsNoTrafficAndReleasesItsIndices) {
+TEST_P(TwoOffices, RemovedPeerGetsNoTrafficAndReleasesItsIndices) {
   a->dev->initiate_all();
   pump();
   ASSERT_TRUE(a->dev->remove_peer(b->key.public_key()));
@@ -296,7 +307,7 @@ TEST_F(TwoOffices, RemovedPeerGetsNoTrafficAndReleasesItsIndices) {
   EXPECT_TRUE(a->tun.outbound.empty());
 }
 
-TEST_F(TwoOffices, UpdatingAPeerKeepsItsSession) {
+TEST_P(TwoOffices, UpdatingAPeerKeepsItsSession) {
   a->dev->initiate_all();
   pump();
   auto spec = PeerSpec{b->key.public_key(), {}, std::nullopt, {prefix("198.18.3.0/24")}, 0s, "b"};
@@ -308,6 +319,84 @@ TEST_F(TwoOffices, UpdatingAPeerKeepsItsSession) {
   EXPECT_EQ(a->dev->drops(Drop::kTunNoRoute), 1u);
   EXPECT_EQ(a->dev->peer(b->key.public_key())->stats.last_handshake, before);
   EXPECT_EQ(a->dev->peer(b->key.public_key())->endpoint->to_string(), "198.51.100.2:51820");
+}
+
+INSTANTIATE_TEST_SUITE_P(Crypto, TwoOffices, ::testing::Values(kInline, kThreads),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+// Bulk both ways (whole TUN batches, receive batches), a rekey in the
+// middle, duplicated, corrupted and reordered datagrams: everything that
+// crosses the wire and reaches the TUNs, and every drop counter, with the
+// crypto run by the pool's threads equals what one thread produces.
+struct Trace {
+  std::vector<std::vector<uint8_t>> wire, tun_a, tun_b;
+  std::vector<uint64_t> drops;
+  uint64_t parallel_batches = 0;
+};
+
+Trace bulk_run(CryptoPool::Options crypto) {
+  test::FakeNetwork net;
+  test::FakeClock clock;
+  test::SeededRng rng(21);
+  const Device::Settings settings{1420, 10s};
+  Gateway a(net, clock, rng, "203.0.113.1:51820", settings, crypto);
+  Gateway b(net, clock, rng, "198.51.100.2:51820", settings, crypto);
+  a.dev->upsert_peer(PeerSpec{b.key.public_key(), {}, addr("198.51.100.2:51820"), {prefix("198.18.2.0/24")}, 0s, "b"});
+  b.dev->upsert_peer(PeerSpec{a.key.public_key(), {}, addr("203.0.113.1:51820"), {prefix("198.18.1.0/24")}, 0s, "a"});
+  Trace t;
+  size_t n = 0;
+  net.reorder = true;
+  net.fault = [&](const test::Datagram& d) {
+    t.wire.push_back(d.bytes);
+    ++n;
+    if (n % 7 == 0) return std::vector<test::Datagram>{d, d};
+    if (n % 11 == 0) {
+      test::Datagram bad = d;
+      bad.bytes.back() ^= 1;
+      return std::vector<test::Datagram>{bad};
+    }
+    return std::vector<test::Datagram>{d};
+  };
+  for (int round = 0; round < 30; ++round) {
+    for (int i = 0; i < 100; ++i) {
+      a.tun.inbound.push_back(test::ip_packet("198.18.1.5", "198.18.2.7", static_cast<size_t>(i * 13 % 1300), static_cast<uint8_t>(i)));
+      b.tun.inbound.push_back(test::ip_packet("198.18.2.7", "198.18.1.5", static_cast<size_t>(i * 7 % 900), static_cast<uint8_t>(round)));
+    }
+    for (int step = 0; step < 50; ++step) {
+      net.flush();
+      for (Gateway* g : {&a, &b}) {
+        while (g->dev->handle_udp_readable() || g->dev->handle_tun_readable()) {
+        }
+      }
+      clock.advance(10ms);
+      a.dev->handle_timers();
+      b.dev->handle_timers();
+    }
+  }
+  t.tun_a = a.tun.outbound;
+  t.tun_b = b.tun.outbound;
+  for (size_t d = 0; d < static_cast<size_t>(Drop::kCount); ++d) {
+    t.drops.push_back(a.dev->drops(static_cast<Drop>(d)));
+    t.drops.push_back(b.dev->drops(static_cast<Drop>(d)));
+  }
+  t.parallel_batches = a.dev->parallel_batches() + b.dev->parallel_batches();
+  return t;
+}
+
+TEST(ParallelCrypto, PoolThreadsChangeNoByteOnTheWireOrAtTheTun) {
+  const Trace one = bulk_run(kInline.options);
+  const Trace pooled = bulk_run({.threads = 3, .min_parallel = 2, .caller_shares = false});
+  EXPECT_EQ(one.parallel_batches, 0u);
+  EXPECT_GT(pooled.parallel_batches, 100u);
+  ASSERT_GT(one.wire.size(), 6000u);
+  EXPECT_GT(one.tun_b.size(), 2500u);  // most of 3,000 arrive; the corrupted ones do not
+  EXPECT_GT(one.drops[2 * static_cast<size_t>(Drop::kDecryptFailed) + 1], 0u);
+  EXPECT_GT(one.drops[2 * static_cast<size_t>(Drop::kReplay) + 1], 0u);
+  EXPECT_EQ(one.wire.size(), pooled.wire.size());
+  EXPECT_TRUE(one.wire == pooled.wire);
+  EXPECT_TRUE(one.tun_a == pooled.tun_a);
+  EXPECT_TRUE(one.tun_b == pooled.tun_b);
+  EXPECT_EQ(one.drops, pooled.drops);
 }
 
 TEST(HubAndSpoke, HubRoutesToEachOfManySpokes) {

@@ -341,17 +341,24 @@ TEST(UdpBatchDefaults, RecvBatchCutsAnOversizedDatagramToItsBuffer) {
   EXPECT_EQ(out[0].data.size(), 100u);
 }
 
-TEST(UdpBatchDefaults, QueueSendsAtOnceAndFlushCountsFailures) {
+// The contract the device relies on when it seals queued packets just
+// before the flush: nothing leaves at queue(), and the bytes are read then.
+TEST(UdpBatchDefaults, QueueSendsAtFlushInOrderAndCountsFailures) {
   TinyUdp u;
   const SockAddr to = *SockAddr::parse("198.51.100.7:1");
-  const Buf a = datagram(1, 'q', 10), b = datagram(2, 'q', 20);
+  Buf a = datagram(1, 'q', 10);
+  const Buf b = datagram(2, 'q', 20);
   u.queue(a, to);
   u.queue(b, to);
+  EXPECT_TRUE(u.sent.empty());
+  a[0] = 'z';  // written after queue(): what leaves is this
+  EXPECT_EQ(u.flush(), 0u);
   ASSERT_EQ(u.sent.size(), 2u);
   EXPECT_EQ(u.sent[0].first, a);
   EXPECT_EQ(u.sent[1].first, b);
   EXPECT_EQ(u.sent[1].second, to);
   EXPECT_EQ(u.flush(), 0u);
+  EXPECT_EQ(u.sent.size(), 2u);
   u.refuse = true;
   u.queue(a, to);
   u.queue(b, to);
