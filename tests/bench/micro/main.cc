@@ -1,6 +1,7 @@
 // Google Benchmark microbenchmarks of sitelink's protocol core and of the
 // tables on its packet path (issue 8): the handshake messages, transport
 // seal/open by packet size (the bare AEAD and the whole PeerMachine path),
+// a batch sealed with 0..3 CryptoPool threads,
 // allowed-ips lookups among 10,000 prefixes, and the replay window.
 //
 // Built as the `microbench` target when Google Benchmark (Debian's
