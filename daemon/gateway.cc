@@ -352,9 +352,18 @@ void Gateway::apply(config::Config next) {
   if (now.name != was.name || now.listen_port != was.listen_port) {
     LogLine(log_, LogLevel::kWarn) << "reload: interface name and listen-port changes take effect after a restart";
   }
-  if (now.data_path != was.data_path) {
+  // Of the data path, only crypto-threads changes while running.
+  config::DataPathConfig running = was.data_path;
+  running.crypto_threads = now.data_path.crypto_threads;
+  if (running != now.data_path) {
     LogLine(log_, LogLevel::kWarn)
         << "reload: batch-io, udp-gso, udp-gro, tun-offload and socket-buffer changes take effect after a restart";
+  }
+  if (now.data_path.crypto_threads != was.data_path.crypto_threads) {
+    const auto crypto = crypto_options(now.data_path);
+    dev_->set_crypto(crypto);
+    LogLine(log_, LogLevel::kInfo) << "reload: " << dev_->crypto_threads() << " crypto thread(s) (asked for "
+                                   << crypto.threads << ")";
   }
   if (!(now.public_key() == was.public_key())) dev_->set_private_key(now.private_key);
   if (now.mtu != was.mtu) (void)nl_.set_mtu(tun_.ifindex(), now.mtu);
@@ -369,7 +378,7 @@ void Gateway::apply(config::Config next) {
   }
   next.interface.name = was.name;
   next.interface.listen_port = was.listen_port;
-  next.interface.data_path = was.data_path;
+  next.interface.data_path = running;
   for (const auto& p : next.peers) {
     const config::PeerConfig* before = find_peer(cfg_, p.public_key);
     if (before != nullptr && before->endpoint == p.endpoint) {

@@ -58,8 +58,9 @@ Configuration file (YAML, keys in kebab-case; unknown keys are errors):
     crypto-threads: auto          threads sharing big batches' encryption with the
                                   packet loop: 0..64, or auto = one per CPU beyond
                                   the first, up to 7 (default auto)
-                                  (the data-path keys apply at start-up; each
-                                  falls back by itself where the kernel lacks it)
+                                  (the data-path keys but crypto-threads apply at
+                                  start-up; each falls back by itself where the
+                                  kernel lacks it)
   peers:
     - name: office-b              optional label shown in logs and status
       public-key: BASE64          the peer's public key (required; unique)
