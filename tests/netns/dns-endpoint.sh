@@ -11,85 +11,44 @@
 # Usage: dns-endpoint.sh SITELINKD SITELINK      (as root)
 set -euo pipefail
 
-sitelinkd=${1:?usage: $0 SITELINKD SITELINK}
-sitelink=${2:?usage: $0 SITELINKD SITELINK}
-p="sldns$$"
-a="${p}a" b="${p}b"
-work=$(mktemp -d)
-pids=()
-failed=0
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/netns/lib.sh
+source "$SCRIPT_DIR/lib.sh"
+lib_init dns-endpoint sldns
+# shellcheck source=tests/netns/topology.sh
+source "$SCRIPT_DIR/topology.sh"
 
-cleanup() {
-  set +e
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
-  for pid in "${pids[@]}"; do timeout 5 tail --pid="$pid" -f /dev/null 2>/dev/null; done
-  ip netns del "$a" 2>/dev/null
-  ip netns del "$b" 2>/dev/null
-  rm -rf "/etc/netns/$a" "$work"
-}
-trap cleanup EXIT
+require_root
+require_tools ip ping timeout
+require_tun
+sitelink_binaries "${1:?usage: $0 SITELINKD SITELINK}" "${2:?usage: $0 SITELINKD SITELINK}"
 
-pass() { echo "PASS: $*"; }
-fail() {
-  echo "FAIL: $*"
-  failed=1
-  for f in "$work"/*.log; do echo "--- $f"; cat "$f"; done
-}
-# wait_for SECONDS CMD...: runs CMD every 0.5 s until it succeeds.
-wait_for() {
-  local limit=$1
-  shift
-  local deadline=$((SECONDS + limit))
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.5
-  done
-}
+P=$PREFIX
+NS_A="${P}a" NS_B="${P}b"
+GW_NS=([a]=$NS_A [b]=$NS_B)
+on_cleanup rm -f "/run/wireguard/${P}a0.sock" "/run/wireguard/${P}b0.sock"
+underlay_pair "$NS_A" "${P}va" "$NS_B" "${P}vb"
 
-ip netns add "$a"
-ip netns add "$b"
-ip link add "${p}va" netns "$a" type veth peer name "${p}vb" netns "$b"
-ip -n "$a" addr add 203.0.113.1/24 dev "${p}va"
-ip -n "$b" addr add 203.0.113.2/24 dev "${p}vb"
-for ns in "$a" "$b"; do ip -n "$ns" link set lo up; done
-ip -n "$a" link set "${p}va" up
-ip -n "$b" link set "${p}vb" up
+on_cleanup rm -rf "/etc/netns/$NS_A"
+mkdir -p "/etc/netns/$NS_A"
+echo "203.0.113.2 gw-b.sitelink.test" >"/etc/netns/$NS_A/hosts"
 
-mkdir -p "/etc/netns/$a"
-echo "203.0.113.2 gw-b.sitelink.test" >"/etc/netns/$a/hosts"
+gw_keys a b
+{
+  yaml_interface "${P}a0" "$WORK_DIR/gw-a.key" "address: [198.18.0.1/24]"
+  echo "peers:"
+  yaml_peer office-b "$WORK_DIR/gw-b.pub" "endpoint: gw-b.sitelink.test:$PORT" "allowed-ips: [198.18.2.0/24]"
+} >"$WORK_DIR/gw-a.yaml"
+{
+  yaml_interface "${P}b0" "$WORK_DIR/gw-b.key" "address: [198.18.2.1/24]"
+  echo "peers:"
+  yaml_peer office-a "$WORK_DIR/gw-a.pub" "allowed-ips: [198.18.0.0/24]"
+} >"$WORK_DIR/gw-b.yaml"
 
-(umask 077 && "$sitelink" genkey >"$work/a.key" && "$sitelink" genkey >"$work/b.key")
-pub_a=$("$sitelink" pubkey <"$work/a.key")
-pub_b=$("$sitelink" pubkey <"$work/b.key")
+launch_gw a debug
+launch_gw b debug
 
-cat >"$work/a.yaml" <<YAML
-interface:
-  name: ${p}a0
-  private-key-file: $work/a.key
-  address: [198.18.0.1/24]
-peers:
-  - name: office-b
-    public-key: $pub_b
-    endpoint: gw-b.sitelink.test:51820
-    allowed-ips: [198.18.2.0/24]
-YAML
-cat >"$work/b.yaml" <<YAML
-interface:
-  name: ${p}b0
-  private-key-file: $work/b.key
-  address: [198.18.2.1/24]
-peers:
-  - name: office-a
-    public-key: $pub_a
-    allowed-ips: [198.18.0.0/24]
-YAML
-
-ip netns exec "$a" "$sitelinkd" --config "$work/a.yaml" --log-level debug >"$work/a.log" 2>&1 &
-pids+=($!)
-ip netns exec "$b" "$sitelinkd" --config "$work/b.yaml" --log-level debug >"$work/b.log" 2>&1 &
-pids+=($!)
-
-if wait_for 10 ip netns exec "$a" ping -c 1 -W 1 198.18.2.1; then
+if wait_until "A to reach B" 10 ping_once "$NS_A" 198.18.2.1; then
   pass "the name resolved at start-up: A reaches B"
 else
   fail "A does not reach B through gw-b.sitelink.test"
@@ -98,23 +57,22 @@ fi
 # B restarts at a new address and its DNS name follows. B's config has no
 # endpoint for A, so only A can re-establish the tunnel: A's session still
 # points at the old address until its handshakes fail and it looks again.
-kill "${pids[1]}"
-timeout 5 tail --pid="${pids[1]}" -f /dev/null
+stop_gw b
 # (Delete first: removing a primary address also removes the secondaries
 # of its subnet.)
-ip -n "$b" addr del 203.0.113.2/24 dev "${p}vb"
-ip -n "$b" addr add 203.0.113.3/24 dev "${p}vb"
-ip netns exec "$b" "$sitelinkd" --config "$work/b.yaml" --log-level debug >"$work/b2.log" 2>&1 &
-pids+=($!)
-echo "203.0.113.3 gw-b.sitelink.test" >"/etc/netns/$a/hosts"
+ip -n "$NS_B" addr del 203.0.113.2/24 dev "${P}vb"
+ip -n "$NS_B" addr add 203.0.113.3/24 dev "${P}vb"
+launch_gw b debug
+echo "203.0.113.3 gw-b.sitelink.test" >"/etc/netns/$NS_A/hosts"
 start=$SECONDS
 # Traffic keeps flowing from A, so A notices that nothing comes back.
-if wait_for 90 ip netns exec "$a" ping -c 1 -W 1 198.18.2.1; then
+if wait_until "A to reach B at its new address" 90 ping_once "$NS_A" 198.18.2.1; then
   pass "after the move A reaches B again ($((SECONDS - start)) s)"
-  grep -q "now resolves to 203.0.113.3:51820" "$work/a.log" && pass "A logged the new address" ||
+  if grep -q "now resolves to 203.0.113.3:51820" "${GW_LOG[a]}"; then
+    pass "A logged the new address"
+  else
     fail "A did not log the new address"
+  fi
 else
   fail "A never found B at its new address"
 fi
-
-exit "$failed"

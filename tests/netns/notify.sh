@@ -35,18 +35,16 @@
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-SITELINKD=${1:-"$SCRIPT_DIR/../../build/daemon/sitelinkd"}
-SITELINK=${2:-"$(dirname "$SITELINKD")/sitelink"}
-
 # shellcheck source=tests/netns/lib.sh
 source "$SCRIPT_DIR/lib.sh"
 lib_init notify sln
+# shellcheck source=tests/netns/topology.sh
+source "$SCRIPT_DIR/topology.sh"
 
 P=$PREFIX
 NS_A="${P}a" NS_B="${P}b"
 TUN_A="${P}at" TUN_B="${P}bt"
 SOCK_A="/run/wireguard/$TUN_A.sock" SOCK_B="/run/wireguard/$TUN_B.sock"
-PORT=51820
 START_BOUND=10
 NOTIFY_BOUND=5       # s: a notification arrives after its event
 WATCHDOG_USEC=2000000
@@ -55,39 +53,19 @@ RELOAD_MARK=0        # datagrams received before the end of case c
 
 require_root
 require_tools ip ping timeout python3
-[[ -c /dev/net/tun ]] || { log "no /dev/net/tun"; exit 1; }
-for b in "$SITELINKD" "$SITELINK"; do
-  [[ -x "$b" ]] || { log "not executable: $b (build targets sitelinkd and sitelink)"; exit 1; }
-done
-SITELINKD=$(cd "$(dirname "$SITELINKD")" && pwd)/$(basename "$SITELINKD")
-SITELINK=$(cd "$(dirname "$SITELINK")" && pwd)/$(basename "$SITELINK")
+require_tun
+sitelink_binaries "$@"
 
 on_cleanup rm -f "$SOCK_A" "$SOCK_B"
-ns_add "$NS_A" "$NS_B"
-veth_add "$NS_A" "${P}va" "$NS_B" "${P}vb"
-ip -n "$NS_A" addr add 203.0.113.1/24 dev "${P}va"
-ip -n "$NS_B" addr add 203.0.113.2/24 dev "${P}vb"
-ping_once() { ip netns exec "$1" timeout 5 ping -n -q -c 1 -W 1 "$2" >/dev/null 2>&1; }
-wait_until "underlay" 10 ping_once "$NS_A" 203.0.113.2
+underlay_pair "$NS_A" "${P}va" "$NS_B" "${P}vb"
+GW_NS=([a]=$NS_A [b]=$NS_B)
 
-gen_key "$SITELINK" "$WORK_DIR" a
-gen_key "$SITELINK" "$WORK_DIR" b
+gw_keys a b
 # write_config SIDE [TYPO]: the peer's allowed-ips key is misspelt with TYPO.
 write_config() {
-  local side=$1 typo=${2:-} me=1 peer=b n=2
-  [[ $side == b ]] && me=2 peer=a n=1
-  cat >"$WORK_DIR/$side.yaml" <<EOF
-interface:
-  name: ${P}${side}t
-  private-key-file: $WORK_DIR/$side.key
-  listen-port: $PORT
-  address: [198.18.0.$me/32]
-peers:
-  - name: office-$peer
-    public-key: $(cat "$WORK_DIR/$peer.pub")
-    endpoint: 203.0.113.$n:$PORT
-    allowed-${typo:-ips}: [198.18.0.$n/32, 198.18.$n.0/24]
-EOF
+  local n=2
+  [[ $1 == b ]] && n=1
+  pair_config "$1" "allowed-${2:-ips}: [198.18.0.$n/32, 198.18.$n.0/24]"
 }
 write_config a
 write_config b
@@ -115,12 +93,9 @@ seen_after() {
 show_notes() { cut -f 2- "$NOTES" | grep -v '^WATCHDOG=1$' | tr '\t' ' ' | tail -n "${1:-20}" | sed 's/^/    /' >&2; }
 
 # --- start ---------------------------------------------------------------------------
-LOG_A="$WORK_DIR/gw-a.log" LOG_B="$WORK_DIR/gw-b.log"
-start_bg "$LOG_B" ip netns exec "$NS_B" "$SITELINKD" --config "$WORK_DIR/b.yaml" --log-level debug
-PID_B=$BG_PID
-start_bg "$LOG_A" ip netns exec "$NS_A" env NOTIFY_SOCKET="$NOTIFY_SOCK" WATCHDOG_USEC="$WATCHDOG_USEC" \
-  JOURNAL_STREAM=8:4242 "$SITELINKD" --config "$WORK_DIR/a.yaml" --log-level debug
-PID_A=$BG_PID
+launch_gw b debug
+launch_gw a debug NOTIFY_SOCKET="$NOTIFY_SOCK" WATCHDOG_USEC="$WATCHDOG_USEC" JOURNAL_STREAM=8:4242
+LOG_A=${GW_LOG[a]} LOG_B=${GW_LOG[b]} PID_A=${GW_PID[a]}
 
 # --- a. READY and STATUS ------------------------------------------------------------
 case_a() {
@@ -275,24 +250,18 @@ leftovers() {
   echo "$out"
 }
 
+# stop_and_check GW TUN SOCK PREFIXES...: gw-GW's sitelinkd stops cleanly and
+# leaves nothing behind.
 stop_and_check() {
-  local who=$1 pid=$2 ns=$3 tun=$4 sock=$5 t0 rest
-  shift 5
+  local gw=$1 ns=${GW_NS[$1]} tun=$2 sock=$3 who="gw-$1" rest
+  shift 3
   rest=$(leftovers "$ns" "$tun" "$sock" "$@")
   if [[ $rest == *"route "*"route "* && $rest == *interface* && $rest == *"$sock"* ]]; then
     pass "e: $who running: interface, routes and socket present"
   else
     fail "e: $who running, but expected interface, 2 routes and socket:$rest"
   fi
-  t0=$(now_ms)
-  stop_pid "$pid" 5
-  if ((STOP_KILLED)); then
-    fail "e: $who did not exit within 5 s of SIGTERM"
-  elif ((STOP_RC == 0)); then
-    pass "e: $who exited 0 $(($(now_ms) - t0)) ms after SIGTERM"
-  else
-    fail "e: $who exited $STOP_RC after SIGTERM"
-  fi
+  stop_gw_check e "$gw"
   rest=$(leftovers "$ns" "$tun" "$sock" "$@")
   if [[ -z $rest ]]; then
     pass "e: $who left no interface, route or socket behind"
@@ -304,7 +273,7 @@ stop_and_check() {
 case_e() {
   local n
   n=$(note_lines)
-  stop_and_check gw-a "$PID_A" "$NS_A" "$TUN_A" "$SOCK_A" 198.18.0.2 198.18.2.0/24
+  stop_and_check a "$TUN_A" "$SOCK_A" 198.18.0.2 198.18.2.0/24
   sleep 0.2  # the listener prints what already arrived
   if seen_after "$n" STOPPING=1; then
     pass "e: STOPPING=1 received"
@@ -319,7 +288,7 @@ case_e() {
   else
     fail "e: after STOPPING=1 came: $last"
   fi
-  stop_and_check gw-b "$PID_B" "$NS_B" "$TUN_B" "$SOCK_B" 198.18.0.1 198.18.1.0/24
+  stop_and_check b "$TUN_B" "$SOCK_B" 198.18.0.1 198.18.1.0/24
 }
 
 case_a

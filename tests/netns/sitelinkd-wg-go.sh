@@ -35,44 +35,36 @@
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-SITELINKD=${1:-"$SCRIPT_DIR/../../build/daemon/sitelinkd"}
-SITELINK=${2:-"$(dirname "$SITELINKD")/sitelink"}
-
 # shellcheck source=tests/netns/lib.sh
 source "$SCRIPT_DIR/lib.sh"
 lib_init sitelinkd-wg-go slw
+# shellcheck source=tests/netns/topology.sh
+source "$SCRIPT_DIR/topology.sh"
 
 P=$PREFIX
 NS_S="${P}s" NS_W="${P}w"
 TUN_S="${P}st" WG_IF="${P}wg"
 UNDERLAY_S=203.0.113.1 UNDERLAY_W=203.0.113.2
 PORT_S=51820 PORT_W=51821
+PORT=$PORT_S
 WG_SOCK="/var/run/wireguard/$WG_IF.sock"
 START_BOUND=10
 REKEY_AFTER=5
 REKEY_PINGS=65     # at -i 0.2: 13 s
 
-SL_PID="" WG_PID="" SL_LOG="" WG_LOG="" KEYS=""
+WG_PID="" WG_LOG="" KEYS=""
+GW_NS=([sl]=$NS_S)   # sitelinkd: gw-sl.yaml, GW_PID[sl], GW_LOG[sl]
 
 require_root
 require_tools wireguard-go wg ip ping timeout
-[[ -c /dev/net/tun ]] || { log "no /dev/net/tun"; exit 1; }
-for b in "$SITELINKD" "$SITELINK"; do
-  [[ -x "$b" ]] || { log "not executable: $b (build targets sitelinkd and sitelink)"; exit 1; }
-done
-SITELINKD=$(cd "$(dirname "$SITELINKD")" && pwd)/$(basename "$SITELINKD")
-SITELINK=$(cd "$(dirname "$SITELINK")" && pwd)/$(basename "$SITELINK")
+require_tun
+sitelink_binaries "$@"
 
 # --- topology ------------------------------------------------------------------------
-ns_add "$NS_S" "$NS_W"
-veth_add "$NS_S" "${P}vs" "$NS_W" "${P}vw"
-ip -n "$NS_S" addr add "$UNDERLAY_S/24" dev "${P}vs"
-ip -n "$NS_W" addr add "$UNDERLAY_W/24" dev "${P}vw"
+underlay_pair "$NS_S" "${P}vs" "$NS_W" "${P}vw"
 # wireguard-go and sitelinkd remove their sockets when they exit; this is
 # for a crash or a failed run.
 on_cleanup rm -f "$WG_SOCK" "/run/wireguard/$TUN_S.sock"
-ping_once() { ip netns exec "$1" timeout 5 ping -n -q -c 1 -W 1 "$2" >/dev/null 2>&1; }
-wait_until "underlay connectivity" 10 ping_once "$NS_S" "$UNDERLAY_W"
 
 # new_keys TAG [psk]: fresh keys for one case.
 new_keys() {
@@ -81,10 +73,7 @@ new_keys() {
   gen_key "$SITELINK" "$KEYS" sl
   gen_key wg "$KEYS" wg
   rm -f "$KEYS/psk"
-  if [[ ${2:-} == psk ]]; then
-    (umask 077 && "$SITELINK" genpsk >"$KEYS/psk")
-    chmod 600 "$KEYS/psk"
-  fi
+  if [[ ${2:-} == psk ]]; then gen_psk "$SITELINK" "$KEYS/psk"; fi
 }
 
 # start_wg_go TAG [ENDPOINT]: wireguard-go in the foreground (so the PID is
@@ -92,10 +81,7 @@ new_keys() {
 start_wg_go() {
   local tag=$1 endpoint=${2:-}
   WG_LOG="$WORK_DIR/wireguard-go-$tag.log"
-  start_bg "$WG_LOG" ip netns exec "$NS_W" env WG_PROCESS_FOREGROUND=1 LOG_LEVEL=verbose wireguard-go -f "$WG_IF"
-  WG_PID=$BG_PID
-  wait_until "wireguard-go's UAPI socket" 10 bash -c "test -S '$WG_SOCK' || ! kill -0 $WG_PID 2>/dev/null"
-  kill -0 "$WG_PID" 2>/dev/null || { log "wireguard-go exited early"; return 1; }
+  start_wireguard_go "$NS_W" "$WG_IF" "$WG_LOG" verbose || return 1
   local args=(private-key "$KEYS/wg.key" listen-port "$PORT_W"
     peer "$(cat "$KEYS/sl.pub")" allowed-ips "198.18.0.1/32,2001:db8::1/128")
   [[ -f "$KEYS/psk" ]] && args+=(preshared-key "$KEYS/psk")
@@ -108,36 +94,25 @@ start_wg_go() {
   ip -n "$NS_W" route add 2001:db8::1/128 dev "$WG_IF"
 }
 
-# start_sitelinkd TAG [ENDPOINT] [REKEY_AFTER_TIME]
+# start_sitelinkd [ENDPOINT] [REKEY_AFTER_TIME]: sitelinkd (gateway "sl"),
+# with wireguard-go as its one peer; waits until it listens.
 start_sitelinkd() {
-  local tag=$1 endpoint=${2:-} rekey=${3:-}
-  local cfg="$WORK_DIR/sitelinkd-$tag.yaml"
+  local endpoint=${1:-} rekey=${2:-} peer=()
+  [[ -f "$KEYS/psk" ]] && peer+=("preshared-key-file: $KEYS/psk")
+  [[ -n "$endpoint" ]] && peer+=("endpoint: \"$endpoint\"")
   {
-    echo "interface:"
-    echo "  name: $TUN_S"
-    echo "  private-key-file: $KEYS/sl.key"
-    echo "  listen-port: $PORT_S"
-    echo "  address: [198.18.0.1/32, \"2001:db8::1/128\"]"
-    [[ -n "$rekey" ]] && echo "  rekey-after-time: $rekey"
+    yaml_interface "$TUN_S" "$KEYS/sl.key" 'address: [198.18.0.1/32, "2001:db8::1/128"]' \
+      ${rekey:+"rekey-after-time: $rekey"}
     echo "peers:"
-    echo "  - name: wg-go"
-    echo "    public-key: $(cat "$KEYS/wg.pub")"
-    [[ -f "$KEYS/psk" ]] && echo "    preshared-key-file: $KEYS/psk"
-    [[ -n "$endpoint" ]] && echo "    endpoint: \"$endpoint\""
-    echo "    allowed-ips: [198.18.0.2/32, \"2001:db8::2/128\"]"
-  } >"$cfg"
-  SL_LOG="$WORK_DIR/sitelinkd-$tag.log"
-  start_bg "$SL_LOG" ip netns exec "$NS_S" "$SITELINKD" --config "$cfg" --log-level debug
-  SL_PID=$BG_PID
-  wait_until "sitelinkd to listen" "$START_BOUND" \
-    bash -c "grep -q 'listening on port' '$SL_LOG' || ! kill -0 $SL_PID 2>/dev/null"
-  kill -0 "$SL_PID" 2>/dev/null || { log "sitelinkd exited early"; return 1; }
+    yaml_peer wg-go "$KEYS/wg.pub" "${peer[@]}" 'allowed-ips: [198.18.0.2/32, "2001:db8::2/128"]'
+  } >"$WORK_DIR/gw-sl.yaml"
+  start_gw sl
 }
 
+# stop_both CASE: sitelinkd must exit 0 on SIGTERM; then wireguard-go, and
+# both TUNs go.
 stop_both() {
-  stop_pid "$SL_PID"
-  ((STOP_RC == 0 && !STOP_KILLED)) || fail "sitelinkd did not exit 0 on SIGTERM (status $STOP_RC)"
-  SL_PID=""
+  stop_gw_check "$1" sl
   stop_pid "$WG_PID"
   WG_PID=""
   rm -f "$WG_SOCK"
@@ -145,23 +120,8 @@ stop_both() {
     "! ip -n '$NS_W' link show '$WG_IF' >/dev/null 2>&1 && ! ip -n '$NS_S' link show '$TUN_S' >/dev/null 2>&1"
 }
 
-# wg_field FIELD COLUMN: a column of `wg show WG_IF FIELD` for sitelinkd's key.
-wg_field() {
-  ip netns exec "$NS_W" timeout 10 wg show "$WG_IF" "$1" |
-    awk -v k="$(cat "$KEYS/sl.pub")" -v c="$2" '$1 == k { print $c }' || true
-}
-
-# check_ping CASE NS DST: three bounded pings, all must come back.
-check_ping() {
-  local c=$1 ns=$2 dst=$3 out="$WORK_DIR/ping.out"
-  local who=wireguard-go
-  [[ $ns == "$NS_S" ]] && who=sitelinkd
-  if ip netns exec "$ns" timeout 20 ping -n -q -c 3 -i 0.2 -W 2 "$dst" >"$out" 2>&1; then
-    pass "$c: $who side -> $dst ($(grep -o 'rtt.*' "$out" || true))"
-  else
-    fail "$c: $who side -> $dst: $(tr '\n' ' ' <"$out")"
-  fi
-}
+# wg_col FIELD COLUMN: a column of `wg show WG_IF FIELD` for sitelinkd's key.
+wg_col() { wg_field "$NS_W" "$WG_IF" "$1" "$(cat "$KEYS/sl.pub")" "$2"; }
 
 both_ways() {
   check_ping "$1" "$NS_S" 198.18.0.2
@@ -170,16 +130,14 @@ both_ways() {
   check_ping "$1" "$NS_W" 2001:db8::1
 }
 
-wg_has_handshake() { local hs; hs=$(wg_field latest-handshakes 2); [[ "${hs:-0}" =~ ^[0-9]+$ ]] && ((hs > 0)); }
-
-count() { grep -c -- "$1" "$2" || true; }
+wg_has_handshake() { has_handshake "$NS_W" "$WG_IF" "$(cat "$KEYS/sl.pub")"; }
 
 # --- a. sitelinkd initiates -----------------------------------------------------------
 case_a() {
   new_keys a
   start_wg_go a
-  start_sitelinkd a "$UNDERLAY_W:$PORT_W"
-  if wait_until "sitelinkd's tunnel" "$START_BOUND" grep -q 'tunnel up' "$SL_LOG"; then
+  start_sitelinkd "$UNDERLAY_W:$PORT_W"
+  if wait_until "sitelinkd's tunnel" "$START_BOUND" grep -q 'tunnel up' "${GW_LOG[sl]}"; then
     pass "a: sitelinkd's start-up handshake with wireguard-go completed"
   else
     fail "a: no tunnel within ${START_BOUND}s of sitelinkd's start"
@@ -188,8 +146,8 @@ case_a() {
   # transport packet (the keepalive that confirms the session) arrives.
   local hs ep
   wait_until "wireguard-go's handshake" 5 wg_has_handshake || true
-  hs=$(wg_field latest-handshakes 2)
-  ep=$(wg_field endpoints 2)
+  hs=$(wg_col latest-handshakes 2)
+  ep=$(wg_col endpoints 2)
   if [[ "${hs:-0}" =~ ^[0-9]+$ ]] && ((hs > 0)); then
     pass "a: wireguard-go shows a handshake before any traffic (latest-handshake $hs)"
   else
@@ -202,24 +160,24 @@ case_a() {
   fi
   both_ways a
   local rx tx
-  rx=$(wg_field transfer 2)
-  tx=$(wg_field transfer 3)
+  rx=$(wg_col transfer 2)
+  tx=$(wg_col transfer 3)
   if ((${rx:-0} > 0 && ${tx:-0} > 0)); then
     pass "a: wireguard-go transfer: rx $rx B, tx $tx B"
   else
     fail "a: wireguard-go transfer rx ${rx:-none}, tx ${tx:-none}"
   fi
-  stop_both
+  stop_both a
 }
 
 # --- b. wireguard-go initiates, preshared key ---------------------------------------------
 case_b() {
   new_keys b psk
-  start_sitelinkd b
+  start_sitelinkd
   start_wg_go b "$UNDERLAY_S:$PORT_S"
   # The first packet of all comes from wireguard-go's side.
   check_ping b "$NS_W" 198.18.0.1
-  if grep -q "tunnel up via $UNDERLAY_W:$PORT_W" "$SL_LOG"; then
+  if grep -q "tunnel up via $UNDERLAY_W:$PORT_W" "${GW_LOG[sl]}"; then
     pass "b: sitelinkd accepted wireguard-go's initiation (with preshared key) and learned $UNDERLAY_W:$PORT_W"
   else
     fail "b: sitelinkd's log shows no tunnel to $UNDERLAY_W:$PORT_W"
@@ -232,32 +190,30 @@ case_b() {
     fail "b: wireguard-go's log shows no initiation"
   fi
   both_ways b
-  stop_both
+  stop_both b
 }
 
 # --- c. rekey under continuous traffic -------------------------------------------------------
 case_c() {
   new_keys c
   start_wg_go c
-  start_sitelinkd c "$UNDERLAY_W:$PORT_W" "$REKEY_AFTER"
-  if ! wait_until "sitelinkd's tunnel" "$START_BOUND" grep -q 'tunnel up' "$SL_LOG"; then
+  start_sitelinkd "$UNDERLAY_W:$PORT_W" "$REKEY_AFTER"
+  if ! wait_until "sitelinkd's tunnel" "$START_BOUND" grep -q 'tunnel up' "${GW_LOG[sl]}"; then
     fail "c: no tunnel within ${START_BOUND}s"
-    stop_both
+    stop_both c
     return
   fi
   local hs0 hs1 init0 init1 own0 own1 out="$WORK_DIR/ping-rekey.out"
-  hs0=$(wg_field latest-handshakes 2)
+  hs0=$(wg_col latest-handshakes 2)
   init0=$(count 'Received handshake initiation' "$WG_LOG")
   own0=$(count 'Sending handshake initiation' "$WG_LOG")
   ip netns exec "$NS_S" timeout 40 ping -n -q -i 0.2 -c "$REKEY_PINGS" -W 2 198.18.0.2 >"$out" 2>&1 || true
-  hs1=$(wg_field latest-handshakes 2)
+  hs1=$(wg_col latest-handshakes 2)
   init1=$(count 'Received handshake initiation' "$WG_LOG")
   own1=$(count 'Sending handshake initiation' "$WG_LOG")
-  local tx rx
-  tx=$(sed -n 's/^\([0-9]*\) packets transmitted.*/\1/p' "$out")
-  rx=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$out")
-  if [[ $tx == "$REKEY_PINGS" && $rx == "$REKEY_PINGS" ]]; then
-    pass "c: $rx/$tx echo replies during rekeying, no loss"
+  ping_counts "$out"
+  if [[ $PING_TX == "$REKEY_PINGS" && $PING_RX == "$REKEY_PINGS" ]]; then
+    pass "c: $PING_RX/$PING_TX echo replies during rekeying, no loss"
   else
     fail "c: loss during rekeying: $(tr '\n' ' ' <"$out")"
   fi
@@ -276,7 +232,7 @@ case_c() {
   else
     fail "c: wireguard-go sent $((own1 - own0)) initiations itself"
   fi
-  stop_both
+  stop_both c
 }
 
 case_a

@@ -40,12 +40,11 @@
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-SITELINKD=${1:-"$SCRIPT_DIR/../../build/daemon/sitelinkd"}
-SITELINK=${2:-"$(dirname "$SITELINKD")/sitelink"}
-
 # shellcheck source=tests/netns/lib.sh
 source "$SCRIPT_DIR/lib.sh"
 lib_init wg-tools slt
+# shellcheck source=tests/netns/topology.sh
+source "$SCRIPT_DIR/topology.sh"
 
 P=$PREFIX
 NS_A="${P}a" NS_B="${P}b"
@@ -56,55 +55,28 @@ SETTLE=2   # s: the handshake is this old before session checks
 
 require_root
 require_tools wg ip ping ss timeout python3
-[[ -c /dev/net/tun ]] || { log "no /dev/net/tun"; exit 1; }
-for b in "$SITELINKD" "$SITELINK"; do
-  [[ -x "$b" ]] || { log "not executable: $b (build targets sitelinkd and sitelink)"; exit 1; }
-done
-SITELINKD=$(cd "$(dirname "$SITELINKD")" && pwd)/$(basename "$SITELINKD")
-SITELINK=$(cd "$(dirname "$SITELINK")" && pwd)/$(basename "$SITELINK")
+require_tun
+sitelink_binaries "$@"
 
 on_cleanup rm -f "/run/wireguard/$TUN_A.sock" "/run/wireguard/$TUN_B.sock"
-ns_add "$NS_A" "$NS_B"
-veth_add "$NS_A" "${P}va" "$NS_B" "${P}vb"
-ip -n "$NS_A" addr add 203.0.113.1/24 dev "${P}va"
-ip -n "$NS_B" addr add 203.0.113.2/24 dev "${P}vb"
+underlay_pair "$NS_A" "${P}va" "$NS_B" "${P}vb"
 ip -n "$NS_B" addr add 198.18.2.1/32 dev lo
-ping_once() { ip netns exec "$1" timeout 5 ping -n -q -c 1 -W 1 "$2" >/dev/null 2>&1; }
-wait_until "underlay" 10 ping_once "$NS_A" 203.0.113.2
+GW_NS=([a]=$NS_A [b]=$NS_B)
 
-gen_key "$SITELINK" "$WORK_DIR" a
-gen_key "$SITELINK" "$WORK_DIR" b
-PUB_A=$(cat "$WORK_DIR/a.pub") PUB_B=$(cat "$WORK_DIR/b.pub") PRIV_A=$(cat "$WORK_DIR/a.key")
-for side in a b; do
-  me=1 peer=b n=2
-  [[ $side == b ]] && me=2 peer=a n=1
-  cat >"$WORK_DIR/$side.yaml" <<EOF
-interface:
-  name: ${P}${side}t
-  private-key-file: $WORK_DIR/$side.key
-  listen-port: $PORT
-  address: [198.18.0.$me/32]
-peers:
-  - name: office-$peer
-    public-key: $(cat "$WORK_DIR/$peer.pub")
-    endpoint: 203.0.113.$n:$PORT
-    allowed-ips: [198.18.0.$n/32]
-EOF
-done
-
-LOG_A="$WORK_DIR/gw-a.log" LOG_B="$WORK_DIR/gw-b.log"
-start_bg "$LOG_A" ip netns exec "$NS_A" "$SITELINKD" --config "$WORK_DIR/a.yaml" --log-level debug
-PID_A=$BG_PID
-start_bg "$LOG_B" ip netns exec "$NS_B" "$SITELINKD" --config "$WORK_DIR/b.yaml" --log-level debug
-PID_B=$BG_PID
+gw_keys a b
+PUB_A=$(cat "$WORK_DIR/gw-a.pub") PUB_B=$(cat "$WORK_DIR/gw-b.pub") PRIV_A=$(cat "$WORK_DIR/gw-a.key")
+pair_config a "allowed-ips: [198.18.0.2/32]"
+pair_config b "allowed-ips: [198.18.0.1/32]"
+launch_gw a debug
+launch_gw b debug
+LOG_A=${GW_LOG[a]} LOG_B=${GW_LOG[b]}
 
 # wga ARGS...: wg in gw-a's namespace; wgb likewise for gw-b.
 wga() { ip netns exec "$NS_A" timeout 10 wg "$@"; }
 wgb() { ip netns exec "$NS_B" timeout 10 wg "$@"; }
 # hs_a: gw-a's latest handshake with gw-b (Unix time; "" if not listed).
-hs_a() { wga show "$TUN_A" latest-handshakes 2>/dev/null | awk -v k="$PUB_B" '$1 == k { print $2 }' || true; }
-has_hs_a() { local h; h=$(hs_a); [[ $h =~ ^[0-9]+$ ]] && ((h > 0)); }
-count() { grep -c -- "$1" "$2" || true; }
+hs_a() { wg_field "$NS_A" "$TUN_A" latest-handshakes "$PUB_B"; }
+has_hs_a() { has_handshake "$NS_A" "$TUN_A" "$PUB_B"; }
 handshakes() {
   echo $(($(count 'handshake initiation to\|answered its handshake' "$LOG_A") +
     $(count 'handshake initiation to\|answered its handshake' "$LOG_B")))
@@ -116,14 +88,6 @@ config_state() {
   wga show "$TUN_A" dump | awk -F '\t' -v k="$PRIV_A" '
     NR == 1 { print ($1 == k ? "(gw-a private key)" : "(another private key)"), $2, $3, $4; next }
     { print $1, $2, $3, $4, $8 }'
-}
-check_ping() {
-  local c=$1 ns=$2 dst=$3 out="$WORK_DIR/ping.out"
-  if ip netns exec "$ns" timeout 20 ping -n -q -c 3 -i 0.2 -W 2 "$dst" >"$out" 2>&1; then
-    pass "$c: ${ns#"$P"} -> $dst ($(grep -o 'rtt.*' "$out" || true))"
-  else
-    fail "$c: ${ns#"$P"} -> $dst: $(tr '\n' ' ' <"$out")"
-  fi
 }
 # expect_eq CASE WHAT GOT WANT [quiet]: GOT must be WANT (quiet: a PASS line
 # without the value). Keys in the values are public keys only.
@@ -412,11 +376,4 @@ case_f
 case_g
 case_h
 case_i
-for pid in "$PID_A" "$PID_B"; do
-  stop_pid "$pid" 5
-  if ((STOP_RC == 0 && !STOP_KILLED)); then
-    pass "end: sitelinkd (pid $pid) exited 0 on SIGTERM"
-  else
-    fail "end: sitelinkd (pid $pid) exit status $STOP_RC (killed: $STOP_KILLED)"
-  fi
-done
+for gw in a b; do stop_gw_check end "$gw"; done
