@@ -38,34 +38,28 @@
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-SITELINKD=${1:-"$SCRIPT_DIR/../../build/daemon/sitelinkd"}
-SITELINK=${2:-"$(dirname "$SITELINKD")/sitelink"}
-
 # shellcheck source=tests/netns/lib.sh
 source "$SCRIPT_DIR/lib.sh"
 lib_init reload slr
+# shellcheck source=tests/netns/topology.sh
+source "$SCRIPT_DIR/topology.sh"
 
 P=$PREFIX
 NS_A="${P}a" NS_B="${P}b" NS_C="${P}c"
 TUN_A="${P}at" TUN_B="${P}bt" TUN_C="${P}ct"
-PORT=51820
 START_BOUND=10    # s: daemon listening, tunnel up
 RELOAD_BOUND=5    # s: a reload applied / a new peer's handshake done
 STREAM_PINGS=60   # at -i 0.1: 6 s of pings to gw-b across the reload
 SETTLE=2          # s: gw-b's handshake is this old before any reload, so a
                   # new one could not hide in the same second
 
-declare -A NS=([a]=$NS_A [b]=$NS_B [c]=$NS_C) TUN=([a]=$TUN_A [b]=$TUN_B [c]=$TUN_C)
-declare -A GW_PID=() GW_LOG=()
+GW_NS=([a]=$NS_A [b]=$NS_B [c]=$NS_C)
+declare -A TUN=([a]=$TUN_A [b]=$TUN_B [c]=$TUN_C)
 
 require_root
 require_tools ip ping timeout wg
-[[ -c /dev/net/tun ]] || { log "no /dev/net/tun"; exit 1; }
-for b in "$SITELINKD" "$SITELINK"; do
-  [[ -x "$b" ]] || { log "not executable: $b (build targets sitelinkd and sitelink)"; exit 1; }
-done
-SITELINKD=$(cd "$(dirname "$SITELINKD")" && pwd)/$(basename "$SITELINKD")
-SITELINK=$(cd "$(dirname "$SITELINK")" && pwd)/$(basename "$SITELINK")
+require_tun
+sitelink_binaries "$@"
 
 # --- topology ------------------------------------------------------------------------
 on_cleanup rm -f "/run/wireguard/$TUN_A.sock" "/run/wireguard/$TUN_B.sock" "/run/wireguard/$TUN_C.sock"
@@ -78,26 +72,19 @@ ip -n "$NS_A" addr add 198.51.100.1/24 dev "${P}ac"
 ip -n "$NS_C" addr add 198.51.100.2/24 dev "${P}ca"
 ip -n "$NS_B" addr add 198.18.2.1/32 dev lo
 
-ping_once() { ip netns exec "$1" timeout 5 ping -n -q -c 1 -W 1 "$2" >/dev/null 2>&1; }
 wait_until "underlay a-b" 10 ping_once "$NS_A" 203.0.113.2
 wait_until "underlay a-c" 10 ping_once "$NS_A" 198.51.100.2
 
 # --- keys and configs ------------------------------------------------------------------
-for gw in a b c; do gen_key "$SITELINK" "$WORK_DIR" "gw-$gw"; done
+gw_keys a b c
 pub() { cat "$WORK_DIR/gw-$1.pub"; }
 
 # interface_yaml SIDE: the interface section of gw-SIDE's file.
 interface_yaml() {
   local n
   n=$(case $1 in a) echo 1 ;; b) echo 2 ;; c) echo 3 ;; esac)
-  cat <<EOF
-interface:
-  name: ${TUN[$1]}
-  private-key-file: $WORK_DIR/gw-$1.key
-  listen-port: $PORT
-  address: [198.18.0.$n/32]
-peers:
-EOF
+  yaml_interface "${TUN[$1]}" "$WORK_DIR/gw-$1.key" "address: [198.18.0.$n/32]"
+  echo "peers:"
 }
 
 # write_a FILE WHAT...: gw-a's file with the listed peers:
@@ -112,26 +99,11 @@ write_a() {
     interface_yaml a
     for what in "$@"; do
       case $what in
-        b | b+lan)
-          echo "  - name: office-b"
-          echo "    public-key: $(pub b)"
-          echo "    endpoint: 203.0.113.2:$PORT"
-          if [[ $what == b ]]; then
-            echo "    allowed-ips: [198.18.0.2/32]"
-          else
-            echo "    allowed-ips: [198.18.0.2/32, 198.18.2.0/24]"
-          fi
-          ;;
-        c | c-typo)
-          echo "  - name: office-c"
-          echo "    public-key: $(pub c)"
-          echo "    endpoint: 198.51.100.2:$PORT"
-          if [[ $what == c ]]; then
-            echo "    allowed-ips: [198.18.0.3/32]"
-          else
-            echo "    allowed-ip: [198.18.0.3/32]"
-          fi
-          ;;
+        b) yaml_peer office-b "$WORK_DIR/gw-b.pub" "endpoint: 203.0.113.2:$PORT" "allowed-ips: [198.18.0.2/32]" ;;
+        b+lan) yaml_peer office-b "$WORK_DIR/gw-b.pub" "endpoint: 203.0.113.2:$PORT" \
+          "allowed-ips: [198.18.0.2/32, 198.18.2.0/24]" ;;
+        c) yaml_peer office-c "$WORK_DIR/gw-c.pub" "endpoint: 198.51.100.2:$PORT" "allowed-ips: [198.18.0.3/32]" ;;
+        c-typo) yaml_peer office-c "$WORK_DIR/gw-c.pub" "endpoint: 198.51.100.2:$PORT" "allowed-ip: [198.18.0.3/32]" ;;
       esac
     done
   } >"$file"
@@ -141,37 +113,17 @@ CFG_A="$WORK_DIR/gw-a.yaml"
 write_a "$CFG_A" b
 {
   interface_yaml b
-  echo "  - name: office-a"
-  echo "    public-key: $(pub a)"
-  echo "    endpoint: 203.0.113.1:$PORT"
-  echo "    allowed-ips: [198.18.0.1/32]"
+  yaml_peer office-a "$WORK_DIR/gw-a.pub" "endpoint: 203.0.113.1:$PORT" "allowed-ips: [198.18.0.1/32]"
 } >"$WORK_DIR/gw-b.yaml"
 {
   interface_yaml c
-  echo "  - name: office-a"   # no endpoint: gw-a must initiate
-  echo "    public-key: $(pub a)"
-  echo "    allowed-ips: [198.18.0.1/32]"
+  # no endpoint: gw-a must initiate
+  yaml_peer office-a "$WORK_DIR/gw-a.pub" "allowed-ips: [198.18.0.1/32]"
 } >"$WORK_DIR/gw-c.yaml"
 
-# start_gw SIDE: sitelinkd for gw-SIDE; waits until it is listening.
-start_gw() {
-  local side=$1 logf="$WORK_DIR/gw-$1.log"
-  start_bg "$logf" ip netns exec "${NS[$side]}" "$SITELINKD" --config "$WORK_DIR/gw-$side.yaml" --log-level debug
-  GW_PID[$side]=$BG_PID
-  GW_LOG[$side]=$logf
-  wait_until "sitelinkd gw-$side to listen" "$START_BOUND" \
-    bash -c "grep -q 'listening on port' '$logf' || ! kill -0 $BG_PID 2>/dev/null"
-  kill -0 "$BG_PID" 2>/dev/null || { log "sitelinkd gw-$side exited early"; return 1; }
-}
-
-count() { grep -c -- "$1" "$2" || true; }
-
 # hs_of PEER: gw-a's `wg show latest-handshakes` for gw-PEER ("" if not listed).
-hs_of() {
-  ip netns exec "$NS_A" timeout 10 wg show "$TUN_A" latest-handshakes |
-    awk -v k="$(pub "$1")" '$1 == k { print $2 }' || true
-}
-has_hs() { local h; h=$(hs_of "$1"); [[ $h =~ ^[0-9]+$ ]] && ((h > 0)); }
+hs_of() { wg_field "$NS_A" "$TUN_A" latest-handshakes "$(pub "$1")"; }
+has_hs() { has_handshake "$NS_A" "$TUN_A" "$(pub "$1")"; }
 
 # handshakes_ab: handshake lines between gw-a and gw-b in both logs (every
 # initiation sent and every initiation answered).
@@ -194,15 +146,6 @@ sighup_a() {
   wait_until "gw-a's reload $RELOADS" "$RELOAD_BOUND" \
     bash -c "(( \$(grep -c 'reload: applied\|reload: .* is invalid' '${GW_LOG[a]}' || true) >= $RELOADS ))" ||
     log "gw-a logged $(($(count 'reload: ' "${GW_LOG[a]}") - before)) reload lines"
-}
-
-check_ping() {
-  local c=$1 ns=$2 dst=$3 out="$WORK_DIR/ping.out"
-  if ip netns exec "$ns" timeout 20 ping -n -q -c 3 -i 0.2 -W 2 "$dst" >"$out" 2>&1; then
-    pass "$c: ${ns#"$P"} -> $dst ($(grep -o 'rtt.*' "$out" || true))"
-  else
-    fail "$c: ${ns#"$P"} -> $dst: $(tr '\n' ' ' <"$out")"
-  fi
 }
 
 # check_b_session CASE HS0 N0: gw-b's session on gw-a is the one from before.
@@ -269,11 +212,9 @@ case_a() {
   # The stream to gw-b runs on across the reload and ends by itself.
   wait_until "the ping stream to end" 30 bash -c "! kill -0 $ping_pid 2>/dev/null" || true
   _lib_reap "$ping_pid"
-  local tx rx
-  tx=$(sed -n 's/^\([0-9]*\) packets transmitted.*/\1/p' "$out")
-  rx=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$out")
-  if [[ $tx == "$STREAM_PINGS" && $rx == "$STREAM_PINGS" ]]; then
-    pass "a: ping stream to gw-b across the reload: $rx/$tx replies, nothing lost"
+  ping_counts "$out"
+  if [[ $PING_TX == "$STREAM_PINGS" && $PING_RX == "$STREAM_PINGS" ]]; then
+    pass "a: ping stream to gw-b across the reload: $PING_RX/$PING_TX replies, nothing lost"
   else
     fail "a: ping stream to gw-b across the reload lost packets: $(tr '\n' ' ' <"$out")"
   fi
@@ -382,16 +323,7 @@ case_d() {
 # --- e. SIGTERM ------------------------------------------------------------------------
 case_e() {
   local gw
-  for gw in a b c; do
-    stop_pid "${GW_PID[$gw]}" 5
-    if ((STOP_KILLED)); then
-      fail "e: gw-$gw did not exit within 5 s of SIGTERM"
-    elif ((STOP_RC == 0)); then
-      pass "e: gw-$gw exited 0"
-    else
-      fail "e: gw-$gw exited $STOP_RC"
-    fi
-  done
+  for gw in a b c; do stop_gw_check e "$gw"; done
 }
 
 case_a
