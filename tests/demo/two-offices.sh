@@ -60,28 +60,22 @@ else
   SITELINKD=$build/daemon/sitelinkd
   SITELINK=$build/daemon/sitelink
 fi
-for b in "$SITELINKD" "$SITELINK"; do
-  [[ -x $b ]] || { echo "demo: not executable: $b" >&2; exit 1; }
-done
-SITELINKD=$(cd "$(dirname "$SITELINKD")" && pwd)/$(basename "$SITELINKD")
-SITELINK=$(cd "$(dirname "$SITELINK")" && pwd)/$(basename "$SITELINK")
 
 # shellcheck source=tests/netns/lib.sh
 source "$REPO/tests/netns/lib.sh"
 lib_init demo sld
+# shellcheck source=tests/netns/topology.sh
+source "$REPO/tests/netns/topology.sh"
 T_START=$(now_ms)
 require_tools ip tc ping iperf3 timeout sysctl ss
-[[ -c /dev/net/tun ]] || { log "no /dev/net/tun"; exit 1; }
+require_tun
+require_exec SITELINKD SITELINK
 
 P=$PREFIX
 NS_HA="$P-host-a" NS_GA="$P-gw-a" NS_NET="$P-internet" NS_GB="$P-gw-b" NS_HB="$P-host-b"
-TUN_A="${P}ta" TUN_B="${P}tb"
-PORT=51820
 UP_BOUND=20       # s: both daemons started and the tunnel up (a lost handshake is retried after 5 s)
 REKEY_BOUND=25    # s: a second handshake (rekey-after-time is 10 s)
 RESTART_BOUND=15  # s: host-a reaches host-b again after gw-b's restart
-declare -A GW_PID=([a]="" [b]="") GW_LOG=([a]="" [b]="") GW_NS=([a]="$NS_GA" [b]="$NS_GB")
-RUNS=0
 
 # die MESSAGE: a step failed and the ones after it cannot work.
 die() {
@@ -125,57 +119,27 @@ inq() {
 
 # --- 1. the network --------------------------------------------------------------------------
 step "Five namespaces: host-a, gw-a, internet, gw-b, host-b"
-on_cleanup rm -f "/run/wireguard/$TUN_A.sock" "/run/wireguard/$TUN_B.sock"
-ns_add "$NS_HA" "$NS_GA" "$NS_NET" "$NS_GB" "$NS_HB"
-veth_add "$NS_HA" "${P}ha" "$NS_GA" "${P}al"    # office A LAN
-veth_add "$NS_GA" "${P}au" "$NS_NET" "${P}ia"   # gw-a's internet uplink
-veth_add "$NS_NET" "${P}ib" "$NS_GB" "${P}bu"   # gw-b's internet uplink
-veth_add "$NS_GB" "${P}bl" "$NS_HB" "${P}hb"    # office B LAN
-addr() { ip -n "$1" addr add "$2" dev "$3" ${4:+"$4"}; }
-addr "$NS_HA" 198.18.1.2/24 "${P}ha"
-addr "$NS_HA" 2001:db8:a::2/64 "${P}ha" nodad
-addr "$NS_GA" 198.18.1.1/24 "${P}al"
-addr "$NS_GA" 2001:db8:a::1/64 "${P}al" nodad
-addr "$NS_GA" 203.0.113.1/24 "${P}au"
-addr "$NS_NET" 203.0.113.254/24 "${P}ia"
-addr "$NS_NET" 198.51.100.254/24 "${P}ib"
-addr "$NS_GB" 198.51.100.1/24 "${P}bu"
-addr "$NS_GB" 198.18.2.1/24 "${P}bl"
-addr "$NS_GB" 2001:db8:b::1/64 "${P}bl" nodad
-addr "$NS_HB" 198.18.2.2/24 "${P}hb"
-addr "$NS_HB" 2001:db8:b::2/64 "${P}hb" nodad
-ip -n "$NS_HA" route add default via 198.18.1.1
-ip -n "$NS_HA" -6 route add default via 2001:db8:a::1
+# host-a, gw-a, internet, gw-b, host-b as drawn above (tests/netns/topology.sh)
+two_offices ipv4+ipv6 --internet
+# The internet routes between the two uplinks; the gateways' default route is
+# the internet.
+ip netns exec "$NS_NET" sysctl -qw net.ipv4.ip_forward=1
 ip -n "$NS_GA" route add default via 203.0.113.254
 ip -n "$NS_GB" route add default via 198.51.100.254
-ip -n "$NS_HB" route add default via 198.18.2.1
-ip -n "$NS_HB" -6 route add default via 2001:db8:b::1
-# The internet routes between the two uplinks; the gateways route for their offices.
-ip netns exec "$NS_NET" sysctl -qw net.ipv4.ip_forward=1
-for ns in "$NS_GA" "$NS_GB"; do
-  ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
-done
 echo "host-a 198.18.1.2 -- gw-a 198.18.1.1 | 203.0.113.1 -- internet -- 198.51.100.1 | gw-b 198.18.2.1 -- host-b 198.18.2.2"
 
-if tc -n "$NS_NET" qdisc add dev "${P}ia" root netem delay 20ms loss 1% 2>"$WORK_DIR/tc.err"; then
-  tc -n "$NS_NET" qdisc add dev "${P}ib" root netem delay 20ms loss 1%
-  pretty tc -n "$NS_NET" qdisc add dev "${P}ia" root netem delay 20ms loss 1%
-  pretty tc -n "$NS_NET" qdisc add dev "${P}ib" root netem delay 20ms loss 1%
+if tc -n "$NS_NET" qdisc add dev "${P}na" root netem delay 20ms loss 1% 2>"$WORK_DIR/tc.err"; then
+  tc -n "$NS_NET" qdisc add dev "${P}nb" root netem delay 20ms loss 1%
+  pretty tc -n "$NS_NET" qdisc add dev "${P}na" root netem delay 20ms loss 1%
+  pretty tc -n "$NS_NET" qdisc add dev "${P}nb" root netem delay 20ms loss 1%
   echo "the internet adds 20 ms and drops 1% of packets in each direction"
 else
   echo "note: this kernel has no tc netem ($(tr -d '\n' <"$WORK_DIR/tc.err")): the internet has no added delay or loss"
 fi
 
-ping_once() { ip netns exec "$1" timeout 5 ping -n -q -c 1 -W 2 "$2" >/dev/null 2>&1; }
-no_tentative() { [[ -z $(ip -n "$1" -6 addr show tentative) ]]; }
-for ns in "$NS_HA" "$NS_GA" "$NS_GB" "$NS_HB"; do
-  wait_until "IPv6 DAD in $ns" 10 no_tentative "$ns" || die "IPv6 addresses in $ns stay tentative"
-done
-wait_until "gw-a to reach gw-b over the internet" 10 ping_once "$NS_GA" 198.51.100.1 ||
+wait_until "gw-a to reach gw-b over the internet" 10 ping_once "$NS_GA" 198.51.100.1 -W 2 ||
   die "gw-a cannot reach gw-b over the internet"
-wait_until "the office LANs" 10 bash -c "ip netns exec '$NS_HA' ping -n -q -c1 -W1 198.18.1.1 && ip netns exec '$NS_HB' ping -n -q -c1 -W1 198.18.2.1" \
-  >/dev/null || die "an office LAN does not work"
-if ping_once "$NS_HA" 198.18.2.2; then die "host-a reaches host-b without the tunnel"; fi
+if ping_once "$NS_HA" 198.18.2.2 -W 2; then die "host-a reaches host-b without the tunnel"; fi
 pass "network up; host-a cannot reach host-b yet (no tunnel)"
 
 # --- 2. keys and configuration -----------------------------------------------------------------
@@ -221,24 +185,18 @@ done
 umask 022
 
 # --- 3. the gateways -----------------------------------------------------------------------------
-# start_gw SIDE: sitelinkd for gw-SIDE in the background (log in WORK_DIR).
-start_gw() {
-  local side=$1
-  RUNS=$((RUNS + 1))
-  GW_LOG[$side]="$WORK_DIR/gw-$side.$RUNS.log"
-  pretty ip netns exec "${GW_NS[$side]}" "$SITELINKD" --config "$WORK_DIR/gw-$side.yaml" "&"
-  start_bg "${GW_LOG[$side]}" ip netns exec "${GW_NS[$side]}" "$SITELINKD" --config "$WORK_DIR/gw-$side.yaml" --log-level debug
-  GW_PID[$side]=$BG_PID
+# start_demo_gw SIDE: sitelinkd for gw-SIDE in the background (log in WORK_DIR).
+start_demo_gw() {
+  pretty ip netns exec "${GW_NS[$1]}" "$SITELINKD" --config "$WORK_DIR/gw-$1.yaml" "&"
+  launch_gw "$1" debug
 }
-tunnel_up() { grep -q 'tunnel up' "${GW_LOG[a]}" && grep -q 'tunnel up' "${GW_LOG[b]}"; }
-gw_alive() { kill -0 "${GW_PID[$1]}" 2>/dev/null; }
+up_or_gone() { ! gw_alive a || ! gw_alive b || tunnel_up a b; }
 
 step "Start sitelinkd on both gateways"
-start_gw a
-start_gw b
+start_demo_gw a
+start_demo_gw b
 t0=$(now_ms)
-if wait_until "the tunnel" "$UP_BOUND" bash -c "! kill -0 ${GW_PID[a]} 2>/dev/null || ! kill -0 ${GW_PID[b]} 2>/dev/null || { grep -q 'tunnel up' '${GW_LOG[a]}' && grep -q 'tunnel up' '${GW_LOG[b]}'; }" &&
-  gw_alive a && gw_alive b && tunnel_up; then
+if wait_until "the tunnel" "$UP_BOUND" up_or_gone && gw_alive a && gw_alive b && tunnel_up a b; then
   pass "tunnel up $(($(now_ms) - t0)) ms after the daemons started"
 else
   die "the tunnel did not come up within ${UP_BOUND}s"
@@ -315,9 +273,9 @@ step "Restart gw-b's daemon: SIGTERM, start it again, and time the way back"
 pretty kill -TERM "${GW_PID[b]}"
 stop_pid "${GW_PID[b]}" 5
 if ((STOP_KILLED == 0 && STOP_RC == 0)); then pass "gw-b's sitelinkd exited 0 after SIGTERM"; else fail "gw-b's sitelinkd: exit $STOP_RC (killed: $STOP_KILLED)"; fi
-if ping_once "$NS_HA" 198.18.2.2; then fail "host-b still reachable with gw-b's daemon stopped"; else echo "    host-b is unreachable now"; fi
+if ping_once "$NS_HA" 198.18.2.2 -W 2; then fail "host-b still reachable with gw-b's daemon stopped"; else echo "    host-b is unreachable now"; fi
 t0=$(now_ms)
-start_gw b
+start_demo_gw b
 back=0
 while (($(now_ms) - t0 < RESTART_BOUND * 1000)); do
   gw_alive b || break
