@@ -65,18 +65,12 @@
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-SITELINKD=${1:-"$SCRIPT_DIR/../../build/daemon/sitelinkd"}
-SITELINK=${2:-"$(dirname "$SITELINKD")/sitelink"}
-
 # shellcheck source=tests/netns/lib.sh
 source "$SCRIPT_DIR/lib.sh"
 lib_init data-path sld
+# shellcheck source=tests/netns/topology.sh
+source "$SCRIPT_DIR/topology.sh"
 
-P=$PREFIX
-NS_HA="${P}ha" NS_GA="${P}ga" NS_GB="${P}gb" NS_HB="${P}hb"
-TUN_A="${P}at" TUN_B="${P}bt" WG_IF="${P}bw"
-UL_A="${P}au" UL_B="${P}bu"
-PORT=51820
 MTU=${TUNNEL_MTU:-1420}
 UNDERLAY=4 # the mode's underlay: 4 or 6
 TRANSFER_MB=${TRANSFER_MB:-50}
@@ -86,62 +80,25 @@ START_BOUND=10     # s: daemon up and tunnel established
 TRANSFER_BOUND=120 # s: one transfer
 STOP_BOUND=5       # s: SIGTERM to exit
 
-declare -A GW_PID=([a]="" [b]="") GW_LOG=([a]="" [b]="")
 WG_PID=""
-GW_RUNS=0
 NEXT_PORT=5001
 FIGURES="" # "name value unit" lines, for the JSON
 
 require_root
 require_tools ip ss ping timeout sysctl ethtool python3 iperf3 sha256sum wireguard-go wg
-[[ -c /dev/net/tun ]] || { log "no /dev/net/tun"; exit 1; }
-for b in "$SITELINKD" "$SITELINK"; do
-  [[ -x "$b" ]] || { log "not executable: $b (build targets sitelinkd and sitelink)"; exit 1; }
-done
-SITELINKD=$(cd "$(dirname "$SITELINKD")" && pwd)/$(basename "$SITELINKD")
-SITELINK=$(cd "$(dirname "$SITELINK")" && pwd)/$(basename "$SITELINK")
+require_tun
+sitelink_binaries "$@"
 
-# --- topology ------------------------------------------------------------------------
-on_cleanup rm -f "/run/wireguard/$TUN_A.sock" "/run/wireguard/$TUN_B.sock" "/run/wireguard/$WG_IF.sock"
-ns_add "$NS_HA" "$NS_GA" "$NS_GB" "$NS_HB"
-veth_add "$NS_HA" "${P}ah" "$NS_GA" "${P}al"
-veth_add "$NS_GA" "$UL_A" "$NS_GB" "$UL_B"
-veth_add "$NS_GB" "${P}bl" "$NS_HB" "${P}bh"
-
-addr() { ip -n "$1" addr add "$2" dev "$3" ${4:+"$4"}; }
-addr "$NS_HA" 198.18.1.2/24 "${P}ah"
-addr "$NS_HA" 2001:db8:a::2/64 "${P}ah" nodad
-addr "$NS_GA" 198.18.1.1/24 "${P}al"
-addr "$NS_GA" 2001:db8:a::1/64 "${P}al" nodad
-addr "$NS_GA" 203.0.113.1/24 "$UL_A"
-addr "$NS_GA" 2001:db8:ffff::1/64 "$UL_A" nodad
-addr "$NS_GB" 203.0.113.2/24 "$UL_B"
-addr "$NS_GB" 2001:db8:ffff::2/64 "$UL_B" nodad
+# --- topology (the picture above), keys --------------------------------------------
+two_offices ipv4+ipv6
+P=$PREFIX
+WG_IF="${P}bw"
+on_cleanup rm -f "/run/wireguard/$WG_IF.sock"
 if ((MTU > 1420)); then  # room for the tunnel's packets on the underlay
   ip -n "$NS_GA" link set "$UL_A" mtu $((MTU + 80))
   ip -n "$NS_GB" link set "$UL_B" mtu $((MTU + 80))
 fi
-addr "$NS_GB" 198.18.2.1/24 "${P}bl"
-addr "$NS_GB" 2001:db8:b::1/64 "${P}bl" nodad
-addr "$NS_HB" 198.18.2.2/24 "${P}bh"
-addr "$NS_HB" 2001:db8:b::2/64 "${P}bh" nodad
-ip -n "$NS_HA" route add default via 198.18.1.1
-ip -n "$NS_HA" -6 route add default via 2001:db8:a::1
-ip -n "$NS_HB" route add default via 198.18.2.1
-ip -n "$NS_HB" -6 route add default via 2001:db8:b::1
-for ns in "$NS_GA" "$NS_GB"; do
-  ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
-done
-
-ping_once() { ip netns exec "$1" timeout 5 ping -n -q -c 1 -W 1 "$2" >/dev/null 2>&1; }
-no_tentative() { [[ -z $(ip -n "$1" -6 addr show tentative) ]]; }
-for ns in "$NS_HA" "$NS_GA" "$NS_GB" "$NS_HB"; do
-  wait_until "IPv6 DAD in $ns" 10 no_tentative "$ns"
-done
-wait_until "underlay" 10 ping_once "$NS_GA" 203.0.113.2
-wait_until "IPv6 underlay" 10 ping_once "$NS_GA" 2001:db8:ffff::2
-wait_until "LAN A" 10 ping_once "$NS_HA" 2001:db8:a::1
-wait_until "LAN B" 10 ping_once "$NS_HB" 2001:db8:b::1
+gw_keys a b
 
 # --- helpers -------------------------------------------------------------------------------
 # figure NAME VALUE UNIT
@@ -271,68 +228,29 @@ transfer() {
   fi
 }
 
-# write_config SIDE MODE: the YAML for gw-SIDE, data-path switches by MODE.
-write_config() {
-  local side=$1 mode=$2 me peer tun
-  if [[ $side == a ]]; then me=1 peer=b tun=$TUN_A; else me=2 peer=a tun=$TUN_B; fi
-  local peer_lan="198.18.2.0/24, 2001:db8:b::/64" peer_tun=2
-  [[ $peer == a ]] && peer_lan="198.18.1.0/24, 2001:db8:a::/64" peer_tun=1
-  local peer_ul="203.0.113.$peer_tun"
-  ((UNDERLAY == 6)) && peer_ul="[2001:db8:ffff::$peer_tun]"
-  {
-    echo "interface:"
-    echo "  name: $tun"
-    echo "  private-key-file: $WORK_DIR/gw-$side.key"
-    echo "  listen-port: $PORT"
-    echo "  mtu: $MTU"
-    echo "  address: [198.18.0.$me/24, \"2001:db8::$me/64\"]"
-    if [[ $mode == off ]]; then
-      echo "  batch-io: false"
-      echo "  udp-gso: false"
-      echo "  udp-gro: false"
-      echo "  tun-offload: false"
-    fi
-    echo "peers:"
-    echo "  - name: office-$peer"
-    echo "    public-key: $(cat "$WORK_DIR/gw-$peer.pub")"
-    echo "    endpoint: \"$peer_ul:$PORT\""
-    echo "    allowed-ips: [$peer_lan, 198.18.0.$peer_tun/32, \"2001:db8::$peer_tun/128\"]"
-  } >"$WORK_DIR/gw-$side.yaml"
+# start_mode_gw SIDE MODE: gw-SIDE's config for MODE (its peer on the mode's
+# underlay, the tunnel MTU, and with MODE off every data-path switch off),
+# then its sitelinkd (info); waits until it listens.
+start_mode_gw() {
+  local side=$1 mode=$2 them=2 switches=()
+  [[ $side == b ]] && them=1
+  local endpoint="203.0.113.$them:$PORT"
+  ((UNDERLAY == 6)) && endpoint="[2001:db8:ffff::$them]:$PORT"
+  [[ $mode == off ]] && switches=("batch-io: false" "udp-gso: false" "udp-gro: false" "tun-offload: false")
+  office_config "$side" "$endpoint" "mtu: $MTU" "${switches[@]}"
+  start_gw "$side" info
 }
 
-# start_gw SIDE MODE
-start_gw() {
-  local side=$1 mode=$2
-  write_config "$side" "$mode"
-  GW_RUNS=$((GW_RUNS + 1))
-  local logf="$WORK_DIR/gw-$side.$GW_RUNS.log"
-  start_bg "$logf" ip netns exec "$(ns_of "g$side")" "$SITELINKD" --config "$WORK_DIR/gw-$side.yaml" --log-level info
-  GW_PID[$side]=$BG_PID
-  GW_LOG[$side]=$logf
-  wait_until "sitelinkd gw-$side to listen" "$START_BOUND" \
-    bash -c "grep -q 'listening on port' '$logf' || ! kill -0 $BG_PID 2>/dev/null"
-  kill -0 "$BG_PID" 2>/dev/null || { log "sitelinkd gw-$side exited early"; return 1; }
-}
-
-# stop_gw SIDE CASE: SIGTERM; it must exit 0 in time.
-stop_gw() {
-  local side=$1 c=$2
-  [[ -n ${GW_PID[$side]} ]] || return 0
-  stop_pid "${GW_PID[$side]}" "$STOP_BOUND"
-  GW_PID[$side]=""
-  if ((STOP_KILLED == 0 && STOP_RC == 0)); then
-    pass "$c: gw-$side's sitelinkd exited 0 on SIGTERM"
-  else
-    fail "$c: gw-$side's sitelinkd: exit status $STOP_RC, killed $STOP_KILLED"
-  fi
-}
+# stop_mode_gw SIDE CASE: gw-SIDE's sitelinkd, if it runs, must exit 0 on
+# SIGTERM within STOP_BOUND.
+stop_mode_gw() { [[ -z ${GW_PID[$1]:-} ]] || stop_gw_check "$2" "$1"; }
 
 # alive CASE SIDE...: each gateway's sitelinkd still runs.
 alive() {
   local c=$1 side
   shift
   for side in "$@"; do
-    if kill -0 "${GW_PID[$side]}" 2>/dev/null; then
+    if gw_alive "$side"; then
       pass "$c: gw-$side's sitelinkd is alive"
     else
       fail "$c: gw-$side's sitelinkd died: $(tail -n 5 "${GW_LOG[$side]}" | tr '\n' ' ')"
@@ -470,20 +388,16 @@ check_sizes() {
 }
 
 # --- the two modes -------------------------------------------------------------------------
-gen_key "$SITELINK" "$WORK_DIR" gw-a
-gen_key "$SITELINK" "$WORK_DIR" gw-b
-
 # run_mode CASE MODE: the checks above with the switches MODE (on, off).
 run_mode() {
   local c=$1 mode=$2
-  if start_gw a "$mode" && start_gw b "$mode" &&
-    wait_until "tunnel up on both gateways" "$START_BOUND" \
-      bash -c "grep -q 'tunnel up' '${GW_LOG[a]}' && grep -q 'tunnel up' '${GW_LOG[b]}'"; then
+  if start_mode_gw a "$mode" && start_mode_gw b "$mode" &&
+    wait_until "tunnel up on both gateways" "$START_BOUND" tunnel_up a b; then
     pass "$c: both gateways up (data path switches $mode), tunnel established over IPv$UNDERLAY"
   else
     fail "$c: tunnel not established within ${START_BOUND}s"
-    stop_gw a "$c"
-    stop_gw b "$c"
+    stop_mode_gw a "$c"
+    stop_mode_gw b "$c"
     return
   fi
   transfer "$c" ha hb 198.18.2.2 "$NS_GA" "$TUN_A" "$NS_GB" "$TUN_B"
@@ -534,18 +448,13 @@ for mode in ${MODES:-on gro on6 off}; do
       ;;
     *) run_mode "$mode" "$mode" ;;
   esac
-  stop_gw a "$mode"
-  stop_gw b "$mode"
+  stop_mode_gw a "$mode"
+  stop_mode_gw b "$mode"
 done
 
 # --- sitelinkd (defaults) against wireguard-go ---------------------------------------------
-WG_SOCK="/var/run/wireguard/$WG_IF.sock"
 start_wg_go() {
-  start_bg "$WORK_DIR/wireguard-go.log" ip netns exec "$NS_GB" env WG_PROCESS_FOREGROUND=1 LOG_LEVEL=error \
-    wireguard-go -f "$WG_IF"
-  WG_PID=$BG_PID
-  wait_until "wireguard-go's UAPI socket" 10 bash -c "test -S '$WG_SOCK' || ! kill -0 $WG_PID 2>/dev/null"
-  kill -0 "$WG_PID" 2>/dev/null || { log "wireguard-go exited early"; return 1; }
+  start_wireguard_go "$NS_GB" "$WG_IF" "$WORK_DIR/wireguard-go.log" error || return 1
   gen_key wg "$WORK_DIR" wg-b
   cp "$WORK_DIR/wg-b.pub" "$WORK_DIR/gw-b.pub"
   ip netns exec "$NS_GB" timeout 10 wg set "$WG_IF" private-key "$WORK_DIR/wg-b.key" listen-port "$PORT" \
@@ -560,8 +469,7 @@ start_wg_go() {
 }
 
 c=wg-go
-if start_wg_go && start_gw a on &&
-  wait_until "tunnel to wireguard-go" "$START_BOUND" grep -q 'tunnel up' "${GW_LOG[a]}"; then
+if start_wg_go && start_mode_gw a on && wait_until "tunnel to wireguard-go" "$START_BOUND" tunnel_up a; then
   pass "$c: sitelinkd (defaults) and wireguard-go: tunnel established"
   transfer "$c" ha hb 198.18.2.2
   transfer "$c" hb ha 198.18.1.2
@@ -573,7 +481,7 @@ if start_wg_go && start_gw a on &&
 else
   fail "$c: no tunnel between sitelinkd and wireguard-go within ${START_BOUND}s"
 fi
-stop_gw a "$c"
+stop_mode_gw a "$c"
 stop_pid "$WG_PID"
 WG_PID=""
 
