@@ -76,6 +76,15 @@ Gateway::Gateway(std::string path, config::Config cfg, tunnel::Logger& log, tunn
       udp_(std::move(udp)) {
   tunnel::Device::Settings s{cfg_.interface.mtu, cfg_.interface.rekey_after_time};
   dev_ = std::make_unique<tunnel::Device>(cfg_.interface.private_key, s, clock_, rng_, tun_, udp_, log_);
+}
+
+// Drops every privilege but CAP_NET_ADMIN, then starts the threads: a
+// thread keeps the capabilities it was started with (capset is per thread).
+void Gateway::drop_privileges_and_start_threads() {
+  if (auto r = keep_only_net_admin(); !r) {
+    LogLine(log_, LogLevel::kWarn) << "could not drop privileges: " << r.error().message();
+  }
+  resolver_.start();
   const auto crypto = crypto_options(cfg_.interface.data_path);
   dev_->set_crypto(crypto);
   if (dev_->crypto_threads() < crypto.threads) {
@@ -119,9 +128,7 @@ tunnel::SysResult<std::unique_ptr<Gateway>> Gateway::start(std::string path, con
   g->sync_routes();
   if (auto r = g->setup_loop(); !r) return Err(r.error());
   // Everything that needs more than CAP_NET_ADMIN is done.
-  if (auto r = keep_only_net_admin(); !r) {
-    LogLine(log, LogLevel::kWarn) << "could not drop privileges: " << r.error().message();
-  }
+  g->drop_privileges_and_start_threads();
   return g;
 }
 
@@ -152,9 +159,7 @@ tunnel::SysResult<std::unique_ptr<Gateway>> Gateway::start_interface(const std::
     LogLine(gw->log_, LogLevel::kInfo) << "control socket " << gw->control_->path() << " removed, shutting down";
     gw->loop_->stop();
   });
-  if (auto r = keep_only_net_admin(); !r) {
-    LogLine(log, LogLevel::kWarn) << "could not drop privileges: " << r.error().message();
-  }
+  g->drop_privileges_and_start_threads();
   return g;
 }
 

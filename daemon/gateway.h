@@ -63,6 +63,7 @@ class Gateway final : public UapiBackend {
           tunnel::LinuxUdp udp);
   [[nodiscard]] tunnel::SysResult<void> configure_link();
   [[nodiscard]] tunnel::SysResult<void> setup_loop();
+  void drop_privileges_and_start_threads();
   void apply_peers(const config::Config& cfg);
   tunnel::PeerSpec spec_for(const config::PeerConfig& p);
   void sync_routes();

@@ -24,7 +24,11 @@ std::optional<tunnel::SockAddr> resolve_now(const std::string& host, uint16_t po
   return v4 ? v4 : v6;
 }
 
-Resolver::Resolver() : event_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) { worker_ = std::thread([this] { work(); }); }
+Resolver::Resolver() : event_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+
+void Resolver::start() {
+  if (!worker_.joinable()) worker_ = std::thread([this] { work(); });
+}
 
 Resolver::~Resolver() {
   {
@@ -32,7 +36,7 @@ Resolver::~Resolver() {
     stopping_ = true;
   }
   cv_.notify_all();
-  worker_.join();
+  if (worker_.joinable()) worker_.join();
 }
 
 void Resolver::request(const handshake::PublicKey& peer, const std::string& host, uint16_t port) {

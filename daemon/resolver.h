@@ -31,6 +31,10 @@ class Resolver {
 
   Resolver();
   ~Resolver();
+  // Starts the worker thread; requests made before wait for it. Called
+  // once privileges are dropped: capabilities are per thread, and a thread
+  // started earlier would keep them all.
+  void start();
   int fd() const { return event_.get(); }
   void request(const handshake::PublicKey& peer, const std::string& host, uint16_t port);
   // Results that arrived since the last call (drains the eventfd).

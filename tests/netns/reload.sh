@@ -31,6 +31,11 @@
 #      and the old configuration stays live (both tunnels, both routes).
 #   d. a peer removed by SIGHUP: gw-c's route goes, `wg show` lists it no
 #      more, nothing reaches gw-c's TUN any more, and gw-b is still fine.
+#   f. crypto-threads changed by SIGHUP: gw-a runs 3, then 0, then 2
+#      crypto threads (counted in /proc), gw-b's session is kept and pings
+#      pass; every thread of gw-a (packet loop, resolver, crypto) holds
+#      CAP_NET_ADMIN alone (capabilities are per thread, so a thread
+#      started before the privileges were dropped would keep them all).
 #   e. SIGTERM: all three exit 0.
 #
 # Needs root, ip, ping, timeout, wg. Logs (--log-level debug) are printed on
@@ -79,11 +84,14 @@ wait_until "underlay a-c" 10 ping_once "$NS_A" 198.51.100.2
 gw_keys a b c
 pub() { cat "$WORK_DIR/gw-$1.pub"; }
 
-# interface_yaml SIDE: the interface section of gw-SIDE's file.
+# interface_yaml SIDE: the interface section of gw-SIDE's file (gw-a's
+# with the lines in A_EXTRA).
+A_EXTRA=()
 interface_yaml() {
-  local n
+  local n extra=()
   n=$(case $1 in a) echo 1 ;; b) echo 2 ;; c) echo 3 ;; esac)
-  yaml_interface "${TUN[$1]}" "$WORK_DIR/gw-$1.key" "address: [198.18.0.$n/32]"
+  [[ $1 == a ]] && extra=("${A_EXTRA[@]}")
+  yaml_interface "${TUN[$1]}" "$WORK_DIR/gw-$1.key" "address: [198.18.0.$n/32]" "${extra[@]}"
   echo "peers:"
 }
 
@@ -320,6 +328,36 @@ case_d() {
   check_b_session d "$HS_B0" "$N_AB0"
 }
 
+# --- f. crypto-threads, and every thread's capabilities ----------------------------
+# crypto_threads_are PID N: the process runs exactly N crypto threads.
+crypto_threads_are() {
+  (($(grep -lx 'Name:[[:space:]]*sitelink-crypto' /proc/"$1"/task/*/status 2>/dev/null | wc -l) == $2))
+}
+case_f() {
+  local pid=${GW_PID[a]} n t bad=()
+  for n in 3 0 2; do
+    A_EXTRA=("crypto-threads: $n")
+    write_a "$CFG_A" b+lan
+    sighup_a
+    if wait_until "gw-a's $n crypto threads" "$RELOAD_BOUND" crypto_threads_are "$pid" "$n"; then
+      pass "f: crypto-threads: $n applied by the reload ($(ls /proc/"$pid"/task | wc -l) threads in all)"
+    else
+      fail "f: gw-a does not run $n crypto threads after the reload"
+    fi
+    check_ping f "$NS_A" 198.18.0.2
+  done
+  for t in /proc/"$pid"/task/*; do
+    n=$(awk '/^Cap(Eff|Prm|Bnd):/ { print $2 }' "$t/status" | sort -u)
+    [[ $n == 0000000000001000 ]] || bad+=("$(awk '/^Name:/ { print $2 }' "$t/status")/${t##*/}: $(echo $n)")
+  done
+  if ((${#bad[@]} == 0)); then
+    pass "f: every thread of gw-a holds CAP_NET_ADMIN alone"
+  else
+    fail "f: threads with other capabilities: ${bad[*]}"
+  fi
+  check_b_session f "$HS_B0" "$N_AB0"
+}
+
 # --- e. SIGTERM ------------------------------------------------------------------------
 case_e() {
   local gw
@@ -330,4 +368,5 @@ case_a
 case_b
 case_c
 case_d
+case_f
 case_e
