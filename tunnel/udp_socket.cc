@@ -24,7 +24,7 @@ constexpr size_t kMaxBatch = 64;
 // UDP datagram (less room for the IPv6 header).
 constexpr size_t kMaxSegments = 64;
 constexpr size_t kMaxTrainBytes = 65000;
-// After this many refused trains the socket stops trying GSO.
+// After this many trains refused for want of GSO the socket stops trying.
 constexpr int kMaxGsoErrors = 8;
 
 // A dual-stack AF_INET6 socket, or AF_INET where the kernel has no IPv6.
@@ -293,10 +293,12 @@ size_t LinuxUdp::flush() {
       const int err = errno;
       const Group g = groups[k++];
       if (g.count > 1 && err != EAGAIN && err != ENOBUFS) {
-        // The kernel refused the train (no GSO here, or a datagram larger
-        // than the path MTU): send it one by one, and after repeated
-        // refusals stop making trains.
-        if (++gso_errors_ >= kMaxGsoErrors) options_.gso = false;
+        // The kernel refused the train: send it one by one. A segment
+        // larger than the route's MTU (EMSGSIZE) is that destination's
+        // business (singles are fragmented); other refusals mean the
+        // kernel or device cannot do GSO, and after repeated ones the
+        // socket stops making trains.
+        if (err != EMSGSIZE && ++gso_errors_ >= kMaxGsoErrors) options_.gso = false;
         failed += send_pending(g.first, g.count);
       } else {
         failed += g.count;

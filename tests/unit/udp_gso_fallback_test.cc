@@ -1,8 +1,11 @@
 // LinuxUdp's UDP GSO fallback (tunnel/udp_socket.cc LinuxUdp::flush): a
 // train the kernel refuses (any error but EAGAIN/ENOBUFS) is sent again one
-// datagram at a time, and those sends alone count as failures; after
-// kMaxGsoErrors (8) refused trains the socket stops making trains for good,
-// which gso() reports.
+// datagram at a time, and those sends alone count as failures. A train
+// refused because its segments exceed the route's MTU (EMSGSIZE) says
+// nothing about GSO: the socket keeps making trains (for other peers, and
+// for this one once its MTU allows). Other refusals (the kernel or device
+// cannot do GSO) turn trains off after kMaxGsoErrors (8); this kernel
+// offers no way to provoke one, so that branch is not tested here.
 //
 // The refusal is a real one. Linux refuses a UDP_SEGMENT send whose segment
 // does not fit the route's MTU (EMSGSIZE), while a single datagram of the
@@ -49,7 +52,7 @@ using Clock = std::chrono::steady_clock;
 // is within LinuxUdp's 65000-byte train).
 constexpr size_t kSegment = 1000;
 constexpr size_t kPerTrain = 64;
-constexpr size_t kRefusalsBeforeFallback = 8;  // kMaxGsoErrors in tunnel/udp_socket.cc
+constexpr size_t kRefusalsBeforeFallback = 8;  // kMaxGsoErrors in tunnel/udp_socket.cc: more than that
 // Below kSegment + 28 (IPv4 and UDP headers): trains are refused.
 constexpr int kSmallMtu = 576;
 constexpr int kLoopbackMtu = 65536;
@@ -295,37 +298,24 @@ TEST(UdpGsoFallback, ControlTrainsAreAcceptedAndGsoStaysOn) {
   EXPECT_EQ(field(r, 0, "reads"), std::to_string(2 * kRefusalsBeforeFallback)) << "one read per train";
 }
 
-// One flush of more refused trains than the threshold: every datagram still
-// arrives (sent one by one), flush counts no failure since each single send
-// succeeded, and the socket has stopped making trains. A later flush, after
-// the MTU is back up so that trains would now be accepted, sends none: each
-// datagram arrives on its own.
-TEST(UdpGsoFallback, RefusedTrainsAreSentOneByOneThenGsoStaysOff) {
+// One flush of more oversized trains than the threshold for GSO refusals:
+// every datagram still arrives (sent one by one), flush counts no failure
+// since each single send succeeded, and GSO stays on. A later flush, after
+// the MTU is back up, sends trains again.
+TEST(UdpGsoFallback, OversizedTrainsAreSentOneByOneAndGsoStaysOn) {
   RUN_OR_SKIP(r, {{kSmallMtu, 2 * kRefusalsBeforeFallback}, {kLoopbackMtu, 2}});
   expect_refused(r, 0);
+  EXPECT_EQ(field(r, 0, "refusal"), std::to_string(EMSGSIZE));
   EXPECT_EQ(field(r, 0, "failures"), "0") << "the refused trains' datagrams were all sent singly";
-  EXPECT_EQ(field(r, 0, "gso"), "off") << "after " << 2 * kRefusalsBeforeFallback << " refused trains";
+  EXPECT_EQ(field(r, 0, "gso"), "on") << "after " << 2 * kRefusalsBeforeFallback << " oversized trains";
   expect_all_arrived(r, 0);
   EXPECT_EQ(field(r, 0, "reads"), field(r, 0, "sent")) << "singles: one read each";
 
   EXPECT_EQ(field(r, 1, "refusal"), "0");
   EXPECT_EQ(field(r, 1, "failures"), "0");
-  EXPECT_EQ(field(r, 1, "gso"), "off");
+  EXPECT_EQ(field(r, 1, "gso"), "on");
   expect_all_arrived(r, 1);
-  EXPECT_EQ(field(r, 1, "reads"), field(r, 1, "sent")) << "the later flush still made trains";
-}
-
-// The threshold: refusals below it keep GSO on (each refused train is still
-// delivered one by one); the refusal that reaches it turns GSO off.
-TEST(UdpGsoFallback, GsoGoesOffAtTheThresholdOfRefusedTrains) {
-  RUN_OR_SKIP(r, {{kSmallMtu, kRefusalsBeforeFallback - 1}, {kSmallMtu, 1}});
-  for (size_t i = 0; i < 2; ++i) {
-    expect_refused(r, i);
-    EXPECT_EQ(field(r, i, "failures"), "0") << "flush " << i;
-    expect_all_arrived(r, i);
-  }
-  EXPECT_EQ(field(r, 0, "gso"), "on") << "after " << kRefusalsBeforeFallback - 1 << " refused trains";
-  EXPECT_EQ(field(r, 1, "gso"), "off") << "after " << kRefusalsBeforeFallback << " refused trains";
+  EXPECT_EQ(field(r, 1, "reads"), "2") << "the later flush should send trains again";
 }
 
 }  // namespace
