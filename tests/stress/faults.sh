@@ -70,12 +70,10 @@ SITELINKD=$1 SITELINK=$2 RELAY=$3
 # shellcheck source=tests/netns/lib.sh
 source "$SCRIPT_DIR/../netns/lib.sh"
 lib_init faults flt
+# shellcheck source=tests/netns/topology.sh
+source "$SCRIPT_DIR/../netns/topology.sh"
 
-P=$PREFIX
-NS_HA="${P}ha" NS_GA="${P}ga" NS_NET="${P}nt" NS_GB="${P}gb" NS_HB="${P}hb"
-TUN_A="${P}at" TUN_B="${P}bt"
 HOST_B=198.18.2.2
-PORT=51820
 RELAY_A=203.0.113.254:40001 RELAY_B=198.51.100.254:40002
 XFER_PORT=5201
 
@@ -100,10 +98,8 @@ declare -A NETEM_PROFILE=(
 
 require_root
 require_tools ip tc ping timeout python3 sha256sum head awk
-[[ -c /dev/net/tun ]] || { log "no /dev/net/tun"; exit 1; }
-for b in "$SITELINKD" "$SITELINK" "$RELAY"; do
-  [[ -x "$b" ]] || { log "not executable: $b"; exit 1; }
-done
+require_tun
+require_exec SITELINKD SITELINK RELAY
 
 # --- figures -------------------------------------------------------------------------------
 FIGS=()
@@ -124,29 +120,9 @@ on_cleanup write_json
 ms_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", (b - a) / 1000 }'; }
 now_us() { echo "${EPOCHREALTIME/./}"; }
 
-# --- topology ------------------------------------------------------------------------------
-on_cleanup rm -f "/run/wireguard/$TUN_A.sock" "/run/wireguard/$TUN_B.sock"
-ns_add "$NS_HA" "$NS_GA" "$NS_NET" "$NS_GB" "$NS_HB"
-# One veth pair per link of the chain, "NS IFACE ADDRESS" for each end.
-while read -r ns1 if1 addr1 ns2 if2 addr2; do
-  veth_add "$ns1" "$if1" "$ns2" "$if2"
-  ip -n "$ns1" addr add "$addr1" dev "$if1"
-  ip -n "$ns2" addr add "$addr2" dev "$if2"
-done <<EOF
-$NS_HA ${P}ah 198.18.1.2/24 $NS_GA ${P}al 198.18.1.1/24
-$NS_GA ${P}au 203.0.113.1/24 $NS_NET ${P}na 203.0.113.254/24
-$NS_NET ${P}nb 198.51.100.254/24 $NS_GB ${P}bu 198.51.100.1/24
-$NS_GB ${P}bl 198.18.2.1/24 $NS_HB ${P}bh $HOST_B/24
-EOF
-ip -n "$NS_HA" route add default via 198.18.1.1
-ip -n "$NS_HB" route add default via 198.18.2.1
-for ns in "$NS_GA" "$NS_GB"; do ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1; done
-
-ping_once() { ip netns exec "$1" timeout 5 ping -n -q -c 1 -W 1 "$2" >/dev/null 2>&1; }
-wait_until "underlay A" 10 ping_once "$NS_GA" 203.0.113.254
-wait_until "underlay B" 10 ping_once "$NS_GB" 198.51.100.254
-wait_until "LAN A" 10 ping_once "$NS_HA" 198.18.1.1
-wait_until "LAN B" 10 ping_once "$NS_HB" 198.18.2.1
+# --- topology (the picture above; net routes nothing yet) ----------------------------------
+two_offices ipv4 --internet
+P=$PREFIX
 
 # --- the impairment: netem or the relay ------------------------------------------------------
 FIFO="$WORK_DIR/relay.ctl"
@@ -235,33 +211,14 @@ else
 fi
 
 # --- gateways --------------------------------------------------------------------------------
-gen_key "$SITELINK" "$WORK_DIR" gw-a
-gen_key "$SITELINK" "$WORK_DIR" gw-b
-REKEY_LINE=""
-[[ -n "${FAULTS_REKEY_AFTER:-}" ]] && REKEY_LINE=$'\n'"  rekey-after-time: $FAULTS_REKEY_AFTER"
-# write_config SIDE ME PEER TUN ENDPOINT PEER_LAN
-write_config() {
-  cat >"$WORK_DIR/gw-$1.yaml" <<EOF
-interface:
-  name: $4
-  private-key-file: $WORK_DIR/gw-$1.key
-  listen-port: $PORT
-  address: [198.18.0.$2/24]${REKEY_LINE}
-peers:
-  - name: office-$3
-    public-key: $(cat "$WORK_DIR/gw-$3.pub")
-    endpoint: "$5"
-    allowed-ips: [$6]
-EOF
-}
-write_config a 1 b "$TUN_A" "$ENDPOINT_A" "198.18.2.0/24, 198.18.0.2/32"
-write_config b 2 a "$TUN_B" "$ENDPOINT_B" "198.18.1.0/24, 198.18.0.1/32"
-start_bg "$WORK_DIR/gw-a.log" ip netns exec "$NS_GA" "$SITELINKD" --config "$WORK_DIR/gw-a.yaml" --log-level info
-GW_A_PID=$BG_PID
-start_bg "$WORK_DIR/gw-b.log" ip netns exec "$NS_GB" "$SITELINKD" --config "$WORK_DIR/gw-b.yaml" --log-level info
-GW_B_PID=$BG_PID
-if wait_until "tunnel up on both gateways" "$START_BOUND" \
-  bash -c "grep -qs 'tunnel up' '$WORK_DIR/gw-a.log' && grep -qs 'tunnel up' '$WORK_DIR/gw-b.log'"; then
+gw_keys a b
+rekey=()
+[[ -n "${FAULTS_REKEY_AFTER:-}" ]] && rekey=("rekey-after-time: $FAULTS_REKEY_AFTER")
+office_config a "$ENDPOINT_A" "${rekey[@]}"
+office_config b "$ENDPOINT_B" "${rekey[@]}"
+launch_gw a info
+launch_gw b info
+if wait_until "tunnel up on both gateways" "$START_BOUND" tunnel_up a b; then
   pass "gateways up, tunnel established through the $IMPAIR"
 else
   fail "tunnel not established within ${START_BOUND}s"
@@ -283,7 +240,7 @@ except (ValueError, LookupError):
 replays() { echo $(($(show a "i['dropped'].get('replay', 0)") + $(show b "i['dropped'].get('replay', 0)"))); }
 gateways_alive() {
   local pid
-  for pid in "$GW_A_PID" "$GW_B_PID"; do
+  for pid in "${GW_PID[a]}" "${GW_PID[b]}"; do
     kill -0 "$pid" 2>/dev/null || { fail "a sitelinkd exited (pid $pid)"; return 1; }
   done
 }
@@ -632,5 +589,5 @@ for side in a b; do
     "$SITELINK" show "$([[ $side == a ]] && echo "$TUN_A" || echo "$TUN_B")" 2>&1 | tr -s ' \n' ' ')"
 done
 [[ $IMPAIR == relay ]] && relay_cmd stats && grep '^stats' "$RELAY_LOG" | tail -n 2 | sed 's/^/faults: relay /' >&2
-stop_pid "$GW_A_PID"
-stop_pid "$GW_B_PID"
+stop_gw a
+stop_gw b

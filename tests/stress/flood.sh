@@ -72,6 +72,8 @@ fi
 SITELINKD=$1 SITELINK=$2 FLOOD_TOOL=$3
 lib_init flood slf
 figures_init flood
+# shellcheck source=tests/netns/topology.sh
+source "$SCRIPT_DIR/../netns/topology.sh"
 
 QUICK_RATE=20000
 FULL_RATE=50000
@@ -86,7 +88,6 @@ REPLAY_RATE=400      # pps: below the hub's under-load threshold (512/s)
 PING_INTERVAL=0.05
 LOSS_BOUND_PCT=5
 START_BOUND=15       # s: daemons listening, tunnels up
-PORT=51820
 SPOOF=198.51.100.0/24
 HUB=203.0.113.1 FLOODER=203.0.113.100
 
@@ -94,13 +95,13 @@ P=$PREFIX
 NS_H="${P}h" NS_N="${P}n" NS_1="${P}1" NS_2="${P}2" NS_F="${P}f"
 TUN_H="${P}ht" TUN_1="${P}1t" TUN_2="${P}2t"
 UL_H="${P}hu" UL_F="${P}fu"
-declare -A NS=([h]=$NS_H [1]=$NS_1 [2]=$NS_2) TUN=([h]=$TUN_H [1]=$TUN_1 [2]=$TUN_2)
-declare -A GW_PID=() GW_LOG=()
+GW_NS=([h]=$NS_H [1]=$NS_1 [2]=$NS_2)
+declare -A TUN=([h]=$TUN_H [1]=$TUN_1 [2]=$TUN_2)
 
 require_root
 require_tools ip ping timeout wg tcpdump python3 sysctl
-[[ -c /dev/net/tun ]] || { log "no /dev/net/tun"; exit 1; }
-require_binaries "$SITELINKD" "$SITELINK" "$FLOOD_TOOL"
+require_tun
+require_exec SITELINKD SITELINK FLOOD_TOOL
 
 # --- topology ------------------------------------------------------------------------
 on_cleanup rm -f "/run/wireguard/$TUN_H.sock" "/run/wireguard/$TUN_1.sock" "/run/wireguard/$TUN_2.sock"
@@ -123,55 +124,31 @@ ip -n "$NS_2" addr add 198.18.2.1/32 dev lo
 ip -n "$NS_H" route add "$SPOOF" via "$FLOODER"
 ip netns exec "$NS_F" sysctl -qw net.ipv4.conf.all.forwarding=0
 
-ping_once() { ip netns exec "$1" timeout 5 ping -n -q -c 1 -W 1 "$2" >/dev/null 2>&1; }
 wait_until "underlay hub-p1" 10 ping_once "$NS_1" "$HUB"
 wait_until "underlay hub-p2" 10 ping_once "$NS_2" "$HUB"
 wait_until "underlay hub-flooder" 10 ping_once "$NS_F" "$HUB"
 
 # --- keys and configs ------------------------------------------------------------------
-for gw in h 1 2; do gen_key "$SITELINK" "$WORK_DIR" "gw-$gw"; done
+gw_keys h 1 2
 pub() { cat "$WORK_DIR/gw-$1.pub"; }
 
 # interface_yaml GW N: the interface section; tunnel address 198.18.0.N/32.
 interface_yaml() {
-  cat <<EOF
-interface:
-  name: ${TUN[$1]}
-  private-key-file: $WORK_DIR/gw-$1.key
-  listen-port: $PORT
-  address: [198.18.0.$2/32]
-  rekey-after-time: $REKEY
-peers:
-EOF
+  yaml_interface "${TUN[$1]}" "$WORK_DIR/gw-$1.key" "address: [198.18.0.$2/32]" "rekey-after-time: $REKEY"
+  echo "peers:"
 }
 {
   interface_yaml h 1
   for n in 1 2; do
-    echo "  - name: p$n"
-    echo "    public-key: $(pub "$n")"
-    echo "    allowed-ips: [198.18.0.$((n + 1))/32, 198.18.$n.0/24]"
+    yaml_peer "p$n" "$WORK_DIR/gw-$n.pub" "allowed-ips: [198.18.0.$((n + 1))/32, 198.18.$n.0/24]"
   done
 } >"$WORK_DIR/gw-h.yaml"
 for n in 1 2; do
   {
     interface_yaml "$n" $((n + 1))
-    echo "  - name: hub"
-    echo "    public-key: $(pub h)"
-    echo "    endpoint: $HUB:$PORT"
-    echo "    allowed-ips: [198.18.0.1/32]"
+    yaml_peer hub "$WORK_DIR/gw-h.pub" "endpoint: $HUB:$PORT" "allowed-ips: [198.18.0.1/32]"
   } >"$WORK_DIR/gw-$n.yaml"
 done
-
-# start_gw GW LEVEL: sitelinkd for GW; waits until it is listening.
-start_gw() {
-  local gw=$1 logf="$WORK_DIR/gw-$1.log"
-  start_bg "$logf" ip netns exec "${NS[$gw]}" "$SITELINKD" --config "$WORK_DIR/gw-$gw.yaml" --log-level "$2"
-  GW_PID[$gw]=$BG_PID
-  GW_LOG[$gw]=$logf
-  wait_until "sitelinkd gw-$gw to listen" "$START_BOUND" \
-    bash -c "grep -q 'listening on port' '$logf' || ! kill -0 $BG_PID 2>/dev/null"
-  kill -0 "$BG_PID" 2>/dev/null || { log "sitelinkd gw-$gw exited early"; exit 1; }
-}
 
 # The hub logs at info: at debug it would write a line per refused packet
 # class every so often, which is not what is measured here.
@@ -190,12 +167,9 @@ if wait_until "p1's initiation captured" 10 bash -c "! kill -0 $TCPDUMP_PID 2>/d
 fi
 
 # hs_of PEER: the hub's latest handshake (Unix seconds) with pPEER, or "".
-hs_of() {
-  ip netns exec "$NS_H" timeout 10 wg show "$TUN_H" latest-handshakes 2>/dev/null |
-    awk -v k="$(pub "$1")" '$1 == k { print $2 }' || true
-}
-has_hs() { local h; h=$(hs_of "$1"); [[ $h =~ ^[0-9]+$ ]] && ((h > 0)); }
-tunnel_ping() { ip netns exec "${NS[$1]}" timeout 5 ping -n -q -c 1 -W 1 -I "198.18.$1.1" 198.18.0.1 >/dev/null 2>&1; }
+hs_of() { wg_field "$NS_H" "$TUN_H" latest-handshakes "$(pub "$1")"; }
+has_hs() { has_handshake "$NS_H" "$TUN_H" "$(pub "$1")"; }
+tunnel_ping() { ping_once "${GW_NS[$1]}" 198.18.0.1 -I "198.18.$1.1"; }
 
 for n in 1 2; do
   if wait_until "p$n's tunnel" "$START_BOUND" has_hs "$n" && wait_until "p$n's ping" 10 tunnel_ping "$n"; then
@@ -279,7 +253,7 @@ frx0=$(iface_stat "$NS_F" "$UL_F" rx_packets)
 rcvbuf0=$(udp_stat "$NS_H" RcvbufErrors)
 declare -A PING_PID=()
 for n in 1 2; do
-  start_bg "$WORK_DIR/ping-p$n.out" ip netns exec "${NS[$n]}" timeout $((total_s + 30)) \
+  start_bg "$WORK_DIR/ping-p$n.out" ip netns exec "${GW_NS[$n]}" timeout $((total_s + 30)) \
     ping -n -q -i "$PING_INTERVAL" -c "$PINGS" -W 1 -I "198.18.$n.1" 198.18.0.1
   PING_PID[$n]=$BG_PID
 done
@@ -399,8 +373,8 @@ figure hub_cpu_wait "$(cpu_pct "$wait0" "$wait1" "$window_ms")" "%"
 
 for n in 1 2; do
   out="$WORK_DIR/ping-p$n.out"
-  tx=$(sed -n 's/^\([0-9]*\) packets transmitted.*/\1/p' "$out")
-  rxp=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$out")
+  ping_counts "$out"
+  tx=$PING_TX rxp=$PING_RX
   rtt=$(sed -n 's|^rtt min/avg/max/mdev = [0-9.]*/\([0-9.]*\)/\([0-9.]*\)/.*|\1 \2|p' "$out")
   if [[ -z $tx || -z $rxp ]] || ((tx == 0)); then
     fail "p$n: no ping statistics: $(tr '\n' ' ' <"$out")"

@@ -53,12 +53,10 @@ source "$SCRIPT_DIR/../netns/lib.sh"
 # shellcheck source=tests/stress/proc-figures.sh
 source "$SCRIPT_DIR/proc-figures.sh"
 shift "$MODE_ARGS"
-SITELINKD=${1:-"$SCRIPT_DIR/../../build/daemon/sitelinkd"}
-SITELINK=${2:-"$(dirname "$SITELINKD")/sitelink"}
-SCALE_SPOKES=${3:-"$(dirname "$SITELINKD")/../tests/stress/scale_spokes"}
-
 lib_init scale sc
 figures_init scale
+# shellcheck source=tests/netns/topology.sh
+source "$SCRIPT_DIR/../netns/topology.sh"
 
 N=${SCALE_SPOKES_N:-1000}
 ECHOES=$([[ $MODE == full ]] && echo 50 || echo 5)
@@ -67,7 +65,7 @@ WINDOW=32         # echoes outstanding
 SOURCES=100       # spoke source addresses 203.0.113.100..199
 START_BOUND=30    # s: hub listening (N routes to add)
 RUN_BOUND=90      # s: one scale_spokes run
-PORT=51820
+STOP_BOUND=10     # s: SIGTERM to exit
 SEED="scale-$PREFIX"
 
 P=$PREFIX
@@ -76,67 +74,46 @@ HUB_PID=""
 
 require_root
 require_tools ip wg awk
-[[ -c /dev/net/tun ]] || { log "no /dev/net/tun"; exit 1; }
-require_binaries "$SITELINKD" "$SITELINK" "$SCALE_SPOKES"
+require_tun
+sitelink_binaries "${1:-}" "${2:-}"
+SCALE_SPOKES=${3:-"$(dirname "$SITELINKD")/../tests/stress/scale_spokes"}
+require_exec SCALE_SPOKES
 ((N >= 3)) || { log "SCALE_SPOKES_N must be at least 3"; exit 1; }
 log "$MODE mode: $N peers, $ECHOES echoes per spoke, handshakes paced at $RATE/s"
 
 # --- topology ------------------------------------------------------------------------
 [[ -n "${STRESS_KEEP:-}" ]] && on_cleanup cp -r "$WORK_DIR" "$STRESS_KEEP/scale"
 on_cleanup rm -f "/run/wireguard/$TUN.sock"
-ns_add "$NS_H" "$NS_S"
-veth_add "$NS_H" "${P}hu" "$NS_S" "${P}su"
-ip -n "$NS_H" addr add 203.0.113.1/24 dev "${P}hu"
-ip -n "$NS_S" addr add 203.0.113.2/24 dev "${P}su"
+underlay_pair "$NS_H" "${P}hu" "$NS_S" "${P}su"
 for ((i = 0; i < SOURCES; i++)); do echo "addr add 203.0.113.$((100 + i))/24 dev ${P}su"; done |
   ip -n "$NS_S" -batch -
-ping_once() { ip netns exec "$NS_S" timeout 5 ping -n -q -c 1 -W 1 203.0.113.1 >/dev/null 2>&1; }
-wait_until "underlay" 10 ping_once
 
 gen_key "$SITELINK" "$WORK_DIR" hub
 HUB_PUB=$(<"$WORK_DIR/hub.pub")
 
 # start_hub PEERS: the hub with PEERS spokes configured; waits until it
-# listens. Its log is hub-PEERS.log.
+# listens. It is gateway hub-PEERS (config gw-hub-PEERS.yaml, its log
+# gw-hub-PEERS.log).
 start_hub() {
-  local peers=$1 conf="$WORK_DIR/hub-$1.yaml"
+  local peers=$1 gw="hub-$1"
   {
-    cat <<EOF
-interface:
-  name: $TUN
-  private-key-file: $WORK_DIR/hub.key
-  listen-port: $PORT
-  address: [198.18.0.1/16]
-EOF
+    yaml_interface "$TUN" "$WORK_DIR/hub.key" "address: [198.18.0.1/16]"
     "$SCALE_SPOKES" peers --spokes "$peers" --seed "$SEED"
-  } >"$conf"
-  local logf="$WORK_DIR/hub-$peers.log"
-  start_bg "$logf" ip netns exec "$NS_H" "$SITELINKD" --config "$conf" --log-level info
-  HUB_PID=$BG_PID
-  if wait_until "hub with $peers peers to listen" "$START_BOUND" \
-    bash -c "grep -q 'listening on port' '$logf' || ! kill -0 $HUB_PID 2>/dev/null" &&
-    kill -0 "$HUB_PID" 2>/dev/null; then
+  } >"$WORK_DIR/gw-$gw.yaml"
+  GW_NS[$gw]=$NS_H
+  local started=0
+  start_gw "$gw" info && started=1
+  HUB_PID=${GW_PID[$gw]}
+  if ((started)); then
     pass "hub with $peers peers started"
   else
-    fail "hub with $peers peers did not start: $(tail -3 "$logf" | tr '\n' ' ')"
+    fail "hub with $peers peers did not start: $(tail -3 "${GW_LOG[$gw]}" | tr '\n' ' ')"
     return 1
   fi
 }
 
-stop_hub() {
-  local peers=$1
-  if ! kill -0 "$HUB_PID" 2>/dev/null; then
-    stop_pid "$HUB_PID"
-    fail "hub with $peers peers died (exit $STOP_RC)"
-    return
-  fi
-  stop_pid "$HUB_PID" 10
-  if ((STOP_RC == 0 && STOP_KILLED == 0)); then
-    pass "hub with $peers peers alive at the end, exits 0 on SIGTERM"
-  else
-    fail "hub with $peers peers: exit $STOP_RC on SIGTERM (killed: $STOP_KILLED)"
-  fi
-}
+# stop_hub PEERS: the hub must be alive and exit 0 on SIGTERM.
+stop_hub() { stop_gw_check "hub with $1 peers" "hub-$1"; }
 
 # spokes OUT SPOKES RATE ECHOES: one scale_spokes run against the hub; its
 # name=value results in OUT, its exit status in SPOKES_RC.

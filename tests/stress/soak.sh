@@ -7,7 +7,7 @@
 #   --quick (default) 60 s; --full 600 s; SOAK_SECONDS=N overrides either.
 #   defaults: <repo>/build/daemon/sitelinkd and <repo>/build/daemon/sitelink
 #
-#   host-a (${P}ha)     gw-a (${P}a)                            gw-b (${P}b)     host-b (${P}hb)
+#   host-a (${P}ha)     gw-a (${P}ga)                           gw-b (${P}gb)    host-b (${P}hb)
 #   ${P}ah ------------- ${P}al  ${P}au ------------------ ${P}bu  ${P}bl ------------- ${P}bh
 #   198.18.1.2/24   198.18.1.1/24  203.0.113.1/24  203.0.113.2/24  198.18.2.1/24   198.18.2.2/24
 #   default via gw-a    TUN ${P}at 198.18.0.1/24    TUN ${P}bt 198.18.0.2/24    default via gw-b
@@ -61,11 +61,10 @@ source "$SCRIPT_DIR/../netns/lib.sh"
 # shellcheck source=tests/stress/proc-figures.sh
 source "$SCRIPT_DIR/proc-figures.sh"
 shift "$MODE_ARGS"
-SITELINKD=${1:-"$SCRIPT_DIR/../../build/daemon/sitelinkd"}
-SITELINK=${2:-"$(dirname "$SITELINKD")/sitelink"}
-
 lib_init soak sk
 figures_init soak
+# shellcheck source=tests/netns/topology.sh
+source "$SCRIPT_DIR/../netns/topology.sh"
 
 SECONDS_RUN=${SOAK_SECONDS:-$([[ $MODE == full ]] && echo 600 || echo 60)}
 REKEY_AFTER=2        # s, rekey-after-time in both configs
@@ -77,41 +76,22 @@ PING_INTERVAL=0.01
 ((SECONDS_RUN > 600)) && PING_INTERVAL=0.02  # ping's sequence numbers are 16 bits
 MIN_REKEYS=$((SECONDS_RUN / 6 - 1))
 
-P=$PREFIX
-NS_HA="${P}ha" NS_A="${P}a" NS_B="${P}b" NS_HB="${P}hb"
-TUN_A="${P}at" TUN_B="${P}bt"
-PORT=51820
-declare -A GW_PID=() GW_NS=([a]=$NS_A [b]=$NS_B) GW_TUN=([a]=$TUN_A [b]=$TUN_B)
+declare -A GW_TUN=()
 
 require_root
 require_tools ip ping wg iperf3 timeout awk
-[[ -c /dev/net/tun ]] || { log "no /dev/net/tun"; exit 1; }
-require_binaries "$SITELINKD" "$SITELINK"
-SITELINKD=$(cd "$(dirname "$SITELINKD")" && pwd)/$(basename "$SITELINKD")
+require_tun
+sitelink_binaries "$@"
 
-# --- topology ------------------------------------------------------------------------
+# --- topology (the picture above, IPv4 only) --------------------------------------
 [[ -n "${STRESS_KEEP:-}" ]] && on_cleanup cp -r "$WORK_DIR" "$STRESS_KEEP/soak"
-on_cleanup rm -f "/run/wireguard/$TUN_A.sock" "/run/wireguard/$TUN_B.sock"
-ns_add "$NS_HA" "$NS_A" "$NS_B" "$NS_HB"
-veth_add "$NS_HA" "${P}ah" "$NS_A" "${P}al"
-veth_add "$NS_A" "${P}au" "$NS_B" "${P}bu"
-veth_add "$NS_B" "${P}bl" "$NS_HB" "${P}bh"
-ip -n "$NS_HA" addr add 198.18.1.2/24 dev "${P}ah"
-ip -n "$NS_A" addr add 198.18.1.1/24 dev "${P}al"
-ip -n "$NS_A" addr add 203.0.113.1/24 dev "${P}au"
-ip -n "$NS_B" addr add 203.0.113.2/24 dev "${P}bu"
-ip -n "$NS_B" addr add 198.18.2.1/24 dev "${P}bl"
-ip -n "$NS_HB" addr add 198.18.2.2/24 dev "${P}bh"
+two_offices ipv4
+P=$PREFIX
+GW_TUN=([a]=$TUN_A [b]=$TUN_B)
 # The hosts' MTU is the tunnel's, so TCP starts without a path-MTU probe
 # (whose drops would count as retransmissions).
 ip -n "$NS_HA" link set "${P}ah" mtu 1420
 ip -n "$NS_HB" link set "${P}bh" mtu 1420
-ip -n "$NS_HA" route add default via 198.18.1.1
-ip -n "$NS_HB" route add default via 198.18.2.1
-for ns in "$NS_A" "$NS_B"; do ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1; done
-
-ping_once() { ip netns exec "$1" timeout 5 ping -n -q -c 1 -W 1 "${@:2}" >/dev/null 2>&1; }
-wait_until "underlay" "$START_BOUND" ping_once "$NS_A" 203.0.113.2
 
 # ping sends more slowly than -i asks where the kernel's timers are coarse
 # (16 ms instead of 10 ms here): the count for the run comes from the pace
@@ -120,53 +100,33 @@ wait_until "underlay" "$START_BOUND" ping_once "$NS_A" 203.0.113.2
 # cannot undercut (a slower ping only lengthens it).
 # ping_ms [FILE]: the run time in ms from ping's summary ("..., time 4865ms").
 ping_ms() { awk '/packets transmitted/ {for (i = 1; i < NF; i++) if ($i == "time") print $(i + 1) + 0}' "$@"; }
-PACE_S=$(ip netns exec "$NS_A" timeout 20 ping -n -q -i "$PING_INTERVAL" -c 50 127.0.0.1 | ping_ms |
+PACE_S=$(ip netns exec "$NS_GA" timeout 20 ping -n -q -i "$PING_INTERVAL" -c 50 127.0.0.1 | ping_ms |
   awk '{print $1 / 49000}')
 PING_COUNT=$(awk -v s="$SECONDS_RUN" -v i="$PING_INTERVAL" -v p="${PACE_S:-0}" \
   'BEGIN {if (p < i) p = i; printf "%d", s / p}')
 ((PING_COUNT <= 65535)) || PING_COUNT=65535
-wait_until "LAN A" "$START_BOUND" ping_once "$NS_HA" 198.18.1.1
-wait_until "LAN B" "$START_BOUND" ping_once "$NS_HB" 198.18.2.1
 log "$MODE mode: ${SECONDS_RUN}s, $PING_COUNT pings at -i $PING_INTERVAL (ping's pace here: ${PACE_S:-?}s)," \
   "iperf3 at $IPERF_RATE/s, rekey-after-time ${REKEY_AFTER}s"
 
 # --- gateways --------------------------------------------------------------------------
-gen_key "$SITELINK" "$WORK_DIR" gw-a
-gen_key "$SITELINK" "$WORK_DIR" gw-b
-
-write_config() {
-  local side=$1 peer=$2 me=$3 them=$4
-  cat >"$WORK_DIR/gw-$side.yaml" <<EOF
-interface:
-  name: ${GW_TUN[$side]}
-  private-key-file: $WORK_DIR/gw-$side.key
-  listen-port: $PORT
-  address: [198.18.0.$me/24]
-  rekey-after-time: $REKEY_AFTER
-peers:
-  - name: gw-$peer
-    public-key: $(<"$WORK_DIR/gw-$peer.pub")
-    endpoint: 203.0.113.$them:$PORT
-    allowed-ips: [198.18.$them.0/24, 198.18.0.$them/32]
-EOF
-}
-write_config a b 1 2
-write_config b a 2 1
+gw_keys a b
+office_config a "203.0.113.2:$PORT" "rekey-after-time: $REKEY_AFTER"
+office_config b "203.0.113.1:$PORT" "rekey-after-time: $REKEY_AFTER"
 
 # Each log line gets the wall time (epoch seconds) in front, so handshakes can
 # be set against ping replies. exec keeps the PID: BG_PID is sitelinkd's.
-start_gw() {
+start_stamped_gw() {
   local side=$1 logf="$WORK_DIR/gw-$1.log"
   # shellcheck disable=SC2016  # expanded by the inner bash
   start_bg "$logf" bash -c 'stamp() { while IFS= read -r l; do printf "%s %s\n" "$EPOCHREALTIME" "$l"; done; }
     exec ip netns exec "$1" "$2" --config "$3" --log-level debug 2> >(stamp)' \
     _ "${GW_NS[$side]}" "$SITELINKD" "$WORK_DIR/gw-$side.yaml"
   GW_PID[$side]=$BG_PID
+  GW_LOG[$side]=$logf
 }
-start_gw a
-start_gw b
-wait_until "both tunnels up" "$START_BOUND" \
-  bash -c "grep -q 'tunnel up' '$WORK_DIR/gw-a.log' && grep -q 'tunnel up' '$WORK_DIR/gw-b.log'"
+start_stamped_gw a
+start_stamped_gw b
+wait_until "both tunnels up" "$START_BOUND" tunnel_up a b
 if wait_until "host-a to host-b ping" "$START_BOUND" ping_once "$NS_HA" 198.18.2.2; then
   pass "tunnel up: host-a reaches host-b"
 else
@@ -400,17 +360,5 @@ done
 figure seconds "$SECONDS_RUN" s
 
 # --- shutdown --------------------------------------------------------------------------
-for s in a b; do
-  if ! kill -0 "${GW_PID[$s]}" 2>/dev/null; then
-    stop_pid "${GW_PID[$s]}"
-    fail "gw-$s died during the run (exit $STOP_RC)"
-    continue
-  fi
-  stop_pid "${GW_PID[$s]}" 5
-  if ((STOP_RC == 0 && STOP_KILLED == 0)); then
-    pass "gw-$s alive at the end and exits 0 on SIGTERM"
-  else
-    fail "gw-$s: exit $STOP_RC on SIGTERM (killed: $STOP_KILLED)"
-  fi
-done
+for s in a b; do stop_gw_check shutdown "$s"; done
 figures_write
