@@ -93,12 +93,13 @@ OUT_DIR=${OUT_DIR:-"$REPO_DIR/build/bench"}
 # shellcheck source=tests/netns/lib.sh
 source "$REPO_DIR/tests/netns/lib.sh"
 lib_init bench bn
+# shellcheck source=tests/netns/topology.sh
+source "$REPO_DIR/tests/netns/topology.sh"
 
 require_root
 require_tools ip ping iperf3 ss wireguard-go wg python3 gnuplot timeout awk
-[[ -c /dev/net/tun ]] || { log "no /dev/net/tun"; exit 1; }
-[[ -x "$SITELINKD" ]] || { log "not executable: $SITELINKD (build the sitelinkd target)"; exit 1; }
-SITELINKD=$(cd "$(dirname "$SITELINKD")" && pwd)/$(basename "$SITELINKD")
+require_tun
+require_exec SITELINKD
 if ((MICRO)); then
   MICROBENCH=${MICROBENCH:-"$(dirname "$SITELINKD")/../tests/bench/microbench"}
   [[ -x "$MICROBENCH" ]] || { log "not executable: $MICROBENCH (build the microbench target; needs libbenchmark-dev)"; exit 1; }
@@ -195,13 +196,9 @@ if ((MICRO)); then
 fi
 
 # --- topology ---------------------------------------------------------------------------
-ns_add "$NS_A" "$NS_B" "$NS_M"
-veth_add "$NS_A" "${P}va" "$NS_B" "${P}vb"
-ip -n "$NS_A" addr add "$UNDER_A/24" dev "${P}va"
-ip -n "$NS_B" addr add "$UNDER_B/24" dev "${P}vb"
+underlay_pair "$NS_A" "${P}va" "$NS_B" "${P}vb"   # UNDER_A, UNDER_B
+ns_add "$NS_M"
 for ifc in sa sb wa wb ms mw fa fb oa ob; do on_cleanup rm -f "/run/wireguard/${P}$ifc.sock"; done
-ping_once() { ip netns exec "$NS_A" timeout 5 ping -n -q -c 1 -W 1 "$1" >/dev/null 2>&1; }
-wait_until "underlay connectivity" 10 ping_once "$UNDER_B"
 
 KEYS="$WORK_DIR/keys"
 mkdir -m 700 "$KEYS"
@@ -260,21 +257,12 @@ alive() {
 # START_MS; down_IMPL stops them.
 A_PID="" B_PID="" LAUNCH_PID="" START_MS=""
 
-sitelink_yaml() { # FILE IFACE KEY PORT ADDR PEERKEY PEERADDR [ENDPOINT]
+sitelink_yaml() { # FILE IFACE KEY ADDR PEERKEY PEERADDR [ENDPOINT]; listen-port PORT (51820)
   {
-    echo "interface:"
-    echo "  name: $2"
-    echo "  private-key-file: $3"
-    echo "  listen-port: $4"
-    echo "  address: [$5/32]"
+    yaml_interface "$2" "$3" "address: [$4/32]"
     echo "peers:"
-    echo "  - name: other-site"
-    echo "    public-key: $(cat "$6")"
-    [[ -n "${8:-}" ]] && echo "    endpoint: \"$8\""
-    echo "    allowed-ips: [$7/32]"
-    echo "  - name: spare"
-    echo "    public-key: $(cat "$KEYS/spare.pub")"
-    echo "    allowed-ips: [198.18.9.0/24]"
+    yaml_peer other-site "$5" ${7:+"endpoint: \"$7\""} "allowed-ips: [$6/32]"
+    yaml_peer spare "$KEYS/spare.pub" "allowed-ips: [198.18.9.0/24]"
   } >"$1"
 }
 
@@ -310,8 +298,8 @@ launch_a() {
 
 up_sitelink() {
   local rep=$1
-  sitelink_yaml "$WORK_DIR/sl-b.yaml" "${P}sb" "$KEYS/b.key" 51820 198.18.1.2 "$KEYS/a.pub" 198.18.1.1
-  sitelink_yaml "$WORK_DIR/sl-a.yaml" "${P}sa" "$KEYS/a.key" 51820 198.18.1.1 "$KEYS/b.pub" 198.18.1.2 "$UNDER_B:51820"
+  sitelink_yaml "$WORK_DIR/sl-b.yaml" "${P}sb" "$KEYS/b.key" 198.18.1.2 "$KEYS/a.pub" 198.18.1.1
+  sitelink_yaml "$WORK_DIR/sl-a.yaml" "${P}sa" "$KEYS/a.key" 198.18.1.1 "$KEYS/b.pub" 198.18.1.2 "$UNDER_B:51820"
   start_bg "$WORK_DIR/sitelink-b-$rep.log" ip netns exec "$NS_B" "$SITELINKD" --config "$WORK_DIR/sl-b.yaml" --log-level info
   B_PID=$BG_PID
   wait_until "sitelinkd B" "$UP_BOUND" gateway_ready "$NS_B" "${P}sb" 51820 "$B_PID" || return 1
