@@ -21,7 +21,11 @@ set -euo pipefail
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT_DIR=${1:-"$SCRIPT_DIR/../data/wg_go_capture"}
 
-PREFIX="slcap$$"            # unique per run; at most 12 characters
+# shellcheck source=tests/netns/lib.sh
+source "$SCRIPT_DIR/lib.sh"
+lib_init capture-wg-go slcap  # PREFIX: unique per run, at most 12 characters
+# shellcheck source=tests/netns/topology.sh
+source "$SCRIPT_DIR/topology.sh"
 NS="$PREFIX"                # network namespace
 IFACE="${PREFIX}i"          # wireguard-go tun interface (<= 15 characters)
 RESPONDER_PORT=51820        # python listener, on the namespace's loopback
@@ -30,71 +34,14 @@ TUN_ADDR=198.18.8.1/24      # initiator tunnel address
 PEER_NET=198.18.9.0/24      # allowed-ips of the (fake) responder
 PING_TARGET=198.18.9.1      # anything inside PEER_NET triggers a handshake
 
-WG_PID=""
-LISTENER_PID=""
-NS_CREATED=0
-WORK_DIR=""
-
-log() { echo "capture-wg-go: $*" >&2; }
-
-cleanup() {
-  local rc=$?
-  set +e
-  for pid in "$LISTENER_PID" "$WG_PID"; do
-    if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
-      kill -TERM "$pid" 2>/dev/null
-      for _ in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-      done
-      kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-      wait "$pid" 2>/dev/null
-    fi
-  done
-  if ((NS_CREATED)); then
-    ip netns del "$NS" 2>/dev/null
-  fi
-  # wireguard-go removes its UAPI socket on SIGTERM; make sure of it.
-  rm -f "/var/run/wireguard/$IFACE.sock"
-  if [[ -n "$WORK_DIR" && -d "$WORK_DIR" ]]; then
-    if ((rc != 0)) && [[ -s "$WORK_DIR/wireguard-go.log" ]]; then
-      log "wireguard-go log follows"
-      sed 's/^/  | /' "$WORK_DIR/wireguard-go.log" >&2
-    fi
-    rm -rf "$WORK_DIR"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-
-# wait_for DESCRIPTION SECONDS COMMAND...: poll until COMMAND succeeds.
-wait_for() {
-  local what=$1 secs=$2
-  shift 2
-  local deadline=$((SECONDS + secs))
-  until "$@"; do
-    if ((SECONDS >= deadline)); then
-      log "timed out after ${secs}s waiting for $what"
-      return 1
-    fi
-    sleep 0.1
-  done
-}
-
-pid_alive() { kill -0 "$1" 2>/dev/null; }
-
-if [[ $(id -u) -ne 0 ]]; then
-  log "must run as root (needs network namespaces and a tun device)"
-  exit 1
-fi
-for tool in wireguard-go wg ip ping timeout python3; do
-  command -v "$tool" >/dev/null || { log "missing tool: $tool"; exit 1; }
-done
+require_root
+require_tools wireguard-go wg ip ping timeout python3
 
 mkdir -p "$OUT_DIR"
 OUT_DIR=$(cd "$OUT_DIR" && pwd)
-WORK_DIR=$(mktemp -d "/tmp/${PREFIX}.XXXXXX")
 umask 077
+# wireguard-go removes its UAPI socket on SIGTERM; make sure of it.
+on_cleanup rm -f "/var/run/wireguard/$IFACE.sock"
 
 # --- keys -------------------------------------------------------------------
 if [[ -s "$OUT_DIR/initiator.key" && -s "$OUT_DIR/responder.key" && -s "$OUT_DIR/psk" ]]; then
@@ -113,9 +60,7 @@ RESPONDER_PUB=$(cat "$OUT_DIR/responder.pub")
 rm -f "$OUT_DIR/initiation.hex" "$OUT_DIR/captured_at.txt"
 
 # --- namespace ----------------------------------------------------------------
-ip netns add "$NS"
-NS_CREATED=1
-ip -n "$NS" link set lo up
+ns_add "$NS"
 
 # --- responder stand-in: python UDP listener ----------------------------------
 cat >"$WORK_DIR/listener.py" <<'PY'
@@ -137,23 +82,15 @@ for path, text in ((out_hex, data.hex() + "\n"), (out_time, f"{now}\n")):
     os.rename(path + ".tmp", path)
 print(f"listener: captured 148-byte initiation from {addr[0]}:{addr[1]}", file=sys.stderr)
 PY
-ip netns exec "$NS" timeout 40 python3 "$WORK_DIR/listener.py" \
-  "$RESPONDER_PORT" "$OUT_DIR/initiation.hex" "$OUT_DIR/captured_at.txt" \
-  "$WORK_DIR/listener.ready" &
-LISTENER_PID=$!
-wait_for "UDP listener" 10 test -e "$WORK_DIR/listener.ready"
+start_bg "$WORK_DIR/listener.log" ip netns exec "$NS" timeout 40 python3 "$WORK_DIR/listener.py" \
+  "$RESPONDER_PORT" "$OUT_DIR/initiation.hex" "$OUT_DIR/captured_at.txt" "$WORK_DIR/listener.ready"
+LISTENER_PID=$BG_PID
+wait_until "UDP listener" 10 test -e "$WORK_DIR/listener.ready"
 
 # --- initiator: wireguard-go ---------------------------------------------------
-# -f keeps wireguard-go in the foreground (otherwise it forks a daemon child
-# whose PID we would not know); WG_PROCESS_FOREGROUND=1 additionally silences
-# Debian's "kernel has WireGuard, you don't need this" banner. `ip netns exec`
-# execs the command, so $! is wireguard-go's own PID.
-ip netns exec "$NS" env WG_PROCESS_FOREGROUND=1 LOG_LEVEL=verbose \
-  wireguard-go -f "$IFACE" >"$WORK_DIR/wireguard-go.log" 2>&1 &
-WG_PID=$!
-wait_for "wireguard-go UAPI socket" 10 \
-  bash -c "test -S /var/run/wireguard/$IFACE.sock || ! kill -0 $WG_PID"
-pid_alive "$WG_PID" || { log "wireguard-go exited early"; exit 1; }
+# In the foreground (-f; otherwise it forks a daemon child whose PID we would
+# not know), LOG_LEVEL=verbose.
+start_wireguard_go "$NS" "$IFACE" "$WORK_DIR/wireguard-go.log" verbose
 
 ip netns exec "$NS" timeout 10 wg set "$IFACE" \
   private-key "$OUT_DIR/initiator.key" \
@@ -170,16 +107,15 @@ ip -n "$NS" route add "$PEER_NET" dev "$IFACE"
 # --- trigger the handshake -----------------------------------------------------
 # Nobody answers, so ping fails; one initiation is all we need.
 for _ in 1 2 3; do
-  pid_alive "$LISTENER_PID" || break
+  kill -0 "$LISTENER_PID" 2>/dev/null || break
   ip netns exec "$NS" timeout 5 ping -n -c 1 -W 2 "$PING_TARGET" >/dev/null 2>&1 || true
 done
 
-listener_rc=0
 timeout 15 tail --pid="$LISTENER_PID" -f /dev/null || true
-wait "$LISTENER_PID" || listener_rc=$?
-LISTENER_PID=""
-if ((listener_rc != 0)) || [[ ! -s "$OUT_DIR/initiation.hex" ]]; then
-  log "no initiation captured (listener exit status $listener_rc)"
+stop_pid "$LISTENER_PID"
+cat "$WORK_DIR/listener.log" >&2
+if ((STOP_RC != 0)) || [[ ! -s "$OUT_DIR/initiation.hex" ]]; then
+  log "no initiation captured (listener exit status $STOP_RC)"
   exit 1
 fi
 
@@ -250,4 +186,4 @@ packet left the namespace.
 EOF
 chmod 644 "$OUT_DIR"/*
 
-log "wrote $OUT_DIR: $(cd "$OUT_DIR" && echo *)"
+pass "captured wireguard-go's initiation; wrote $OUT_DIR: $(cd "$OUT_DIR" && echo *)"
