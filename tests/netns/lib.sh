@@ -131,6 +131,9 @@ ping_counts() {
 
 count() { grep -c -- "$1" "$2" || true; }
 
+# crypto_threads PID: how many sitelinkd crypto threads (sitelink-crypto) PID runs.
+crypto_threads() { cat /proc/"$1"/task/*/comm 2>/dev/null | grep -cx sitelink-crypto || true; }
+
 wg_field() {
   ip netns exec "$1" timeout 10 wg show "$2" "$3" 2>/dev/null |
     awk -v k="$4" -v c="${5:-2}" '$1 == k { print $c }' || true

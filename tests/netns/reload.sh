@@ -329,10 +329,7 @@ case_d() {
 }
 
 # --- f. crypto-threads, and every thread's capabilities ----------------------------
-# crypto_threads_are PID N: the process runs exactly N crypto threads.
-crypto_threads_are() {
-  (($(grep -lx 'Name:[[:space:]]*sitelink-crypto' /proc/"$1"/task/*/status 2>/dev/null | wc -l) == $2))
-}
+crypto_threads_are() { (($(crypto_threads "$1") == $2)); }
 case_f() {
   local pid=${GW_PID[a]} n t bad=()
   for n in 3 0 2; do
