@@ -126,6 +126,11 @@ tunnel::SysResult<std::unique_ptr<Gateway>> Gateway::start(std::string path, con
   if (auto r = g->configure_link(); !r) return Err(r.error());
   g->apply_peers(g->cfg_);
   g->sync_routes();
+  // The first packets can enter the interface: start the handshakes now.
+  // The peers' answers (a round trip and their X25519 work) come while the
+  // control socket is made, privileges are dropped and threads started;
+  // they wait in the socket until the loop reads them.
+  g->dev_->initiate_all();
   if (auto r = g->setup_loop(); !r) return Err(r.error());
   // Everything that needs more than CAP_NET_ADMIN is done.
   g->drop_privileges_and_start_threads();
@@ -410,7 +415,6 @@ int Gateway::run() {
   LogLine(log_, LogLevel::kInfo) << "sitelinkd: interface " << cfg_.interface.name << " up, listening on port "
                                  << udp_.port() << ", " << dev_->peer_count() << " peer(s)";
   notifier_.send("READY=1\nSTATUS=" + status_line());
-  dev_->initiate_all();
   after_events();
   auto r = loop_->run();
   notifier_.send("STOPPING=1");
