@@ -8,7 +8,6 @@
 #   MODE                     quick or full: the script's first argument
 #                            (--quick / --full) if it is one, which the
 #                            script then shifts away (MODE_ARGS is 1 or 0)
-#   require_binaries BIN...  each executable, else a message and exit 1
 #   figures_init AREA        figures are named AREA.NAME
 #   figure NAME VALUE UNIT   prints `FIGURE: AREA.NAME=VALUE UNIT` on stdout
 #                            and keeps it for figures_write
@@ -27,13 +26,6 @@ MODE=quick MODE_ARGS=0
 case "${1:-}" in
   --quick | --full) MODE=${1#--} MODE_ARGS=1 ;;
 esac
-
-require_binaries() {
-  local b
-  for b in "$@"; do
-    [[ -x "$b" ]] || { log "not executable: $b (build it first: see the usage above)"; exit 1; }
-  done
-}
 
 figures_init() { _FIG_AREA=$1; }
 
