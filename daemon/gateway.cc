@@ -293,11 +293,17 @@ void Gateway::after_events() {
 }
 
 void Gateway::re_resolve() {
+  bool no_worker = false;
   for (const auto& p : cfg_.peers) {
     if (!p.endpoint || !p.endpoint->is_dns_name) continue;
     auto st = dev_->peer(p.public_key);
     if (st && st->has_session && st->handshake_attempts < kFailedAttemptsBeforeReResolve) continue;
-    resolver_.request(p.public_key, p.endpoint->host, p.endpoint->port);
+    if (!resolver_.request(p.public_key, p.endpoint->host, p.endpoint->port)) no_worker = true;
+  }
+  if (no_worker) {
+    LogLine(log_, LogLevel::kWarn) << "cannot start the DNS lookup thread; trying again in "
+                                   << std::chrono::duration_cast<std::chrono::seconds>(kReResolveInterval).count()
+                                   << " s";
   }
 }
 

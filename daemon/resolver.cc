@@ -5,6 +5,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <system_error>
+
 namespace sitelink::daemon {
 
 std::optional<tunnel::SockAddr> resolve_now(const std::string& host, uint16_t port) {
@@ -27,7 +30,23 @@ std::optional<tunnel::SockAddr> resolve_now(const std::string& host, uint16_t po
 Resolver::Resolver() : event_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
 
 void Resolver::start() {
-  if (!worker_.joinable()) worker_ = std::thread([this] { work(); });
+  started_ = true;
+  bool waiting = false;
+  {
+    std::lock_guard lock(mu_);
+    waiting = !jobs_.empty();
+  }
+  if (waiting) (void)run_worker();
+}
+
+bool Resolver::run_worker() {
+  if (!started_ || worker_.joinable()) return true;
+  try {
+    worker_ = std::thread([this] { work(); });
+  } catch (const std::system_error&) {
+    return false;
+  }
+  return true;
 }
 
 Resolver::~Resolver() {
@@ -39,15 +58,14 @@ Resolver::~Resolver() {
   if (worker_.joinable()) worker_.join();
 }
 
-void Resolver::request(const handshake::PublicKey& peer, const std::string& host, uint16_t port) {
+bool Resolver::request(const handshake::PublicKey& peer, const std::string& host, uint16_t port) {
   {
     std::lock_guard lock(mu_);
-    for (const Job& j : jobs_) {
-      if (j.peer == peer) return;  // already queued
-    }
-    jobs_.push_back(Job{peer, host, port});
+    const bool queued = std::any_of(jobs_.begin(), jobs_.end(), [&](const Job& j) { return j.peer == peer; });
+    if (!queued) jobs_.push_back(Job{peer, host, port});
   }
   cv_.notify_one();
+  return run_worker();
 }
 
 std::vector<Resolver::Result> Resolver::take() {

@@ -31,12 +31,16 @@ class Resolver {
 
   Resolver();
   ~Resolver();
-  // Starts the worker thread; requests made before wait for it. Called
-  // once privileges are dropped: capabilities are per thread, and a thread
-  // started earlier would keep them all.
+  // Lets the worker thread start: now if requests are waiting, else with
+  // the first request (most configurations name no host and never need
+  // it, and a thread start costs start-up time). Called once privileges are
+  // dropped: capabilities are per thread, and a thread started earlier
+  // would keep them all.
   void start();
   int fd() const { return event_.get(); }
-  void request(const handshake::PublicKey& peer, const std::string& host, uint16_t port);
+  // Queues a lookup. False if the worker thread could not be started; the
+  // job stays queued and the next request (or start) tries again.
+  bool request(const handshake::PublicKey& peer, const std::string& host, uint16_t port);
   // Results that arrived since the last call (drains the eventfd).
   std::vector<Result> take();
 
@@ -47,6 +51,9 @@ class Resolver {
     uint16_t port;
   };
   void work();
+  // Starts the worker if start() allowed it and it is not running; false
+  // if the thread could not be made.
+  bool run_worker();
 
   tunnel::UniqueFd event_;
   std::mutex mu_;
@@ -54,6 +61,7 @@ class Resolver {
   std::deque<Job> jobs_;
   std::vector<Result> done_;
   bool stopping_ = false;
+  bool started_ = false;  // start() was called (set and read on the caller's thread)
   std::thread worker_;
 };
 
