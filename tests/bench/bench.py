@@ -173,6 +173,7 @@ def cmd_peers_conf(a):
 IMPL_LABELS = {
     "raw": "raw veth, no tunnel (the ceiling)",
     "sitelink": "sitelink",
+    "sitelink-1core": "the same, crypto-threads: 0 (crypto on one core)",
     "wireguard-go": "wireguard-go",
     "fastd": "fastd",
     "openvpn": "OpenVPN",

@@ -10,13 +10,13 @@
 #     --microbench  the microbench binary (default: next to SITELINKD's build,
 #                   BUILD/tests/bench/microbench)
 #     --only LIST   only these paths, comma-separated (raw, sitelink,
-#                   wireguard-go, fastd, openvpn)
+#                   sitelink-1core, wireguard-go, fastd, openvpn)
 #     --out DIR     where results go (default <repo>/build/bench): bench.md (the
 #                   table), bench.json, bench.png (gnuplot), micro.json, and
 #                   raw/ (every iperf3 -J and ping output, samples.tsv)
 #     SITELINKD     default <repo>/build/daemon/sitelinkd (build it Release
 #                   or RelWithDebInfo)
-#   A full run takes about 10 minutes with three paths, 17 with all five and
+#   A full run takes about 13 minutes with four paths, 21 with all six and
 #   --micro. Run it on an otherwise idle machine; the figures are noisy anyway.
 #   SITELINK_COMMIT=REV names the commit SITELINKD was built from in the
 #   results when it lies outside this repository.
@@ -31,6 +31,9 @@
 #   path           addresses A / B                 UDP port
 #   raw            203.0.113.1 / 203.0.113.2       -       (no tunnel: the ceiling)
 #   sitelink       198.18.1.1 / 198.18.1.2 (TUN)   51820   sitelinkd --config YAML
+#                                                          (crypto-threads: auto)
+#   sitelink-1core the same, with crypto-threads: 0: all crypto on the
+#                  packet loop's thread (the pool's before/after)
 #   wireguard-go   198.18.2.1 / 198.18.2.2 (TUN)   51821   wireguard-go -f, wg set, ip
 #   fastd          198.18.3.1 / 198.18.3.2 (TUN)   10000   fastd v22, salsa2012+umac
 #   openvpn        198.18.4.1 / 198.18.4.2 (TUN)   1194    OpenVPN 2.6 p2p, TLS,
@@ -124,9 +127,9 @@ IPERF_PORT=5201
 P=$PREFIX
 NS_A="${P}a" NS_B="${P}b" NS_M="${P}m"
 UNDER_A=203.0.113.1 UNDER_B=203.0.113.2
-IMPLS=(raw sitelink wireguard-go)
+IMPLS=(raw sitelink sitelink-1core wireguard-go)
 MEM_IMPLS=(sitelink wireguard-go)
-declare -A DST=([raw]=$UNDER_B [sitelink]=198.18.1.2 [wireguard-go]=198.18.2.2 [fastd]=198.18.3.2 [openvpn]=198.18.4.2)
+declare -A DST=([raw]=$UNDER_B [sitelink]=198.18.1.2 [sitelink-1core]=198.18.1.2 [wireguard-go]=198.18.2.2 [fastd]=198.18.3.2 [openvpn]=198.18.4.2)
 FASTD_METHOD=salsa2012+umac   # fastd's fastest authenticated method (it has no ChaCha20-Poly1305)
 OVPN_CIPHER=CHACHA20-POLY1305
 skipped=()
@@ -257,9 +260,12 @@ alive() {
 # START_MS; down_IMPL stops them.
 A_PID="" B_PID="" LAUNCH_PID="" START_MS=""
 
-sitelink_yaml() { # FILE IFACE KEY ADDR PEERKEY PEERADDR [ENDPOINT]; listen-port PORT (51820)
+# FILE IFACE KEY ADDR PEERKEY PEERADDR [ENDPOINT]; listen-port PORT (51820),
+# and the interface lines in SL_EXTRA.
+SL_EXTRA=()
+sitelink_yaml() {
   {
-    yaml_interface "$2" "$3" "address: [$4/32]"
+    yaml_interface "$2" "$3" "address: [$4/32]" "${SL_EXTRA[@]}"
     echo "peers:"
     yaml_peer other-site "$5" ${7:+"endpoint: \"$7\""} "allowed-ips: [$6/32]"
     yaml_peer spare "$KEYS/spare.pub" "allowed-ips: [198.18.9.0/24]"
@@ -296,16 +302,20 @@ launch_a() {
   [[ $START_MS != fail ]] || { log "$impl: no reply through the tunnel within ${UP_BOUND}s"; START_MS=""; return 1; }
 }
 
+# up_sitelink REP [IMPL [LINE...]]: the pair as IMPL (default sitelink), with
+# the extra interface LINEs.
 up_sitelink() {
-  local rep=$1
+  local rep=$1 impl=${2:-sitelink}
+  SL_EXTRA=("${@:3}")
   sitelink_yaml "$WORK_DIR/sl-b.yaml" "${P}sb" "$KEYS/b.key" 198.18.1.2 "$KEYS/a.pub" 198.18.1.1
   sitelink_yaml "$WORK_DIR/sl-a.yaml" "${P}sa" "$KEYS/a.key" 198.18.1.1 "$KEYS/b.pub" 198.18.1.2 "$UNDER_B:51820"
-  start_bg "$WORK_DIR/sitelink-b-$rep.log" ip netns exec "$NS_B" "$SITELINKD" --config "$WORK_DIR/sl-b.yaml" --log-level info
+  start_bg "$WORK_DIR/$impl-b-$rep.log" ip netns exec "$NS_B" "$SITELINKD" --config "$WORK_DIR/sl-b.yaml" --log-level info
   B_PID=$BG_PID
   wait_until "sitelinkd B" "$UP_BOUND" gateway_ready "$NS_B" "${P}sb" 51820 "$B_PID" || return 1
   alive "$B_PID" || { log "sitelinkd B exited"; return 1; }
-  launch_a "$rep" sitelink 198.18.1.2 -- "$SITELINKD" --config "$WORK_DIR/sl-a.yaml" --log-level info
+  launch_a "$rep" "$impl" 198.18.1.2 -- "$SITELINKD" --config "$WORK_DIR/sl-a.yaml" --log-level info
 }
+up_sitelink-1core() { up_sitelink "$1" sitelink-1core "crypto-threads: 0"; }
 
 up_wireguard-go() {
   local rep=$1
@@ -333,6 +343,7 @@ down_daemons() {
   done
 }
 down_sitelink() { down_daemons "${P}sa" "${P}sb"; }
+down_sitelink-1core() { down_sitelink; }
 down_wireguard-go() { down_daemons "${P}wa" "${P}wb"; }
 down_fastd() { down_daemons "${P}fa" "${P}fb"; }
 down_openvpn() { down_daemons "${P}oa" "${P}ob"; }
