@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
 
 #include <algorithm>
 #include <system_error>
@@ -18,7 +19,6 @@ CryptoPool::CryptoPool(Options options) : options_(options) {
     } catch (const std::system_error&) {
       break;  // fewer threads than asked for; threads() tells the owner
     }
-    pthread_setname_np(w->thread.native_handle(), "sitelink-crypto");
     workers_.push_back(std::move(w));
   }
 }
@@ -32,6 +32,9 @@ CryptoPool::~CryptoPool() {
 }
 
 void CryptoPool::worker_main(Worker& w) {
+  // Named by itself (prctl): naming it from outside opens a /proc file,
+  // which costs start-up ~25 us a thread.
+  prctl(PR_SET_NAME, "sitelink-crypto", 0, 0, 0);
   // Signals are the packet loop's business (it reads them from a signalfd).
   sigset_t all;
   sigfillset(&all);

@@ -298,6 +298,7 @@ launch_a() {
   LAUNCH_PID=$BG_PID
   wait_until "gateway A ($impl) and its first packet" $((UP_BOUND + 5)) test -f "$resf" || return 1
   A_PID=$(cat "$pidf")
+  adopt_pid "$A_PID"
   START_MS=$(cat "$resf")
   [[ $START_MS != fail ]] || { log "$impl: no reply through the tunnel within ${UP_BOUND}s"; START_MS=""; return 1; }
 }
@@ -333,6 +334,7 @@ down_raw() { :; }
 
 down_daemons() {
   [[ -n "$LAUNCH_PID" ]] && stop_pid "$LAUNCH_PID"
+  [[ -n "$A_PID" ]] && stop_pid "$A_PID"  # gone with its launcher, unless that was killed
   [[ -n "$B_PID" ]] && stop_pid "$B_PID"
   LAUNCH_PID="" A_PID="" B_PID=""
   local ifc

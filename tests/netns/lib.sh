@@ -201,6 +201,10 @@ start_bg() {
   _LIB_PIDS+=("$BG_PID")
 }
 
+# adopt_pid PID: a process we did not start as a child (a daemon started by
+# a launcher) that the cleanup stops too, by its PID.
+adopt_pid() { _LIB_PIDS+=("$1"); }
+
 _lib_forget() {
   local pid=$1 i
   for i in "${!_LIB_PIDS[@]}"; do
