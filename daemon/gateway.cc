@@ -101,7 +101,7 @@ tunnel::CryptoPool::Options crypto_options(const config::DataPathConfig& d) {
     // The CPUs this process may run on (systemd's CPUAffinity= included).
     cpu_set_t set;
     const int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
-    o.threads = std::min(static_cast<unsigned>(std::max(cpus, 1)) - 1, kAutoCryptoThreadsMax);
+    o.threads = std::min(static_cast<unsigned>(std::max(cpus, 2)) - 2, kAutoCryptoThreadsMax);
   }
   return o;
 }

@@ -57,7 +57,7 @@ Configuration file (YAML, keys in kebab-case; unknown keys are errors):
     socket-buffer: 4194304        UDP socket buffer bytes, 0 = kernel default
     crypto-threads: auto          threads sharing big batches' encryption with the
                                   packet loop: 0..64, or auto = one per CPU beyond
-                                  the first, up to 7 (default auto)
+                                  the first two, up to 7 (default auto)
                                   (the data-path keys but crypto-threads apply at
                                   start-up; each falls back by itself where the
                                   kernel lacks it)

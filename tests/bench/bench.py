@@ -170,7 +170,7 @@ def cmd_peers_conf(a):
 IMPL_LABELS = {
     "raw": "raw veth, no tunnel (the ceiling)",
     "sitelink": "sitelink",
-    "sitelink-1core": "the same, crypto-threads: 0 (crypto on one core)",
+    "sitelink-pool": "the same, crypto-threads: 1 (one pool thread)",
     "wireguard-go": "wireguard-go",
     "fastd": "fastd",
     "openvpn": "OpenVPN",

@@ -10,7 +10,7 @@
 #     --microbench  the microbench binary (default: next to SITELINKD's build,
 #                   BUILD/tests/bench/microbench)
 #     --only LIST   only these paths, comma-separated (raw, sitelink,
-#                   sitelink-1core, wireguard-go, fastd, openvpn)
+#                   sitelink-pool, wireguard-go, fastd, openvpn)
 #     --out DIR     where results go (default <repo>/build/bench): bench.md (the
 #                   table), bench.json, bench.png (gnuplot), micro.json, and
 #                   raw/ (every iperf3 -J and ping output, samples.tsv)
@@ -32,8 +32,8 @@
 #   raw            203.0.113.1 / 203.0.113.2       -       (no tunnel: the ceiling)
 #   sitelink       198.18.1.1 / 198.18.1.2 (TUN)   51820   sitelinkd --config YAML
 #                                                          (crypto-threads: auto)
-#   sitelink-1core the same, with crypto-threads: 0: all crypto on the
-#                  packet loop's thread (the pool's before/after)
+#   sitelink-pool  the same, with crypto-threads: 1 (auto gives none on 2
+#                  CPUs): the crypto pool's before/after
 #   wireguard-go   198.18.2.1 / 198.18.2.2 (TUN)   51821   wireguard-go -f, wg set, ip
 #   fastd          198.18.3.1 / 198.18.3.2 (TUN)   10000   fastd v22, salsa2012+umac
 #   openvpn        198.18.4.1 / 198.18.4.2 (TUN)   1194    OpenVPN 2.6 p2p, TLS,
@@ -127,9 +127,9 @@ IPERF_PORT=5201
 P=$PREFIX
 NS_A="${P}a" NS_B="${P}b" NS_M="${P}m"
 UNDER_A=203.0.113.1 UNDER_B=203.0.113.2
-IMPLS=(raw sitelink sitelink-1core wireguard-go)
+IMPLS=(raw sitelink sitelink-pool wireguard-go)
 MEM_IMPLS=(sitelink wireguard-go)
-declare -A DST=([raw]=$UNDER_B [sitelink]=198.18.1.2 [sitelink-1core]=198.18.1.2 [wireguard-go]=198.18.2.2 [fastd]=198.18.3.2 [openvpn]=198.18.4.2)
+declare -A DST=([raw]=$UNDER_B [sitelink]=198.18.1.2 [sitelink-pool]=198.18.1.2 [wireguard-go]=198.18.2.2 [fastd]=198.18.3.2 [openvpn]=198.18.4.2)
 FASTD_METHOD=salsa2012+umac   # fastd's fastest authenticated method (it has no ChaCha20-Poly1305)
 OVPN_CIPHER=CHACHA20-POLY1305
 skipped=()
@@ -316,7 +316,7 @@ up_sitelink() {
   alive "$B_PID" || { log "sitelinkd B exited"; return 1; }
   launch_a "$rep" "$impl" 198.18.1.2 -- "$SITELINKD" --config "$WORK_DIR/sl-a.yaml" --log-level info
 }
-up_sitelink-1core() { up_sitelink "$1" sitelink-1core "crypto-threads: 0"; }
+up_sitelink-pool() { up_sitelink "$1" sitelink-pool "crypto-threads: 1"; }
 
 up_wireguard-go() {
   local rep=$1
@@ -345,7 +345,7 @@ down_daemons() {
   done
 }
 down_sitelink() { down_daemons "${P}sa" "${P}sb"; }
-down_sitelink-1core() { down_sitelink; }
+down_sitelink-pool() { down_sitelink; }
 down_wireguard-go() { down_daemons "${P}wa" "${P}wb"; }
 down_fastd() { down_daemons "${P}fa" "${P}fb"; }
 down_openvpn() { down_daemons "${P}oa" "${P}ob"; }

@@ -73,6 +73,14 @@ if wait_until "A to reach B at its new address" 90 ping_once "$NS_A" 198.18.2.1;
   else
     fail "A did not log the new address"
   fi
+  # The DNS thread started late (with the first lookup after start-up):
+  # it too must hold nothing but CAP_NET_ADMIN.
+  bad=$(threads_beyond_net_admin "${GW_PID[a]}")
+  if [[ -z $bad ]]; then
+    pass "every thread of A, the DNS one included, holds CAP_NET_ADMIN alone ($(ls /proc/"${GW_PID[a]}"/task | wc -l) threads)"
+  else
+    fail "threads of A with other capabilities: $(echo $bad)"
+  fi
 else
   fail "A never found B at its new address"
 fi

@@ -134,6 +134,17 @@ count() { grep -c -- "$1" "$2" || true; }
 # crypto_threads PID: how many sitelinkd crypto threads (sitelink-crypto) PID runs.
 crypto_threads() { cat /proc/"$1"/task/*/comm 2>/dev/null | grep -cx sitelink-crypto || true; }
 
+# threads_beyond_net_admin PID: each thread of PID whose effective, permitted
+# or bounding capabilities are anything but CAP_NET_ADMIN alone, as
+# NAME/TID:CAPS (nothing when all are; capabilities are per thread).
+threads_beyond_net_admin() {
+  local t caps
+  for t in /proc/"$1"/task/*; do
+    caps=$(awk '/^Cap(Eff|Prm|Bnd):/ { print $2 }' "$t/status" 2>/dev/null | sort -u)
+    [[ -z $caps || $caps == 0000000000001000 ]] || echo "$(cat "$t/comm")/${t##*/}:$(echo $caps | tr ' ' ,)"
+  done
+}
+
 wg_field() {
   ip netns exec "$1" timeout 10 wg show "$2" "$3" 2>/dev/null |
     awk -v k="$4" -v c="${5:-2}" '$1 == k { print $c }' || true

@@ -331,7 +331,7 @@ case_d() {
 # --- f. crypto-threads, and every thread's capabilities ----------------------------
 crypto_threads_are() { (($(crypto_threads "$1") == $2)); }
 case_f() {
-  local pid=${GW_PID[a]} n t bad=()
+  local pid=${GW_PID[a]} n bad
   for n in 3 0 2; do
     A_EXTRA=("crypto-threads: $n")
     write_a "$CFG_A" b+lan
@@ -343,14 +343,11 @@ case_f() {
     fi
     check_ping f "$NS_A" 198.18.0.2
   done
-  for t in /proc/"$pid"/task/*; do
-    n=$(awk '/^Cap(Eff|Prm|Bnd):/ { print $2 }' "$t/status" | sort -u)
-    [[ $n == 0000000000001000 ]] || bad+=("$(awk '/^Name:/ { print $2 }' "$t/status")/${t##*/}: $(echo $n)")
-  done
-  if ((${#bad[@]} == 0)); then
+  bad=$(threads_beyond_net_admin "$pid")
+  if [[ -z $bad ]]; then
     pass "f: every thread of gw-a holds CAP_NET_ADMIN alone"
   else
-    fail "f: threads with other capabilities: ${bad[*]}"
+    fail "f: threads with other capabilities: $(echo $bad)"
   fi
   check_b_session f "$HS_B0" "$N_AB0"
 }
