@@ -177,6 +177,19 @@ class DeviceBudget : public ::testing::Test {
     pump();
   }
 
+  // The scene of (a) and (b): the peer holds a cookie and is due to retry;
+  // flooders spend the budget; then the peer retries beside a control
+  // source. Returns the over-budget count before the retry.
+  uint64_t peer_retries_with_budget_spent() {
+    peer_gets_cookie_and_waits_for_retry();
+    auto flooders = sources_with_cookies(kFlooders);
+    auto control = sources_with_cookies(1);
+    spend_budget(flooders);
+    const uint64_t over = drops(Drop::kOverBudget);
+    peer_retries_beside(*control[0]);
+    return over;
+  }
+
   bool peer_has_session() const { return peer->dev->peer(dut->key.public_key())->has_session; }
   bool dut_has_session() const { return dut->dev->peer(peer->key.public_key())->has_session; }
   std::string endpoint_at_dut() const { return dut->dev->peer(peer->key.public_key())->endpoint->to_string(); }
@@ -196,12 +209,7 @@ class DeviceBudget : public ::testing::Test {
 // retransmission from its configured endpoint completes the handshake; an
 // ordinary source at the same instant is still dropped as over budget.
 TEST_F(DeviceBudget, KnownEndpointCompletesAHandshakeWhileTheBudgetIsSpent) {
-  peer_gets_cookie_and_waits_for_retry();
-  auto flooders = sources_with_cookies(kFlooders);
-  auto control = sources_with_cookies(1);
-  spend_budget(flooders);
-  const uint64_t over = drops(Drop::kOverBudget);
-  peer_retries_beside(*control[0]);
+  const uint64_t over = peer_retries_with_budget_spent();
   EXPECT_EQ(drops(Drop::kOverBudget), over + 1) << "the control source must still be over budget";
   EXPECT_EQ(drops(Drop::kUnknownPeer), kBurst) << "nothing but the peer may have passed";
   EXPECT_TRUE(peer_has_session()) << "the peer's retransmission from its endpoint was not answered";
@@ -217,12 +225,7 @@ TEST_F(DeviceBudget, KnownEndpointCompletesAHandshakeWhileTheBudgetIsSpent) {
 TEST_F(DeviceBudget, SamePeerFromAnotherAddressIsDroppedOverBudget) {
   const char* kElsewhere = "198.51.100.200:51820";
   peer->udp.rebind(addr(kElsewhere));
-  peer_gets_cookie_and_waits_for_retry();
-  auto flooders = sources_with_cookies(kFlooders);
-  auto control = sources_with_cookies(1);
-  spend_budget(flooders);
-  const uint64_t over = drops(Drop::kOverBudget);
-  peer_retries_beside(*control[0]);
+  const uint64_t over = peer_retries_with_budget_spent();
   EXPECT_EQ(drops(Drop::kOverBudget), over + 2) << "both the control and the peer away from its endpoint";
   EXPECT_FALSE(peer_has_session());
   EXPECT_FALSE(dut_has_session());
