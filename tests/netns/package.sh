@@ -126,7 +126,24 @@ else
 fi
 DEPENDS=$(field Depends)
 log "Depends: $DEPENDS"
-for lib in libc6 libstdc++6 libsodium23 libb2-1 libmnl0 libyaml-cpp0.7 libboost-program-options1.74.0; do
+# Every package whose shared library the packaged binaries load (they link
+# some libraries statically, SITELINK_STATIC_DEPS) must be a dependency.
+needed_packages() {
+  local f lib path
+  for f in usr/sbin/sitelinkd usr/bin/sitelink; do
+    while read -r lib path; do
+      [[ -n $path ]] || continue
+      dpkg -S "*/$lib" 2>/dev/null | awk -F: 'NR == 1 { print $1 }'
+    done < <(ldd "$WORK_DIR/root/$f" | awk '$2 == "=>" && $3 ~ /^\// { print $1, $3 }')
+  done | sort -u
+}
+mapfile -t NEEDED < <(needed_packages)
+if ((${#NEEDED[@]} >= 2)); then
+  pass "the binaries load libraries of ${#NEEDED[@]} packages: ${NEEDED[*]}"
+else
+  fail "could not find which packages the binaries' libraries come from: ${NEEDED[*]:-none}"
+fi
+for lib in "${NEEDED[@]}"; do
   if [[ ", $DEPENDS," == *", $lib "* || ", $DEPENDS," == *", $lib,"* ]]; then
     pass "Depends on $lib (dpkg-shlibdeps)"
   else

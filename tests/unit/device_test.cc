@@ -45,6 +45,7 @@ struct CryptoMode {
   const char* name;
   CryptoPool::Options options;
 };
+void PrintTo(const CryptoMode& m, std::ostream* os) { *os << m.name; }  // in test names and failures
 const CryptoMode kInline{"inline", {}};
 const CryptoMode kThreads{"threads", {.threads = 2, .min_parallel = 1, .caller_shares = false}};
 
