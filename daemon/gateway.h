@@ -17,7 +17,6 @@
 #include "handshake/crypto.h"
 #include "tunnel/clock.h"
 #include "tunnel/device.h"
-#include "tunnel/crypto_pool.h"
 #include "tunnel/event_loop.h"
 #include "tunnel/log.h"
 #include "tunnel/netlink.h"
@@ -31,13 +30,6 @@ inline tunnel::LinuxTun::Options tun_options(const config::DataPathConfig& d) { 
 inline tunnel::LinuxUdp::Options udp_options(const config::DataPathConfig& d) {
   return {d.batch_io, d.udp_gso, d.udp_gro, static_cast<int>(d.socket_buffer)};
 }
-
-// crypto-threads: auto is one thread per CPU beyond two (one for the packet
-// loop, one for the kernel's share of every packet: TUN, UDP, the NIC), up
-// to kAutoCryptoThreadsMax. Measured on 2 cores, a pool thread there took
-// CPU from the kernel and lost 4% of the throughput.
-inline constexpr unsigned kAutoCryptoThreadsMax = 7;
-tunnel::CryptoPool::Options crypto_options(const config::DataPathConfig& d);
 
 class Gateway final : public UapiBackend {
  public:
@@ -66,6 +58,7 @@ class Gateway final : public UapiBackend {
   [[nodiscard]] tunnel::SysResult<void> configure_link();
   [[nodiscard]] tunnel::SysResult<void> setup_loop();
   void drop_privileges_and_start_threads();
+  void start_crypto(const config::DataPathConfig& d);
   void apply_peers(const config::Config& cfg);
   tunnel::PeerSpec spec_for(const config::PeerConfig& p);
   void sync_routes();

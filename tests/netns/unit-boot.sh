@@ -272,6 +272,7 @@ interface:
   private-key-file: /run/sltest/etc/$INST.key
   listen-port: 51820
   address: [198.18.0.1/24]
+  crypto-threads: 2
 peers:
   - name: peer
     public-key: $(cat "$WORK_DIR/peer.pub")
@@ -330,6 +331,16 @@ if [[ $caps == *"CapPrm: 0000000000001000"* && $caps == *"CapEff: 00000000000010
   pass "sitelinkd holds only CAP_NET_ADMIN, no new privileges, seccomp filter on"
 else
   fail "sitelinkd's privileges: $caps"
+fi
+# crypto-threads: 2 under the unit's seccomp filter and capability set:
+# both threads start (a refused clone3 or prctl would leave fewer, with a
+# warning), and each holds CAP_NET_ADMIN alone like the main thread.
+n=$(sd bash -c "$(declare -f crypto_threads); crypto_threads $PID1")
+bad=$(sd bash -c "$(declare -f threads_beyond_net_admin); threads_beyond_net_admin $PID1")
+if [[ $n == 2 && -z $bad ]]; then
+  pass "the sandboxed sitelinkd runs its 2 crypto threads, each with CAP_NET_ADMIN alone"
+else
+  fail "sandboxed crypto threads: $n of 2; threads beyond CAP_NET_ADMIN: ${bad:-none}"
 fi
 if wait_until "ping over the tunnel" "$START_BOUND" tunnel_ok; then
   pass "the peer pings the unit's tunnel address 198.18.0.1 (sandboxed sitelinkd: TUN, UDP, netlink, handshake)"
