@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <variant>
 
-#include "handshake/base/secret.h"
 #include "tunnel/ip_header.h"
 
 namespace sitelink::tunnel {
@@ -72,8 +71,7 @@ class Device::PeerIo final : public hs::Transmit {
   // batch is sent (flush_udp).
   bool defer_seal(const hs::SealJob& job) override {
     if (!d_.tx_.contains(job.data.data())) return false;
-    QueuedSeal& q = d_.seals_.emplace_back(QueuedSeal{job.data, job.counter, {}});
-    std::copy(job.key.begin(), job.key.end(), q.key.begin());
+    d_.seals_.push_back({job.data, job.counter, Secret<hs::kKeySize>(job.key)});
     return true;
   }
   void deliver_to_tun(MutableBytes packet) override { d_.deliver(p_, packet); }
@@ -349,11 +347,10 @@ void Device::seal_queued() {
   if (seals_.empty()) return;
   auto seal = [this](size_t i) {
     const QueuedSeal& q = seals_[i];
-    hs::run_seal({q.data, q.key, q.counter});
+    hs::run_seal({q.data, q.key.span(), q.counter});
   };
   pool_->run(seals_.size(), seal);
-  secure_zero(seals_.data(), seals_.size() * sizeof(QueuedSeal));
-  seals_.clear();
+  seals_.clear();  // wipes the key copies
 }
 
 void Device::flush_udp() {

@@ -22,6 +22,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "handshake/base/secret.h"
 #include "handshake/cookie.h"
 #include "handshake/peer.h"
 #include "tunnel/allowed_ips.h"
@@ -207,7 +208,7 @@ class Device {
   struct QueuedSeal {
     MutableBytes data;
     uint64_t counter;
-    std::array<uint8_t, handshake::kKeySize> key;  // a copy, wiped after sealing
+    Secret<handshake::kKeySize> key;  // a copy, wiped when the batch is cleared
   };
   struct QueuedOpen {
     Peer* peer;
