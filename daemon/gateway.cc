@@ -51,13 +51,6 @@ tunnel::CryptoPool::Options crypto_options(const config::DataPathConfig& d) {
   return o;
 }
 
-const config::PeerConfig* find_peer(const config::Config& cfg, const handshake::PublicKey& key) {
-  for (const auto& p : cfg.peers) {
-    if (p.public_key == key) return &p;
-  }
-  return nullptr;
-}
-
 tunnel::SysResult<tunnel::UniqueFd> block_signals() {
   sigset_t set;
   sigemptyset(&set);
@@ -117,6 +110,11 @@ void Gateway::start_crypto(const config::DataPathConfig& d) {
   }
 }
 
+size_t Gateway::set_crypto(const config::DataPathConfig& d) {
+  start_crypto(d);
+  return dev_->crypto_threads();
+}
+
 Gateway::~Gateway() = default;
 
 tunnel::SysResult<std::unique_ptr<Gateway>> Gateway::start(std::string path, config::Config cfg,
@@ -131,17 +129,21 @@ tunnel::SysResult<std::unique_ptr<Gateway>> Gateway::start(std::string path, con
   if (!tun) return Err(tun.error());
   auto udp = tunnel::LinuxUdp::bind(cfg.interface.listen_port, cfg.interface.fwmark, udp_options(cfg.interface.data_path));
   if (!udp) return Err(udp.error());
-  std::unique_ptr<Gateway> g(new Gateway(std::move(path), std::move(cfg), log, std::move(*nl), std::move(*tun),
+  // The interface comes up without peers; they arrive as a change, through
+  // the same path as a reload.
+  config::Config base = cfg;
+  base.peers.clear();
+  std::unique_ptr<Gateway> g(new Gateway(std::move(path), std::move(base), log, std::move(*nl), std::move(*tun),
                                          std::move(*udp)));
   g->signals_ = std::move(*signals);
   if (auto r = g->configure_link(); !r) return Err(r.error());
-  g->apply_peers(g->cfg_);
-  g->sync_routes();
-  // The first packets can enter the interface: start the handshakes now.
-  // The peers' answers (a round trip and their X25519 work) come while the
-  // control socket is made, privileges are dropped and threads started;
-  // they wait in the socket until the loop reads them.
-  g->dev_->initiate_all();
+  // Addresses, peers and routes. The first packets can enter the interface
+  // once this returns, and every peer with an endpoint has been sent an
+  // initiation: the peers' answers (a round trip and their X25519 work)
+  // come while the control socket is made, privileges are dropped and
+  // threads started; they wait in the socket until the loop reads them.
+  const config::Config before = g->cfg_;
+  g->apply(before, cfg, "start-up", g->path_);
   if (auto r = g->setup_loop(); !r) return Err(r.error());
   // Everything that needs more than CAP_NET_ADMIN is done.
   g->drop_privileges_and_start_threads();
@@ -169,6 +171,7 @@ tunnel::SysResult<std::unique_ptr<Gateway>> Gateway::start_interface(const std::
   cfg.interface.routes = false;  // addresses, MTU and routes are the caller's business
   std::unique_ptr<Gateway> g(new Gateway("", std::move(cfg), log, std::move(*nl), std::move(*tun), std::move(*udp)));
   g->dev_->clear_private_key(g->rng_);
+  g->cfg_.interface.private_key = handshake::PrivateKey();  // none until `wg` sets one
   g->signals_ = std::move(*signals);
   if (auto r = g->setup_loop(); !r) return Err(r.error());
   g->control_->set_on_removed([gw = g.get()] {
@@ -183,70 +186,76 @@ tunnel::SysResult<void> Gateway::configure_link() {
   const int ifindex = tun_.ifindex();
   if (auto r = nl_.set_mtu(ifindex, cfg_.interface.mtu); !r) return r;
   if (auto r = nl_.set_up(ifindex, true); !r) return r;
-  sync_addresses(cfg_.interface.addresses);
   return {};
 }
 
+namespace {
+
+// Already gone (removed by hand, or with the interface): nothing to undo.
+bool already_gone(int err) { return err == ENOENT || err == ESRCH || err == EADDRNOTAVAIL || err == ENODEV; }
+
 // Brings `installed` (what we added to the kernel) to `wanted`: removes what
-// is no longer wanted, adds what is missing; a failed add is logged and
-// retried on the next sync. Only things we added are ever removed.
+// is no longer wanted, adds what is missing. Returns one message per
+// failure; a failed add is retried on the next sync. Only things we added
+// are ever removed.
 template <typename Add, typename Del>
-void sync_set(std::set<config::IpPrefix>& installed, const std::set<config::IpPrefix>& wanted, Add add, Del del,
-              const char* what, tunnel::Logger& log) {
+std::vector<std::string> sync_set(std::set<config::IpPrefix>& installed, const std::vector<config::IpPrefix>& wanted,
+                                  Add add, Del del, const char* what) {
+  std::vector<std::string> failed;
+  const std::set<config::IpPrefix> want(wanted.begin(), wanted.end());
   for (auto it = installed.begin(); it != installed.end();) {
-    if (wanted.count(*it) == 0) {
-      (void)del(*it);
-      it = installed.erase(it);
-    } else {
+    if (want.count(*it) != 0) {
       ++it;
+      continue;
     }
+    if (auto r = del(*it); !r && !already_gone(r.error().error)) {
+      failed.push_back(std::string("cannot remove ") + what + " " + it->to_string() + ": " + r.error().message());
+    }
+    it = installed.erase(it);
   }
-  for (const auto& p : wanted) {
+  for (const auto& p : want) {
     if (installed.count(p) != 0) continue;
     if (auto r = add(p); !r) {
-      LogLine(log, LogLevel::kError) << "cannot add " << what << " " << p.to_string() << ": " << r.error().message();
+      failed.push_back(std::string("cannot add ") + what + " " + p.to_string() + ": " + r.error().message());
       continue;
     }
     installed.insert(p);
   }
+  return failed;
 }
 
-void Gateway::sync_addresses(const std::vector<config::IpPrefix>& wanted_list) {
+}  // namespace
+
+std::vector<std::string> Gateway::sync_addresses(const std::vector<config::IpPrefix>& wanted) {
   const int ifindex = tun_.ifindex();
-  sync_set(
-      addresses_, {wanted_list.begin(), wanted_list.end()},
-      [&](const config::IpPrefix& a) { return nl_.add_address(ifindex, a); },
-      [&](const config::IpPrefix& a) { return nl_.del_address(ifindex, a); }, "address", log_);
+  return sync_set(
+      addresses_, wanted, [&](const config::IpPrefix& a) { return nl_.add_address(ifindex, a); },
+      [&](const config::IpPrefix& a) { return nl_.del_address(ifindex, a); }, "address");
 }
 
-// With `routes: true`, one route per allowed-ips prefix through the TUN.
-void Gateway::sync_routes() {
-  std::set<config::IpPrefix> wanted;
-  if (cfg_.interface.routes) {
-    for (const auto& p : cfg_.peers) wanted.insert(p.allowed_ips.begin(), p.allowed_ips.end());
-  }
+std::vector<std::string> Gateway::sync_routes(const std::vector<config::IpPrefix>& wanted) {
   const int ifindex = tun_.ifindex();
-  sync_set(
+  return sync_set(
       routes_, wanted, [&](const config::IpPrefix& r) { return nl_.add_route(ifindex, r); },
-      [&](const config::IpPrefix& r) { return nl_.del_route(ifindex, r); }, "route", log_);
+      [&](const config::IpPrefix& r) { return nl_.del_route(ifindex, r); }, "route");
 }
 
-tunnel::PeerSpec Gateway::spec_for(const config::PeerConfig& p) {
-  tunnel::PeerSpec s{p.public_key, p.preshared_key, std::nullopt, p.allowed_ips, p.persistent_keepalive, p.name};
-  if (p.endpoint && p.endpoint->address) {
-    s.endpoint = tunnel::SockAddr(*p.endpoint->address, p.endpoint->port);
-  } else if (p.endpoint) {
-    s.endpoint = resolve_now(p.endpoint->host, p.endpoint->port);
-    if (!s.endpoint) {
-      LogLine(log_, LogLevel::kWarn) << "peer " << p.label() << ": cannot resolve " << p.endpoint->host
-                                     << "; will retry";
-    }
-  }
-  return s;
+std::optional<tunnel::SockAddr> Gateway::resolve(const config::EndpointSpec& e) {
+  if (e.address) return tunnel::SockAddr(*e.address, e.port);
+  return resolve_now(e.host, e.port);
 }
 
-void Gateway::apply_peers(const config::Config& cfg) {
-  for (const auto& p : cfg.peers) dev_->upsert_peer(spec_for(p));
+tunnel::SysResult<void> Gateway::set_mtu(uint32_t mtu) { return nl_.set_mtu(tun_.ifindex(), mtu); }
+
+tunnel::SysResult<void> Gateway::set_fwmark(uint32_t mark) { return udp_.set_fwmark(mark); }
+
+ChangeReport Gateway::apply(const config::Config& before, const config::Config& next, std::string_view what,
+                            std::string_view source) {
+  ChangeReport report;
+  cfg_ = apply_change(before, next, *dev_, *this, rng_, report);
+  // At start-up the interface's own line says what runs; only trouble is news.
+  if (what != "start-up" || !report.ok()) log_report(log_, what, source, report);
+  return report;
 }
 
 tunnel::SysResult<void> Gateway::setup_loop() {
@@ -366,64 +375,11 @@ void Gateway::reload() {
     for (const auto& d : loaded.error()) LogLine(log_, LogLevel::kError) << "reload: " << d.to_string();
   } else {
     for (const auto& d : loaded->warnings) LogLine(log_, LogLevel::kWarn) << d.to_string();
-    apply(std::move(loaded->config));
-    LogLine(log_, LogLevel::kInfo) << "reload: applied " << path_;
+    // The file is the whole truth: peers added with `wg set` go too.
+    const config::Config before = cfg_;
+    apply(before, loaded->config, "reload", path_);
   }
   notifier_.send("READY=1");
-}
-
-// Applies a re-read configuration: unchanged peers keep their sessions.
-void Gateway::apply(config::Config next) {
-  const auto& was = cfg_.interface;
-  const auto& now = next.interface;
-  if (now.name != was.name || now.listen_port != was.listen_port) {
-    LogLine(log_, LogLevel::kWarn) << "reload: interface name and listen-port changes take effect after a restart";
-  }
-  // Of the data path, only crypto-threads changes while running.
-  config::DataPathConfig running = was.data_path;
-  running.crypto_threads = now.data_path.crypto_threads;
-  if (running != now.data_path) {
-    LogLine(log_, LogLevel::kWarn)
-        << "reload: batch-io, udp-gso, udp-gro, tun-offload and socket-buffer changes take effect after a restart";
-  }
-  if (now.data_path.crypto_threads != was.data_path.crypto_threads) {
-    start_crypto(now.data_path);
-    LogLine(log_, LogLevel::kInfo) << "reload: " << dev_->crypto_threads() << " crypto thread(s)";
-  }
-  if (!(now.public_key() == was.public_key())) dev_->set_private_key(now.private_key);
-  if (now.mtu != was.mtu) (void)nl_.set_mtu(tun_.ifindex(), now.mtu);
-  if (now.fwmark != was.fwmark) (void)udp_.set_fwmark(now.fwmark);
-  dev_->set_settings(tunnel::Device::Settings{now.mtu, now.rekey_after_time});
-  sync_addresses(now.addresses);
-  std::set<handshake::PublicKey> keep;
-  for (const auto& p : next.peers) keep.insert(p.public_key);
-  // The file is the whole truth: peers added with `wg set` go too.
-  for (const auto& p : dev_->peers()) {
-    if (keep.count(p.public_key) == 0) dev_->remove_peer(p.public_key);
-  }
-  next.interface.name = was.name;
-  next.interface.listen_port = was.listen_port;
-  next.interface.data_path = running;
-  for (const auto& p : next.peers) {
-    const config::PeerConfig* before = find_peer(cfg_, p.public_key);
-    if (before != nullptr && before->endpoint == p.endpoint) {
-      // Same configured endpoint: keep where the peer actually is now
-      // (it may have roamed), and do not resolve its name again.
-      tunnel::PeerSpec spec{p.public_key, p.preshared_key, std::nullopt, p.allowed_ips, p.persistent_keepalive, p.name};
-      dev_->upsert_peer(spec);
-    } else {
-      dev_->upsert_peer(spec_for(p));
-    }
-  }
-  std::vector<handshake::PublicKey> added;
-  for (const auto& p : next.peers) {
-    if (find_peer(cfg_, p.public_key) == nullptr) added.push_back(p.public_key);
-  }
-  cfg_ = std::move(next);
-  sync_routes();
-  // New peers come up at once, as at start-up (peers without an endpoint
-  // wait for the other side).
-  for (const auto& key : added) dev_->initiate(key);
 }
 
 int Gateway::run() {

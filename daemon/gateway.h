@@ -11,6 +11,7 @@
 
 #include "config/types.h"
 #include "daemon/control_socket.h"
+#include "daemon/reconfigure.h"
 #include "daemon/resolver.h"
 #include "daemon/uapi.h"
 #include "daemon/sd_notify.h"
@@ -31,7 +32,7 @@ inline tunnel::LinuxUdp::Options udp_options(const config::DataPathConfig& d) {
   return {d.batch_io, d.udp_gso, d.udp_gro, static_cast<int>(d.socket_buffer)};
 }
 
-class Gateway final : public UapiBackend {
+class Gateway final : public UapiBackend, private GatewayControl {
  public:
   // Sets everything up; on failure the error says what could not be done.
   [[nodiscard]] static tunnel::SysResult<std::unique_ptr<Gateway>> start(std::string config_path,
@@ -46,8 +47,8 @@ class Gateway final : public UapiBackend {
   int run();
 
   // UAPI (wg show / wg set) over /run/wireguard/IFACE.sock: the running
-  // state. `wg set` changes it until the next reload or restart; routes stay
-  // managed by the config file (gateway_uapi.cc).
+  // state. `wg set` changes it until the next reload or restart, through the
+  // same change path as a reload (reconfigure.h; gateway_uapi.cc).
   UapiState get() override;
   int set(const UapiSet& request) override;
   std::string status() override;
@@ -59,20 +60,26 @@ class Gateway final : public UapiBackend {
   [[nodiscard]] tunnel::SysResult<void> setup_loop();
   void drop_privileges_and_start_threads();
   void start_crypto(const config::DataPathConfig& d);
-  void apply_peers(const config::Config& cfg);
-  tunnel::PeerSpec spec_for(const config::PeerConfig& p);
-  void sync_routes();
-  void sync_addresses(const std::vector<config::IpPrefix>& wanted);
+  // The one change path (reconfigure.h): `next` over `before` (the
+  // configuration in effect) becomes cfg_; logged as `what` (log_report).
+  ChangeReport apply(const config::Config& before, const config::Config& next, std::string_view what,
+                     std::string_view source = {});
   void on_signal();
   void on_tun_readable();
   void reload();
-  void apply(config::Config next);
   void re_resolve();
   void take_resolved();
   void after_events();
   std::string status_line() const;
-  int set_peer(const UapiPeerSet& ps);
-  int rebind(uint16_t port);
+
+  // GatewayControl: the kernel's side of a change.
+  tunnel::SysResult<void> set_mtu(uint32_t mtu) override;
+  tunnel::SysResult<void> set_fwmark(uint32_t mark) override;
+  tunnel::SysResult<void> set_listen_port(uint16_t port) override;
+  std::vector<std::string> sync_addresses(const std::vector<config::IpPrefix>& wanted) override;
+  std::vector<std::string> sync_routes(const std::vector<config::IpPrefix>& wanted) override;
+  std::optional<tunnel::SockAddr> resolve(const config::EndpointSpec& endpoint) override;
+  size_t set_crypto(const config::DataPathConfig& d) override;
 
   std::string path_;  // empty in cross-platform mode
   config::Config cfg_;

@@ -2,8 +2,6 @@
 // (wireguard-go's device/uapi.go semantics, see uapi.h). Changes apply to
 // the running device only; the config file is not rewritten, and a reload
 // or restart returns to it.
-#include <cerrno>
-
 #include "daemon/gateway.h"
 
 namespace sitelink::daemon {
@@ -55,66 +53,26 @@ std::string Gateway::status() {
   return out;
 }
 
-int Gateway::rebind(uint16_t port) {
-  if (port != 0 && port == udp_.port()) return 0;
+tunnel::SysResult<void> Gateway::set_listen_port(uint16_t port) {
+  if (port != 0 && port == udp_.port()) return {};
   auto fresh = tunnel::LinuxUdp::bind(port, cfg_.interface.fwmark, udp_options(cfg_.interface.data_path));
-  if (!fresh) return fresh.error().error != 0 ? fresh.error().error : EADDRINUSE;
+  if (!fresh) return Err(fresh.error());
   loop_->unwatch(udp_.fd());
   udp_ = std::move(*fresh);  // the device keeps using udp_, now the new socket
-  if (auto r = loop_->watch(udp_.fd(), [this] { dev_->handle_udp_readable(); }); !r) return r.error().error;
+  if (auto r = loop_->watch(udp_.fd(), [this] { dev_->handle_udp_readable(); }); !r) return r;
   LogLine(log_, LogLevel::kInfo) << "listening on port " << udp_.port();
-  return 0;
+  return {};
 }
 
-int Gateway::set_peer(const UapiPeerSet& ps) {
-  if (ps.remove) {
-    dev_->remove_peer(ps.public_key);
-    return 0;
-  }
-  if (ps.public_key == dev_->public_key()) return 0;  // never our own key
-  auto existing = dev_->peer(ps.public_key);
-  if (ps.update_only && !existing) return 0;
-  tunnel::PeerSpec spec;
-  spec.public_key = ps.public_key;
-  if (existing) {
-    spec.preshared_key = existing->preshared_key;
-    spec.endpoint = existing->endpoint;
-    spec.allowed_ips = existing->allowed_ips;
-    spec.persistent_keepalive = existing->persistent_keepalive;
-    spec.name = existing->label == ps.public_key.to_base64() ? "" : existing->label;
-  }
-  if (ps.preshared_key) spec.preshared_key = *ps.preshared_key;
-  if (ps.endpoint) spec.endpoint = ps.endpoint;
-  if (ps.persistent_keepalive) spec.persistent_keepalive = std::chrono::seconds(*ps.persistent_keepalive);
-  if (ps.replace_allowed_ips) spec.allowed_ips.clear();
-  spec.allowed_ips.insert(spec.allowed_ips.end(), ps.allowed_ips.begin(), ps.allowed_ips.end());
-  dev_->upsert_peer(spec);
-  return 0;
-}
-
+// A set request goes the way of a reload: the configuration it asks for is
+// compared with the one in effect and the difference applied (reconfigure.h).
+// The request was parsed whole before this (a malformed one changes
+// nothing); a step that fails here (a port in use, a mark not permitted) is
+// answered with its errno and logged, and the request's other changes stay.
 int Gateway::set(const UapiSet& request) {
-  if (request.private_key) {
-    if (request.private_key->is_zero()) {
-      dev_->clear_private_key(rng_);
-    } else if (!dev_->has_private_key() || !(request.private_key->public_key() == dev_->public_key())) {
-      dev_->set_private_key(*request.private_key);
-      LogLine(log_, LogLevel::kInfo) << "private key changed through the control socket";
-    }
-  }
-  if (request.listen_port) {
-    if (int err = rebind(*request.listen_port); err != 0) return err;
-  }
-  if (request.fwmark && *request.fwmark != cfg_.interface.fwmark) {
-    if (auto r = udp_.set_fwmark(*request.fwmark); !r) return r.error().error;
-    cfg_.interface.fwmark = *request.fwmark;
-  }
-  if (request.replace_peers) {
-    for (const auto& p : dev_->peers()) dev_->remove_peer(p.public_key);
-  }
-  for (const auto& ps : request.peers) {
-    if (int err = set_peer(ps); err != 0) return err;
-  }
-  return 0;
+  const UapiChange change = uapi_change(cfg_, request, *dev_);
+  const ChangeReport report = apply(change.before, change.after, "wg set");
+  return report.first_errno;
 }
 
 }  // namespace sitelink::daemon

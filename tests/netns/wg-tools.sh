@@ -22,9 +22,10 @@
 #   d. `wg syncconf IFACE <(wg showconf IFACE)` changes nothing and keeps the
 #      session: latest handshake unchanged, no handshake in either log.
 #   e. `wg set IFACE peer B allowed-ips ...,198.18.2.0/24 persistent-keepalive
-#      25`: wg show reflects both, the session is kept, and traffic flows to
-#      the old and (with a route added by hand: routes follow the config file,
-#      not UAPI) the new prefix.
+#      25`: wg show reflects both, the session is kept, sitelinkd routes the
+#      new prefix through the TUN (`routes: true` covers what `wg set` adds:
+#      one change path for reloads and UAPI), and traffic flows to the old and
+#      the new prefix.
 #   f. `wg set` errors come back as wg errors: listen-port on a port another
 #      socket holds fails with "Address in use" and the port stays.
 #   g. `wg setconf IFACE FILE` with FILE from showconf: the configuration
@@ -258,7 +259,11 @@ case_e() {
     fail "e: wg show has no 'persistent keepalive: every 25 seconds'"
   fi
   check_ping e "$NS_A" 198.18.0.2
-  ip -n "$NS_A" route add 198.18.2.0/24 dev "$TUN_A"
+  if [[ -n $(ip -n "$NS_A" route show 198.18.2.0/24 dev "$TUN_A") ]]; then
+    pass "e: sitelinkd added the route for 198.18.2.0/24 (routes: true)"
+  else
+    fail "e: no route for 198.18.2.0/24 via $TUN_A after wg set added it"
+  fi
   check_ping e "$NS_A" 198.18.2.1
   session_kept e "$hs0" "$n0"
 }

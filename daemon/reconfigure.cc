@@ -1,0 +1,312 @@
+// Applying a configuration change to the running gateway (see reconfigure.h).
+#include "daemon/reconfigure.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <map>
+#include <set>
+
+namespace sitelink::daemon {
+namespace {
+
+using tunnel::LogLevel;
+using tunnel::LogLine;
+
+// Items beyond this many are summarised ("and 3,000 more") so that a change
+// to thousands of peers stays one readable line.
+constexpr size_t kMaxItemsPerLine = 20;
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (size_t i = 0; i < items.size() && i < kMaxItemsPerLine; ++i) {
+    if (i > 0) out += "; ";
+    out += items[i];
+  }
+  if (items.size() > kMaxItemsPerLine) out += "; and " + std::to_string(items.size() - kMaxItemsPerLine) + " more";
+  return out;
+}
+
+std::string list(const std::vector<std::string>& fields) {
+  std::string out;
+  for (const auto& f : fields) out += (out.empty() ? "" : ", ") + f;
+  return out;
+}
+
+std::string prefixes(const std::vector<config::IpPrefix>& v) {
+  if (v.empty()) return "none";
+  std::vector<std::string> s;
+  s.reserve(v.size());
+  for (const auto& p : v) s.push_back(p.to_string());
+  return list(s);
+}
+
+// Steps of one change: each records what it did, and undoes in `effect`
+// what did not happen, so `effect` ends as the configuration in effect.
+class Applier {
+ public:
+  Applier(const config::Config& running, const config::Config& next, tunnel::Device& dev, GatewayControl& gw,
+          handshake::Rng& rng, ChangeReport& report)
+      : was_(running), effect_(next), diff_(config::diff(running, next)), dev_(dev), gw_(gw), rng_(rng),
+        report_(report) {}
+
+  config::Config run() {
+    interface_name();
+    private_key();
+    socket_and_link();
+    addresses();
+    data_path();
+    peers();
+    routes();
+    initiate();
+    return std::move(effect_);
+  }
+
+ private:
+  bool changed(const char* key) const { return diff_.interface_changed(key); }
+
+  void fail(const std::string& what, const tunnel::SysError& e, const std::string& still) {
+    report_.failed.push_back(what + ": " + e.message() + "; still " + still);
+    if (report_.first_errno == 0) report_.first_errno = e.error != 0 ? e.error : EIO;
+  }
+
+  void interface_name() {
+    if (!changed("name")) return;
+    report_.deferred.push_back("name " + was_.interface.name + " -> " + effect_.interface.name);
+    effect_.interface.name = was_.interface.name;
+  }
+
+  void private_key() {
+    if (!changed("private-key")) return;
+    auto& key = effect_.interface.private_key;
+    if (key.is_zero()) {
+      dev_.clear_private_key(rng_);
+      report_.applied.push_back("private key removed");
+    } else {
+      dev_.set_private_key(key);
+      report_.applied.push_back("private key changed (public key " + key.public_key().to_base64() + ")");
+    }
+  }
+
+  // A number the kernel's side takes (listen-port, fwmark, mtu): on
+  // failure the old value stays in effect.
+  template <typename T, typename Set>
+  void number(const char* key, T& now, T was, Set set) {
+    if (!changed(key)) return;
+    if (auto r = set(now); !r) {
+      fail(std::string(key) + " " + std::to_string(now), r.error(), std::to_string(was));
+      now = was;
+      return;
+    }
+    report_.applied.push_back(std::string(key) + " " + std::to_string(was) + " -> " + std::to_string(now));
+  }
+
+  void socket_and_link() {
+    auto& now = effect_.interface;
+    const auto& was = was_.interface;
+    number("listen-port", now.listen_port, was.listen_port, [&](uint16_t v) { return gw_.set_listen_port(v); });
+    number("fwmark", now.fwmark, was.fwmark, [&](uint32_t v) { return gw_.set_fwmark(v); });
+    number("mtu", now.mtu, was.mtu, [&](uint32_t v) { return gw_.set_mtu(v); });
+    // The device takes the MTU (its padding limit) and the rekey interval together.
+    if (changed("rekey-after-time")) {
+      report_.applied.push_back("rekey-after-time " + std::to_string(was.rekey_after_time.count()) + " s -> " +
+                                std::to_string(now.rekey_after_time.count()) + " s");
+    }
+    if (now.mtu != was.mtu || changed("rekey-after-time")) {
+      dev_.set_settings(tunnel::Device::Settings{now.mtu, now.rekey_after_time});
+    }
+  }
+
+  // Always synced, not only when changed: an address that could not be
+  // added last time is tried again.
+  void addresses() {
+    for (auto& why : gw_.sync_addresses(effect_.interface.addresses)) report_.failed.push_back(std::move(why));
+    if (changed("address")) {
+      report_.applied.push_back("address " + prefixes(was_.interface.addresses) + " -> " +
+                                prefixes(effect_.interface.addresses));
+    }
+  }
+
+  // Of the data path only crypto-threads changes while running.
+  void data_path() {
+    auto& now = effect_.interface.data_path;
+    const auto& was = was_.interface.data_path;
+    config::DataPathConfig running = was;
+    running.crypto_threads = now.crypto_threads;
+    if (running != now) {
+      report_.deferred.push_back("batch-io, udp-gso, udp-gro, tun-offload, socket-buffer");
+    }
+    if (now.crypto_threads != was.crypto_threads) {
+      const size_t threads = gw_.set_crypto(now);
+      report_.applied.push_back("crypto-threads: " + std::to_string(threads) + " running");
+    }
+    now = running;
+  }
+
+  tunnel::PeerSpec spec(const config::PeerConfig& p, bool with_endpoint) {
+    tunnel::PeerSpec s{p.public_key, p.preshared_key, std::nullopt, p.allowed_ips, p.persistent_keepalive, p.name};
+    if (with_endpoint && p.endpoint) {
+      s.endpoint = gw_.resolve(*p.endpoint);
+      if (!s.endpoint) {
+        report_.failed.push_back("peer " + p.label() + ": cannot resolve " + p.endpoint->host + "; will retry");
+      }
+    }
+    return s;
+  }
+
+  void peers() {
+    for (const auto& p : diff_.removed) {
+      dev_.remove_peer(p.public_key);
+      report_.applied.push_back("peer " + p.label() + " removed");
+    }
+    for (const auto& c : diff_.changed) {
+      // An unchanged endpoint is left alone: the peer may have roamed.
+      const bool endpoint = std::find(c.fields.begin(), c.fields.end(), "endpoint") != c.fields.end();
+      dev_.upsert_peer(spec(c.after, endpoint));
+      report_.applied.push_back("peer " + c.after.label() + " changed: " + list(c.fields));
+      // Sessions made with the old preshared key end with a new handshake.
+      if (c.needs_new_handshake()) initiate_.push_back(c.after.public_key);
+    }
+    for (const auto& p : diff_.added) {
+      dev_.upsert_peer(spec(p, true));
+      report_.applied.push_back("peer " + p.label() + " added");
+      initiate_.push_back(p.public_key);
+    }
+    for (const auto& p : diff_.unchanged) report_.unchanged_peers.push_back(p.label());
+  }
+
+  // With `routes: true`, one route per allowed-ips prefix through the TUN;
+  // always synced, as addresses are.
+  void routes() {
+    std::set<config::IpPrefix> wanted;
+    if (effect_.interface.routes) {
+      for (const auto& p : effect_.peers) wanted.insert(p.allowed_ips.begin(), p.allowed_ips.end());
+    }
+    for (auto& why : gw_.sync_routes({wanted.begin(), wanted.end()})) report_.failed.push_back(std::move(why));
+    if (changed("routes")) {
+      report_.applied.push_back(std::string("routes ") + (effect_.interface.routes ? "on" : "off"));
+    }
+  }
+
+  // New peers come up at once, as at start-up (peers without an endpoint
+  // wait for the other side).
+  void initiate() {
+    for (const auto& key : initiate_) dev_.initiate(key);
+  }
+
+  const config::Config& was_;
+  config::Config effect_;
+  const config::ConfigDiff diff_;
+  tunnel::Device& dev_;
+  GatewayControl& gw_;
+  handshake::Rng& rng_;
+  ChangeReport& report_;
+  std::vector<handshake::PublicKey> initiate_;
+};
+
+// The UAPI peer section `ps` applied to `after` (see UapiPeerSet).
+// `owner` maps each allowed IP in `after` to its peer.
+void apply_peer_section(const UapiPeerSet& ps,
+                        const std::optional<handshake::PublicKey>& own, const tunnel::Device& dev,
+                        std::map<config::IpPrefix, handshake::PublicKey>& owner, UapiChange& c) {
+  auto& peers = c.after.peers;
+  auto it = std::find_if(peers.begin(), peers.end(), [&](const auto& p) { return p.public_key == ps.public_key; });
+  if (ps.remove) {
+    if (it != peers.end()) {
+      for (const auto& a : it->allowed_ips) owner.erase(a);
+      peers.erase(it);
+    }
+    return;
+  }
+  if (own && ps.public_key == *own) return;  // never our own key
+  if (ps.update_only && it == peers.end()) return;
+  if (it == peers.end()) {
+    config::PeerConfig fresh;
+    fresh.public_key = ps.public_key;
+    it = peers.insert(peers.end(), std::move(fresh));
+  }
+  config::PeerConfig& p = *it;
+  if (ps.preshared_key) {
+    p.preshared_key = *ps.preshared_key;
+    p.preshared_key_file.clear();
+  }
+  if (ps.endpoint) {
+    p.endpoint = endpoint_of(*ps.endpoint);
+    // Compare with where the peer is now, not where it was configured.
+    for (auto& b : c.before.peers) {
+      if (!(b.public_key == ps.public_key)) continue;
+      const auto live = dev.peer(ps.public_key);
+      b.endpoint = live && live->endpoint ? std::optional(endpoint_of(*live->endpoint)) : std::nullopt;
+    }
+  }
+  if (ps.persistent_keepalive) p.persistent_keepalive = std::chrono::seconds(*ps.persistent_keepalive);
+  if (ps.replace_allowed_ips) {
+    for (const auto& a : p.allowed_ips) owner.erase(a);
+    p.allowed_ips.clear();
+  }
+  for (const auto& a : ps.allowed_ips) {
+    auto [o, inserted] = owner.try_emplace(a, ps.public_key);
+    if (!inserted) {
+      if (o->second == ps.public_key) continue;  // already this peer's
+      // Another peer's: it moves here.
+      for (auto& other : peers) {
+        if (!(other.public_key == o->second)) continue;
+        std::erase(other.allowed_ips, a);
+      }
+      o->second = ps.public_key;
+    }
+    p.allowed_ips.push_back(a);
+  }
+}
+
+}  // namespace
+
+config::Config apply_change(const config::Config& running, const config::Config& next, tunnel::Device& dev,
+                            GatewayControl& gw, handshake::Rng& rng, ChangeReport& report) {
+  return Applier(running, next, dev, gw, rng, report).run();
+}
+
+UapiChange uapi_change(const config::Config& running, const UapiSet& request, const tunnel::Device& dev) {
+  UapiChange c{running, running};
+  auto& iface = c.after.interface;
+  if (request.private_key) {
+    iface.private_key = *request.private_key;
+    iface.private_key_file.clear();
+  }
+  if (request.listen_port) iface.listen_port = *request.listen_port;
+  if (request.fwmark) iface.fwmark = *request.fwmark;
+  if (request.replace_peers) c.after.peers.clear();
+  std::optional<handshake::PublicKey> own;
+  if (!iface.private_key.is_zero()) own = iface.public_key();
+  std::map<config::IpPrefix, handshake::PublicKey> owner;
+  for (const auto& p : c.after.peers) {
+    for (const auto& a : p.allowed_ips) owner.emplace(a, p.public_key);
+  }
+  for (const auto& ps : request.peers) apply_peer_section(ps, own, dev, owner, c);
+  return c;
+}
+
+config::EndpointSpec endpoint_of(const tunnel::SockAddr& a) {
+  config::EndpointSpec e;
+  e.host = a.ip().to_string();
+  e.port = a.port();
+  e.address = a.ip();
+  return e;
+}
+
+void log_report(tunnel::Logger& log, std::string_view what, std::string_view source, const ChangeReport& report) {
+  {
+    LogLine line(log, LogLevel::kInfo);
+    line << what << ": applied";
+    if (!source.empty()) line << " " << source;
+    line << ": " << (report.applied.empty() ? "no change" : join(report.applied)) << " ("
+         << report.unchanged_peers.size() << " peer(s) unchanged)";
+  }
+  if (!report.deferred.empty()) {
+    LogLine(log, LogLevel::kWarn) << what << ": takes effect after a restart: " << join(report.deferred);
+  }
+  if (!report.failed.empty()) {
+    LogLine(log, LogLevel::kError) << what << ": not applied: " << join(report.failed);
+  }
+}
+
+}  // namespace sitelink::daemon

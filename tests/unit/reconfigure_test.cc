@@ -1,0 +1,435 @@
+// The one change path (daemon/reconfigure.h) that start-up, reload and UAPI
+// `set` share: a real Device over the in-memory network and TUN, a fake of
+// the kernel's side (MTU, fwmark, port, addresses, routes) that can be told
+// to fail, and a second gateway to hold sessions with. Checks that what is
+// reported as applied is what runs, that failures leave the old value in
+// effect, that unchanged peers keep their sessions, and, over random
+// sequences of reloads and `wg set`s, that the configuration in effect always
+// matches the device's peers and the routes.
+#include "daemon/reconfigure.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+
+#include "config/diff.h"
+#include "fakes/fake_clock.h"
+#include "fakes/fake_network.h"
+#include "fakes/fake_tun.h"
+#include "support/test_support.h"
+
+namespace sitelink::daemon {
+namespace {
+
+using namespace std::chrono_literals;
+namespace hs = handshake;
+using config::IpPrefix;
+
+IpPrefix prefix(const char* s) { return *IpPrefix::parse(s); }
+tunnel::SockAddr addr(const char* s) { return *tunnel::SockAddr::parse(s); }
+
+class FakeControl final : public GatewayControl {
+ public:
+  tunnel::SysResult<void> set_mtu(uint32_t mtu) override {
+    if (mtu_errno != 0) return tunnel::sys_error(mtu_errno, "set MTU");
+    mtus.push_back(mtu);
+    return {};
+  }
+  tunnel::SysResult<void> set_fwmark(uint32_t mark) override {
+    if (fwmark_errno != 0) return tunnel::sys_error(fwmark_errno, "set fwmark");
+    fwmark = mark;
+    return {};
+  }
+  tunnel::SysResult<void> set_listen_port(uint16_t p) override {
+    if (port_errno != 0) return tunnel::sys_error(port_errno, "bind port " + std::to_string(p));
+    port = p;
+    return {};
+  }
+  std::vector<std::string> sync_addresses(const std::vector<IpPrefix>& wanted) override {
+    addresses = {wanted.begin(), wanted.end()};
+    ++address_syncs;
+    return address_failures;
+  }
+  std::vector<std::string> sync_routes(const std::vector<IpPrefix>& wanted) override {
+    routes = {wanted.begin(), wanted.end()};
+    return {};
+  }
+  std::optional<tunnel::SockAddr> resolve(const config::EndpointSpec& e) override {
+    if (!e.address) return std::nullopt;  // no DNS here
+    return tunnel::SockAddr(*e.address, e.port);
+  }
+  size_t set_crypto(const config::DataPathConfig& d) override {
+    ++crypto_calls;
+    return d.crypto_threads.value_or(0);
+  }
+
+  int mtu_errno = 0, fwmark_errno = 0, port_errno = 0;
+  std::vector<uint32_t> mtus;
+  uint32_t fwmark = 0;
+  uint16_t port = 0;
+  std::set<IpPrefix> addresses, routes;
+  std::vector<std::string> address_failures;
+  int address_syncs = 0;
+  int crypto_calls = 0;
+};
+
+// Office A runs the change path; office B is a plain device to hold a
+// session with. C and D are peers that never answer.
+class Reconfigure : public ::testing::Test {
+ protected:
+  Reconfigure()
+      : key_a(hs::PrivateKey::generate(rng)),
+        key_b(hs::PrivateKey::generate(rng)),
+        key_c(hs::PrivateKey::generate(rng)),
+        key_d(hs::PrivateKey::generate(rng)),
+        udp_a(net.socket(addr("203.0.113.1:51820"))),
+        udp_b(net.socket(addr("198.51.100.2:51820"))) {
+    log.set_sink([this](tunnel::LogLevel, std::string_view line) { lines.emplace_back(line); });
+    a = std::make_unique<tunnel::Device>(key_a, tunnel::Device::Settings{}, clock, rng, tun_a, udp_a, log);
+    b = std::make_unique<tunnel::Device>(key_b, tunnel::Device::Settings{}, clock, rng, tun_b, udp_b, log);
+    b->upsert_peer({key_a.public_key(), {}, addr("203.0.113.1:51820"), {prefix("198.18.1.0/24")}, 0s, "office-a"});
+    running.interface.private_key = key_a;
+    running.interface.addresses = {prefix("198.18.0.1/24")};
+  }
+
+  config::PeerConfig peer(const hs::PrivateKey& k, const char* name, std::vector<IpPrefix> ips,
+                          const char* endpoint = nullptr) {
+    config::PeerConfig p;
+    p.name = name;
+    p.public_key = k.public_key();
+    p.allowed_ips = std::move(ips);
+    if (endpoint != nullptr) p.endpoint = endpoint_of(addr(endpoint));
+    return p;
+  }
+  config::PeerConfig office_b() { return peer(key_b, "office-b", {prefix("198.18.2.0/24")}, "198.51.100.2:51820"); }
+
+  ChangeReport apply(const config::Config& next) {
+    ChangeReport r;
+    running = apply_change(running, next, *a, control, rng, r);
+    return r;
+  }
+  int wg_set(const UapiSet& request) {
+    const UapiChange c = uapi_change(running, request, *a);
+    ChangeReport r;
+    running = apply_change(c.before, c.after, *a, control, rng, r);
+    return r.first_errno;
+  }
+  void pump() {
+    for (int rounds = 0; rounds < 100 && net.flush() > 0; ++rounds) {
+      while (a->handle_udp_readable()) {
+      }
+      while (b->handle_udp_readable()) {
+      }
+    }
+  }
+  // The configuration in effect is what the device runs: the same peers
+  // with the same allowed-ips, keys and keepalives, and routes for exactly
+  // their allowed-ips.
+  void expect_in_effect() {
+    std::set<IpPrefix> all;
+    ASSERT_EQ(a->peer_count(), running.peers.size());
+    for (const auto& p : running.peers) {
+      const auto st = a->peer(p.public_key);
+      ASSERT_TRUE(st) << p.label();
+      EXPECT_EQ(std::set<IpPrefix>(st->allowed_ips.begin(), st->allowed_ips.end()),
+                std::set<IpPrefix>(p.allowed_ips.begin(), p.allowed_ips.end()))
+          << p.label();
+      EXPECT_TRUE(st->preshared_key == p.preshared_key) << p.label();
+      EXPECT_EQ(st->persistent_keepalive, p.persistent_keepalive) << p.label();
+      all.insert(p.allowed_ips.begin(), p.allowed_ips.end());
+    }
+    EXPECT_EQ(control.routes, running.interface.routes ? all : std::set<IpPrefix>{});
+  }
+  static bool mentions(const std::vector<std::string>& v, const std::string& text) {
+    return std::any_of(v.begin(), v.end(), [&](const std::string& s) { return s.find(text) != std::string::npos; });
+  }
+
+  test::FakeNetwork net;
+  test::FakeClock clock;
+  test::SeededRng rng{42};
+  hs::PrivateKey key_a, key_b, key_c, key_d;
+  test::FakeTun tun_a, tun_b;
+  test::FakeUdp& udp_a;
+  test::FakeUdp& udp_b;
+  tunnel::Logger log;
+  std::vector<std::string> lines;
+  std::unique_ptr<tunnel::Device> a, b;
+  FakeControl control;
+  config::Config running;  // office A's configuration in effect
+};
+
+TEST_F(Reconfigure, StartUpAddsPeersSyncsRoutesAndInitiates) {
+  config::Config next = running;
+  next.peers = {office_b(), peer(key_c, "office-c", {prefix("198.18.3.0/24")})};
+  const ChangeReport r = apply(next);
+  EXPECT_TRUE(r.ok());
+  EXPECT_TRUE(mentions(r.applied, "peer office-b added"));
+  EXPECT_TRUE(mentions(r.applied, "peer office-c added"));
+  EXPECT_EQ(control.addresses, std::set<IpPrefix>{prefix("198.18.0.1/24")});
+  expect_in_effect();
+  pump();  // the initiation to office-b went out at once, without traffic
+  EXPECT_TRUE(a->peer(key_b.public_key())->has_session);
+}
+
+TEST_F(Reconfigure, UnchangedPeerKeepsItsSessionAndRoamedEndpoint) {
+  config::Config next = running;
+  next.peers = {office_b()};
+  apply(next);
+  pump();
+  ASSERT_TRUE(a->peer(key_b.public_key())->has_session);
+  const auto handshake_at = a->peer(key_b.public_key())->stats.last_handshake;
+  a->set_endpoint(key_b.public_key(), addr("198.51.100.99:4000"));  // as if it roamed
+  const size_t sent = udp_a.sent;
+
+  next.peers.push_back(peer(key_c, "office-c", {prefix("198.18.3.0/24")}));
+  next.interface.rekey_after_time = 100s;
+  const ChangeReport r = apply(next);
+  EXPECT_TRUE(r.ok());
+  EXPECT_EQ(r.unchanged_peers, std::vector<std::string>{"office-b"});
+  EXPECT_FALSE(mentions(r.applied, "office-b"));
+  const auto st = a->peer(key_b.public_key());
+  EXPECT_TRUE(st->has_session);
+  EXPECT_EQ(st->stats.last_handshake, handshake_at);
+  EXPECT_EQ(st->endpoint, addr("198.51.100.99:4000"));
+  EXPECT_EQ(udp_a.sent, sent) << "office-c has no endpoint: nothing to send, and office-b needs no new handshake";
+  expect_in_effect();
+}
+
+TEST_F(Reconfigure, ChangedEndpointMovesThePeerAndNewPresharedKeyStartsAHandshake) {
+  config::Config next = running;
+  next.peers = {office_b()};
+  apply(next);
+  pump();
+  clock.advance(10s);  // past REKEY_TIMEOUT: a new initiation may go out
+  next.peers[0].endpoint = endpoint_of(addr("198.51.100.7:51820"));
+  next.peers[0].preshared_key = hs::PresharedKey::generate(rng);
+  const size_t sent = udp_a.sent;
+  const ChangeReport r = apply(next);
+  EXPECT_TRUE(mentions(r.applied, "peer office-b changed: preshared-key, endpoint"));
+  EXPECT_EQ(a->peer(key_b.public_key())->endpoint, addr("198.51.100.7:51820"));
+  EXPECT_EQ(udp_a.sent, sent + 1) << "an initiation with the new preshared key";
+  expect_in_effect();
+}
+
+TEST_F(Reconfigure, RemovedPeerTakesItsRoutes) {
+  config::Config next = running;
+  next.peers = {office_b(), peer(key_c, "office-c", {prefix("198.18.3.0/24")})};
+  apply(next);
+  next.peers.pop_back();
+  const ChangeReport r = apply(next);
+  EXPECT_TRUE(mentions(r.applied, "peer office-c removed"));
+  EXPECT_FALSE(a->peer(key_c.public_key()));
+  EXPECT_EQ(control.routes, std::set<IpPrefix>{prefix("198.18.2.0/24")});
+  expect_in_effect();
+}
+
+TEST_F(Reconfigure, FailedStepIsReportedAndTheOldValueStaysInEffect) {
+  control.mtu_errno = EPERM;
+  config::Config next = running;
+  next.interface.mtu = 1380;
+  next.peers = {office_b()};
+  ChangeReport r = apply(next);
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.first_errno, EPERM);
+  EXPECT_TRUE(mentions(r.failed, "mtu 1380: set MTU: Operation not permitted; still 1420"));
+  EXPECT_TRUE(mentions(r.applied, "peer office-b added")) << "the rest of the change still applies";
+  EXPECT_EQ(running.interface.mtu, 1420u);
+  EXPECT_TRUE(control.mtus.empty());
+  // The next attempt compares with the truth, so it tries again.
+  control.mtu_errno = 0;
+  r = apply(next);
+  EXPECT_TRUE(r.ok());
+  EXPECT_EQ(control.mtus, std::vector<uint32_t>{1380});
+  EXPECT_EQ(running.interface.mtu, 1380u);
+}
+
+TEST_F(Reconfigure, AddressFailuresAreReportedAndRetried) {
+  control.address_failures = {"cannot add address 198.18.0.9/24: File exists"};
+  config::Config next = running;
+  next.interface.addresses.push_back(prefix("198.18.0.9/24"));
+  const ChangeReport r = apply(next);
+  EXPECT_TRUE(mentions(r.failed, "cannot add address 198.18.0.9/24"));
+  EXPECT_EQ(r.first_errno, 0) << "a sync failure carries no errno of its own";
+  const int syncs = control.address_syncs;
+  apply(next);  // no change asked, the sync still runs
+  EXPECT_EQ(control.address_syncs, syncs + 1);
+}
+
+TEST_F(Reconfigure, RestartOnlyChangesAreDeferredAndNotInEffect) {
+  config::Config next = running;
+  next.interface.name = "sl9";
+  next.interface.data_path.udp_gso = false;
+  next.interface.data_path.crypto_threads = 2;
+  const ChangeReport r = apply(next);
+  EXPECT_TRUE(mentions(r.deferred, "name sl0 -> sl9"));
+  EXPECT_TRUE(mentions(r.deferred, "udp-gso"));
+  EXPECT_TRUE(mentions(r.applied, "crypto-threads: 2 running"));
+  EXPECT_EQ(control.crypto_calls, 1);
+  EXPECT_EQ(running.interface.name, "sl0");
+  EXPECT_TRUE(running.interface.data_path.udp_gso);
+  EXPECT_EQ(running.interface.data_path.crypto_threads, std::optional<uint32_t>(2));
+  // Deferred again next time, not "applied" by having been asked once.
+  EXPECT_TRUE(mentions(apply(next).deferred, "name sl0 -> sl9"));
+}
+
+TEST_F(Reconfigure, ReportIsLoggedOneLinePerOutcome) {
+  control.fwmark_errno = EPERM;
+  config::Config next = running;
+  next.interface.fwmark = 7;
+  next.interface.name = "sl9";
+  next.peers = {office_b()};
+  ChangeReport r;
+  running = apply_change(running, next, *a, control, rng, r);
+  log_report(log, "reload", "t.yaml", r);
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0], "reload: applied t.yaml: peer office-b added (0 peer(s) unchanged)");
+  EXPECT_EQ(lines[1], "reload: takes effect after a restart: name sl0 -> sl9");
+  EXPECT_EQ(lines[2], "reload: not applied: fwmark 7: set fwmark: Operation not permitted; still 0");
+  lines.clear();
+  r = {};
+  running = apply_change(running, running, *a, control, rng, r);
+  log_report(log, "wg set", "", r);
+  EXPECT_EQ(lines, std::vector<std::string>{"wg set: applied: no change (1 peer(s) unchanged)"});
+}
+
+TEST_F(Reconfigure, WgSetEndpointMovesARoamedPeerBack) {
+  config::Config next = running;
+  next.peers = {office_b()};
+  apply(next);
+  a->set_endpoint(key_b.public_key(), addr("198.51.100.99:4000"));
+  UapiSet set;
+  UapiPeerSet ps;
+  ps.public_key = key_b.public_key();
+  ps.endpoint = addr("198.51.100.2:51820");  // the configured one
+  set.peers.push_back(ps);
+  EXPECT_EQ(wg_set(set), 0);
+  EXPECT_EQ(a->peer(key_b.public_key())->endpoint, addr("198.51.100.2:51820"));
+}
+
+TEST_F(Reconfigure, WgSetMovesAnAllowedIpFromOnePeerToAnother) {
+  config::Config next = running;
+  next.peers = {office_b(), peer(key_c, "office-c", {prefix("198.18.3.0/24")})};
+  apply(next);
+  UapiSet set;
+  UapiPeerSet ps;
+  ps.public_key = key_c.public_key();
+  ps.allowed_ips = {prefix("198.18.2.0/24")};
+  set.peers.push_back(ps);
+  EXPECT_EQ(wg_set(set), 0);
+  EXPECT_TRUE(running.peers[0].allowed_ips.empty());
+  EXPECT_EQ(running.peers[1].allowed_ips, (std::vector<IpPrefix>{prefix("198.18.3.0/24"), prefix("198.18.2.0/24")}));
+  expect_in_effect();
+}
+
+TEST_F(Reconfigure, WgSetFailureIsAnErrnoAndTheRestStillApplies) {
+  control.port_errno = EADDRINUSE;
+  UapiSet set;
+  set.listen_port = 1;
+  UapiPeerSet ps;
+  ps.public_key = key_d.public_key();
+  ps.allowed_ips = {prefix("198.18.4.0/24")};
+  set.peers.push_back(ps);
+  EXPECT_EQ(wg_set(set), EADDRINUSE);
+  EXPECT_EQ(running.interface.listen_port, 51820);
+  EXPECT_TRUE(a->peer(key_d.public_key()));
+  expect_in_effect();
+}
+
+TEST_F(Reconfigure, WgSetIgnoresOwnKeyHonoursUpdateOnlyRemoveAndReplacePeers) {
+  config::Config next = running;
+  next.peers = {office_b()};
+  apply(next);
+  UapiSet set;
+  UapiPeerSet own;
+  own.public_key = key_a.public_key();
+  UapiPeerSet update_only;
+  update_only.public_key = key_c.public_key();
+  update_only.update_only = true;
+  UapiPeerSet remove;
+  remove.public_key = key_b.public_key();
+  remove.remove = true;
+  set.peers = {own, update_only, remove};
+  EXPECT_EQ(wg_set(set), 0);
+  EXPECT_EQ(a->peer_count(), 0u);
+  EXPECT_TRUE(running.peers.empty());
+
+  UapiSet replace;
+  replace.replace_peers = true;
+  UapiPeerSet d;
+  d.public_key = key_d.public_key();
+  replace.peers = {d};
+  next.peers = {office_b(), peer(key_c, "office-c", {})};
+  apply(next);
+  EXPECT_EQ(wg_set(replace), 0);
+  ASSERT_EQ(running.peers.size(), 1u);
+  EXPECT_TRUE(running.peers[0].public_key == key_d.public_key());
+  expect_in_effect();
+}
+
+TEST_F(Reconfigure, WgSetZeroPrivateKeyRemovesIt) {
+  UapiSet set;
+  set.private_key = hs::PrivateKey();
+  EXPECT_EQ(wg_set(set), 0);
+  EXPECT_FALSE(a->has_private_key());
+  EXPECT_TRUE(running.interface.private_key.is_zero());
+  set.private_key = key_a;
+  EXPECT_EQ(wg_set(set), 0);
+  EXPECT_TRUE(a->has_private_key());
+  EXPECT_TRUE(a->public_key() == key_a.public_key());
+}
+
+// Random reloads and `wg set`s, with random failures of the kernel's side:
+// after each, the configuration in effect is what the device runs.
+TEST_F(Reconfigure, RandomChangesKeepTheConfigurationInEffectTrue) {
+  const hs::PrivateKey* keys[] = {&key_b, &key_c, &key_d};
+  const char* names[] = {"office-b", "office-c", "office-d"};
+  std::vector<IpPrefix> pool;
+  for (int i = 0; i < 6; ++i) pool.push_back(*IpPrefix::parse("198.18." + std::to_string(10 + i) + ".0/24"));
+  auto pick = [&](uint32_t n) { return rng.uniform(n); };
+  for (int step = 0; step < 300; ++step) {
+    control.mtu_errno = pick(4) == 0 ? EPERM : 0;
+    control.port_errno = pick(4) == 0 ? EADDRINUSE : 0;
+    if (pick(2) == 0) {
+      // A reload: a whole new file, prefixes unique across peers.
+      config::Config next = running;
+      next.peers.clear();
+      next.interface.mtu = 1280 + pick(3) * 50;
+      next.interface.routes = pick(5) != 0;
+      std::vector<IpPrefix> free = pool;
+      for (int k = 0; k < 3; ++k) {
+        if (pick(3) == 0) continue;
+        std::vector<IpPrefix> ips;
+        for (int n = pick(3); n > 0 && !free.empty(); --n) {
+          const size_t at = pick(static_cast<uint32_t>(free.size()));
+          ips.push_back(free[at]);
+          free.erase(free.begin() + static_cast<long>(at));
+        }
+        next.peers.push_back(peer(*keys[k], names[k], ips, pick(2) == 0 ? "198.51.100.2:51820" : nullptr));
+        next.peers.back().persistent_keepalive = std::chrono::seconds(pick(2) * 25);
+      }
+      apply(next);
+    } else {
+      UapiSet set;
+      set.replace_peers = pick(8) == 0;
+      if (pick(4) == 0) set.listen_port = static_cast<uint16_t>(50000 + pick(100));
+      for (int n = pick(3); n > 0; --n) {
+        UapiPeerSet ps;
+        ps.public_key = keys[pick(3)]->public_key();
+        ps.remove = pick(6) == 0;
+        ps.update_only = pick(4) == 0;
+        ps.replace_allowed_ips = pick(3) == 0;
+        for (int m = pick(3); m > 0; --m) ps.allowed_ips.push_back(pool[pick(static_cast<uint32_t>(pool.size()))]);
+        if (pick(3) == 0) ps.persistent_keepalive = static_cast<uint16_t>(pick(2) * 10);
+        set.peers.push_back(ps);
+      }
+      wg_set(set);
+    }
+    SCOPED_TRACE("step " + std::to_string(step));
+    expect_in_effect();
+    if (HasFailure()) return;
+  }
+}
+
+}  // namespace
+}  // namespace sitelink::daemon
