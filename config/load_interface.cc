@@ -1,6 +1,6 @@
 // The `interface:` section: name, private key (inline or from a file),
-// listen-port, address, mtu, routes, fwmark, rekey-after-time and the data
-// path switches, each turned into a typed value or a diagnostic.
+// listen-port, address, mtu, routes, fwmark, rekey-after-time, log-level and
+// the data path switches, each turned into a typed value or a diagnostic.
 #include <algorithm>
 
 #include "config/load_internal.h"
@@ -50,6 +50,17 @@ void parse_rekey(const Entry& e, Reporter& r, InterfaceConfig& i) {
   }
 }
 
+void parse_level(const Entry& e, Reporter& r, InterfaceConfig& i) {
+  constexpr const char* kExpected = "error, warn, info or debug";
+  const auto v = scalar_value(e, kExpected, r);
+  if (!v) return;
+  if (auto level = parse_log_level(*v)) {
+    i.log_level = *level;
+    return;
+  }
+  r.error(location_of(e.value), e.path, "'" + *v + "' is not a log level; expected " + kExpected);
+}
+
 void parse_data_path_switch(const Entry& e, Reporter& r, DataPathConfig& dp) {
   bool* target = e.key == "batch-io"      ? &dp.batch_io
                  : e.key == "udp-gso"     ? &dp.udp_gso
@@ -92,6 +103,8 @@ void parse_field(const Entry& e, Reporter& r, Draft& d) {
     }
   } else if (e.key == "rekey-after-time") {
     parse_rekey(e, r, i);
+  } else if (e.key == "log-level") {
+    parse_level(e, r, i);
   } else if (e.key == "crypto-threads") {
     parse_crypto_threads(e, r, i.data_path);
   } else if (e.key == "socket-buffer") {

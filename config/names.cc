@@ -1,4 +1,4 @@
-// Interface name rules (see names.h).
+// Interface name rules (see names.h) and log level names (types.h).
 #include "config/names.h"
 
 #include "config/types.h"
@@ -15,6 +15,23 @@ std::string interface_name_problem(std::string_view n) {
     if (u <= 0x20 || u == 0x7f) return "it contains a space or a control character";
   }
   return {};
+}
+
+std::optional<LogLevel> parse_log_level(std::string_view s) {
+  for (const LogLevel l : {LogLevel::kError, LogLevel::kWarn, LogLevel::kInfo, LogLevel::kDebug}) {
+    if (s == to_string(l)) return l;
+  }
+  return std::nullopt;
+}
+
+std::string_view to_string(LogLevel l) {
+  switch (l) {
+    case LogLevel::kError: return "error";
+    case LogLevel::kWarn: return "warn";
+    case LogLevel::kInfo: return "info";
+    case LogLevel::kDebug: return "debug";
+  }
+  return "info";
 }
 
 }  // namespace sitelink::config

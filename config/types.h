@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/endpoint.h"
@@ -44,6 +45,12 @@ struct DataPathConfig {
   friend bool operator==(const DataPathConfig&, const DataPathConfig&) = default;
 };
 inline constexpr uint32_t kMaxSocketBuffer = 1u << 30;
+
+// How much the daemon logs (interface `log-level`, sitelinkd --log-level).
+enum class LogLevel : uint8_t { kError, kWarn, kInfo, kDebug };
+// "error", "warn", "info" or "debug"; nullopt for anything else.
+std::optional<LogLevel> parse_log_level(std::string_view s);
+std::string_view to_string(LogLevel l);
 inline constexpr uint32_t kMaxCryptoThreads = 64;
 
 struct InterfaceConfig {
@@ -57,6 +64,7 @@ struct InterfaceConfig {
   uint32_t fwmark = 0;                 // 0 = none
   std::chrono::seconds rekey_after_time = kWireGuardRekeyAfterTime;
   DataPathConfig data_path;
+  std::optional<LogLevel> log_level;   // absent: info, unless --log-level says otherwise
 
   handshake::PublicKey public_key() const { return private_key.public_key(); }
 };

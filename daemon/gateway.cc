@@ -398,14 +398,31 @@ int Gateway::run() {
   return kExitOk;
 }
 
-int run_gateway(const std::string& path, const config::Config& cfg, tunnel::LogLevel level) {
+tunnel::LogLevel to_tunnel(config::LogLevel l) {
+  switch (l) {
+    case config::LogLevel::kError: return LogLevel::kError;
+    case config::LogLevel::kWarn: return LogLevel::kWarn;
+    case config::LogLevel::kInfo: return LogLevel::kInfo;
+    case config::LogLevel::kDebug: return LogLevel::kDebug;
+  }
+  return LogLevel::kInfo;
+}
+
+bool Gateway::set_log_level(std::optional<config::LogLevel> level) {
+  if (log_level_pinned_) return false;
+  log_.set_level(to_tunnel(level.value_or(config::LogLevel::kInfo)));
+  return true;
+}
+
+int run_gateway(const std::string& path, const config::Config& cfg, std::optional<config::LogLevel> cli_level) {
   tunnel::Logger log;
-  log.set_level(level);
+  log.set_level(to_tunnel(cli_level.value_or(cfg.interface.log_level.value_or(config::LogLevel::kInfo))));
   auto g = Gateway::start(path, cfg, log);
   if (!g) {
     LogLine(log, LogLevel::kError) << "sitelinkd: " << g.error().message();
     return kExitFailure;
   }
+  if (cli_level) (*g)->pin_log_level();
   return (*g)->run();
 }
 
@@ -448,7 +465,7 @@ void tell_parent(int fd, char verdict) {
 
 }  // namespace
 
-int run_interface(const std::string& iface, bool foreground, tunnel::LogLevel level) {
+int run_interface(const std::string& iface, bool foreground, config::LogLevel level) {
   int ready_fd = -1;
   if (!foreground && std::getenv("WG_PROCESS_FOREGROUND") == nullptr) {
     int parent_exit = kExitFailure;
@@ -457,7 +474,7 @@ int run_interface(const std::string& iface, bool foreground, tunnel::LogLevel le
     if (ready_fd < 0) return kExitFailure;
   }
   tunnel::Logger log;
-  log.set_level(level);
+  log.set_level(to_tunnel(level));
   auto g = Gateway::start_interface(iface, log);
   if (!g) {
     LogLine(log, LogLevel::kError) << "sitelinkd: " << g.error().message();

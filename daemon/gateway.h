@@ -45,6 +45,8 @@ class Gateway final : public UapiBackend, private GatewayControl {
   ~Gateway();
   // Runs until SIGTERM or SIGINT; returns the exit code.
   int run();
+  // --log-level was given: reloads leave the logger's level alone.
+  void pin_log_level() { log_level_pinned_ = true; }
 
   // UAPI (wg show / wg set) over /run/wireguard/IFACE.sock: the running
   // state. `wg set` changes it until the next reload or restart, through the
@@ -80,6 +82,7 @@ class Gateway final : public UapiBackend, private GatewayControl {
   std::vector<std::string> sync_routes(const std::vector<config::IpPrefix>& wanted) override;
   std::optional<tunnel::SockAddr> resolve(const config::EndpointSpec& endpoint) override;
   size_t set_crypto(const config::DataPathConfig& d) override;
+  bool set_log_level(std::optional<config::LogLevel> level) override;
 
   std::string path_;  // empty in cross-platform mode
   config::Config cfg_;
@@ -102,12 +105,17 @@ class Gateway final : public UapiBackend, private GatewayControl {
   std::string last_status_;
   Instant next_status_{};
   bool status_stale_ = false;
+  bool log_level_pinned_ = false;  // --log-level given: the file's log-level does not apply
 };
 
-// sitelinkd --config: load, start, run. Returns the exit code.
-int run_gateway(const std::string& path, const config::Config& cfg, tunnel::LogLevel level);
+// The logger's level for a configured one.
+tunnel::LogLevel to_tunnel(config::LogLevel l);
+
+// sitelinkd --config: load, start, run. Returns the exit code. `cli_level`
+// (--log-level) wins over the file's log-level, at start and on reloads.
+int run_gateway(const std::string& path, const config::Config& cfg, std::optional<config::LogLevel> cli_level);
 // sitelinkd [-f] IFACE: daemonizes unless `foreground` (the parent exits 0
 // once the interface and socket exist, 1 if they could not be made).
-int run_interface(const std::string& iface, bool foreground, tunnel::LogLevel level);
+int run_interface(const std::string& iface, bool foreground, config::LogLevel level);
 
 }  // namespace sitelink::daemon

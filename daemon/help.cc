@@ -50,6 +50,8 @@ Configuration file (YAML, keys in kebab-case; unknown keys are errors):
     routes: true                  route each peer's allowed-ips via the TUN (default true)
     fwmark: 0                     mark on outgoing UDP packets, 32 bits (0 = none)
     rekey-after-time: 120         seconds, 1..3600 (default 120, WireGuard's)
+    log-level: info               error, warn, info or debug; a reload applies it;
+                                  --log-level on the command line wins
     batch-io: true                many datagrams per system call (default true)
     udp-gso: true                 send trains of datagrams in one call (default true)
     udp-gro: true                 receive trains of datagrams in one call (default true)

@@ -55,6 +55,7 @@ class Applier {
     socket_and_link();
     addresses();
     data_path();
+    log_level();
     peers();
     routes();
     initiate();
@@ -140,6 +141,16 @@ class Applier {
       report_.applied.push_back("crypto-threads: " + std::to_string(threads) + " running");
     }
     now = running;
+  }
+
+  void log_level() {
+    if (!changed("log-level")) return;
+    const std::string level(config::to_string(effect_.interface.log_level.value_or(config::LogLevel::kInfo)));
+    if (gw_.set_log_level(effect_.interface.log_level)) {
+      report_.applied.push_back("log-level " + level);
+    } else {
+      report_.applied.push_back("log-level " + level + " in the file; --log-level on the command line wins");
+    }
   }
 
   tunnel::PeerSpec spec(const config::PeerConfig& p, bool with_endpoint) {

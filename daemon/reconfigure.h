@@ -47,6 +47,9 @@ class GatewayControl {
   virtual std::optional<tunnel::SockAddr> resolve(const config::EndpointSpec& endpoint) = 0;
   // Restarts the crypto threads as `d.crypto_threads` asks; returns how many run.
   virtual size_t set_crypto(const config::DataPathConfig& d) = 0;
+  // The file's log-level (absent: info); false when --log-level on the
+  // command line wins and the level stays as it is.
+  virtual bool set_log_level(std::optional<config::LogLevel> level) = 0;
 };
 
 struct ChangeReport {

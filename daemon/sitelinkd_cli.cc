@@ -39,14 +39,6 @@ Err<int> usage_error(const std::string& message, Io& io) {
   return Err(kExitUsage);
 }
 
-std::optional<LogLevel> parse_log_level(const std::string& s) {
-  if (s == "error") return LogLevel::kError;
-  if (s == "warn") return LogLevel::kWarn;
-  if (s == "info") return LogLevel::kInfo;
-  if (s == "debug") return LogLevel::kDebug;
-  return std::nullopt;
-}
-
 Result<po::variables_map, int> parse_raw(const std::vector<std::string>& args, Io& io) {
   po::options_description all;
   all.add(visible_options());
@@ -69,7 +61,7 @@ Result<DaemonOptions, int> interpret(const po::variables_map& vm, Io& io) {
   o.check = vm["check"].as<bool>();
   o.foreground = vm["foreground"].as<bool>();
   if (vm.count("log-level") != 0) {
-    const auto level = parse_log_level(vm["log-level"].as<std::string>());
+    const auto level = config::parse_log_level(vm["log-level"].as<std::string>());
     if (!level) return usage_error("invalid --log-level '" + vm["log-level"].as<std::string>() + "'; expected error, warn, info or debug", io);
     o.log_level = *level;
   }
@@ -91,21 +83,11 @@ Result<DaemonOptions, int> interpret(const po::variables_map& vm, Io& io) {
   return o;
 }
 
-tunnel::LogLevel to_tunnel_level(LogLevel l) {
-  switch (l) {
-    case LogLevel::kError: return tunnel::LogLevel::kError;
-    case LogLevel::kWarn: return tunnel::LogLevel::kWarn;
-    case LogLevel::kInfo: return tunnel::LogLevel::kInfo;
-    case LogLevel::kDebug: return tunnel::LogLevel::kDebug;
-  }
-  return tunnel::LogLevel::kInfo;
-}
-
 int run_config(const DaemonOptions& o, Io& io) {
   if (o.check) return check_config(o.config_file, io);
   const auto cfg = load_and_report(o.config_file, io);
   if (!cfg) return kExitConfig;
-  return run_gateway(o.config_file, *cfg, to_tunnel_level(o.log_level));
+  return run_gateway(o.config_file, *cfg, o.log_level);
 }
 
 }  // namespace
@@ -135,7 +117,7 @@ int sitelinkd_main(const std::vector<std::string>& args, Io& io) {
     case DaemonOptions::Mode::kConfig:
       return run_config(*parsed, io);
     case DaemonOptions::Mode::kInterface:
-      return run_interface(parsed->interface, parsed->foreground, to_tunnel_level(parsed->log_level));
+      return run_interface(parsed->interface, parsed->foreground, parsed->log_level.value_or(LogLevel::kInfo));
   }
   return kExitFailure;
 }

@@ -7,22 +7,24 @@
 //   sitelinkd --help | --version
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "config/types.h"
 #include "daemon/io.h"
 #include "handshake/base/result.h"
 
 namespace sitelink::daemon {
 
-enum class LogLevel { kError, kWarn, kInfo, kDebug };
+using LogLevel = config::LogLevel;
 
 struct DaemonOptions {
   enum class Mode { kHelp, kVersion, kConfig, kInterface };
   Mode mode = Mode::kHelp;
   std::string config_file;  // kConfig
   std::string interface;    // kInterface
-  LogLevel log_level = LogLevel::kInfo;
+  std::optional<LogLevel> log_level;  // absent: the config's log-level, or info
   bool check = false;       // kConfig only
   bool foreground = false;  // meaningful in kInterface; --config never forks
 };

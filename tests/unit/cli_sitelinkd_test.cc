@@ -43,7 +43,7 @@ TEST(CliSitelinkdArgs, ConfigMode) {
   const auto short_form = parse({"-c", "a.yaml"});
   ASSERT_TRUE(short_form.result.ok());
   EXPECT_EQ(short_form.result->config_file, "a.yaml");
-  EXPECT_EQ(short_form.result->log_level, LogLevel::kInfo);
+  EXPECT_FALSE(short_form.result->log_level) << "no --log-level: the file's log-level applies";
   EXPECT_FALSE(short_form.result->check);
   EXPECT_TRUE(parse({"--config=a.yaml", "--log-level=warn"}).result.ok());
 }
@@ -149,7 +149,7 @@ TEST_F(CliSitelinkdBinary, CheckInvalidFileIs78WithEveryProblem) {
   EXPECT_EQ(r.out, "");
   EXPECT_EQ(r.err, bad_ + ":3:8: interface.mtu: 10 is out of range; expected an MTU in bytes, 576..65475 (1280 or more with IPv6)\n" +
                        bad_ + ":4:3: interface.colour: unknown key 'colour'; expected one of: name, private-key, "
-                              "private-key-file, listen-port, address, mtu, routes, fwmark, rekey-after-time, batch-io, udp-gso, "
+                              "private-key-file, listen-port, address, mtu, routes, fwmark, rekey-after-time, log-level, batch-io, udp-gso, "
                               "udp-gro, tun-offload, socket-buffer, crypto-threads\n" +
                        bad_ + ": 2 errors, configuration not usable\n");
 }

@@ -111,6 +111,14 @@ TEST(ConfigLoad, DataPathDefaultsAndSwitches) {
   EXPECT_FALSE(load_ok("interface:\n  private-key: PRIV_A\n  crypto-threads: auto\n").interface.data_path.crypto_threads);
 }
 
+TEST(ConfigLoad, LogLevelIsOptionalAndTakesTheFourNames) {
+  EXPECT_FALSE(load_ok("interface:\n  private-key: PRIV_A\n").interface.log_level);
+  for (const LogLevel l : {LogLevel::kError, LogLevel::kWarn, LogLevel::kInfo, LogLevel::kDebug}) {
+    const std::string text = "interface:\n  private-key: PRIV_A\n  log-level: " + std::string(to_string(l)) + "\n";
+    EXPECT_EQ(load_ok(text.c_str()).interface.log_level, l) << to_string(l);
+  }
+}
+
 TEST(ConfigLoad, BadDataPathValuesNameTheirField) {
   const auto r = load_text(with_keys(R"(interface:
   private-key: PRIV_A

@@ -63,6 +63,11 @@ class FakeControl final : public GatewayControl {
     ++crypto_calls;
     return d.crypto_threads.value_or(0);
   }
+  bool set_log_level(std::optional<config::LogLevel> l) override {
+    if (level_pinned) return false;
+    level = l;
+    return true;
+  }
 
   int mtu_errno = 0, fwmark_errno = 0, port_errno = 0;
   std::vector<uint32_t> mtus;
@@ -72,6 +77,8 @@ class FakeControl final : public GatewayControl {
   std::vector<std::string> address_failures;
   int address_syncs = 0;
   int crypto_calls = 0;
+  std::optional<config::LogLevel> level;
+  bool level_pinned = false;
 };
 
 // Office A runs the change path; office B is a plain device to hold a
@@ -271,6 +278,20 @@ TEST_F(Reconfigure, RestartOnlyChangesAreDeferredAndNotInEffect) {
   EXPECT_EQ(running.interface.data_path.crypto_threads, std::optional<uint32_t>(2));
   // Deferred again next time, not "applied" by having been asked once.
   EXPECT_TRUE(mentions(apply(next).deferred, "name sl0 -> sl9"));
+}
+
+TEST_F(Reconfigure, LogLevelFollowsTheFileUnlessTheCommandLineWins) {
+  config::Config next = running;
+  next.interface.log_level = config::LogLevel::kDebug;
+  EXPECT_TRUE(mentions(apply(next).applied, "log-level debug"));
+  EXPECT_EQ(control.level, std::optional(config::LogLevel::kDebug));
+  next.interface.log_level.reset();
+  EXPECT_TRUE(mentions(apply(next).applied, "log-level info"));
+  EXPECT_EQ(control.level, std::nullopt);
+  control.level_pinned = true;
+  next.interface.log_level = config::LogLevel::kWarn;
+  EXPECT_TRUE(mentions(apply(next).applied, "log-level warn in the file; --log-level on the command line wins"));
+  EXPECT_EQ(control.level, std::nullopt);
 }
 
 TEST_F(Reconfigure, ReportIsLoggedOneLinePerOutcome) {
