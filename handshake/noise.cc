@@ -55,16 +55,19 @@ Result<ConsumedInitiation, ProtoError> consume_initiation(const LocalIdentity& l
       std::span<const uint8_t, kKeySize + kAeadTagSize>(p + initiation::kStatic, kKeySize + kAeadTagSize),
       Bytes(p + initiation::kTimestamp, kTimestampSize + kAeadTagSize)};
   std::array<uint8_t, kKeySize> initiator_static;
-  if (!noise_ik::read_msg1(out.state, local.private_key().bytes(), in, initiator_static, out.timestamp)) {
+  if (!noise_ik::read_msg1_static(out.state, local.private_key().bytes(), in, initiator_static)) {
     return Err(ProtoError::kDecryptFailed);
   }
+  std::copy(in.sealed_payload.begin(), in.sealed_payload.end(), out.sealed_timestamp.begin());
   out.initiator_static = PublicKey(initiator_static);
   out.sender_index = msg.sender();
   return out;
 }
 
 Handshake::Handshake(const LocalIdentity& local, const PublicKey& remote, const PresharedKey& psk)
-    : local_(&local), remote_(remote), psk_(psk), initiator_start_(start_state(remote)) {}
+    : local_(&local), remote_(remote), psk_(psk), initiator_start_(start_state(remote)) {
+  static_static_valid_ = x25519(static_static_.span(), local.private_key().bytes(), remote.bytes());
+}
 
 Result<void, ProtoError> Handshake::create_initiation(std::span<uint8_t, initiation::kSize> out,
                                                       uint32_t local_index, WallTime now, Rng& rng) {
@@ -77,8 +80,9 @@ Result<void, ProtoError> Handshake::create_initiation(std::span<uint8_t, initiat
   const noise_ik::Msg1Out dst{out.subspan<initiation::kEphemeral, kKeySize>(),
                               out.subspan<initiation::kStatic, kKeySize + kAeadTagSize>(),
                               out.subspan(initiation::kTimestamp, kTimestampSize + kAeadTagSize)};
-  if (!noise_ik::write_msg1(next.st, next.ephemeral_private.span(), local_->private_key().bytes(),
-                            remote_.bytes(), ts, dst)) {
+  if (!static_static_valid_ ||
+      !noise_ik::write_msg1_precomputed(next.st, next.ephemeral_private.span(), local_->public_key().bytes(),
+                                        static_static_.span(), remote_.bytes(), ts, dst)) {
     return Err(ProtoError::kBadPublicKey);
   }
   state_ = std::move(next);
@@ -110,14 +114,19 @@ Result<SessionKeys, ProtoError> Handshake::consume_response(const ResponseMsg& m
 
 Result<void, ProtoError> Handshake::accept_initiation(ConsumedInitiation&& init, Instant now) {
   if (!(init.initiator_static == remote_)) return Err(ProtoError::kUnknownPeer);
-  if (latest_timestamp_ && !tai64n_after(init.timestamp, *latest_timestamp_)) {
+  if (!static_static_valid_) return Err(ProtoError::kBadPublicKey);
+  Tai64n timestamp{};
+  if (!noise_ik::read_msg1_payload(init.state, static_static_.span(), init.sealed_timestamp, timestamp)) {
+    return Err(ProtoError::kDecryptFailed);
+  }
+  if (latest_timestamp_ && !tai64n_after(timestamp, *latest_timestamp_)) {
     return Err(ProtoError::kReplayedTimestamp);
   }
   if (last_initiation_consumed_ &&
       now - *last_initiation_consumed_ < std::chrono::nanoseconds(1s) / kInitiationsPerSecond) {
     return Err(ProtoError::kFloodedInitiation);
   }
-  latest_timestamp_ = init.timestamp;
+  latest_timestamp_ = timestamp;
   last_initiation_consumed_ = now;
   // Crossed initiations: exactly one of the two handshakes may complete,
   // or each side would go on receiving on a session the other drops at the

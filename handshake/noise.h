@@ -5,8 +5,10 @@
 //
 // Flow, initiator I and responder R:
 //   I: create_initiation            -> 148-byte initiation (macs added by CookieGenerator)
-//   R: consume_initiation (anonymous: decrypts the initiator's static key so
-//      the caller can find the peer), then Handshake::accept_initiation
+//   R: consume_initiation (anonymous: e, es, s decrypt the initiator's static
+//      key so the caller can find the peer: one X25519), then that peer's
+//      Handshake::accept_initiation (ss with the peer's precomputed
+//      static-static secret, {t}, replay and flood checks)
 //   R: create_response              -> 92-byte response, SessionKeys
 //   I: consume_response             -> SessionKeys
 //
@@ -56,17 +58,19 @@ struct SessionKeys {
   Hash handshake_hash{};      // the final h: identical on both sides
 };
 
-// What the responder learns from an initiation before it knows the peer.
+// What the responder learns from an initiation before it knows the peer:
+// the claimed static key, and the state after e, es, s. The timestamp is
+// still sealed (under a key that needs the static-static secret).
 struct ConsumedInitiation {
   PublicKey initiator_static;
   uint32_t sender_index = 0;
   std::array<uint8_t, kKeySize> remote_ephemeral{};
-  Tai64n timestamp{};
+  std::array<uint8_t, kTimestampSize + kAeadTagSize> sealed_timestamp{};
   noise_ik::SymmetricState state;
 };
 
-// Decrypts the initiator's static key and timestamp (e, es, s, ss, {t}).
-// The caller must already have checked mac1.
+// Decrypts the initiator's static key (e, es, s). The caller must already
+// have checked mac1.
 [[nodiscard]] Result<ConsumedInitiation, ProtoError> consume_initiation(const LocalIdentity& local,
                                                                         const InitiationMsg& msg);
 
@@ -85,9 +89,10 @@ class Handshake {
   // Initiator: the response to our outstanding initiation.
   [[nodiscard]] Result<SessionKeys, ProtoError> consume_response(const ResponseMsg& msg);
 
-  // Responder: takes an initiation already decrypted by consume_initiation()
-  // for this peer, unless it is replayed (timestamp not newer than the last
-  // accepted) or arrives faster than kInitiationsPerSecond.
+  // Responder: takes an initiation that consume_initiation() attributed to
+  // this peer (ss, {t}), unless its timestamp does not decrypt, it is
+  // replayed (timestamp not newer than the last accepted) or it arrives
+  // faster than kInitiationsPerSecond.
   [[nodiscard]] Result<void, ProtoError> accept_initiation(ConsumedInitiation&& init, Instant now);
   // Responder: writes the response from `local_index` (mac fields zero).
   [[nodiscard]] Result<SessionKeys, ProtoError> create_response(std::span<uint8_t, response::kSize> out,
@@ -98,6 +103,8 @@ class Handshake {
   // pending (also while we answer a crossing initiation).
   std::optional<uint32_t> initiation_index() const;
   const PublicKey& remote_static() const { return remote_; }
+  // The timestamp of the latest accepted initiation (replay protection).
+  const std::optional<Tai64n>& latest_timestamp() const { return latest_timestamp_; }
   void set_preshared_key(const PresharedKey& psk) { psk_ = psk; }
   const PresharedKey& preshared_key() const { return psk_; }
   // Forgets the handshake in progress (secrets are wiped); keeps the replay
@@ -127,6 +134,11 @@ class Handshake {
   PublicKey remote_;
   PresharedKey psk_;
   noise_ik::SymmetricState initiator_start_;  // "<- s" with the remote's key
+  // DH(local static, remote static): the same in every handshake with this
+  // peer (the kernel's precomputed_static_static). Not valid when the
+  // remote key is a low-order point: no handshake with it can succeed.
+  Secret<kKeySize> static_static_;
+  bool static_static_valid_ = false;
   std::variant<Zeroed, InitiationCreated, InitiationConsumed> state_;
   // Our initiation, kept when the peer's own initiation crossed it and we
   // answered that one, if our public key is the greater: its response is

@@ -54,24 +54,41 @@ void mix_ephemeral(SymmetricState& st, Key e_pub) {
 
 bool write_msg1(SymmetricState& st, Key e_priv, Key s_priv, Key rs, Bytes payload,
                 const Msg1Out& out) {
+  std::array<uint8_t, kKeySize> s_pub;
+  x25519_base(s_pub, s_priv);
+  Secret<kKeySize> ss;
+  if (!x25519(ss.span(), s_priv, rs)) return false;
+  return write_msg1_precomputed(st, e_priv, s_pub, ss.span(), rs, payload, out);
+}
+
+bool write_msg1_precomputed(SymmetricState& st, Key e_priv, Key s_pub, Key ss, Key rs, Bytes payload,
+                            const Msg1Out& out) {
   x25519_base(out.ephemeral, e_priv);
   mix_ephemeral(st, out.ephemeral);               // e
   if (!mix_dh(st, e_priv, rs)) return false;      // es
-  std::array<uint8_t, kKeySize> s_pub;
-  x25519_base(s_pub, s_priv);
   encrypt_and_hash(st, out.sealed_static, s_pub);  // s
-  if (!mix_dh(st, s_priv, rs)) return false;      // ss
+  mix_key(st, ss);                                // ss
   encrypt_and_hash(st, out.sealed_payload, payload);
   return true;
 }
 
 bool read_msg1(SymmetricState& st, Key s_priv, const Msg1In& in, KeyOut initiator_static,
                MutableBytes payload) {
+  if (!read_msg1_static(st, s_priv, in, initiator_static)) return false;
+  Secret<kKeySize> ss;
+  if (!x25519(ss.span(), s_priv, initiator_static)) return false;
+  return read_msg1_payload(st, ss.span(), in.sealed_payload, payload);
+}
+
+bool read_msg1_static(SymmetricState& st, Key s_priv, const Msg1In& in, KeyOut initiator_static) {
   mix_ephemeral(st, in.ephemeral);                                    // e
   if (!mix_dh(st, s_priv, in.ephemeral)) return false;                // es
-  if (!decrypt_and_hash(st, initiator_static, in.sealed_static)) return false;  // s
-  if (!mix_dh(st, s_priv, initiator_static)) return false;            // ss
-  return decrypt_and_hash(st, payload, in.sealed_payload);
+  return decrypt_and_hash(st, initiator_static, in.sealed_static);    // s
+}
+
+bool read_msg1_payload(SymmetricState& st, Key ss, Bytes sealed_payload, MutableBytes payload) {
+  mix_key(st, ss);                                       // ss
+  return decrypt_and_hash(st, payload, sealed_payload);  // {t}
 }
 
 namespace {

@@ -50,6 +50,11 @@ struct Msg1Out {
 };
 [[nodiscard]] bool write_msg1(SymmetricState& st, Key e_priv, Key s_priv, Key rs, Bytes payload,
                               const Msg1Out& out);
+// The same with the initiator's public key and the static-static secret
+// DH(s_priv, rs) already computed (they do not change between handshakes
+// with one peer, so a peer computes them once, as the kernel does).
+[[nodiscard]] bool write_msg1_precomputed(SymmetricState& st, Key e_priv, Key s_pub, Key ss, Key rs, Bytes payload,
+                                          const Msg1Out& out);
 
 // Message 1, responder side: learns the initiator's static key and payload.
 struct Msg1In {
@@ -59,6 +64,12 @@ struct Msg1In {
 };
 [[nodiscard]] bool read_msg1(SymmetricState& st, Key s_priv, const Msg1In& in, KeyOut initiator_static,
                              MutableBytes payload);
+// read_msg1 in two halves, so that the responder learns who the initiator
+// claims to be (e, es, s: one DH) before it spends the static-static DH on
+// it: a stranger's initiation then costs one X25519, and a known peer's
+// static-static secret is computed once and kept.
+[[nodiscard]] bool read_msg1_static(SymmetricState& st, Key s_priv, const Msg1In& in, KeyOut initiator_static);
+[[nodiscard]] bool read_msg1_payload(SymmetricState& st, Key ss, Bytes sealed_payload, MutableBytes payload);
 
 // Message 2, responder side.
 [[nodiscard]] bool write_msg2(SymmetricState& st, Key e_priv, Key re, Key rs, Key psk, Bytes payload,

@@ -212,6 +212,15 @@ void add_handshake(Secrets& s, const Keyring& keys, const std::vector<Blob>& psk
     auto consumed = hs::consume_initiation(hs::LocalIdentity(hs::PrivateKey(key_span(responder))),
                                            hs::InitiationMsg{init});
     if (!consumed) continue;
+    // ss and {t}, as the peer's Handshake does with its precomputed
+    // static-static secret (itself a secret).
+    Blob ss(hs::kKeySize);
+    hs::Tai64n timestamp{};
+    if (!hs::x25519(std::span<uint8_t, hs::kKeySize>(ss.data(), hs::kKeySize), key_span(responder), consumed->initiator_static.bytes()) ||
+        !hs::noise_ik::read_msg1_payload(consumed->state, key_span(ss), consumed->sealed_timestamp, timestamp)) {
+      continue;
+    }
+    s.all.insert(ss);
     add_state(s, consumed->state);
     const Blob* s_i = keys.find(consumed->initiator_static.bytes());
     for (const Blob& r : responses) {
