@@ -139,6 +139,8 @@ class Device {
   // Under load: handshakes need mac2 (cookies) and are rate-limited. Tests
   // may force it.
   void force_under_load(bool on) { forced_under_load_ = on; }
+  // The per-source rate limiter's table (sized by memory); tests shrink it.
+  Ratelimiter& ratelimiter() { return ratelimiter_; }
 
  private:
   struct Peer;

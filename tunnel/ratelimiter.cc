@@ -5,11 +5,16 @@
 // credit in nanoseconds. Credit grows one nanosecond per nanosecond elapsed,
 // capped at kPacketsBurstable packets' worth; a packet costs
 // 1/kPacketsPerSecond seconds of it. A new source starts full and pays for
-// its first packet. The table is bounded: when it holds kMaxEntries sources,
-// new ones are refused, as the kernel does, while known sources go on as
-// before. Entries idle for more than a second are full again and carry no
-// state worth keeping, so gc() drops them, at most once a second.
+// its first packet. The table is bounded, but unlike the kernel's (which
+// refuses new sources when full, so that whoever fills it locks every new
+// address out, configured peers included) a full table forgets the source
+// heard from least recently. Entries idle for more than a second are full
+// again and carry no state worth keeping, so gc() drops them, at most once
+// a second; they are the least recently used, so gc walks lru_ from the
+// front and stops at the first that is not idle.
 #include "tunnel/ratelimiter.h"
+
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -83,20 +88,59 @@ bool HandshakeBudget::take(Instant now) {
 }
 
 
+size_t Ratelimiter::capacity_for_memory(uint64_t ram_bytes) {
+  // ratelimiter.c: table_size = 8192 buckets above 1 GiB, else RAM / 16 KiB
+  // / sizeof(hlist_head) rounded up to a power of two (at least 16); at
+  // most table_size * 8 entries.
+  constexpr uint64_t kGiB = uint64_t{1} << 30;
+  constexpr size_t kEntriesPerBucket = 8;
+  if (ram_bytes > kGiB) return 8192 * kEntriesPerBucket;
+  size_t buckets = 16;
+  while (buckets < ram_bytes / (16 * 1024) / sizeof(void*)) buckets *= 2;
+  return buckets * kEntriesPerBucket;
+}
+
+size_t Ratelimiter::default_capacity() {
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page_size = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page_size <= 0) return capacity_for_memory(0);
+  return capacity_for_memory(static_cast<uint64_t>(pages) * static_cast<uint64_t>(page_size));
+}
+
+void Ratelimiter::set_capacity(size_t capacity) {
+  capacity_ = std::max<size_t>(capacity, 1);
+  while (table_.size() > capacity_) evict_oldest();
+}
+
 bool Ratelimiter::allow(const config::IpAddress& source, Instant now) {
   gc(now);
   const Key key = key_of(source);
-  const auto it = table_.find(key);
-  if (it != table_.end()) return refill_and_take(it->second, now);
-  if (table_.size() >= kMaxEntries) return false;
-  table_.emplace(key, Bucket{now, kTokenMax - kPacketCost});
+  if (const auto it = table_.find(key); it != table_.end()) {
+    lru_.splice(lru_.end(), lru_, it->second.lru);  // now the most recent
+    return refill_and_take(it->second.bucket, now);
+  }
+  if (table_.size() >= capacity_) evict_oldest();
+  lru_.push_back(key);
+  table_.emplace(key, Entry{Bucket{now, kTokenMax - kPacketCost}, std::prev(lru_.end())});
   return true;
+}
+
+void Ratelimiter::evict_oldest() {
+  if (lru_.empty()) return;
+  table_.erase(lru_.front());
+  lru_.pop_front();
+  ++evictions_;
 }
 
 void Ratelimiter::gc(Instant now) {
   if (now - last_gc_ < kGcInterval) return;
   last_gc_ = now;
-  std::erase_if(table_, [now](const auto& entry) { return now - entry.second.last > kIdleLimit; });
+  while (!lru_.empty()) {
+    const auto it = table_.find(lru_.front());
+    if (now - it->second.bucket.last <= kIdleLimit) break;
+    table_.erase(it);
+    lru_.pop_front();
+  }
 }
 
 }  // namespace sitelink::tunnel

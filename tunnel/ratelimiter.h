@@ -1,10 +1,12 @@
 // Ratelimiter: per-source token buckets for handshake messages (the kernel's
 // ratelimiter.c: 20 packets a second with a burst of 5, per IPv4 address or
-// IPv6 /64), with a bounded table. Time is a parameter.
+// IPv6 /64), with a bounded table sized by memory as the kernel sizes its
+// own. Time is a parameter.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <list>
 #include <unordered_map>
 
 #include "config/ip_prefix.h"
@@ -16,11 +18,26 @@ class Ratelimiter {
  public:
   static constexpr uint64_t kPacketsPerSecond = 20;
   static constexpr uint64_t kPacketsBurstable = 5;
-  static constexpr size_t kMaxEntries = 8192;
 
-  // True if a handshake message from `source` may be processed now.
+  // The kernel's table size for a machine with `ram_bytes` of memory: 65,536
+  // sources above 1 GiB, less on small machines (ratelimiter.c's
+  // table_size * 8), at least 128.
+  static size_t capacity_for_memory(uint64_t ram_bytes);
+  // This machine's (sysconf's physical pages).
+  static size_t default_capacity();
+
+  explicit Ratelimiter(size_t capacity = default_capacity()) : capacity_(capacity) {}
+
+  // True if a handshake message from `source` may be processed now. A full
+  // table makes room by forgetting the source heard from least recently
+  // (a forgotten source starts again with a full bucket, which only ever
+  // errs towards letting it through): a new source is never refused for
+  // want of room, so filling the table locks nobody out.
   bool allow(const config::IpAddress& source, Instant now);
   size_t size() const { return table_.size(); }
+  size_t capacity() const { return capacity_; }
+  void set_capacity(size_t capacity);  // tests
+  uint64_t evictions() const { return evictions_; }
 
  private:
   struct Bucket {
@@ -37,12 +54,20 @@ class Ratelimiter {
   struct KeyHash {
     size_t operator()(const Key& k) const noexcept;
   };
+  struct Entry {
+    Bucket bucket;
+    std::list<Key>::iterator lru;  // its place in lru_
+  };
   static Key key_of(const config::IpAddress& source);
   static bool refill_and_take(Bucket& b, Instant now);
   void gc(Instant now);
+  void evict_oldest();
 
-  std::unordered_map<Key, Bucket, KeyHash> table_;
+  size_t capacity_;
+  std::unordered_map<Key, Entry, KeyHash> table_;
+  std::list<Key> lru_;  // least recently heard from first
   Instant last_gc_{};
+  uint64_t evictions_ = 0;
 };
 
 // HandshakeBudget: one device-wide token bucket bounding the expensive

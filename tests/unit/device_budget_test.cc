@@ -242,6 +242,37 @@ TEST_F(DeviceBudget, SamePeerFromAnotherAddressIsDroppedOverBudget) {
   EXPECT_EQ(endpoint_at_dut(), kElsewhere);
 }
 
+// The per-source rate limiter's table, full of flooders that each hold a
+// real cookie and send one initiation a second (within their rate), must
+// not keep out a configured peer that is not yet in it: the table forgets
+// its least recent source instead of refusing the new one (the kernel, and
+// this device before, refused it, and the peer never got a session).
+TEST_F(DeviceBudget, FullRateLimiterTableDoesNotLockOutAConfiguredPeer) {
+  constexpr size_t kTable = 32;
+  dut->dev->ratelimiter().set_capacity(kTable);
+  auto flooders = sources_with_cookies(kTable);
+  const uint64_t passed = drops(Drop::kUnknownPeer);
+  flood(flooders, 1);
+  ASSERT_EQ(drops(Drop::kUnknownPeer), passed + kTable);
+  ASSERT_EQ(dut->dev->ratelimiter().size(), kTable) << "the flood must fill the table";
+  peer->dev->initiate(dut->key.public_key());  // answered with a cookie
+  pump();
+  // The flood goes on, one initiation per flooder a second, until the
+  // peer's retransmissions (now with mac2) complete the handshake.
+  for (int second = 0; second < 30 && !peer_has_session(); ++second) {
+    clock.advance(1s);
+    flood(flooders, 1);
+    ASSERT_EQ(dut->dev->ratelimiter().size(), kTable);
+    peer->dev->handle_timers();
+    dut->dev->handle_timers();
+    pump();
+  }
+  EXPECT_TRUE(peer_has_session()) << "the configured peer was locked out by a full table";
+  EXPECT_TRUE(dut_has_session());
+  EXPECT_EQ(drops(Drop::kRateLimited), 0u);
+  EXPECT_GT(dut->dev->ratelimiter().evictions(), 0u);
+}
+
 // The budget refills at kPerSecond: two messages' worth of time lets two
 // through and drops the third; a second later the whole burst passes again,
 // and no more.

@@ -1,8 +1,10 @@
 // Ratelimiter: the kernel's token bucket driven by a hand-held Instant:
 // a burst of 5 then refusal, refill at 20 a second (50 ms buys exactly one
 // more), the burst cap after idling, independent sources, IPv6 /64 sharing,
-// IPv4 and IPv6 keys kept apart, the kMaxEntries cap with new sources refused,
-// and gc of idle entries at most once a second.
+// IPv4 and IPv6 keys kept apart, a full table that forgets its least
+// recently heard source instead of refusing new ones (checked against a
+// naive model), the capacity sized by memory as the kernel's, and gc of idle
+// entries at most once a second.
 #include "tunnel/ratelimiter.h"
 
 #include <gtest/gtest.h>
@@ -118,25 +120,80 @@ config::IpAddress nth_v4(size_t i) {
                                 static_cast<uint8_t>(i)});
 }
 
-TEST(RatelimiterTest, FullTableRefusesNewSourcesUntilGcFreesIdleOnes) {
-  Ratelimiter r;
-  for (size_t i = 0; i < Ratelimiter::kMaxEntries; ++i) ASSERT_TRUE(r.allow(nth_v4(i), kT0));
-  ASSERT_EQ(r.size(), Ratelimiter::kMaxEntries);
-  const auto newcomer = A("198.51.100.1");
-  EXPECT_FALSE(r.allow(newcomer, kT0));
-  EXPECT_EQ(r.size(), Ratelimiter::kMaxEntries);
-  // Known sources go on as before (4 left at T0, so the 5th and 6th fail).
+TEST(RatelimiterTest, FullTableForgetsTheLeastRecentSourceInsteadOfRefusingNewOnes) {
+  constexpr size_t kCap = 64;
+  Ratelimiter r(kCap);
+  for (size_t i = 0; i < kCap; ++i) ASSERT_TRUE(r.allow(nth_v4(i), kT0));
+  ASSERT_EQ(r.size(), kCap);
+  // Source 0 is heard from again: it is now the most recent.
   EXPECT_EQ(allowed(r, nth_v4(0), kT0, 6), 4);
-  EXPECT_EQ(allowed(r, nth_v4(1), kT0 + milliseconds(500), 6), 5);
-  EXPECT_FALSE(r.allow(newcomer, kT0 + milliseconds(500)));
-  // Past a second the untouched entries are idle and gc drops them; the
-  // one used at +500 ms stays, and the newcomer gets a bucket.
+  // A newcomer is let in (the kernel would refuse it) and source 1, the
+  // least recently heard, is forgotten.
+  const auto newcomer = A("198.51.100.1");
+  EXPECT_TRUE(r.allow(newcomer, kT0));
+  EXPECT_EQ(r.size(), kCap);
+  EXPECT_EQ(r.evictions(), 1u);
+  // Source 0 kept its (spent) bucket; source 1 starts again with a full one.
+  EXPECT_FALSE(r.allow(nth_v4(0), kT0));
+  EXPECT_EQ(allowed(r, nth_v4(1), kT0, 6), 5);
+  // Past a second the untouched entries are idle and gc drops them.
   const Instant later = kT0 + seconds(1) + milliseconds(1);
-  EXPECT_TRUE(r.allow(newcomer, later));
-  EXPECT_EQ(r.size(), 2u);
-  EXPECT_TRUE(r.allow(nth_v4(2), later));  // gone, so new again
-  EXPECT_EQ(r.size(), 3u);
+  EXPECT_TRUE(r.allow(A("198.51.100.2"), later));
+  EXPECT_EQ(r.size(), 1u);
 }
+
+// The table against a naive model: a list of (source, bucket) in order of
+// last use, capped by dropping the front. Same verdicts, same size.
+TEST(RatelimiterTest, MatchesANaiveLruModelUnderRandomTraffic) {
+  constexpr size_t kCap = 16;
+  constexpr int64_t kCost = 1'000'000'000 / Ratelimiter::kPacketsPerSecond;
+  constexpr int64_t kMax = kCost * Ratelimiter::kPacketsBurstable;
+  struct Model {
+    uint32_t source;
+    Instant last;
+    int64_t tokens;
+  };
+  std::vector<Model> model;
+  Ratelimiter r(kCap);
+  std::mt19937 gen(7);
+  Instant now = kT0;
+  Instant last_gc{};
+  for (int step = 0; step < 20000; ++step) {
+    now = now + milliseconds(gen() % 3 == 0 ? gen() % 400 : 0);
+    const auto src = static_cast<uint32_t>(gen() % 40);
+    if (now - last_gc >= seconds(1)) {  // gc, as the real one: idle > 1 s, at most once a second
+      last_gc = now;
+      std::erase_if(model, [&](const Model& m) { return now - m.last > seconds(1); });
+    }
+    bool want = true;
+    auto it = std::find_if(model.begin(), model.end(), [&](const Model& m) { return m.source == src; });
+    if (it != model.end()) {
+      Model m = *it;
+      model.erase(it);
+      m.tokens = std::min(kMax, m.tokens + (now - m.last).count());
+      m.last = now;
+      want = m.tokens >= kCost;
+      if (want) m.tokens -= kCost;
+      model.push_back(m);
+    } else {
+      if (model.size() >= kCap) model.erase(model.begin());
+      model.push_back({src, now, kMax - kCost});
+    }
+    ASSERT_EQ(r.allow(nth_v4(src), now), want) << "step " << step;
+    ASSERT_EQ(r.size(), model.size()) << "step " << step;
+  }
+}
+
+TEST(RatelimiterTest, CapacityIsSizedByMemoryAsTheKernelSizesItsTable) {
+  EXPECT_EQ(Ratelimiter::capacity_for_memory(uint64_t{8} << 30), 65536u);
+  EXPECT_EQ(Ratelimiter::capacity_for_memory((uint64_t{1} << 30) + 1), 65536u);
+  // 512 MiB: 512 MiB / 16 KiB / 8 = 4096 buckets, 8 entries each.
+  EXPECT_EQ(Ratelimiter::capacity_for_memory(uint64_t{512} << 20), 32768u);
+  EXPECT_EQ(Ratelimiter::capacity_for_memory(0), 128u);
+  EXPECT_GE(Ratelimiter::default_capacity(), 128u);
+  EXPECT_EQ(Ratelimiter().capacity(), Ratelimiter::default_capacity());
+}
+
 
 TEST(RatelimiterTest, GcRunsAtMostOnceASecondAndDropsOnlyIdleEntries) {
   Ratelimiter r;
