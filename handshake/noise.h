@@ -74,6 +74,16 @@ struct ConsumedInitiation {
 [[nodiscard]] Result<ConsumedInitiation, ProtoError> consume_initiation(const LocalIdentity& local,
                                                                         const InitiationMsg& msg);
 
+// What refuses a replayed or flooded initiation from one peer: the latest
+// accepted timestamp and when it was accepted. It belongs to the peer, not
+// to our key: the kernel keeps latest_timestamp when the interface's private
+// key changes, so a recorded initiation is not accepted again after the key
+// is changed and changed back.
+struct ReplayHistory {
+  std::optional<Tai64n> latest_timestamp;
+  std::optional<Instant> last_initiation_consumed;
+};
+
 class Handshake {
  public:
   enum class State { kZeroed, kCreatedInitiation, kConsumedInitiation };
@@ -105,6 +115,11 @@ class Handshake {
   const PublicKey& remote_static() const { return remote_; }
   // The timestamp of the latest accepted initiation (replay protection).
   const std::optional<Tai64n>& latest_timestamp() const { return latest_timestamp_; }
+  ReplayHistory replay_history() const { return {latest_timestamp_, last_initiation_consumed_}; }
+  void restore_replay_history(const ReplayHistory& h) {
+    latest_timestamp_ = h.latest_timestamp;
+    last_initiation_consumed_ = h.last_initiation_consumed;
+  }
   void set_preshared_key(const PresharedKey& psk) { psk_ = psk; }
   const PresharedKey& preshared_key() const { return psk_; }
   // Forgets the handshake in progress (secrets are wiped); keeps the replay

@@ -139,6 +139,8 @@ class PeerMachine {
   void set_timer_settings(const TimerSettings& s);
   // Wipes all sessions and the handshake (e.g. when our private key changes).
   void reset_sessions();
+  // A machine made for a new local key takes the old one's replay history.
+  void restore_replay_history(const ReplayHistory& h) { handshake_.restore_replay_history(h); }
 
   const PublicKey& remote_static() const { return handshake_.remote_static(); }
   const PeerStats& stats() const { return stats_; }

@@ -128,10 +128,14 @@ std::unique_ptr<Device::Peer> Device::make_peer(const PeerSpec& spec, PeerId id)
 
 void Device::set_private_key(hs::PrivateKey key) {
   // Every handshake and session depended on the old key: start afresh
-  // (the kernel expires all keypairs too). Peers keep their configuration.
+  // (the kernel expires all keypairs too). Peers keep their configuration
+  // and their replay history, or an initiation recorded before a key change
+  // would be accepted again once the key is changed back.
+  std::unordered_map<PeerId, hs::ReplayHistory> history;
   for (auto& [id, p] : peers_) {
     if (!p->scheduled.is_never()) deadlines_.erase({p->scheduled, id});
     p->scheduled = Instant::never();
+    history[id] = p->machine->handshake().replay_history();
     p->machine.reset();
   }
   identity_ = std::make_unique<hs::LocalIdentity>(std::move(key));
@@ -142,6 +146,7 @@ void Device::set_private_key(hs::PrivateKey key) {
   for (auto& [id, p] : peers_) {
     p->machine = std::make_unique<hs::PeerMachine>(*identity_, p->spec.public_key, p->spec.preshared_key,
                                                    timer_settings(p->spec), *rng_, p->alloc);
+    p->machine->restore_replay_history(history[id]);
     p->up = false;
   }
 }

@@ -113,6 +113,43 @@ TEST_P(TwoOffices, HostsReachEachOtherOverIpv4AndIpv6) {
             a->lines.end());
 }
 
+// A recorded initiation is refused after our key is changed and changed
+// back (K -> K2 -> K, as two reloads do) or removed and restored (`wg set
+// private-key /dev/null`, then the key again): the peer's replay history
+// outlives the key, as the kernel's latest_timestamp does. Before, it was
+// accepted once: answered, and the peer's endpoint moved to the attacker.
+TEST_P(TwoOffices, RecordedInitiationIsRefusedAfterTheKeyChangesAndComesBack) {
+  std::vector<test::Datagram> recorded;
+  net.fault = [&](const test::Datagram& d) {
+    if (!d.bytes.empty() && d.bytes[0] == 1) recorded.push_back(d);  // message type 1: initiation
+    return std::vector<test::Datagram>{d};
+  };
+  b->dev->initiate(a->key.public_key());
+  pump();
+  net.fault = nullptr;
+  ASSERT_EQ(recorded.size(), 1u);
+  ASSERT_TRUE(a->dev->peer(b->key.public_key())->has_session);
+  auto& attacker = net.socket(addr("198.51.100.66:6666"));
+  const auto other_key = hs::PrivateKey::generate(rng);
+  for (const char* change : {"K -> K2 -> K", "no key -> K"}) {
+    SCOPED_TRACE(change);
+    if (std::string(change) == "K -> K2 -> K") {
+      a->dev->set_private_key(other_key);
+    } else {
+      a->dev->clear_private_key(rng);
+    }
+    a->dev->set_private_key(a->key);
+    clock.advance(1s);  // past the flood limit: only the timestamp can refuse it
+    const uint64_t refused = a->dev->drops(Drop::kHandshakeRefused);
+    attacker.send(recorded[0].bytes, addr("203.0.113.1:51820"));
+    pump();
+    EXPECT_EQ(a->dev->drops(Drop::kHandshakeRefused), refused + 1);
+    EXPECT_TRUE(attacker.inbox.empty()) << "a replayed initiation was answered";
+    EXPECT_EQ(a->dev->peer(b->key.public_key())->endpoint, addr("198.51.100.2:51820"))
+        << "the peer's endpoint moved to the attacker";
+  }
+}
+
 TEST_P(TwoOffices, StartupHandshakeBringsTunnelUpBeforeTraffic) {
   a->dev->initiate_all();
   pump();
