@@ -61,13 +61,6 @@ tunnel::SysResult<tunnel::UniqueFd> block_signals() {
   return fd;
 }
 
-// Key material must never reach a core file.
-void disable_core_dumps() {
-  const rlimit zero{0, 0};
-  setrlimit(RLIMIT_CORE, &zero);
-  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-}
-
 // Keys stay out of core files and, where the memory limit allows, out of
 // swap (memory_lock.h). Called after any fork: locks are not inherited.
 void protect_secrets(tunnel::Logger& log) {

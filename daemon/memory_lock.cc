@@ -2,6 +2,7 @@
 #include "daemon/memory_lock.h"
 
 #include <sys/mman.h>
+#include <sys/prctl.h>
 
 #include <cerrno>
 #include <cstring>
@@ -55,6 +56,12 @@ MemoryLockOutcome lock_memory(MemoryLockSys& sys) {
 MemoryLockOutcome lock_memory() {
   MemoryLockSys sys;
   return lock_memory(sys);
+}
+
+void disable_core_dumps() {
+  const rlimit zero{0, 0};
+  setrlimit(RLIMIT_CORE, &zero);
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
 }  // namespace sitelink::daemon

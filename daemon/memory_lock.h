@@ -40,4 +40,9 @@ struct MemoryLockOutcome {
 MemoryLockOutcome lock_memory(MemoryLockSys& sys);
 MemoryLockOutcome lock_memory();  // with the real system calls
 
+// Key material must never reach a core file: RLIMIT_CORE 0 and not
+// dumpable. Both binaries call it first thing in main, before any key or
+// configuration is read; the daemon again after it forks.
+void disable_core_dumps();
+
 }  // namespace sitelink::daemon

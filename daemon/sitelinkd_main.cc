@@ -6,11 +6,13 @@
 #include <iostream>
 
 #include "daemon/exit_codes.h"
+#include "daemon/memory_lock.h"
 #include "daemon/sitelinkd_cli.h"
 #include "handshake/crypto.h"
 
 int main(int argc, char** argv) {
   using namespace sitelink::daemon;
+  disable_core_dumps();  // before any key or configuration is read
   try {
     sitelink::handshake::crypto_init();
     Io io{std::cin, std::cout, std::cerr, STDOUT_FILENO};

@@ -3,7 +3,10 @@
 // exit codes: 0 for --help, --version and a valid --check; 78 for invalid or
 // missing files. No test here starts a gateway.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 
+#include <algorithm>
 #include <regex>
 #include <sstream>
 
@@ -134,6 +137,45 @@ TEST_F(CliSitelinkdBinary, UnknownFlagIs64) {
   EXPECT_EQ(r.exit_code, 64);
   EXPECT_EQ(r.out, "");
   EXPECT_NE(r.err.find("--help"), std::string::npos);
+}
+
+// Core dumps are off before the configuration (which may hold a key inline)
+// is read. The configuration is a FIFO, so sitelinkd is caught between
+// opening it and reading it; the core size limit it inherited (raised here)
+// must already be 0 then. Before, only the running daemon turned them off.
+TEST_F(CliSitelinkdBinary, CoreDumpsAreOffBeforeTheConfigurationIsRead) {
+  const std::string fifo = dir_.file("config.fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_CORE, &saved), 0);
+  const rlimit raised{1 << 20, std::max<rlim_t>(saved.rlim_max, 1 << 20)};
+  ASSERT_EQ(::setrlimit(RLIMIT_CORE, &raised), 0) << "needs root to raise the hard core limit";
+  const std::string bin = SITELINKD_BIN;
+  std::vector<char*> args{const_cast<char*>(bin.c_str()), const_cast<char*>("--check"),
+                          const_cast<char*>("--config"), const_cast<char*>(fifo.c_str()), nullptr};
+  pid_t pid = -1;
+  const int spawned = posix_spawn(&pid, args[0], nullptr, nullptr, args.data(), environ);
+  ::setrlimit(RLIMIT_CORE, &saved);
+  ASSERT_EQ(spawned, 0);
+  // Opening the write end succeeds once sitelinkd has opened the read end.
+  int w = -1;
+  for (int tries = 0; tries < 10000 && w < 0; ++tries) {
+    w = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (w < 0 && errno == ENXIO) ::usleep(1000);  // no reader yet: poll, bounded at 10 s
+  }
+  ASSERT_GE(w, 0) << "sitelinkd never opened its configuration";
+  std::string core_line;
+  std::istringstream limits(test::read_file("/proc/" + std::to_string(pid) + "/limits"));
+  for (std::string line; std::getline(limits, line);) {
+    if (line.rfind("Max core file size", 0) == 0) core_line = line;
+  }
+  const std::string config = test::read_file(good_);
+  EXPECT_EQ(::write(w, config.data(), config.size()), static_cast<ssize_t>(config.size()));
+  ::close(w);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_TRUE(std::regex_search(core_line, std::regex("^Max core file size +0 +0 "))) << core_line;
 }
 
 TEST_F(CliSitelinkdBinary, CheckValidFileIs0) {
