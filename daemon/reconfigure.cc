@@ -40,6 +40,41 @@ std::string prefixes(const std::vector<config::IpPrefix>& v) {
   return list(s);
 }
 
+// What changed on one peer, for the log: every field by its old and new
+// value, allowed-ips as what was added and removed; never a key.
+std::string describe(const config::PeerChange& c) {
+  std::vector<std::string> parts;
+  const auto& a = c.before;
+  const auto& b = c.after;
+  for (const auto& f : c.fields) {
+    if (f == "name") {
+      parts.push_back("name '" + a.name + "' -> '" + b.name + "'");
+    } else if (f == "preshared-key") {
+      parts.push_back(b.preshared_key.is_zero() ? "preshared key removed" : "preshared key changed");
+    } else if (f == "endpoint") {
+      parts.push_back("endpoint " + (a.endpoint ? a.endpoint->to_string() : "none") + " -> " +
+                      (b.endpoint ? b.endpoint->to_string() : "none"));
+    } else if (f == "allowed-ips") {
+      const std::set<config::IpPrefix> was(a.allowed_ips.begin(), a.allowed_ips.end());
+      const std::set<config::IpPrefix> now(b.allowed_ips.begin(), b.allowed_ips.end());
+      std::vector<std::string> delta;
+      for (const auto& p : now) {
+        if (was.count(p) == 0) delta.push_back("+" + p.to_string());
+      }
+      for (const auto& p : was) {
+        if (now.count(p) == 0) delta.push_back("-" + p.to_string());
+      }
+      parts.push_back("allowed-ips " + list(delta));
+    } else if (f == "persistent-keepalive") {
+      parts.push_back("persistent-keepalive " + std::to_string(a.persistent_keepalive.count()) + " -> " +
+                      std::to_string(b.persistent_keepalive.count()) + " s");
+    } else {
+      parts.push_back(f);
+    }
+  }
+  return list(parts);
+}
+
 // Steps of one change: each records what it did, and undoes in `effect`
 // what did not happen, so `effect` ends as the configuration in effect.
 class Applier {
@@ -173,7 +208,7 @@ class Applier {
       // An unchanged endpoint is left alone: the peer may have roamed.
       const bool endpoint = std::find(c.fields.begin(), c.fields.end(), "endpoint") != c.fields.end();
       dev_.upsert_peer(spec(c.after, endpoint));
-      report_.applied.push_back("peer " + c.after.label() + " changed: " + list(c.fields));
+      report_.applied.push_back("peer " + c.after.label() + ": " + describe(c));
       // Sessions made with the old preshared key end with a new handshake.
       if (c.needs_new_handshake()) initiate_.push_back(c.after.public_key);
     }

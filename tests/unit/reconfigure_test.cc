@@ -213,7 +213,8 @@ TEST_F(Reconfigure, ChangedEndpointMovesThePeerAndNewPresharedKeyStartsAHandshak
   next.peers[0].preshared_key = hs::PresharedKey::generate(rng);
   const size_t sent = udp_a.sent;
   const ChangeReport r = apply(next);
-  EXPECT_TRUE(mentions(r.applied, "peer office-b changed: preshared-key, endpoint"));
+  EXPECT_TRUE(mentions(r.applied,
+                       "peer office-b: preshared key changed, endpoint 198.51.100.2:51820 -> 198.51.100.7:51820"));
   EXPECT_EQ(a->peer(key_b.public_key())->endpoint, addr("198.51.100.7:51820"));
   EXPECT_EQ(udp_a.sent, sent + 1) << "an initiation with the new preshared key";
   expect_in_effect();
@@ -337,7 +338,12 @@ TEST_F(Reconfigure, WgSetMovesAnAllowedIpFromOnePeerToAnother) {
   ps.public_key = key_c.public_key();
   ps.allowed_ips = {prefix("198.18.2.0/24")};
   set.peers.push_back(ps);
-  EXPECT_EQ(wg_set(set), 0);
+  ChangeReport r;
+  const UapiChange c = uapi_change(running, set, *a);
+  running = apply_change(c.before, c.after, *a, control, rng, r);
+  EXPECT_EQ(r.first_errno, 0);
+  EXPECT_TRUE(mentions(r.applied, "peer office-b: allowed-ips -198.18.2.0/24"));
+  EXPECT_TRUE(mentions(r.applied, "peer office-c: allowed-ips +198.18.2.0/24"));
   EXPECT_TRUE(running.peers[0].allowed_ips.empty());
   EXPECT_EQ(running.peers[1].allowed_ips, (std::vector<IpPrefix>{prefix("198.18.3.0/24"), prefix("198.18.2.0/24")}));
   expect_in_effect();
