@@ -14,6 +14,7 @@
 #include <cstdlib>
 
 #include "config/load.h"
+#include "daemon/daemonize.h"
 #include "daemon/exit_codes.h"
 #include "daemon/memory_lock.h"
 #include "daemon/privileges.h"
@@ -419,62 +420,23 @@ int run_gateway(const std::string& path, const config::Config& cfg, std::optiona
   return (*g)->run();
 }
 
-}  // namespace sitelink::daemon
-
-namespace sitelink::daemon {
-
-namespace {
-
-// Forks; the parent waits for the child's one-byte verdict on a pipe (0 =
-// running) and exits with it, so `wg-quick` can configure the interface as
-// soon as we return. Returns the write end in the child, -1 on failure.
-int daemonize(int& parent_exit) {
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return -1;
-  const pid_t pid = fork();
-  if (pid < 0) return -1;
-  if (pid > 0) {
-    close(fds[1]);
-    char verdict = 1;
-    parent_exit = ::read(fds[0], &verdict, 1) == 1 && verdict == 0 ? kExitOk : kExitFailure;
-    return -2;
-  }
-  close(fds[0]);
-  setsid();
-  const int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (devnull >= 0) {
-    dup2(devnull, STDIN_FILENO);
-    dup2(devnull, STDOUT_FILENO);
-    close(devnull);
-  }
-  return fds[1];
-}
-
-void tell_parent(int fd, char verdict) {
-  if (fd < 0) return;
-  (void)::write(fd, &verdict, 1);
-  close(fd);
-}
-
-}  // namespace
-
 int run_interface(const std::string& iface, bool foreground, config::LogLevel level) {
-  int ready_fd = -1;
-  if (!foreground && std::getenv("WG_PROCESS_FOREGROUND") == nullptr) {
-    int parent_exit = kExitFailure;
-    ready_fd = daemonize(parent_exit);
-    if (ready_fd == -2) return parent_exit;
-    if (ready_fd < 0) return kExitFailure;
+  Detach detach;
+  const bool detached = !foreground && std::getenv("WG_PROCESS_FOREGROUND") == nullptr;
+  if (detached) {
+    if (auto parent_exit = Detach::start(detach)) return *parent_exit;
   }
   tunnel::Logger log;
   log.set_level(to_tunnel(level));
+  if (detached) log.to_syslog("sitelinkd");
   auto g = Gateway::start_interface(iface, log);
   if (!g) {
-    LogLine(log, LogLevel::kError) << "sitelinkd: " << g.error().message();
-    tell_parent(ready_fd, 1);
+    const std::string why = "sitelinkd: " + g.error().message();
+    LogLine(log, LogLevel::kError) << why;
+    detach.failed(why);
     return kExitFailure;
   }
-  tell_parent(ready_fd, 0);
+  detach.ready();
   return (*g)->run();
 }
 

@@ -1,5 +1,6 @@
 // Process entry point of `sitelinkd`: the real standard streams, and a
 // last-resort catch so that no exception ends the process without a word.
+#include <signal.h>
 #include <unistd.h>
 
 #include <exception>
@@ -13,6 +14,9 @@
 int main(int argc, char** argv) {
   using namespace sitelink::daemon;
   disable_core_dumps();  // before any key or configuration is read
+  // A log stream whose reader went away (`sitelinkd -f sl0 2>&1 | head`)
+  // fails its writes; it must never stop the data plane.
+  ::signal(SIGPIPE, SIG_IGN);
   try {
     sitelink::handshake::crypto_init();
     Io io{std::cin, std::cout, std::cerr, STDOUT_FILENO};

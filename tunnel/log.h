@@ -1,6 +1,10 @@
 // Logger: one event per line to stderr (or a test sink). When stderr is the
 // journal (JOURNAL_STREAM is set), each line starts with its syslog priority
-// "<N>" so journald files it at the right level. Callers never pass keys.
+// "<N>" so journald files it at the right level; otherwise with the time in
+// RFC 3339 (UTC, milliseconds). A daemon without a terminal logs to syslog
+// instead (to_syslog), which the journal serves where there is one. A
+// stream that fails (a reader that went away) loses lines, never the
+// process: sitelinkd ignores SIGPIPE. Callers never pass keys.
 // Repeated events can be rate-limited per key: the count of suppressed lines
 // is reported with the next one let through.
 #pragma once
@@ -28,6 +32,8 @@ class Logger {
   void set_level(LogLevel l) { level_ = l; }
   LogLevel level() const { return level_; }
   void set_sink(Sink s) { sink_ = std::move(s); }
+  // From now on to syslog(3) as `ident`, at each line's priority.
+  void to_syslog(const char* ident);
   bool enabled(LogLevel l) const { return static_cast<int>(l) <= static_cast<int>(level_); }
 
   void log(LogLevel l, std::string_view msg);

@@ -27,7 +27,7 @@
 #      READY=1).
 #   d. logs: with JOURNAL_STREAM set every stderr line has a <N> prefix:
 #      <6> for info (start-up line), <3> for the invalid reload, <7> for
-#      debug; without it (gw-b) no line has one.
+#      debug; without it (gw-b) every line starts with an RFC 3339 time.
 #   e. SIGTERM: STOPPING=1 arrives, sitelinkd exits 0, and no interface, no
 #      route and no /run/wireguard/IFACE.sock remain; the same for gw-b.
 #
@@ -229,11 +229,11 @@ case_d() {
     fail "d: $bad of gw-a's log lines have no <N> prefix"
   fi
   line=$(grep -m1 'listening on port' "$LOG_B" || true)
-  bad=$(grep -c '^<[0-7]>' "$LOG_B" || true)
-  if [[ $line == sitelinkd:* ]] && ((bad == 0)); then
-    pass "d: without JOURNAL_STREAM no prefix: $line"
+  bad=$(grep -c -v -E '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z ' "$LOG_B" || true)
+  if [[ $line =~ ^[0-9T:.-]+Z\ sitelinkd: ]] && ((bad == 0)); then
+    pass "d: without JOURNAL_STREAM every line starts with an RFC 3339 time: $line"
   else
-    fail "d: without JOURNAL_STREAM: $bad prefixed lines; start-up line '$line'"
+    fail "d: without JOURNAL_STREAM: $bad lines without an RFC 3339 time; start-up line '$line'"
   fi
 }
 
