@@ -47,7 +47,8 @@ PublicKey = $(cat "$WORK_DIR/peer.pub")
 AllowedIPs = 198.18.4.0/24
 CONF
 chmod 600 "$WORK_DIR/$q.conf"
-up_cmd="ip netns exec $ns env WG_QUICK_USERSPACE_IMPLEMENTATION=$sitelinkd wg-quick up $WORK_DIR/$q.conf"
+up=(ip netns exec "$ns" env WG_QUICK_USERSPACE_IMPLEMENTATION="$sitelinkd" wg-quick up "$WORK_DIR/$q.conf")
+printf -v up_cmd '%q ' "${up[@]}"
 
 check_daemon_lives_on() {
   local how=$1 port=$2 pid
@@ -77,7 +78,7 @@ quick_down() {
 
 mkfifo "$WORK_DIR/up.fifo"
 start_bg "$WORK_DIR/reader.log" sh -c "cat <'$WORK_DIR/up.fifo' >'$WORK_DIR/up.out'; touch '$WORK_DIR/reader.done'"
-start_bg "$WORK_DIR/up.fifo" $up_cmd
+start_bg "$WORK_DIR/up.fifo" "${up[@]}"
 if wait_until "the pipe reader to see the end of wg-quick's output" 20 test -e "$WORK_DIR/reader.done"; then
   pass "a (| cat): the reader got EOF: $(wc -l <"$WORK_DIR/up.out") lines of wg-quick output"
 else
