@@ -36,7 +36,7 @@ std::string_view to_string(Drop d) {
       "tun-no-route",   "tun-bad-packet", "no-endpoint",       "send-failed",     "malformed",
       "invalid-mac1",   "cookie-sent",    "rate-limited",      "unknown-peer",    "unknown-index",
       "handshake-refused", "decrypt-failed", "replay",         "expired-keypair", "source-not-allowed",
-      "bad-inner-packet", "tun-write-failed", "no-private-key", "over-budget"};
+      "bad-inner-packet", "tun-write-failed", "no-private-key", "over-budget",   "tun-ipv6-local"};
   return kNames[static_cast<size_t>(d)];
 }
 
@@ -336,12 +336,23 @@ bool Device::handle_tun_readable(size_t budget) {
   return r.more;
 }
 
+namespace {
+
+// fe80::/10 or ff00::/8: traffic the kernel sends on every IPv6 link by
+// itself (router solicitations to ff02::2, MLD reports to ff02::16, ...).
+bool is_ipv6_link_scope(const IpHeader& h) {
+  const auto link_local = [](const uint8_t* a) { return a[0] == 0xfe && (a[1] & 0xc0) == 0x80; };
+  return h.version == 6 && (h.dst[0] == 0xff || link_local(h.dst) || link_local(h.src));
+}
+
+}  // namespace
+
 void Device::route_outbound(const Now& now, MutableBytes frame, size_t len) {
   if (!has_key_) return drop(Drop::kNoPrivateKey);
   auto h = parse_ip_header(frame.subspan(hs::kHeadroom, len));
   if (!h) return drop(Drop::kTunBadPacket);
   auto id = h->version == 4 ? routes_.lookup_v4(h->dst) : routes_.lookup_v6(h->dst);
-  if (!id) return drop(Drop::kTunNoRoute);
+  if (!id) return drop(is_ipv6_link_scope(*h) ? Drop::kTunIpv6Local : Drop::kTunNoRoute);
   Peer& p = *peers_.at(*id);
   PeerIo io(*this, p);
   p.machine->send(now, frame, len, settings_.mtu, io);

@@ -58,6 +58,8 @@ enum class Drop : uint8_t {
   kTunWriteFailed,
   kNoPrivateKey,       // the interface has no private key yet (cross-platform mode)
   kOverBudget,         // under load, beyond the device-wide handshake budget
+  kTunIpv6Local,       // the host's own IPv6 link-local or multicast (router solicitations, MLD)
+                       // with no route: normal on any new interface, not a fault
   kCount,
 };
 std::string_view to_string(Drop d);

@@ -150,6 +150,21 @@ TEST_P(TwoOffices, RecordedInitiationIsRefusedAfterTheKeyChangesAndComesBack) {
   }
 }
 
+// The kernel's own IPv6 on a fresh interface (a router solicitation from
+// fe80:: to ff02::2, an MLD report to ff02::16) has no route through any
+// peer; it is counted apart from real routing misses, as normal.
+TEST_P(TwoOffices, HostsOwnIpv6LinkTrafficIsNotCountedAsNoRoute) {
+  from_a(test::ip_packet("fe80::1", "ff02::2", 8, 0x01));
+  from_a(test::ip_packet("fe80::1", "ff02::16", 8, 0x02));
+  from_a(test::ip_packet("2001:db8:a::5", "ff05::1:3", 8, 0x03));
+  from_a(test::ip_packet("2001:db8:a::5", "2001:db8:9::1", 8, 0x04));  // a real miss
+  from_a(test::ip_packet("198.18.1.5", "198.18.9.1", 8, 0x05));        // a real miss
+  pump();
+  EXPECT_EQ(a->dev->drops(Drop::kTunIpv6Local), 3u);
+  EXPECT_EQ(a->dev->drops(Drop::kTunNoRoute), 2u);
+  EXPECT_EQ(to_string(Drop::kTunIpv6Local), "tun-ipv6-local");
+}
+
 TEST_P(TwoOffices, StartupHandshakeBringsTunnelUpBeforeTraffic) {
   a->dev->initiate_all();
   pump();
