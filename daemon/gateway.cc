@@ -239,6 +239,18 @@ std::optional<tunnel::SockAddr> Gateway::resolve(const config::EndpointSpec& e) 
   return resolve_now(e.host, e.port);
 }
 
+std::optional<bool> Gateway::forwarding(config::Family family) {
+  const char* path = family == config::Family::kV4 ? "/proc/sys/net/ipv4/ip_forward"
+                                                   : "/proc/sys/net/ipv6/conf/all/forwarding";
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  char c = 0;
+  const ssize_t n = ::read(fd, &c, 1);
+  ::close(fd);
+  if (n != 1) return std::nullopt;
+  return c != '0';
+}
+
 tunnel::SysResult<void> Gateway::set_mtu(uint32_t mtu) { return nl_.set_mtu(tun_.ifindex(), mtu); }
 
 tunnel::SysResult<void> Gateway::set_fwmark(uint32_t mark) { return udp_.set_fwmark(mark); }
@@ -248,7 +260,7 @@ ChangeReport Gateway::apply(const config::Config& before, const config::Config& 
   ChangeReport report;
   cfg_ = apply_change(before, next, *dev_, *this, rng_, report);
   // At start-up the interface's own line says what runs; only trouble is news.
-  if (what != "start-up" || !report.ok()) log_report(log_, what, source, report);
+  log_report(log_, what, source, report, what == "start-up");
   return report;
 }
 

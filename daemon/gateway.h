@@ -83,6 +83,7 @@ class Gateway final : public UapiBackend, private GatewayControl {
   std::optional<tunnel::SockAddr> resolve(const config::EndpointSpec& endpoint) override;
   size_t set_crypto(const config::DataPathConfig& d) override;
   bool set_log_level(std::optional<config::LogLevel> level) override;
+  std::optional<bool> forwarding(config::Family family) override;
 
   std::string path_;  // empty in cross-platform mode
   config::Config cfg_;

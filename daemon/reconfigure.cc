@@ -93,6 +93,7 @@ class Applier {
     log_level();
     peers();
     routes();
+    check_forwarding();
     initiate();
     return std::move(effect_);
   }
@@ -233,6 +234,35 @@ class Applier {
     }
   }
 
+  // Routing an office's LAN (a prefix wider than one address that is not
+  // our own interface's subnet) through the tunnel needs this host to
+  // forward packets; with forwarding off, the tunnel comes up and the LANs
+  // still cannot reach each other. Said at start-up and at every change.
+  void check_forwarding() {
+    for (const config::Family family : {config::Family::kV4, config::Family::kV6}) {
+      std::string example;
+      for (const auto& p : effect_.peers) {
+        for (const auto& a : p.allowed_ips) {
+          if (a.family() != family || a.length() == a.address().max_prefix_length() || is_own_subnet(a)) continue;
+          example = a.to_string() + " (peer " + p.label() + ")";
+          break;
+        }
+        if (!example.empty()) break;
+      }
+      if (example.empty() || gw_.forwarding(family).value_or(true)) continue;
+      const bool v4 = family == config::Family::kV4;
+      report_.warnings.push_back(std::string("allowed-ips such as ") + example + " route a network through the tunnel, but " +
+                                 (v4 ? "net.ipv4.ip_forward" : "net.ipv6.conf.all.forwarding") +
+                                 " is 0: this host will not forward between it and the tunnel; set it to 1 (sysctl -w " +
+                                 (v4 ? "net.ipv4.ip_forward=1" : "net.ipv6.conf.all.forwarding=1") +
+                                 ", and in /etc/sysctl.d/ to keep it)");
+    }
+  }
+  bool is_own_subnet(const config::IpPrefix& p) const {
+    return std::any_of(effect_.interface.addresses.begin(), effect_.interface.addresses.end(),
+                       [&](const config::IpPrefix& a) { return a.canonical().contains(p); });
+  }
+
   // New peers come up at once, as at start-up (peers without an endpoint
   // wait for the other side).
   void initiate() {
@@ -339,8 +369,9 @@ config::EndpointSpec endpoint_of(const tunnel::SockAddr& a) {
   return e;
 }
 
-void log_report(tunnel::Logger& log, std::string_view what, std::string_view source, const ChangeReport& report) {
-  {
+void log_report(tunnel::Logger& log, std::string_view what, std::string_view source, const ChangeReport& report,
+                bool quiet) {
+  if (!quiet) {
     LogLine line(log, LogLevel::kInfo);
     line << what << ": applied";
     if (!source.empty()) line << " " << source;
@@ -350,6 +381,7 @@ void log_report(tunnel::Logger& log, std::string_view what, std::string_view sou
   if (!report.deferred.empty()) {
     LogLine(log, LogLevel::kWarn) << what << ": takes effect after a restart: " << join(report.deferred);
   }
+  for (const auto& w : report.warnings) LogLine(log, LogLevel::kWarn) << what << ": " << w;
   if (!report.failed.empty()) {
     LogLine(log, LogLevel::kError) << what << ": not applied: " << join(report.failed);
   }

@@ -50,12 +50,16 @@ class GatewayControl {
   // The file's log-level (absent: info); false when --log-level on the
   // command line wins and the level stays as it is.
   virtual bool set_log_level(std::optional<config::LogLevel> level) = 0;
+  // Whether the host forwards packets of that family between interfaces
+  // (net.ipv4.ip_forward, net.ipv6.conf.all.forwarding); nullopt if unknown.
+  virtual std::optional<bool> forwarding(config::Family family) = 0;
 };
 
 struct ChangeReport {
   std::vector<std::string> applied;   // "mtu 1420 -> 1380", "peer office-c added"
   std::vector<std::string> deferred;  // "name (sl0 -> sl1): after a restart"
   std::vector<std::string> failed;    // "mtu 1380: Operation not permitted; still 1420"
+  std::vector<std::string> warnings;  // in effect, but probably not what was meant
   std::vector<std::string> unchanged_peers;  // labels
   int first_errno = 0;                // of the first failure (EIO when it had none)
 
@@ -81,9 +85,11 @@ struct UapiChange {
 UapiChange uapi_change(const config::Config& running, const UapiSet& request, const tunnel::Device& dev);
 
 // "<what>: applied [SOURCE]: <changes, or no change> (N peer(s) unchanged)"
-// always, then "<what>: takes effect after a restart: ..." (a warning) and
-// "<what>: not applied: ..." (an error) where there are such items.
-void log_report(tunnel::Logger& log, std::string_view what, std::string_view source, const ChangeReport& report);
+// (unless `quiet`), then where there are such items "<what>: takes effect
+// after a restart: ..." and one line per warning (warnings), and "<what>:
+// not applied: ..." (an error).
+void log_report(tunnel::Logger& log, std::string_view what, std::string_view source, const ChangeReport& report,
+                bool quiet = false);
 
 // "198.51.100.7:51820" as the config would have written it.
 config::EndpointSpec endpoint_of(const tunnel::SockAddr& a);

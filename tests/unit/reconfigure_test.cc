@@ -63,6 +63,9 @@ class FakeControl final : public GatewayControl {
     ++crypto_calls;
     return d.crypto_threads.value_or(0);
   }
+  std::optional<bool> forwarding(config::Family f) override {
+    return f == config::Family::kV4 ? forward_v4 : forward_v6;
+  }
   bool set_log_level(std::optional<config::LogLevel> l) override {
     if (level_pinned) return false;
     level = l;
@@ -79,6 +82,7 @@ class FakeControl final : public GatewayControl {
   int crypto_calls = 0;
   std::optional<config::LogLevel> level;
   bool level_pinned = false;
+  std::optional<bool> forward_v4 = true, forward_v6 = true;
 };
 
 // Office A runs the change path; office B is a plain device to hold a
@@ -293,6 +297,28 @@ TEST_F(Reconfigure, LogLevelFollowsTheFileUnlessTheCommandLineWins) {
   next.interface.log_level = config::LogLevel::kWarn;
   EXPECT_TRUE(mentions(apply(next).applied, "log-level warn in the file; --log-level on the command line wins"));
   EXPECT_EQ(control.level, std::nullopt);
+}
+
+// An office LAN routed through the tunnel with forwarding off: the tunnel
+// works and the LANs cannot reach each other. Warned about, per family, at
+// every change; host routes and our own subnet need no forwarding.
+TEST_F(Reconfigure, WarnsWhenTheHostWillNotForwardWhatTheTunnelRoutes) {
+  control.forward_v4 = false;
+  control.forward_v6 = false;
+  config::Config next = running;
+  next.peers = {peer(key_b, "office-b", {prefix("198.18.0.2/32"), prefix("198.18.0.0/24"), prefix("2001:db8:b::2/128")})};
+  EXPECT_TRUE(apply(next).warnings.empty()) << "a host route and our own subnet need no forwarding";
+  next.peers[0].allowed_ips.push_back(prefix("198.18.2.0/24"));
+  next.peers[0].allowed_ips.push_back(prefix("2001:db8:b::/48"));
+  ChangeReport r = apply(next);
+  ASSERT_EQ(r.warnings.size(), 2u);
+  EXPECT_TRUE(mentions(r.warnings, "198.18.2.0/24 (peer office-b) route a network through the tunnel, but "
+                                   "net.ipv4.ip_forward is 0"));
+  EXPECT_TRUE(mentions(r.warnings, "net.ipv6.conf.all.forwarding is 0"));
+  EXPECT_TRUE(r.ok()) << "a warning, not a failure";
+  control.forward_v4 = true;
+  control.forward_v6 = std::nullopt;  // unknown: no warning
+  EXPECT_TRUE(apply(next).warnings.empty());
 }
 
 TEST_F(Reconfigure, ReportIsLoggedOneLinePerOutcome) {
