@@ -9,7 +9,7 @@ namespace sitelink::handshake {
 
 namespace {
 
-Bytes as_bytes(const char* s, size_t n) { return Bytes(reinterpret_cast<const uint8_t*>(s), n); }
+Bytes as_bytes(const char* s, size_t n) { return {reinterpret_cast<const uint8_t*>(s), n}; }
 const Bytes kConstructionBytes = as_bytes(kConstruction, sizeof kConstruction - 1);
 const Bytes kIdentifierBytes = as_bytes(kIdentifier, sizeof kIdentifier - 1);
 
@@ -63,8 +63,8 @@ Result<ConsumedInitiation, ProtoError> consume_initiation(const LocalIdentity& l
   return out;
 }
 
-Handshake::Handshake(const LocalIdentity& local, const PublicKey& remote, const PresharedKey& psk)
-    : local_(&local), remote_(remote), psk_(psk), initiator_start_(start_state(remote)) {}
+Handshake::Handshake(const LocalIdentity& local, PublicKey remote, const PresharedKey& psk)
+    : local_(&local), remote_(std::move(remote)), psk_(psk), initiator_start_(start_state(remote_)) {}
 
 Result<void, ProtoError> Handshake::create_initiation(std::span<uint8_t, initiation::kSize> out,
                                                       uint32_t local_index, WallTime now, Rng& rng) {

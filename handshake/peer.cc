@@ -20,7 +20,7 @@ PeerMachine::~PeerMachine() {
   release_handshake_index();
 }
 
-void PeerMachine::release(std::vector<uint32_t> indices) {
+void PeerMachine::release(const std::vector<uint32_t>& indices) {
   for (uint32_t i : indices) indices_->release(i);
 }
 
