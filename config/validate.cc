@@ -8,7 +8,6 @@
 //   - warnings for duplicate peer names and peers without allowed-ips.
 #include <algorithm>
 #include <map>
-#include <ranges>
 #include <set>
 
 #include "config/load_internal.h"
@@ -89,7 +88,8 @@ void check_allowed_ips(const Draft& d, Reporter& r) {
   for (const Route& cur : routes) {
     while (!open.empty() && !open.back()->prefix.contains(cur.prefix)) open.pop_back();
     std::set<size_t> reported;  // one message per other peer: the innermost overlap
-    for (const Route* o : std::views::reverse(open)) {
+    for (size_t j = open.size(); j-- > 0;) {  // innermost first
+      const Route* o = open[j];
       if (!reported.insert(o->peer).second) continue;
       const bool cur_later = cur.order > o->order;
       report_overlap(d, cur_later ? *o : cur, cur_later ? cur : *o, r);

@@ -63,8 +63,8 @@ Result<ConsumedInitiation, ProtoError> consume_initiation(const LocalIdentity& l
   return out;
 }
 
-Handshake::Handshake(const LocalIdentity& local, PublicKey remote, const PresharedKey& psk)
-    : local_(&local), remote_(std::move(remote)), psk_(psk), initiator_start_(start_state(remote_)) {}
+Handshake::Handshake(const LocalIdentity& local, const PublicKey& remote, const PresharedKey& psk)
+    : local_(&local), remote_(remote), psk_(psk), initiator_start_(start_state(remote)) {}
 
 Result<void, ProtoError> Handshake::create_initiation(std::span<uint8_t, initiation::kSize> out,
                                                       uint32_t local_index, WallTime now, Rng& rng) {

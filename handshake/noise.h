@@ -75,7 +75,7 @@ class Handshake {
   enum class State { kZeroed, kCreatedInitiation, kConsumedInitiation };
 
   // `local` must outlive the handshake.
-  Handshake(const LocalIdentity& local, PublicKey remote, const PresharedKey& psk);
+  Handshake(const LocalIdentity& local, const PublicKey& remote, const PresharedKey& psk);
 
   // Initiator: writes an initiation from `local_index` (mac fields zero).
   // Any earlier handshake state is discarded.
