@@ -70,7 +70,7 @@ ConfigDiff diff(const Config& before, const Config& after) {
     old_peers.erase(it);
   }
   for (const auto& p : before.peers) {
-    if (old_peers.count(p.public_key) != 0) d.removed.push_back(p);
+    if (old_peers.contains(p.public_key)) d.removed.push_back(p);
   }
   return d;
 }

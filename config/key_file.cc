@@ -63,8 +63,8 @@ Result<std::string, std::string> read_key_file(const std::string& path) {
   }
   Secret<kMaxKeyFile + 1> buf;
   size_t len = 0;
-  while (len < buf.size()) {
-    const ssize_t n = ::read(fd.get(), buf.data() + len, buf.size() - len);
+  while (len < decltype(buf)::size()) {
+    const ssize_t n = ::read(fd.get(), buf.data() + len, decltype(buf)::size() - len);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Err("cannot read key file " + quoted + ": " + std::strerror(errno));
     if (n == 0) break;

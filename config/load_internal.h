@@ -115,7 +115,7 @@ std::optional<bool> bool_value(const Entry& e, Reporter& r);
 // in `out`; on failure the problem is reported.
 bool read_key(const Entry& e, bool from_file, std::string_view what, Context& ctx, std::span<uint8_t, 32> out);
 
-void parse_interface(const Entry& interface, Context& ctx, Draft& d);
+void parse_interface(const Entry& section, Context& ctx, Draft& d);
 void parse_peers(const Entry& peers, Context& ctx, Draft& d);
 void validate(Draft& d, Reporter& r);
 

@@ -22,7 +22,9 @@ std::string fold(std::string_view s) {
 
 size_t edit_distance(std::string_view a, std::string_view b) {
   // Three rows of the dynamic-programming table: i-2, i-1 and i.
-  std::vector<size_t> before(b.size() + 1), prev(b.size() + 1), cur(b.size() + 1);
+  std::vector<size_t> before(b.size() + 1);
+  std::vector<size_t> prev(b.size() + 1);
+  std::vector<size_t> cur(b.size() + 1);
   for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
   for (size_t i = 1; i <= a.size(); ++i) {
     cur[0] = i;

@@ -88,10 +88,11 @@ void check_allowed_ips(const Draft& d, Reporter& r) {
   for (const Route& cur : routes) {
     while (!open.empty() && !open.back()->prefix.contains(cur.prefix)) open.pop_back();
     std::set<size_t> reported;  // one message per other peer: the innermost overlap
-    for (auto it = open.rbegin(); it != open.rend(); ++it) {
-      if (!reported.insert((*it)->peer).second) continue;
-      const bool cur_later = cur.order > (*it)->order;
-      report_overlap(d, cur_later ? **it : cur, cur_later ? cur : **it, r);
+    for (size_t j = open.size(); j-- > 0;) {  // innermost first
+      const Route* o = open[j];
+      if (!reported.insert(o->peer).second) continue;
+      const bool cur_later = cur.order > o->order;
+      report_overlap(d, cur_later ? *o : cur, cur_later ? cur : *o, r);
     }
     open.push_back(&cur);
   }

@@ -126,7 +126,7 @@ std::optional<std::vector<Entry>> map_entries(const YAML::Node& node, const std:
       r.error(at, path, "a key must be a plain name, not " + kind_of(k));
       continue;
     }
-    const std::string name = k.Scalar();
+    const std::string& name = k.Scalar();
     const std::string p = field_path(path, name);
     if (!contains(keys_of(section), name)) {
       r.error(at, p, unknown_key_message(name, section));

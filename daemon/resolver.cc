@@ -16,7 +16,8 @@ std::optional<tunnel::SockAddr> resolve_now(const std::string& host, uint16_t po
   hints.ai_socktype = SOCK_DGRAM;
   addrinfo* res = nullptr;
   if (getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0 || res == nullptr) return std::nullopt;
-  std::optional<tunnel::SockAddr> v4, v6;
+  std::optional<tunnel::SockAddr> v4;
+  std::optional<tunnel::SockAddr> v6;
   for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
     auto a = tunnel::SockAddr::from_raw(ai->ai_addr, ai->ai_addrlen);
     if (!a) continue;

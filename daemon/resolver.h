@@ -31,6 +31,8 @@ class Resolver {
 
   Resolver();
   ~Resolver();
+  Resolver(const Resolver&) = delete;
+  Resolver& operator=(const Resolver&) = delete;
   // Lets the worker thread start: now if requests are waiting, else with
   // the first request (most configurations name no host and never need
   // it, and a thread start costs start-up time). Called once privileges are

@@ -55,7 +55,7 @@ std::string render_text(const InterfaceStatus& iface, WallTime now);
 std::string render_json(const std::vector<InterfaceStatus>& ifaces, WallTime now);
 
 // wg's formats: "1 minute, 5 seconds"; "1.50 KiB".
-std::string pretty_duration(uint64_t seconds);
+std::string pretty_duration(uint64_t left);
 std::string pretty_bytes(uint64_t bytes);
 
 struct ShowOptions {

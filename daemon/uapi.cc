@@ -194,7 +194,9 @@ void put_secret(std::string& out, std::string_view key, std::span<const uint8_t,
 // answer is built (and completed) without reallocating: a reallocation
 // would free a copy of the keys without wiping it.
 size_t get_answer_bound(const UapiState& s) {
-  constexpr size_t kInterface = 256, kPeer = 512, kAllowedIp = 64;
+  constexpr size_t kInterface = 256;
+  constexpr size_t kPeer = 512;
+  constexpr size_t kAllowedIp = 64;
   size_t n = kInterface;
   for (const UapiPeerState& p : s.peers) n += kPeer + kAllowedIp * p.allowed_ips.size();
   return n;

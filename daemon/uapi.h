@@ -138,7 +138,10 @@ std::optional<UapiFrame> next_frame(std::string_view buffer, bool eof);
 // request at a time; must not block.
 class UapiBackend {
  public:
+  UapiBackend() = default;
   virtual ~UapiBackend();
+  UapiBackend(const UapiBackend&) = delete;
+  UapiBackend& operator=(const UapiBackend&) = delete;
   virtual UapiState get() = 0;
   // Applies a parsed request (see UapiPeerSet for the semantics). Returns 0
   // or a positive errno (EADDRINUSE if listen_port cannot be bound, ...).

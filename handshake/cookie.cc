@@ -51,7 +51,7 @@ void CookieChecker::create_reply(std::span<uint8_t, cookie_reply::kSize> out, By
                                  Bytes source, Instant now, Rng& rng) {
   // The reply goes to the sender's index; the sender index sits at offset 4
   // in both the initiation and the response.
-  store_le32(&out[0], static_cast<uint32_t>(MessageType::kCookieReply));
+  store_le32(out.data(), static_cast<uint32_t>(MessageType::kCookieReply));
   std::copy_n(&msg[4], 4, &out[cookie_reply::kReceiver]);
   auto nonce = out.subspan<cookie_reply::kNonce, kXNonceSize>();
   rng.fill(nonce);

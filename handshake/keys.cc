@@ -16,7 +16,7 @@ bool key_from_base64(std::string_view text, std::span<uint8_t, kKeySize> out) {
   size_t len = 0;
   const char* end = nullptr;
   Secret<kKeySize + 1> buf;  // one spare byte to detect over-long input
-  if (sodium_base642bin(buf.data(), buf.size(), text.data(), text.size(), nullptr, &len, &end,
+  if (sodium_base642bin(buf.data(), decltype(buf)::size(), text.data(), text.size(), nullptr, &len, &end,
                         sodium_base64_VARIANT_ORIGINAL) != 0) {
     return false;
   }

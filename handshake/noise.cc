@@ -9,7 +9,7 @@ namespace sitelink::handshake {
 
 namespace {
 
-Bytes as_bytes(const char* s, size_t n) { return Bytes(reinterpret_cast<const uint8_t*>(s), n); }
+Bytes as_bytes(const char* s, size_t n) { return {reinterpret_cast<const uint8_t*>(s), n}; }
 const Bytes kConstructionBytes = as_bytes(kConstruction, sizeof kConstruction - 1);
 const Bytes kIdentifierBytes = as_bytes(kIdentifier, sizeof kIdentifier - 1);
 

@@ -20,7 +20,7 @@ PeerMachine::~PeerMachine() {
   release_handshake_index();
 }
 
-void PeerMachine::release(std::vector<uint32_t> indices) {
+void PeerMachine::release(const std::vector<uint32_t>& indices) {
   for (uint32_t i : indices) indices_->release(i);
 }
 
@@ -283,7 +283,7 @@ Result<void, ProtoError> PeerMachine::finish_transport(const Now& now, const Tra
 
   std::vector<uint32_t> released;
   if (keypairs_.confirm(kp, released)) {
-    release(std::move(released));
+    release(released);
     handshake_complete(now, out);
     flush_staged(now, last_mtu_, out);
   }

@@ -162,7 +162,7 @@ class PeerMachine {
   void keep_key_fresh_after_send(const Now& now, Transmit& out);
   void keep_key_fresh_after_receive(const Now& now, Transmit& out);
   void add_keypair(const Now& now, SessionKeys&& keys);
-  void release(std::vector<uint32_t> indices);
+  void release(const std::vector<uint32_t>& indices);
   void release_handshake_index();
   void expire(Timer t, const Now& now, Transmit& out);
   void send_datagram(Bytes datagram, Transmit& out);

@@ -16,6 +16,8 @@ PACKAGES=(
   gnuplot-nox libbenchmark-dev
   # packaging tests (systemd-analyze; cpack's dpkg-shlibdeps and file)
   systemd dpkg-dev file
+  # lint (tests/lint.sh)
+  clang-format clang-tidy shellcheck
 )
 
 missing=()

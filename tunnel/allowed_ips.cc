@@ -108,7 +108,7 @@ struct AllowedIps::Node {
   bool matches(Key k) const {
     return ((k.hi ^ key.hi) & mask.hi) == 0 && ((k.lo ^ key.lo) & mask.lo) == 0;
   }
-  config::IpPrefix prefix() const { return config::IpPrefix(address_of(key, bits), cidr); }
+  config::IpPrefix prefix() const { return {address_of(key, bits), cidr}; }
 
   // Longest match for `k` in the trie under `root`.
   static std::optional<PeerId> lookup(const Node* root, Key k) {

@@ -23,6 +23,8 @@ class AllowedIps {
   ~AllowedIps();
   AllowedIps(AllowedIps&&) noexcept;
   AllowedIps& operator=(AllowedIps&&) noexcept;
+  AllowedIps(const AllowedIps&) = delete;
+  AllowedIps& operator=(const AllowedIps&) = delete;
 
   // Maps `prefix` (host bits are ignored) to `peer`, replacing any earlier
   // owner of exactly that prefix (as wg does).

@@ -53,7 +53,10 @@ void CryptoPool::worker_main(Worker& w) {
 }
 
 void CryptoPool::work_share() {
-  for (size_t i; (i = next_.fetch_add(1, std::memory_order_relaxed)) < count_;) fn_(ctx_, i);
+  for (size_t i = next_.fetch_add(1, std::memory_order_relaxed); i < count_;
+       i = next_.fetch_add(1, std::memory_order_relaxed)) {
+    fn_(ctx_, i);
+  }
 }
 
 void CryptoPool::run_erased(size_t n, Erased fn, void* ctx) {

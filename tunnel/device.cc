@@ -491,7 +491,7 @@ void Device::receive_indexed(const Now& now, const hs::Message& m, uint32_t inde
   PeerIo io(*this, *p, &from);
   Result<void, hs::ProtoError> r;
   bool roam = true;
-  if (auto* resp = std::get_if<hs::ResponseMsg>(&m)) {
+  if (const auto* resp = std::get_if<hs::ResponseMsg>(&m)) {
     r = p->machine->receive_response(now, *resp, io);
   } else {
     r = p->machine->receive_cookie_reply(now, std::get<hs::CookieReplyMsg>(m), io);

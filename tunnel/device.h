@@ -95,6 +95,8 @@ class Device {
   Device(handshake::PrivateKey key, Settings settings, Clock& clock, handshake::Rng& rng,
          TunDevice& tun, UdpSocket& udp, Logger& log);
   ~Device();
+  Device(const Device&) = delete;
+  Device& operator=(const Device&) = delete;
 
   // Configuration (from the config file, a reload, or UAPI).
   void set_private_key(handshake::PrivateKey key);

@@ -57,6 +57,8 @@ class Logger {
 class LogLine {
  public:
   LogLine(Logger& l, LogLevel level) : logger_(l), level_(level), on_(l.enabled(level)) {}
+  LogLine(const LogLine&) = delete;
+  LogLine& operator=(const LogLine&) = delete;
   ~LogLine() {
     if (on_) logger_.log(level_, out_.str());
   }

@@ -168,7 +168,7 @@ SysResult<void> Netlink::Impl::transact(Netlink& nl, nlmsghdr* nlh, const std::s
   nlh->nlmsg_seq = seq;
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
-  ssize_t sent;
+  ssize_t sent = 0;
   do {
     sent = ::sendto(nl.fd_.get(), nlh, nlh->nlmsg_len, 0, reinterpret_cast<const sockaddr*>(&kernel), sizeof kernel);
   } while (sent < 0 && errno == EINTR);

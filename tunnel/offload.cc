@@ -24,7 +24,7 @@ void store_be16(uint8_t* p, uint16_t v) {
   p[1] = static_cast<uint8_t>(v);
 }
 uint16_t load_host16(const uint8_t* p) {
-  uint16_t v;
+  uint16_t v = 0;
   std::memcpy(&v, p, 2);
   return v;
 }
@@ -87,12 +87,12 @@ uint32_t checksum_add(Bytes data, uint32_t sum) {
   const uint8_t* p = data.data();
   size_t n = data.size();
   for (; n >= 4; n -= 4, p += 4) {
-    uint32_t w;
+    uint32_t w = 0;
     std::memcpy(&w, p, 4);
     acc += w;
   }
   if (n >= 2) {
-    uint16_t w;
+    uint16_t w = 0;
     std::memcpy(&w, p, 2);
     acc += w;
     n -= 2;

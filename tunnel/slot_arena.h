@@ -39,14 +39,14 @@ class SlotArena {
   // valid when !full().
   MutableBytes take() {
     uint8_t* p = mem_.get() + used_++ * stride_;
-    return MutableBytes(p, handshake::kHeadroom + room_ + handshake::kTailroom);
+    return {p, handshake::kHeadroom + room_ + handshake::kTailroom};
   }
   // Gives back the slot take() just returned (nothing was read into it).
   void untake() { --used_; }
   void reset() { used_ = 0; }
 
   bool contains(const uint8_t* p) const {
-    const std::less<const uint8_t*> less;
+    const std::less<> less;
     return !less(p, mem_.get()) && less(p, mem_.get() + size_);
   }
 

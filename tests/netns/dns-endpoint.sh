@@ -76,10 +76,11 @@ if wait_until "A to reach B at its new address" 90 ping_once "$NS_A" 198.18.2.1;
   # The DNS thread started late (with the first lookup after start-up):
   # it too must hold nothing but CAP_NET_ADMIN.
   bad=$(threads_beyond_net_admin "${GW_PID[a]}")
+  tasks=(/proc/"${GW_PID[a]}"/task/*)
   if [[ -z $bad ]]; then
-    pass "every thread of A, the DNS one included, holds CAP_NET_ADMIN alone ($(ls /proc/"${GW_PID[a]}"/task | wc -l) threads)"
+    pass "every thread of A, the DNS one included, holds CAP_NET_ADMIN alone (${#tasks[@]} threads)"
   else
-    fail "threads of A with other capabilities: $(echo $bad)"
+    fail "threads of A with other capabilities: ${bad//$'\n'/ }"
   fi
 else
   fail "A never found B at its new address"

@@ -141,7 +141,7 @@ threads_beyond_net_admin() {
   local t caps
   for t in /proc/"$1"/task/*; do
     caps=$(awk '/^Cap(Eff|Prm|Bnd):/ { print $2 }' "$t/status" 2>/dev/null | sort -u)
-    [[ -z $caps || $caps == 0000000000001000 ]] || echo "$(cat "$t/comm")/${t##*/}:$(echo $caps | tr ' ' ,)"
+    [[ -z $caps || $caps == 0000000000001000 ]] || echo "$(cat "$t/comm")/${t##*/}:${caps//$'\n'/,}"
   done
 }
 

@@ -119,7 +119,11 @@ expect "route 2001:db8:6::/48 static" '^2001:db8:6::/48 proto static' "$routes6"
 nsip link set dev "$TUN" mtu 1300
 tell mtu
 expect_line "mtu "
-[[ "$LINE" == "mtu 1300" ]] && pass "mtu() reads 1300 after ip link set" || fail "mtu() after ip link set: $LINE"
+if [[ "$LINE" == "mtu 1300" ]]; then
+  pass "mtu() reads 1300 after ip link set"
+else
+  fail "mtu() after ip link set: $LINE"
+fi
 
 # 3. TUN I/O: our ping is routed into the TUN; then the program's own echo
 # request gets the kernel's reply (both checked by the program).
@@ -161,7 +165,7 @@ if kill -0 "$PROG_PID" 2>/dev/null; then
 else
   wait "$PROG_PID" || rc=$?
   PROG_PID=""
-  ((rc == 0)) && pass "tunnel_io_check exited 0" || fail "tunnel_io_check exited $rc"
+  if ((rc == 0)); then pass "tunnel_io_check exited 0"; else fail "tunnel_io_check exited $rc"; fi
 fi
 if wait_until "TUN removal" 10 bash -c "! ip -n '$NS' link show dev '$TUN' >/dev/null 2>&1"; then
   pass "TUN removed when the program exited"

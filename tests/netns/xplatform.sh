@@ -95,7 +95,7 @@ else
 fi
 ip -n "$ia" link set "$xa" mtu 1300
 ip -n "$ib" link set "$xb" mtu 1300
-if wait_until "full-size ping at MTU 1300" 10 ping_ok "$ia" -M do -s 1272 198.18.2.1; then
+if wait_until "full-size ping at MTU 1300" 10 ping_ok "$ia" -M "do" -s 1272 198.18.2.1; then
   pass "MTU changed with ip link; a 1300-byte packet passes"
 else
   fail "MTU change"
