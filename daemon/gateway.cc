@@ -111,7 +111,7 @@ size_t Gateway::set_crypto(const config::DataPathConfig& d) {
 
 Gateway::~Gateway() = default;
 
-tunnel::SysResult<std::unique_ptr<Gateway>> Gateway::start(std::string path, config::Config cfg,
+tunnel::SysResult<std::unique_ptr<Gateway>> Gateway::start(std::string path, const config::Config& cfg,
                                                           tunnel::Logger& log) {
   handshake::crypto_init();
   protect_secrets(log);
@@ -198,7 +198,7 @@ std::vector<std::string> sync_set(std::set<config::IpPrefix>& installed, const s
   std::vector<std::string> failed;
   const std::set<config::IpPrefix> want(wanted.begin(), wanted.end());
   for (auto it = installed.begin(); it != installed.end();) {
-    if (want.count(*it) != 0) {
+    if (want.contains(*it)) {
       ++it;
       continue;
     }
@@ -208,7 +208,7 @@ std::vector<std::string> sync_set(std::set<config::IpPrefix>& installed, const s
     it = installed.erase(it);
   }
   for (const auto& p : want) {
-    if (installed.count(p) != 0) continue;
+    if (installed.contains(p)) continue;
     if (auto r = add(p); !r) {
       failed.push_back(std::string("cannot add ") + what + " " + p.to_string() + ": " + r.error().message());
       continue;

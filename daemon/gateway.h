@@ -36,13 +36,15 @@ class Gateway final : public UapiBackend, private GatewayControl {
  public:
   // Sets everything up; on failure the error says what could not be done.
   [[nodiscard]] static tunnel::SysResult<std::unique_ptr<Gateway>> start(std::string config_path,
-                                                                        config::Config cfg,
+                                                                        const config::Config& cfg,
                                                                         tunnel::Logger& log);
   // Cross-platform mode (`sitelinkd IFACE`, as `wireguard-go IFACE`): only
   // the TUN and the control socket; everything else comes from `wg`.
   [[nodiscard]] static tunnel::SysResult<std::unique_ptr<Gateway>> start_interface(const std::string& iface,
                                                                                   tunnel::Logger& log);
-  ~Gateway();
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+  ~Gateway() override;
   // Runs until SIGTERM or SIGINT; returns the exit code.
   int run();
   // --log-level was given: reloads leave the logger's level alone.

@@ -48,28 +48,28 @@ std::string describe(const config::PeerChange& c) {
   const auto& b = c.after;
   for (const auto& f : c.fields) {
     if (f == "name") {
-      parts.push_back("name '" + a.name + "' -> '" + b.name + "'");
+      parts.emplace_back("name '" + a.name + "' -> '" + b.name + "'");
     } else if (f == "preshared-key") {
-      parts.push_back(b.preshared_key.is_zero() ? "preshared key removed" : "preshared key changed");
+      parts.emplace_back(b.preshared_key.is_zero() ? "preshared key removed" : "preshared key changed");
     } else if (f == "endpoint") {
-      parts.push_back("endpoint " + (a.endpoint ? a.endpoint->to_string() : "none") + " -> " +
+      parts.emplace_back("endpoint " + (a.endpoint ? a.endpoint->to_string() : "none") + " -> " +
                       (b.endpoint ? b.endpoint->to_string() : "none"));
     } else if (f == "allowed-ips") {
       const std::set<config::IpPrefix> was(a.allowed_ips.begin(), a.allowed_ips.end());
       const std::set<config::IpPrefix> now(b.allowed_ips.begin(), b.allowed_ips.end());
       std::vector<std::string> delta;
       for (const auto& p : now) {
-        if (was.count(p) == 0) delta.push_back("+" + p.to_string());
+        if (!was.contains(p)) delta.emplace_back("+" + p.to_string());
       }
       for (const auto& p : was) {
-        if (now.count(p) == 0) delta.push_back("-" + p.to_string());
+        if (!now.contains(p)) delta.emplace_back("-" + p.to_string());
       }
-      parts.push_back("allowed-ips " + list(delta));
+      parts.emplace_back("allowed-ips " + list(delta));
     } else if (f == "persistent-keepalive") {
-      parts.push_back("persistent-keepalive " + std::to_string(a.persistent_keepalive.count()) + " -> " +
+      parts.emplace_back("persistent-keepalive " + std::to_string(a.persistent_keepalive.count()) + " -> " +
                       std::to_string(b.persistent_keepalive.count()) + " s");
     } else {
-      parts.push_back(f);
+      parts.emplace_back(f);
     }
   }
   return list(parts);
@@ -102,13 +102,13 @@ class Applier {
   bool changed(const char* key) const { return diff_.interface_changed(key); }
 
   void fail(const std::string& what, const tunnel::SysError& e, const std::string& still) {
-    report_.failed.push_back(what + ": " + e.message() + "; still " + still);
+    report_.failed.emplace_back(what + ": " + e.message() + "; still " + still);
     if (report_.first_errno == 0) report_.first_errno = e.error != 0 ? e.error : EIO;
   }
 
   void interface_name() {
     if (!changed("name")) return;
-    report_.deferred.push_back("name " + was_.interface.name + " -> " + effect_.interface.name);
+    report_.deferred.emplace_back("name " + was_.interface.name + " -> " + effect_.interface.name);
     effect_.interface.name = was_.interface.name;
   }
 
@@ -117,10 +117,10 @@ class Applier {
     auto& key = effect_.interface.private_key;
     if (key.is_zero()) {
       dev_.clear_private_key(rng_);
-      report_.applied.push_back("private key removed");
+      report_.applied.emplace_back("private key removed");
     } else {
       dev_.set_private_key(key);
-      report_.applied.push_back("private key changed (public key " + key.public_key().to_base64() + ")");
+      report_.applied.emplace_back("private key changed (public key " + key.public_key().to_base64() + ")");
     }
   }
 
@@ -134,7 +134,7 @@ class Applier {
       now = was;
       return;
     }
-    report_.applied.push_back(std::string(key) + " " + std::to_string(was) + " -> " + std::to_string(now));
+    report_.applied.emplace_back(std::string(key) + " " + std::to_string(was) + " -> " + std::to_string(now));
   }
 
   void socket_and_link() {
@@ -145,7 +145,7 @@ class Applier {
     number("mtu", now.mtu, was.mtu, [&](uint32_t v) { return gw_.set_mtu(v); });
     // The device takes the MTU (its padding limit) and the rekey interval together.
     if (changed("rekey-after-time")) {
-      report_.applied.push_back("rekey-after-time " + std::to_string(was.rekey_after_time.count()) + " s -> " +
+      report_.applied.emplace_back("rekey-after-time " + std::to_string(was.rekey_after_time.count()) + " s -> " +
                                 std::to_string(now.rekey_after_time.count()) + " s");
     }
     if (now.mtu != was.mtu || changed("rekey-after-time")) {
@@ -156,9 +156,9 @@ class Applier {
   // Always synced, not only when changed: an address that could not be
   // added last time is tried again.
   void addresses() {
-    for (auto& why : gw_.sync_addresses(effect_.interface.addresses)) report_.failed.push_back(std::move(why));
+    for (auto& why : gw_.sync_addresses(effect_.interface.addresses)) report_.failed.emplace_back(std::move(why));
     if (changed("address")) {
-      report_.applied.push_back("address " + prefixes(was_.interface.addresses) + " -> " +
+      report_.applied.emplace_back("address " + prefixes(was_.interface.addresses) + " -> " +
                                 prefixes(effect_.interface.addresses));
     }
   }
@@ -170,11 +170,11 @@ class Applier {
     config::DataPathConfig running = was;
     running.crypto_threads = now.crypto_threads;
     if (running != now) {
-      report_.deferred.push_back("batch-io, udp-gso, udp-gro, tun-offload, socket-buffer");
+      report_.deferred.emplace_back("batch-io, udp-gso, udp-gro, tun-offload, socket-buffer");
     }
     if (now.crypto_threads != was.crypto_threads) {
       const size_t threads = gw_.set_crypto(now);
-      report_.applied.push_back("crypto-threads: " + std::to_string(threads) + " running");
+      report_.applied.emplace_back("crypto-threads: " + std::to_string(threads) + " running");
     }
     now = running;
   }
@@ -183,9 +183,9 @@ class Applier {
     if (!changed("log-level")) return;
     const std::string level(config::to_string(effect_.interface.log_level.value_or(config::LogLevel::kInfo)));
     if (gw_.set_log_level(effect_.interface.log_level)) {
-      report_.applied.push_back("log-level " + level);
+      report_.applied.emplace_back("log-level " + level);
     } else {
-      report_.applied.push_back("log-level " + level + " in the file; --log-level on the command line wins");
+      report_.applied.emplace_back("log-level " + level + " in the file; --log-level on the command line wins");
     }
   }
 
@@ -194,7 +194,7 @@ class Applier {
     if (with_endpoint && p.endpoint) {
       s.endpoint = gw_.resolve(*p.endpoint);
       if (!s.endpoint) {
-        report_.failed.push_back("peer " + p.label() + ": cannot resolve " + p.endpoint->host + "; will retry");
+        report_.failed.emplace_back("peer " + p.label() + ": cannot resolve " + p.endpoint->host + "; will retry");
       }
     }
     return s;
@@ -203,19 +203,19 @@ class Applier {
   void peers() {
     for (const auto& p : diff_.removed) {
       dev_.remove_peer(p.public_key);
-      report_.applied.push_back("peer " + p.label() + " removed");
+      report_.applied.emplace_back("peer " + p.label() + " removed");
     }
     for (const auto& c : diff_.changed) {
       // An unchanged endpoint is left alone: the peer may have roamed.
       const bool endpoint = std::find(c.fields.begin(), c.fields.end(), "endpoint") != c.fields.end();
       dev_.upsert_peer(spec(c.after, endpoint));
-      report_.applied.push_back("peer " + c.after.label() + ": " + describe(c));
+      report_.applied.emplace_back("peer " + c.after.label() + ": " + describe(c));
       // Sessions made with the old preshared key end with a new handshake.
       if (c.needs_new_handshake()) initiate_.push_back(c.after.public_key);
     }
     for (const auto& p : diff_.added) {
       dev_.upsert_peer(spec(p, true));
-      report_.applied.push_back("peer " + p.label() + " added");
+      report_.applied.emplace_back("peer " + p.label() + " added");
       initiate_.push_back(p.public_key);
     }
     for (const auto& p : diff_.unchanged) report_.unchanged_peers.push_back(p.label());
@@ -228,9 +228,9 @@ class Applier {
     if (effect_.interface.routes) {
       for (const auto& p : effect_.peers) wanted.insert(p.allowed_ips.begin(), p.allowed_ips.end());
     }
-    for (auto& why : gw_.sync_routes({wanted.begin(), wanted.end()})) report_.failed.push_back(std::move(why));
+    for (auto& why : gw_.sync_routes({wanted.begin(), wanted.end()})) report_.failed.emplace_back(std::move(why));
     if (changed("routes")) {
-      report_.applied.push_back(std::string("routes ") + (effect_.interface.routes ? "on" : "off"));
+      report_.applied.emplace_back(std::string("routes ") + (effect_.interface.routes ? "on" : "off"));
     }
   }
 
@@ -251,7 +251,7 @@ class Applier {
       }
       if (example.empty() || gw_.forwarding(family).value_or(true)) continue;
       const bool v4 = family == config::Family::kV4;
-      report_.warnings.push_back(std::string("allowed-ips such as ") + example + " route a network through the tunnel, but " +
+      report_.warnings.emplace_back(std::string("allowed-ips such as ") + example + " route a network through the tunnel, but " +
                                  (v4 ? "net.ipv4.ip_forward" : "net.ipv6.conf.all.forwarding") +
                                  " is 0: this host will not forward between it and the tunnel; set it to 1 (sysctl -w " +
                                  (v4 ? "net.ipv4.ip_forward=1" : "net.ipv6.conf.all.forwarding=1") +

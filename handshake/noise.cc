@@ -65,9 +65,11 @@ Result<ConsumedInitiation, ProtoError> consume_initiation(const LocalIdentity& l
 }
 
 Handshake::Handshake(const LocalIdentity& local, const PublicKey& remote, const PresharedKey& psk)
-    : local_(&local), remote_(remote), psk_(psk), initiator_start_(start_state(remote)) {
-  static_static_valid_ = x25519(static_static_.span(), local.private_key().bytes(), remote.bytes());
-}
+    : local_(&local),
+      remote_(remote),
+      psk_(psk),
+      initiator_start_(start_state(remote)),
+      static_static_valid_(x25519(static_static_.span(), local.private_key().bytes(), remote.bytes())) {}
 
 Result<void, ProtoError> Handshake::create_initiation(std::span<uint8_t, initiation::kSize> out,
                                                       uint32_t local_index, WallTime now, Rng& rng) {

@@ -96,7 +96,8 @@ size_t Ratelimiter::capacity_for_memory(uint64_t ram_bytes) {
   constexpr size_t kEntriesPerBucket = 8;
   if (ram_bytes > kGiB) return 8192 * kEntriesPerBucket;
   size_t buckets = 16;
-  while (buckets < ram_bytes / (16 * 1024) / sizeof(void*)) buckets *= 2;
+  constexpr uint64_t kBytesPerBucket = uint64_t{16} * 1024 * sizeof(void*);
+  while (buckets < ram_bytes / kBytesPerBucket) buckets *= 2;
   return buckets * kEntriesPerBucket;
 }
 
