@@ -13,6 +13,7 @@ std::string Diagnostic::to_string() const {
   }
   s += ": ";
   if (severity == Severity::kWarning) s += "warning: ";
+  if (severity == Severity::kNote) s += "note: ";
   if (!path.empty()) s += path + ": ";
   s += message;
   return s;

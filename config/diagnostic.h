@@ -14,7 +14,8 @@
 
 namespace sitelink::config {
 
-enum class Severity { kError, kWarning };
+// A note is information ("this is how it will behave"), not a problem.
+enum class Severity { kError, kWarning, kNote };
 
 struct Location {
   int line = 0;    // 1-based; 0 = unknown

@@ -42,6 +42,7 @@ class Reporter {
   explicit Reporter(std::string file) : file_(std::move(file)) {}
   void error(Location at, std::string path, std::string message);
   void warning(Location at, std::string path, std::string message);
+  void note(Location at, std::string path, std::string message);
   const std::string& file() const { return file_; }
   bool has_errors() const;
   Diagnostics take();  // sorted by location, file-level ones first

@@ -3,8 +3,11 @@
 //   - the MTU is at least 1280 when any address or allowed-ip is IPv6
 //     (RFC 8200), else at least 576 (RFC 791; checked when parsing);
 //   - no two peers share a public key, and no peer has the interface's own key;
-//   - no two peers have overlapping allowed-ips (each address routes to one
-//     peer); overlaps within one peer are only redundant, so a warning;
+//   - no two peers have the same allowed-ips prefix (each prefix routes to
+//     one peer); a prefix inside another peer's prefix is allowed and the
+//     most specific wins, as in WireGuard (a hub's 198.18.0.0/15 beside a
+//     direct link's 198.18.20.0/24), so each such pair gets a note; overlaps
+//     within one peer are only redundant, so a warning;
 //   - warnings for duplicate peer names and peers without allowed-ips.
 #include <algorithm>
 #include <map>
@@ -61,10 +64,20 @@ struct Route {
 void report_overlap(const Draft& d, const Route& earlier, const Route& later, Reporter& r) {
   const std::string what = later.prefix.to_string();
   const std::string other = earlier.prefix.to_string();
-  if (earlier.peer != later.peer) {
+  if (earlier.peer != later.peer && earlier.prefix == later.prefix) {
     r.error(d.at(later.path), later.path,
-            what + " overlaps " + other + " of " + peer_label(d, earlier.peer) +
-                "; every address must route to exactly one peer");
+            what + " is also an allowed-ip of " + peer_label(d, earlier.peer) +
+                "; each prefix routes to exactly one peer");
+  } else if (earlier.peer != later.peer) {
+    const bool later_inside = earlier.prefix.contains(later.prefix);
+    const Route& inner = later_inside ? later : earlier;
+    const Route& outer = later_inside ? earlier : later;
+    const std::string in = inner.prefix.to_string();
+    const std::string out = outer.prefix.to_string();
+    r.note(d.at(later.path), later.path,
+           in + " of " + peer_label(d, inner.peer) + " lies inside " + out + " of " + peer_label(d, outer.peer) +
+               ": the most specific prefix wins (as in WireGuard), so addresses in " + in + " go to " +
+               peer_label(d, inner.peer) + " and the rest of " + out + " to " + peer_label(d, outer.peer));
   } else if (earlier.prefix == later.prefix) {
     r.warning(d.at(later.path), later.path, what + " is listed twice (also " + earlier.path + ")");
   } else {

@@ -73,6 +73,10 @@ void Reporter::warning(Location at, std::string path, std::string message) {
   list_.push_back({Severity::kWarning, file_, at, std::move(path), std::move(message)});
 }
 
+void Reporter::note(Location at, std::string path, std::string message) {
+  list_.push_back({Severity::kNote, file_, at, std::move(path), std::move(message)});
+}
+
 bool Reporter::has_errors() const { return count_errors(list_) > 0; }
 
 Diagnostics Reporter::take() {

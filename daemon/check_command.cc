@@ -20,12 +20,15 @@ std::optional<config::Config> load_and_report(const std::string& path, Io& io) {
   auto loaded = config::load_file(path);
   const config::Diagnostics& diags = loaded ? loaded->warnings : loaded.error();
   // Under systemd (JOURNAL_STREAM set) each line carries its syslog
-  // priority, as tunnel::Logger's lines do: <3> error, <4> warning.
+  // priority, as tunnel::Logger's lines do: <3> error, <4> warning, <6> note.
   const bool journal = std::getenv("JOURNAL_STREAM") != nullptr;
-  const auto prio = [journal](bool error) { return journal ? (error ? "<3>" : "<4>") : ""; };
-  for (const auto& d : diags) io.err << prio(d.is_error()) << d.to_string() << '\n';
+  const auto prio = [journal](config::Severity s) {
+    if (!journal) return "";
+    return s == config::Severity::kError ? "<3>" : s == config::Severity::kWarning ? "<4>" : "<6>";
+  };
+  for (const auto& d : diags) io.err << prio(d.severity) << d.to_string() << '\n';
   if (!loaded) {
-    io.err << prio(true) << path << ": " << plural(config::count_errors(diags), "error")
+    io.err << prio(config::Severity::kError) << path << ": " << plural(config::count_errors(diags), "error")
            << ", configuration not usable\n";
     io.err.flush();
     return std::nullopt;

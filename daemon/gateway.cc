@@ -380,7 +380,9 @@ void Gateway::reload() {
     LogLine(log_, LogLevel::kError) << "reload: " << path_ << " is invalid; keeping the running configuration";
     for (const auto& d : loaded.error()) LogLine(log_, LogLevel::kError) << "reload: " << d.to_string();
   } else {
-    for (const auto& d : loaded->warnings) LogLine(log_, LogLevel::kWarn) << d.to_string();
+    for (const auto& d : loaded->warnings) {
+      LogLine(log_, d.severity == config::Severity::kNote ? LogLevel::kInfo : LogLevel::kWarn) << d.to_string();
+    }
     // The file is the whole truth: peers added with `wg set` go too.
     const config::Config before = cfg_;
     apply(before, loaded->config, "reload", path_);

@@ -72,7 +72,8 @@ Configuration file (YAML, keys in kebab-case; unknown keys are errors):
                                   "[IPv6]:PORT" in quotes (YAML reads [ as a list)
       allowed-ips: [198.18.1.0/24, 2001:db8:b::/48]
                                   addresses routed to and accepted from this peer;
-                                  must not overlap another peer's
+                                  never the same prefix as another peer's; one
+                                  inside another's is allowed: the most specific wins
       persistent-keepalive: 25    seconds 0..65535; 0 or absent = off
 
   Keys are WireGuard's: 32 bytes in base64, 44 characters (`sitelink genkey`,

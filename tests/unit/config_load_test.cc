@@ -162,7 +162,7 @@ peers:
     endpoint: gw.example
     allowed-ips: [198.18.1.0/24, 198.18.300.0/24]
   - public-key: PUB_B
-    allowed-ips: [198.18.1.0/25]
+    allowed-ips: [198.18.1.0/24]
     persistent-keepalive: -5
 )");
   const auto r = load_text(yaml, "office.yaml");
@@ -178,7 +178,7 @@ peers:
   EXPECT_EQ(count_errors(r.error()), want.size());
   EXPECT_EQ(r.error()[2].message, "unknown key 'adress'; did you mean 'address'?");
   EXPECT_EQ(r.error()[6].message,
-            "198.18.1.0/25 overlaps 198.18.1.0/24 of peers[0] (office-b); every address must route to exactly one peer");
+            "198.18.1.0/24 is also an allowed-ip of peers[0] (office-b); each prefix routes to exactly one peer");
 }
 
 TEST(ConfigLoad, DiagnosticFormatMatchesSpec) {
@@ -186,6 +186,8 @@ TEST(ConfigLoad, DiagnosticFormatMatchesSpec) {
   EXPECT_EQ(d.to_string(), "office.yaml:14:7: peers[1].allowed-ips[0]: '198.18.300.0/24' is not an IP prefix");
   d.severity = Severity::kWarning;
   EXPECT_EQ(d.to_string(), "office.yaml:14:7: warning: peers[1].allowed-ips[0]: '198.18.300.0/24' is not an IP prefix");
+  d.severity = Severity::kNote;
+  EXPECT_EQ(d.to_string(), "office.yaml:14:7: note: peers[1].allowed-ips[0]: '198.18.300.0/24' is not an IP prefix");
   const Diagnostic syntax{Severity::kError, "a.yaml", {3, 1}, "", "YAML syntax error: x"};
   EXPECT_EQ(syntax.to_string(), "a.yaml:3:1: YAML syntax error: x");
   const Diagnostic file{Severity::kError, "/etc/sitelink/x.yaml", {}, "", "cannot read the configuration: No such file or directory"};
