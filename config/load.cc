@@ -130,6 +130,26 @@ std::string mode_text(mode_t mode) {
   return buf;
 }
 
+// A file with a key inline is as secret as a key file, and refused as one
+// is when group or others can access it (as ssh refuses such keys).
+void check_inline_keys(const Draft& d, mode_t mode, const std::string& name, Reporter& report) {
+  if ((mode & 077) == 0) return;
+  const auto refuse = [&](const std::string& path, const char* what, const char* key_file_field) {
+    report.error(d.at(path), path,
+                 std::string("this file holds ") + what + " inline but group or others can access it (mode " +
+                     mode_text(mode) + "); run 'chmod 600 " + name + "', or move the key to a file and name it with " +
+                     key_file_field);
+  };
+  if (d.private_key_known && d.config.interface.private_key_file.empty()) {
+    refuse("interface.private-key", "a private key", "private-key-file");
+  }
+  for (size_t k = 0; k < d.config.peers.size(); ++k) {
+    const auto& p = d.config.peers[k];
+    if (p.preshared_key.is_zero() || !p.preshared_key_file.empty()) continue;
+    refuse(field_path(item_path("peers", d.sources[k].index), "preshared-key"), "a preshared key", "preshared-key-file");
+  }
+}
+
 Result<Loaded, Diagnostics> load_impl(std::string_view text, const std::string& name, const LoadOptions& options,
                                       std::optional<mode_t> file_mode) {
   Reporter report(name);
@@ -137,12 +157,7 @@ Result<Loaded, Diagnostics> load_impl(std::string_view text, const std::string& 
   Draft d;
   d.config.source = name;
   parse_and_validate(text, ctx, d);
-  const auto& i = d.config.interface;
-  if (file_mode && (*file_mode & 077) != 0 && d.private_key_known && i.private_key_file.empty()) {
-    report.warning(d.at("interface.private-key"), "interface.private-key",
-                   "this file holds a private key but is accessible by group or others (mode " + mode_text(*file_mode) +
-                       "); run 'chmod 600 " + name + "' or use private-key-file");
-  }
+  if (file_mode) check_inline_keys(d, *file_mode, name, report);
   Diagnostics diags = report.take();
   if (count_errors(diags) > 0) return Err(std::move(diags));
   return Loaded{std::move(d.config), std::move(diags)};

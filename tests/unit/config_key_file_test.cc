@@ -150,18 +150,32 @@ TEST_F(ConfigKeyFile, ConfigThatIsADirectoryIsAnError) {
   EXPECT_EQ(r.error()[0].to_string(), dir_.path() + ": is a directory; expected a configuration file");
 }
 
-TEST_F(ConfigKeyFile, InlinePrivateKeyInAReadableConfigWarns) {
-  const std::string yaml = std::string("interface:\n  private-key: ") + test::kPrivA + "\n";
-  const std::string open = dir_.write("open.yaml", yaml, 0644);
+// A config holding a key inline is refused, as a key file would be, when
+// group or others can access it (it was only a warning, while a 0644 key
+// file was refused).
+TEST_F(ConfigKeyFile, InlineKeysInAReadableConfigAreRefused) {
+  const std::string yaml = std::string("interface:\n  private-key: ") + test::kPrivA +
+                           "\npeers:\n  - public-key: " + test::kPubB + "\n    preshared-key: " + test::kPsk +
+                           "\n    allowed-ips: [198.18.1.0/24]\n";
+  const std::string open = dir_.write("open.yaml", yaml, 0640);
   const auto r = load_file(open);
-  ASSERT_TRUE(r.ok());
-  ASSERT_EQ(r->warnings.size(), 1u);
-  EXPECT_EQ(r->warnings[0].to_string(),
-            open + ":2:16: warning: interface.private-key: this file holds a private key but is accessible by group or "
-                   "others (mode 0644); run 'chmod 600 " + open + "' or use private-key-file");
+  ASSERT_FALSE(r.ok());
+  ASSERT_EQ(r.error().size(), 2u);
+  EXPECT_EQ(r.error()[0].to_string(),
+            open + ":2:16: interface.private-key: this file holds a private key inline but group or others can access "
+                   "it (mode 0640); run 'chmod 600 " + open + "', or move the key to a file and name it with "
+                   "private-key-file");
+  EXPECT_EQ(r.error()[1].to_string(),
+            open + ":5:20: peers[0].preshared-key: this file holds a preshared key inline but group or others can "
+                   "access it (mode 0640); run 'chmod 600 " + open + "', or move the key to a file and name it with "
+                   "preshared-key-file");
   const auto closed = load_file(dir_.write("closed.yaml", yaml, 0600));
   ASSERT_TRUE(closed.ok());
   EXPECT_TRUE(closed->warnings.empty());
+  // Keys in files: the config itself may be world-readable.
+  dir_.write("a.key", test::kPrivA, 0600);
+  const auto by_file = load_file(dir_.write("files.yaml", "interface:\n  private-key-file: a.key\n", 0644));
+  EXPECT_TRUE(by_file.ok());
 }
 
 }  // namespace
