@@ -19,6 +19,15 @@ std::string Diagnostic::to_string() const {
   return s;
 }
 
+std::string quoted(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 2);
+  out.push_back('\'');
+  out.append(text);
+  out.push_back('\'');
+  return out;
+}
+
 size_t count_errors(const Diagnostics& d) {
   return static_cast<size_t>(std::count_if(d.begin(), d.end(), [](const Diagnostic& x) { return x.is_error(); }));
 }

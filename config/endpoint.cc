@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "config/diagnostic.h"
+
 namespace sitelink::config {
 namespace {
 
@@ -24,8 +26,6 @@ std::optional<uint16_t> parse_port(std::string_view s) {
   if (v < 1 || v > 65535) return std::nullopt;
   return static_cast<uint16_t>(v);
 }
-
-std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
 
 }  // namespace
 

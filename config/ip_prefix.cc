@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "config/diagnostic.h"
+
 namespace sitelink::config {
 namespace {
 
@@ -71,7 +73,7 @@ std::string IpAddress::to_string() const {
 }
 
 Result<IpPrefix, std::string> IpPrefix::parse(std::string_view text) {
-  const std::string not_prefix = "'" + std::string(text) + "' is not an IP prefix";
+  const std::string not_prefix = quoted(text) + " is not an IP prefix";
   const size_t slash = text.find('/');
   const auto addr = IpAddress::parse(text.substr(0, slash));
   if (!addr) return Err(not_prefix);

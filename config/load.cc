@@ -100,7 +100,7 @@ bool check_single_document(std::string_view text, Reporter& r) {
   if (second.pos != docs.starts[0].pos && text.substr(pos, 3) == "---") {
     r.error(mark_location(second), "", "only one YAML document is allowed (remove the '---' separator)");
   } else {
-    const std::string what = pos < text.size() ? "'" + std::string(1, text[pos]) + "'" : "end of file";
+    const std::string what = pos < text.size() ? quoted(text.substr(pos, 1)) : "end of file";
     r.error(mark_location(second), "", "YAML syntax error: unexpected " + what);
   }
   return false;

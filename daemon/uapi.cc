@@ -39,7 +39,7 @@ std::string printable(std::string_view key) {
   for (const char c : key) {
     if (c < 0x20 || c > 0x7e) return "(an unprintable key)";
   }
-  return "'" + std::string(key) + "'";
+  return config::quoted(key);
 }
 
 // Splits text into lines; the last may lack its '\n'. Stops at an empty line.

@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config/diagnostic.h"
 #include "config/ip_prefix.h"
 #include "handshake/base/result.h"
 #include "handshake/base/time.h"

@@ -15,7 +15,7 @@ PACKAGES=(
   # benchmark (tests/bench): the chart and the microbenchmarks
   gnuplot-nox libbenchmark-dev
   # packaging tests (systemd-analyze; cpack's dpkg-shlibdeps and file)
-  systemd dpkg-dev file
+  systemd dpkg-dev file lintian
   # lint (tests/lint.sh)
   clang-format clang-tidy shellcheck
 )

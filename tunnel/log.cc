@@ -35,7 +35,14 @@ std::string rfc3339_now() {
 
 Logger::Logger() : journal_(std::getenv("JOURNAL_STREAM") != nullptr) {
   sink_ = [this](LogLevel l, std::string_view line) {
-    std::string out = journal_ ? "<" + std::to_string(static_cast<int>(l)) + ">" : rfc3339_now();
+    std::string out;
+    if (journal_) {
+      out.push_back('<');
+      out.append(std::to_string(static_cast<int>(l)));
+      out.push_back('>');
+    } else {
+      out = rfc3339_now();
+    }
     out.append(line);
     out.push_back('\n');
     std::fwrite(out.data(), 1, out.size(), stderr);

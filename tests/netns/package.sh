@@ -28,7 +28,7 @@ BUILD_DIR=$(cd "$BUILD_DIR" && pwd)
 if grep -q '^SITELINK_SANITIZE:BOOL=ON' "$BUILD_DIR/CMakeCache.txt"; then
   skip "$BUILD_DIR is a sanitizer build"
 fi
-require_tools cpack dpkg dpkg-deb dpkg-query file
+require_tools cpack dpkg dpkg-deb dpkg-query file lintian
 if dpkg-query -W -f='${Status}' sitelink 2>/dev/null | grep -q 'installed\|config-files'; then
   skip "a sitelink package is already on this machine; not touching it"
 fi
@@ -41,7 +41,9 @@ FILES=(
   /usr/share/man/man8/sitelinkd.8.gz
   /usr/share/man/man8/sitelink.8.gz
   /usr/share/doc/sitelink/copyright
+  /usr/share/doc/sitelink/changelog.gz
   /usr/share/doc/sitelink/examples/office-a.yaml
+  /usr/share/lintian/overrides/sitelink
 )
 DIRS=(/etc/sitelink /usr/share/doc/sitelink/examples /usr/share/doc/sitelink)
 for f in "${FILES[@]}" "${DIRS[@]}"; do
@@ -76,6 +78,13 @@ else
 fi
 DEB="$WORK_DIR/out/${debs[0]}"
 
+# --- lintian: no error, and no warning without a reason in debian/lintian-overrides ------
+if lintian --fail-on error,warning --tag-display-limit 0 "$DEB" >"$WORK_DIR/lintian.log" 2>&1; then
+  pass "lintian: no errors, no warnings beyond the overridden ones ($(grep -c '^sitelink:' "$SCRIPT_DIR/../../packaging/debian/lintian-overrides") overrides, each with its reason)"
+else
+  fail "lintian: $(grep -E '^[EW]:' "$WORK_DIR/lintian.log" | tr '\n' ';')"
+fi
+
 # --- contents -----------------------------------------------------------------------------
 dpkg-deb -c "$DEB" | awk '{print $1, $2, $6}' | sed 's#\./#/#; s#/$##' >"$WORK_DIR/contents"
 entry() { awk -v p="$1" '$3 == p {print $1, $2}' "$WORK_DIR/contents"; }
@@ -83,7 +92,8 @@ for f in /usr/sbin/sitelinkd /usr/bin/sitelink; do
   if [[ $(entry "$f") == "-rwxr-xr-x root/root" ]]; then pass "$f 0755 root"; else fail "$f: '$(entry "$f")'"; fi
 done
 for f in /lib/systemd/system/sitelink@.service /usr/share/man/man8/sitelinkd.8.gz /usr/share/man/man8/sitelink.8.gz \
-  /usr/share/doc/sitelink/copyright /usr/share/doc/sitelink/examples/office-a.yaml; do
+  /usr/share/doc/sitelink/copyright /usr/share/doc/sitelink/changelog.gz \
+  /usr/share/doc/sitelink/examples/office-a.yaml /usr/share/lintian/overrides/sitelink; do
   if [[ $(entry "$f") == "-rw-r--r-- root/root" ]]; then pass "$f 0644 root"; else fail "$f: '$(entry "$f")'"; fi
 done
 if [[ $(entry /etc/sitelink) == "drwx------ root/root" ]]; then
