@@ -93,7 +93,7 @@ IpPrefix IpPrefix::canonical() const {
     b[bit / 8] = static_cast<uint8_t>(b[bit / 8] & ~(0x80u >> (bit % 8)));
   }
   const IpAddress a = address_.is_v4() ? IpAddress::v4({b[0], b[1], b[2], b[3]}) : IpAddress::v6(b);
-  return IpPrefix(a, length_);
+  return {a, length_};
 }
 
 bool IpPrefix::contains(const IpAddress& a) const {

@@ -250,7 +250,7 @@ void ControlSocket::on_conn(int fd, uint32_t events) {
   update(c);
 }
 
-void ControlSocket::read_from(Conn& c) {
+void ControlSocket::read_from(Conn& c) const {
   std::array<char, kReadChunk> buf;
   for (int i = 0; i < kReadsPerEvent && !c.dead && c.in.size() <= limits_.max_request; ++i) {
     const ssize_t n = ::recv(c.fd.get(), buf.data(), buf.size(), MSG_DONTWAIT);

@@ -92,7 +92,7 @@ class ControlSocket {
   void on_conn(int fd, uint32_t events);
   void on_inotify();
   void on_timer();
-  void read_from(Conn& c);
+  void read_from(Conn& c) const;
   void write_to(Conn& c);
   void handle_requests(Conn& c);
   void answer(Conn& c, UapiOp op, std::string_view body);

@@ -159,7 +159,7 @@ TunReadResult LinuxTun::read_batch(SlotArena& arena, size_t max_reads, const Pac
       arena.untake();
       return r;
     }
-    const size_t len = static_cast<size_t>(*n);
+    const auto len = static_cast<size_t>(*n);
     MutableBytes frame = slot;
     if (len > room) {  // larger than a slot: continue in big_
       std::memcpy(big_.data() + hs::kHeadroom, slot.data() + hs::kHeadroom, room);

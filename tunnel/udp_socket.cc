@@ -192,7 +192,7 @@ size_t LinuxUdp::recv_batch(std::span<const MutableBytes> buffers, std::vector<D
     msgs[i].msg_hdr.msg_controllen = control[i].size();
     msgs[i].msg_len = 0;
   }
-  int got;
+  int got = 0;
   do {
     got = ::recvmmsg(fd_.get(), msgs.data(), static_cast<unsigned>(n), MSG_DONTWAIT, nullptr);
   } while (got < 0 && errno == EINTR);
@@ -245,12 +245,14 @@ size_t LinuxUdp::flush() {
 
   size_t next = 0;
   while (next < pending_.size()) {
-    size_t m = 0, v = 0;
+    size_t m = 0;
+    size_t v = 0;
     const size_t per_call = options_.batch ? kMaxBatch : 1;
     while (m < per_call && next < pending_.size()) {
       const Pending& head = pending_[next];
       const size_t seg = head.data.size();
-      size_t count = 1, total = seg;
+      size_t count = 1;
+      size_t total = seg;
       while (options_.gso && next + count < pending_.size() && count < kMaxSegments) {
         const Pending& p = pending_[next + count];
         if (p.to != head.to || p.data.size() > seg || total + p.data.size() > kMaxTrainBytes) break;
