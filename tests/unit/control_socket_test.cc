@@ -171,6 +171,12 @@ std::string read_answers(int fd, int answers, bool* eof = nullptr, std::chrono::
   return got;
 }
 
+// Waits up to `limit` for `events` on `fd` without reading it; true if they came.
+bool wait_for(int fd, short events, std::chrono::milliseconds limit) {
+  pollfd p{fd, events, 0};
+  return ::poll(&p, 1, static_cast<int>(limit.count())) == 1 && (p.revents & events) != 0;
+}
+
 // True if the server closes `fd` within `limit` (whatever it sent before).
 bool closed_within(int fd, std::chrono::milliseconds limit) {
   bool eof = false;
@@ -367,8 +373,9 @@ TEST_F(ControlSocketTest, StalledAndIdleClientsAreCutOff) {
   EXPECT_TRUE(backend_.sets().empty());
 }
 
-TEST_F(ControlSocketTest, AClientThatDoesNotReadBlocksNobody) {
-  UapiState big = one_peer_state();
+// Answers far larger than a socket buffer, to a client that never reads.
+UapiState big_state(const UapiState& one) {
+  UapiState big = one;
   for (int i = 0; i < 6000; ++i) {  // about 2.5 MB per get answer: far more than a socket buffer
     UapiPeerState p = big.peers[0];
     std::array<uint8_t, 32> k{};
@@ -377,6 +384,35 @@ TEST_F(ControlSocketTest, AClientThatDoesNotReadBlocksNobody) {
     p.public_key = handshake::PublicKey(k);
     big.peers.push_back(p);
   }
+  return big;
+}
+
+// The server never waits on a client: with the stall limit an hour away, a
+// client that does not read its answers would hold every other client
+// until the test's deadline if the server blocked on it. No clock is read:
+// the other client's whole answer must simply arrive within the bound.
+TEST_F(ControlSocketTest, AClientThatDoesNotReadBlocksNobody) {
+  const UapiState big = big_state(one_peer_state());
+  backend_.put(big);
+  Served s(backend_);
+  ControlSocket::Limits limits;
+  limits.stall_timeout = std::chrono::hours(1);
+  ASSERT_TRUE(s.listen_at(path(), limits));
+  s.start();
+  const auto sluggish = connect_unix(path());
+  send_all(sluggish.get(), "get=1\n\nget=1\n\nget=1\n\n");
+  ASSERT_TRUE(wait_for(sluggish.get(), POLLIN, 5000ms)) << "the server never started answering";
+  const auto answer = uapi_request(path(), "get=1\n\n", 5000ms);
+  ASSERT_TRUE(answer) << answer.error().message();
+  EXPECT_EQ(answer->size(), format_get(big).size() + 9);
+  EXPECT_FALSE(wait_for(sluggish.get(), POLLRDHUP, 0ms)) << "the sluggish client is still connected";
+}
+
+// A client that stalls (reads nothing for stall_timeout) is cut off: the
+// server closes it (seen, without reading, as the peer hanging up), and
+// what it finds is part of the first answer, then the end.
+TEST_F(ControlSocketTest, AClientThatStallsIsCutOff) {
+  const UapiState big = big_state(one_peer_state());
   backend_.put(big);
   Served s(backend_);
   ControlSocket::Limits limits;
@@ -385,15 +421,7 @@ TEST_F(ControlSocketTest, AClientThatDoesNotReadBlocksNobody) {
   s.start();
   const auto sluggish = connect_unix(path());
   send_all(sluggish.get(), "get=1\n\nget=1\n\nget=1\n\n");
-  std::this_thread::sleep_for(50ms);
-  const auto t0 = std::chrono::steady_clock::now();
-  const auto answer = uapi_request(path(), "get=1\n\n", 5000ms);
-  ASSERT_TRUE(answer) << answer.error().message();
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
-  EXPECT_EQ(answer->size(), format_get(big).size() + 9);
-  // By now the sluggish client has been cut off: what it finds is part of
-  // the first answer, then the end.
-  std::this_thread::sleep_for(600ms);
+  ASSERT_TRUE(wait_for(sluggish.get(), POLLRDHUP, 5000ms)) << "the stalled client was not cut off";
   bool eof = false;
   const std::string got = read_answers(sluggish.get(), 3, &eof);
   EXPECT_TRUE(eof);
@@ -408,7 +436,11 @@ TEST_F(ControlSocketTest, ConnectionsBeyondTheCapAreClosed) {
   s.start();
   const auto a = connect_unix(path());
   const auto b = connect_unix(path());
-  std::this_thread::sleep_for(100ms);
+  // Both are in: each has had an answer.
+  send_all(b.get(), "get=1\n\n");
+  ASSERT_EQ(read_answers(b.get(), 1), format_get(one_peer_state()) + "errno=0\n\n");
+  send_all(a.get(), "get=1\n\n");
+  ASSERT_EQ(read_answers(a.get(), 1), format_get(one_peer_state()) + "errno=0\n\n");
   const auto c = connect_unix(path());
   EXPECT_TRUE(closed_within(c.get(), 2000ms));
   send_all(a.get(), "get=1\n\n");
