@@ -31,6 +31,15 @@ UapiState Gateway::get() {
 
 std::string Gateway::status() {
   std::string out;
+  // The data path as in effect, not as configured.
+  const auto flag = [&out](const char* key, bool on) { out += std::string(key) + "=" + (on ? "1" : "0") + "\n"; };
+  flag("batch_io", udp_.batch());
+  flag("udp_gso", udp_.gso());
+  flag("udp_gro", udp_.gro());
+  flag("tun_offload", tun_.offload());
+  out += "socket_rcvbuf=" + std::to_string(udp_.receive_buffer()) + "\n";
+  out += "socket_sndbuf=" + std::to_string(udp_.send_buffer()) + "\n";
+  out += "crypto_threads=" + std::to_string(dev_->crypto_threads()) + "\n";
   for (size_t d = 0; d < static_cast<size_t>(tunnel::Drop::kCount); ++d) {
     const auto reason = static_cast<tunnel::Drop>(d);
     if (dev_->drops(reason) != 0) {

@@ -338,6 +338,14 @@ std::string render_text(const InterfaceStatus& iface, WallTime now) {
     std::snprintf(buf, sizeof buf, "0x%x", s.fwmark);
     out += std::string("  fwmark: ") + buf + "\n";
   }
+  const DataPathStatus& d = iface.extra.data_path;
+  if (d.batch_io) {
+    const auto on = [](const std::optional<bool>& b) { return b.value_or(false) ? "on" : "off"; };
+    out += std::string("  data path: batch-io ") + on(d.batch_io) + ", udp-gso " + on(d.udp_gso) + ", udp-gro " +
+           on(d.udp_gro) + ", tun-offload " + on(d.tun_offload) + ", socket buffers " +
+           std::to_string(d.socket_rcvbuf.value_or(0)) + "/" + std::to_string(d.socket_sndbuf.value_or(0)) +
+           " bytes, crypto threads " + std::to_string(d.crypto_threads.value_or(0)) + "\n";
+  }
   if (!iface.extra.drops.empty()) {
     out += "  dropped:";
     for (const auto& [reason, n] : iface.extra.drops) out += " " + reason + " " + std::to_string(n) + ";";
@@ -345,6 +353,25 @@ std::string render_text(const InterfaceStatus& iface, WallTime now) {
   }
   for (const UapiPeerState* p : sorted_peers(s)) render_peer(out, *p, extra_for(iface.extra, p->public_key), now);
   return out;
+}
+
+// "data_path": each technique as in effect (null where the daemon does not
+// say: wireguard-go).
+void json_data_path(Json& j, const DataPathStatus& d) {
+  j.key("data_path").begin_object();
+  const std::pair<const char*, const std::optional<bool>*> flags[] = {
+      {"batch_io", &d.batch_io}, {"udp_gso", &d.udp_gso}, {"udp_gro", &d.udp_gro}, {"tun_offload", &d.tun_offload}};
+  for (const auto& [name, v] : flags) {
+    j.key(name);
+    *v ? j.value(**v) : j.null();
+  }
+  const std::pair<const char*, const std::optional<uint64_t>*> numbers[] = {
+      {"socket_rcvbuf", &d.socket_rcvbuf}, {"socket_sndbuf", &d.socket_sndbuf}, {"crypto_threads", &d.crypto_threads}};
+  for (const auto& [name, v] : numbers) {
+    j.key(name);
+    *v ? j.value(**v) : j.null();
+  }
+  j.end_object();
 }
 
 std::string render_json(const std::vector<InterfaceStatus>& ifaces, WallTime now) {
@@ -359,6 +386,7 @@ std::string render_json(const std::vector<InterfaceStatus>& ifaces, WallTime now
     j.key("dropped").begin_object();
     for (const auto& [reason, n] : i.extra.drops) j.key(reason).value(n);
     j.end_object();
+    json_data_path(j, i.extra.data_path);
     j.key("peers").begin_array();
     for (const UapiPeerState* p : sorted_peers(s)) json_peer(j, *p, extra_for(i.extra, p->public_key), now);
     j.end_array().end_object();

@@ -418,6 +418,28 @@ std::optional<UapiFrame> next_frame(std::string_view buf, bool eof) {
 
 namespace sitelink::daemon {
 
+namespace {
+
+bool parse_data_path_line(std::string_view key, const std::string& value, uint64_t number, DataPathStatus& d) {
+  const std::pair<std::string_view, std::optional<bool>*> flags[] = {
+      {"batch_io", &d.batch_io}, {"udp_gso", &d.udp_gso}, {"udp_gro", &d.udp_gro}, {"tun_offload", &d.tun_offload}};
+  for (const auto& [name, field] : flags) {
+    if (key != name) continue;
+    if (value == "1" || value == "0") *field = value == "1";
+    return true;
+  }
+  const std::pair<std::string_view, std::optional<uint64_t>*> numbers[] = {
+      {"socket_rcvbuf", &d.socket_rcvbuf}, {"socket_sndbuf", &d.socket_sndbuf}, {"crypto_threads", &d.crypto_threads}};
+  for (const auto& [name, field] : numbers) {
+    if (key != name) continue;
+    *field = number;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 SitelinkStatus parse_status(std::string_view text) {
   SitelinkStatus st;
   SitelinkPeerStatus* peer = nullptr;
@@ -431,6 +453,7 @@ SitelinkStatus parse_status(std::string_view text) {
     const std::string_view key = line.substr(0, eq);
     const std::string value(line.substr(eq + 1));
     const uint64_t number = std::strtoull(value.c_str(), nullptr, 10);
+    if (peer == nullptr && parse_data_path_line(key, value, number, st.data_path)) continue;
     if (key == "drop") {
       const size_t colon = value.rfind(':');
       if (colon != std::string::npos) st.drops.emplace_back(value.substr(0, colon), std::strtoull(value.c_str() + colon + 1, nullptr, 10));

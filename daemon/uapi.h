@@ -151,6 +151,10 @@ class UapiBackend {
   // "get=sitelink": what `wg` has no words for, in the same key=value form
   // (stock `wg` refuses unknown keys, so these never go into get=1):
   //   drop=REASON:COUNT                     (interface-wide, repeated)
+  //   batch_io= udp_gso= udp_gro= tun_offload= 1|0: each data-path technique
+  //                    as actually in effect now (a kernel that lacks one,
+  //                    or refuses it at run time, turns it off)
+  //   socket_rcvbuf= socket_sndbuf= bytes the kernel granted; crypto_threads=
   //   public_key=HEX   starts a peer; then name=, rx_packets=, tx_packets=,
   //                    handshake_attempts=
   virtual std::string status() { return {}; }
@@ -163,8 +167,15 @@ struct SitelinkPeerStatus {
   uint64_t tx_packets = 0;
   uint64_t handshake_attempts = 0;
 };
+// The data path as in effect (get=sitelink), nullopt where not reported
+// (another daemon, or an older sitelinkd).
+struct DataPathStatus {
+  std::optional<bool> batch_io, udp_gso, udp_gro, tun_offload;
+  std::optional<uint64_t> socket_rcvbuf, socket_sndbuf, crypto_threads;
+};
 struct SitelinkStatus {
   std::vector<std::pair<std::string, uint64_t>> drops;  // reason, count
+  DataPathStatus data_path;
   std::vector<std::pair<handshake::PublicKey, SitelinkPeerStatus>> peers;
 };
 // Lenient: unknown keys and malformed lines are skipped (it is informational).

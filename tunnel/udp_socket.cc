@@ -311,6 +311,19 @@ size_t LinuxUdp::flush() {
   return failed;
 }
 
+namespace {
+
+int socket_int(int fd, int option) {
+  int v = 0;
+  socklen_t len = sizeof v;
+  return ::getsockopt(fd, SOL_SOCKET, option, &v, &len) == 0 ? v : 0;
+}
+
+}  // namespace
+
+int LinuxUdp::receive_buffer() const { return socket_int(fd_.get(), SO_RCVBUF); }
+int LinuxUdp::send_buffer() const { return socket_int(fd_.get(), SO_SNDBUF); }
+
 SysResult<void> LinuxUdp::set_fwmark(uint32_t mark) {
   if (::setsockopt(fd_.get(), SOL_SOCKET, SO_MARK, &mark, sizeof mark) < 0) {
     return errno_error("setsockopt SO_MARK " + std::to_string(mark));

@@ -84,6 +84,11 @@ class LinuxUdp final : public UdpSocket {
   uint16_t port() const override { return port_; }
   bool gso() const { return options_.gso; }
   bool gro() const { return options_.gro; }
+  bool batch() const { return options_.batch; }
+  // SO_RCVBUF / SO_SNDBUF as the kernel granted them (it doubles what is
+  // asked, and caps it at net.core.rmem_max / wmem_max); 0 if unknown.
+  int receive_buffer() const;
+  int send_buffer() const;
   [[nodiscard]] SysResult<void> set_fwmark(uint32_t mark);
 
  private:

@@ -265,9 +265,13 @@ alive() {
   done
 }
 
-# check_drops CASE TUN: the data-path drop counters of a sitelinkd are 0.
+# check_drops CASE TUN MODE: the data-path drop counters of a sitelinkd are
+# 0, and every data-path technique is reported in effect (MODE on) or off
+# (MODE off), so that a silent fallback cannot take coverage away. A kernel
+# that lacks one fails the check unless DATA_PATH_MISSING_OK names it (e.g.
+# "udp_gro"), which the output then says.
 check_drops() {
-  local c=$1 tun=$2 json="$WORK_DIR/show-$2.json"
+  local c=$1 tun=$2 mode=$3 json="$WORK_DIR/show-$2.json"
   if ! timeout 10 "$SITELINK" show "$tun" --json >"$json" 2>&1; then
     fail "$c: sitelink show $tun --json failed: $(tr '\n' ' ' <"$json")"
     return
@@ -282,6 +286,24 @@ others = ", ".join(f"{k} {v}" for k, v in sorted(dropped.items()) if v) or "none
 print(("BAD " + ", ".join(f"{k} {v}" for k, v in bad.items())) if bad else "OK", "(all drops:", others + ")")
 EOF
   ) || verdict="BAD unreadable JSON"
+  local in_effect
+  in_effect=$(python3 - "$json" "$mode" "${DATA_PATH_MISSING_OK:-}" <<'EOF'
+import json, sys
+path = json.load(open(sys.argv[1]))["interfaces"][0]["data_path"]
+want = sys.argv[2] != "off"
+excused = set(sys.argv[3].split())
+names = ("batch_io", "udp_gso", "udp_gro", "tun_offload")
+wrong = [k for k in names if path.get(k) is not want and k not in excused]
+said = ", ".join(f"{k}={path.get(k)}" for k in names)
+note = f" (excused by DATA_PATH_MISSING_OK: {' '.join(sorted(excused))})" if excused else ""
+print(("BAD " if wrong else "OK ") + said + note)
+EOF
+  ) || in_effect="BAD unreadable JSON"
+  if [[ $in_effect == OK* ]]; then
+    pass "$c: $tun: every data-path technique $([[ $mode == off ]] && echo off || echo "in effect"): ${in_effect#OK }"
+  else
+    fail "$c: $tun: data path not as configured ($mode): ${in_effect#BAD }"
+  fi
   if [[ $verdict == OK* ]]; then
     pass "$c: $tun: tun-bad-packet, tun-write-failed and send-failed are 0 ${verdict#OK }"
   else
@@ -446,8 +468,8 @@ run_mode() {
   big_pings "$c" hb 198.18.1.2
   big_pings "$c" ga 2001:db8::2
   alive "$c" a b
-  check_drops "$c" "$TUN_A"
-  check_drops "$c" "$TUN_B"
+  check_drops "$c" "$TUN_A" "$mode"
+  check_drops "$c" "$TUN_B" "$mode"
 }
 
 # forward_gro on|off: the hosts send plain linear 1500-byte packets (no
@@ -506,7 +528,7 @@ if start_wg_go && start_mode_gw a on && wait_until "tunnel to wireguard-go" "$ST
   transfer "$c" hb ha 2001:db8:a::2
   big_pings "$c" ha 198.18.2.2
   alive "$c" a
-  check_drops "$c" "$TUN_A"
+  check_drops "$c" "$TUN_A" on
 else
   fail "$c: no tunnel between sitelinkd and wireguard-go within ${START_BOUND}s"
 fi

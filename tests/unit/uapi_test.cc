@@ -403,17 +403,45 @@ TEST(UapiShowText, AddsNamesPacketsAndDropsFromTheSitelinkExtension) {
   EXPECT_NE(json.find("\"name\":\"office-b\",\"rx_packets\":40,\"tx_packets\":41"), std::string::npos) << json;
 }
 
+// A daemon that does not report its data path (wireguard-go): null, not a guess.
+const std::string kNoDataPath =
+    "\"data_path\":{\"batch_io\":null,\"udp_gso\":null,\"udp_gro\":null,\"tun_offload\":null,"
+    "\"socket_rcvbuf\":null,\"socket_sndbuf\":null,\"crypto_threads\":null}";
+
+// The data path as in effect, from get=sitelink: parsed only from the
+// interface's lines (not a peer's), shown in text and JSON.
+TEST(UapiShowText, ShowsTheDataPathInEffect) {
+  UapiState s = sample_state();
+  s.peers.resize(1);
+  const std::string hex_b = key_to_hex(s.peers[0].public_key.bytes());
+  const SitelinkStatus extra = parse_status("batch_io=1\nudp_gso=0\nudp_gro=1\ntun_offload=1\nsocket_rcvbuf=8388608\n"
+                                            "socket_sndbuf=4194304\ncrypto_threads=2\npublic_key=" + hex_b +
+                                            "\nudp_gso=1\n\n");
+  ASSERT_EQ(extra.data_path.udp_gso, std::optional<bool>(false)) << "a peer's line must not count";
+  const std::string text = render_text({"sl0", s, extra}, kNow);
+  EXPECT_NE(text.find("  data path: batch-io on, udp-gso off, udp-gro on, tun-offload on, socket buffers "
+                      "8388608/4194304 bytes, crypto threads 2\n"),
+            std::string::npos)
+      << text;
+  const std::string json = render_json({{"sl0", s, extra}}, kNow);
+  EXPECT_NE(json.find("\"data_path\":{\"batch_io\":true,\"udp_gso\":false,\"udp_gro\":true,\"tun_offload\":true,"
+                      "\"socket_rcvbuf\":8388608,\"socket_sndbuf\":4194304,\"crypto_threads\":2}"),
+            std::string::npos)
+      << json;
+  EXPECT_EQ(render_text({"sl0", s, {}}, kNow).find("data path"), std::string::npos);
+}
+
 TEST(UapiShowJson, OneObjectWithEveryInterface) {
   UapiState s = sample_state();
   s.peers.resize(1);
   UapiState empty;
   const std::string expected =
       std::string("{\"interfaces\":[{\"name\":\"sl0\",\"public_key\":\"") + kPubA +
-      "\",\"listen_port\":51820,\"fwmark\":4660,\"dropped\":{},\"peers\":[{\"public_key\":\"" + kPubB +
+      "\",\"listen_port\":51820,\"fwmark\":4660,\"dropped\":{}," + kNoDataPath + ",\"peers\":[{\"public_key\":\"" + kPubB +
       "\",\"name\":null,\"rx_packets\":0,\"tx_packets\":0,\"state\":\"up\",\"state_reason\":\"\",\"preshared_key\":true,\"endpoint\":\"203.0.113.2:51820\","
       "\"allowed_ips\":[\"198.18.1.0/24\",\"2001:db8:b::/48\"],\"latest_handshake\":1700000000,"
       "\"seconds_since_handshake\":100,\"rx_bytes\":3145728,\"tx_bytes\":1536,\"persistent_keepalive\":25}]},"
-      "{\"name\":\"we\\\"ird\\\\\\u0001\\u00ff\",\"public_key\":null,\"listen_port\":0,\"fwmark\":0,\"dropped\":{},\"peers\":[]}]}\n";
+      "{\"name\":\"we\\\"ird\\\\\\u0001\\u00ff\",\"public_key\":null,\"listen_port\":0,\"fwmark\":0,\"dropped\":{}," + kNoDataPath + ",\"peers\":[]}]}\n";
   EXPECT_EQ(render_json({{"sl0", s, {}}, {"we\"ird\\\x01\xff", empty, {}}}, kNow), expected);
   EXPECT_EQ(render_json({}, kNow), "{\"interfaces\":[]}\n");
 }
