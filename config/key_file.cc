@@ -11,32 +11,13 @@
 #include <cstring>
 
 #include "handshake/base/secret.h"
+#include "handshake/base/unique_fd.h"
 
 namespace sitelink::config {
 namespace {
 
 // A key is 44 characters; anything much larger is not a key file.
 constexpr size_t kMaxKeyFile = 4096;
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-std::string mode_text(mode_t mode) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
-  return buf;
-}
 
 std::string trim(const char* p, size_t n) {
   const char* ws = " \t\r\n\v\f";
@@ -49,11 +30,17 @@ std::string trim(const char* p, size_t n) {
 
 }  // namespace
 
+std::string mode_text(mode_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
+  return buf;
+}
+
 Result<std::string, std::string> read_key_file(const std::string& path) {
   const std::string quoted = "'" + path + "'";
   if (path.find('\0') != std::string::npos) return Err("key file name " + quoted + " contains a NUL byte");
-  const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
-  if (fd.get() < 0) return Err("cannot read key file " + quoted + ": " + std::strerror(errno));
+  const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  if (!fd.valid()) return Err("cannot read key file " + quoted + ": " + std::strerror(errno));
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return Err("cannot read key file " + quoted + ": " + std::strerror(errno));
   if (!S_ISREG(st.st_mode)) return Err("key file " + quoted + " is not a regular file");

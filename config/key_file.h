@@ -4,6 +4,8 @@
 // surrounding whitespace ignored.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 
 #include "handshake/base/result.h"
@@ -14,5 +16,8 @@ namespace sitelink::config {
 // caller must wipe the returned text (secure_zero) once it is decoded. On
 // failure the error is a message naming the file and the fix.
 [[nodiscard]] Result<std::string, std::string> read_key_file(const std::string& path);
+
+// "0644": a file mode's permission bits, as messages name them.
+std::string mode_text(mode_t mode);
 
 }  // namespace sitelink::config

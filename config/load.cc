@@ -16,6 +16,7 @@
 
 #include <yaml-cpp/eventhandler.h>
 
+#include "config/key_file.h"
 #include "config/load_internal.h"
 #include "handshake/base/secret.h"
 
@@ -122,12 +123,6 @@ void parse_and_validate(std::string_view text, Context& ctx, Draft& d) {
     const Location at = mark_location(e.mark);
     ctx.report.error(at, "", "YAML syntax error: " + e.msg + syntax_hint(line_at(text, at.line)));
   }
-}
-
-std::string mode_text(mode_t mode) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
-  return buf;
 }
 
 // A file with a key inline is as secret as a key file, and refused as one

@@ -36,6 +36,16 @@ for n in q peer; do gen_key wg "$WORK_DIR" "$n"; done
 # alive PID: running, not a zombie.
 alive() { [[ -r /proc/$1/stat ]] && [[ $(awk '{print $3}' "/proc/$1/stat") != Z ]]; }
 
+# stops_cleanly CASE PID: SIGTERM, and it exits 0 by itself.
+stops_cleanly() {
+  stop_pid "$2" 5
+  if ((STOP_RC == 0 && STOP_KILLED == 0)); then
+    pass "$1: exits 0 on SIGTERM"
+  else
+    fail "$1: exit status $STOP_RC on SIGTERM (killed: $STOP_KILLED)"
+  fi
+}
+
 # --- a. wg-quick, read through a pipe and through $(...) ---------------------------------
 cat >"$WORK_DIR/$q.conf" <<CONF
 [Interface]
@@ -108,12 +118,7 @@ if wait_until "wg show to report port 51997" 5 sh -c "[ \"\$(wg show $f listen-p
 else
   fail "b: -f: the daemon died once its log's reader was gone"
 fi
-stop_pid "$pid_f" 5
-if ((STOP_RC == 0 && STOP_KILLED == 0)); then
-  pass "b: -f: exits 0 on SIGTERM"
-else
-  fail "b: -f: exit status $STOP_RC on SIGTERM (killed: $STOP_KILLED)"
-fi
+stops_cleanly "b: -f" "$pid_f"
 
 # --- c. --config, its log read by head -n1 --------------------------------------------------
 cat >"$WORK_DIR/c.yaml" <<YAML
@@ -140,12 +145,7 @@ if wait_until "the reload" 5 sh -c "wg show $c allowed-ips | grep -q 198.18.6.0/
 else
   fail "c: --config: the daemon died or did not reload once its log's reader was gone"
 fi
-stop_pid "$pid_c" 5
-if ((STOP_RC == 0 && STOP_KILLED == 0)); then
-  pass "c: --config: exits 0 on SIGTERM"
-else
-  fail "c: --config: exit status $STOP_RC on SIGTERM (killed: $STOP_KILLED)"
-fi
+stops_cleanly "c: --config" "$pid_c"
 
 # --- d. a daemonized start that fails says why, on the caller's stderr ---------------------
 ip -n "$ns" link add "$d" type veth peer name "${d}p"
