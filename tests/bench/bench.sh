@@ -429,18 +429,21 @@ iperf() {
 }
 
 measure() {
-  local impl=$1 rep=$2 dst=${DST[$1]} base="$RAW/$1.$2" t0 t1 rate
+  local impl=$1 rep=$2 dst=${DST[$1]} base="$RAW/$1.$2" t0 t1 rate pids=()
+  # The gateway daemons of this path (none for the bare veth).
+  [[ -n $A_PID ]] && pids+=("$A_PID")
+  [[ -n $B_PID ]] && pids+=("$B_PID")
   log "rep $rep: $impl"
   ip netns exec "$NS_A" timeout 60 ping -n -c "$PINGS" -i 0.01 -W 1 "$dst" >"$base.ping.txt" 2>&1 || true
   # A gateway that died takes no more time (its figures stay missing).
-  t0=$(cpu_ticks $A_PID $B_PID)
-  alive $A_PID $B_PID && iperf "$base.tcp1.json" "$TCP_T" "$dst"
-  alive $A_PID $B_PID && iperf "$base.tcp4.json" "$TCP_T" "$dst" -P 4
-  t1=$(cpu_ticks $A_PID $B_PID)
+  t0=$(cpu_ticks "${pids[@]}")
+  alive "${pids[@]}" && iperf "$base.tcp1.json" "$TCP_T" "$dst"
+  alive "${pids[@]}" && iperf "$base.tcp4.json" "$TCP_T" "$dst" -P 4
+  t1=$(cpu_ticks "${pids[@]}")
   for rate in "${UDP_RATES[@]}"; do
-    alive $A_PID $B_PID && iperf "$base.udp$rate.json" "$UDP_T" "$dst" -u -b "${rate}M" -l "$UDP_LEN" -w "$UDP_WIN"
+    alive "${pids[@]}" && iperf "$base.udp$rate.json" "$UDP_T" "$dst" -u -b "${rate}M" -l "$UDP_LEN" -w "$UDP_WIN"
   done
-  alive $A_PID $B_PID || log "rep $rep: $impl: a gateway daemon exited during the measurements"
+  alive "${pids[@]}" || log "rep $rep: $impl: a gateway daemon exited during the measurements"
   if [[ $impl != raw ]]; then
     [[ -n "$t0" && -n "$t1" ]] && sample "$impl" "$rep" cpu_ticks $((t1 - t0))
     sample "$impl" "$rep" rss_kib "$(status_kib VmRSS "$A_PID" "$B_PID")"
