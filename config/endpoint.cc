@@ -60,7 +60,8 @@ Result<EndpointSpec, std::string> parse_endpoint(std::string_view text) {
     host = text.substr(1, close - 1);
     port = text.substr(close + 2);
     e.address = IpAddress::parse(host);
-    if (!e.address || e.address->is_v4()) return Err(quoted(host) + " is not an IPv6 address; " + std::string(kExpected));
+    if (!e.address || e.address->is_v4())
+      return Err(quoted(host) + " is not an IPv6 address; " + std::string(kExpected));
   } else {
     const size_t colon = text.rfind(':');
     if (colon == std::string_view::npos) {
@@ -69,11 +70,13 @@ Result<EndpointSpec, std::string> parse_endpoint(std::string_view text) {
     host = text.substr(0, colon);
     port = text.substr(colon + 1);
     if (host.find(':') != std::string_view::npos) {
-      return Err(quoted(text) + " is not an endpoint: write an IPv6 address in brackets, quoted, e.g. \"[2001:db8::1]:51820\"");
+      return Err(quoted(text) +
+                 " is not an endpoint: write an IPv6 address in brackets, quoted, e.g. \"[2001:db8::1]:51820\"");
     }
     e.address = IpAddress::parse(host);
     if (!e.address) {
-      if (!is_dns_name(host)) return Err(quoted(host) + " is neither an IPv4 address nor a DNS name; " + std::string(kExpected));
+      if (!is_dns_name(host))
+        return Err(quoted(host) + " is neither an IPv4 address nor a DNS name; " + std::string(kExpected));
       e.is_dns_name = true;
     }
   }

@@ -15,8 +15,8 @@
 namespace sitelink::config {
 
 struct EndpointSpec {
-  std::string host;                  // IP literal (no brackets) or DNS name, as written
-  uint16_t port = 0;                 // 1..65535
+  std::string host;   // IP literal (no brackets) or DNS name, as written
+  uint16_t port = 0;  // 1..65535
   bool is_dns_name = false;
   std::optional<IpAddress> address;  // set exactly when !is_dns_name
 

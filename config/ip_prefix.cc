@@ -15,8 +15,7 @@ namespace {
 constexpr size_t kMaxAddressText = 64;
 
 // True if the first `bits` bits of a and b are equal.
-bool same_leading_bits(const std::array<uint8_t, 16>& a, const std::array<uint8_t, 16>& b,
-                       unsigned bits) {
+bool same_leading_bits(const std::array<uint8_t, 16>& a, const std::array<uint8_t, 16>& b, unsigned bits) {
   const unsigned whole = bits / 8;
   if (!std::equal(a.begin(), a.begin() + whole, b.begin())) return false;
   const unsigned rest = bits % 8;
@@ -81,8 +80,8 @@ Result<IpPrefix, std::string> IpPrefix::parse(std::string_view text) {
   const auto len = parse_length(text.substr(slash + 1));
   if (!len) return Err(not_prefix + ": the length after '/' must be a number");
   if (*len > addr->max_prefix_length()) {
-    return Err(not_prefix + ": an " + std::string(addr->is_v4() ? "IPv4" : "IPv6") +
-               " prefix length is 0.." + std::to_string(addr->max_prefix_length()));
+    return Err(not_prefix + ": an " + std::string(addr->is_v4() ? "IPv4" : "IPv6") + " prefix length is 0.." +
+               std::to_string(addr->max_prefix_length()));
   }
   return IpPrefix(*addr, static_cast<uint8_t>(*len));
 }
@@ -101,8 +100,7 @@ bool IpPrefix::contains(const IpAddress& a) const {
 }
 
 bool IpPrefix::contains(const IpPrefix& p) const {
-  return p.family() == family() && p.length_ >= length_ &&
-         same_leading_bits(address_.raw(), p.address_.raw(), length_);
+  return p.family() == family() && p.length_ >= length_ && same_leading_bits(address_.raw(), p.address_.raw(), length_);
 }
 
 std::string IpPrefix::to_string() const { return address_.to_string() + "/" + std::to_string(length_); }

@@ -141,7 +141,8 @@ void check_inline_keys(const Draft& d, mode_t mode, const std::string& name, Rep
   for (size_t k = 0; k < d.config.peers.size(); ++k) {
     const auto& p = d.config.peers[k];
     if (p.preshared_key.is_zero() || !p.preshared_key_file.empty()) continue;
-    refuse(field_path(item_path("peers", d.sources[k].index), "preshared-key"), "a preshared key", "preshared-key-file");
+    refuse(field_path(item_path("peers", d.sources[k].index), "preshared-key"), "a preshared key",
+           "preshared-key-file");
   }
 }
 

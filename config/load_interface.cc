@@ -19,7 +19,8 @@ void parse_name(const Entry& e, Reporter& r, InterfaceConfig& i) {
     return;
   }
   r.error(location_of(e.value), e.path,
-          "'" + *v + "' is not a valid interface name: " + why + "; expected 1..15 characters without '/', ':', '%' or spaces");
+          "'" + *v + "' is not a valid interface name: " + why +
+              "; expected 1..15 characters without '/', ':', '%' or spaces");
 }
 
 void parse_addresses(const Entry& e, Reporter& r, Draft& d) {
@@ -41,7 +42,8 @@ void parse_addresses(const Entry& e, Reporter& r, Draft& d) {
 }
 
 void parse_rekey(const Entry& e, Reporter& r, InterfaceConfig& i) {
-  const auto v = uint_value(e, 1, static_cast<uint64_t>(kMaxRekeyAfterTime.count()), "seconds, 1..3600 (WireGuard's is 120)", r);
+  const auto v = uint_value(e, 1, static_cast<uint64_t>(kMaxRekeyAfterTime.count()),
+                            "seconds, 1..3600 (WireGuard's is 120)", r);
   if (!v) return;
   i.rekey_after_time = std::chrono::seconds(*v);
   if (i.rekey_after_time > kWireGuardRekeyAfterTime) {
@@ -120,8 +122,7 @@ void parse_field(const Entry& e, Reporter& r, Draft& d) {
 void parse_private_key(const Entry* inline_key, const Entry* file, const Entry& section, Context& ctx, Draft& d) {
   if (inline_key != nullptr && file != nullptr) {
     const Entry* later = location_of(inline_key->key_node) < location_of(file->key_node) ? file : inline_key;
-    ctx.report.error(location_of(later->key_node), later->path,
-                     "set either private-key or private-key-file, not both");
+    ctx.report.error(location_of(later->key_node), later->path, "set either private-key or private-key-file, not both");
     return;
   }
   if (inline_key == nullptr && file == nullptr) {

@@ -28,9 +28,9 @@ namespace sitelink::config::detail {
 
 inline constexpr std::array<std::string_view, 2> kTopKeys{"interface", "peers"};
 inline constexpr std::array<std::string_view, 16> kInterfaceKeys{
-    "name",     "private-key", "private-key-file", "listen-port", "address",
-    "mtu",      "routes",      "fwmark",           "rekey-after-time", "log-level",
-    "batch-io", "udp-gso",     "udp-gro",          "tun-offload", "socket-buffer", "crypto-threads"};
+    "name",    "private-key", "private-key-file", "listen-port",   "address",  "mtu",
+    "routes",  "fwmark",      "rekey-after-time", "log-level",     "batch-io", "udp-gso",
+    "udp-gro", "tun-offload", "socket-buffer",    "crypto-threads"};
 inline constexpr std::array<std::string_view, 7> kPeerKeys{
     "name", "public-key", "preshared-key", "preshared-key-file", "endpoint", "allowed-ips", "persistent-keepalive"};
 
@@ -107,8 +107,8 @@ std::optional<std::vector<YAML::Node>> list_items(const Entry& e, std::string_vi
 std::optional<std::string> item_scalar(const YAML::Node& n, const std::string& path, std::string_view expected,
                                        Reporter& r);
 // A decimal integer in [min, max] (0x-hex too when allow_hex).
-std::optional<uint64_t> uint_value(const Entry& e, uint64_t min, uint64_t max, std::string_view expected,
-                                   Reporter& r, bool allow_hex = false);
+std::optional<uint64_t> uint_value(const Entry& e, uint64_t min, uint64_t max, std::string_view expected, Reporter& r,
+                                   bool allow_hex = false);
 std::optional<bool> bool_value(const Entry& e, Reporter& r);
 
 // A key written inline (base64) or in a file (resolved against ctx.base_dir).

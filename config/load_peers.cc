@@ -25,7 +25,8 @@ void parse_name(const Entry& e, Reporter& r, PeerConfig& p) {
     return u < 0x20 || u == 0x7f;
   });
   if (v->empty() || v->size() > kMaxPeerName || !printable) {
-    r.error(location_of(e.value), e.path, "not a valid peer name; expected a label of 1..64 characters without control characters");
+    r.error(location_of(e.value), e.path,
+            "not a valid peer name; expected a label of 1..64 characters without control characters");
     return;
   }
   p.name = *v;
@@ -62,8 +63,7 @@ void parse_allowed_ips(const Entry& e, Reporter& r, Draft& d, PeerDraft& pd) {
       continue;
     }
     if (!p->is_canonical()) {
-      r.warning(location_of(item), path,
-                "'" + *text + "' has host bits set; using " + p->canonical().to_string());
+      r.warning(location_of(item), path, "'" + *text + "' has host bits set; using " + p->canonical().to_string());
     }
     d.where[path] = location_of(item);
     pd.peer.allowed_ips.push_back(p->canonical());
@@ -86,7 +86,8 @@ void parse_field(const Entry& e, Context& ctx, Draft& d, PeerDraft& pd) {
   } else if (e.key == "allowed-ips") {
     parse_allowed_ips(e, r, d, pd);
   } else if (e.key == "persistent-keepalive") {
-    if (auto v = uint_value(e, 0, static_cast<uint64_t>(kMaxPersistentKeepalive.count()), "seconds, 0..65535 (0 = off)", r)) {
+    if (auto v = uint_value(e, 0, static_cast<uint64_t>(kMaxPersistentKeepalive.count()), "seconds, 0..65535 (0 = off)",
+                            r)) {
       pd.peer.persistent_keepalive = std::chrono::seconds(*v);
     }
   }
@@ -103,7 +104,8 @@ void parse_preshared_key(const Entry* inline_key, const Entry* file, Context& ct
   if (inline_key == nullptr && file == nullptr) return;
   const Entry& e = file != nullptr ? *file : *inline_key;
   Secret<32> raw;
-  if (read_key(e, file != nullptr, "preshared key", ctx, raw.span())) p.preshared_key = handshake::PresharedKey(raw.span());
+  if (read_key(e, file != nullptr, "preshared key", ctx, raw.span()))
+    p.preshared_key = handshake::PresharedKey(raw.span());
   if (file != nullptr && file->value.IsScalar()) p.preshared_key_file = file->value.Scalar();
 }
 
@@ -127,9 +129,11 @@ void parse_peer(const YAML::Node& node, size_t index, Context& ctx, Draft& d) {
     }
   }
   parse_preshared_key(psk, psk_file, ctx, pd.peer);
-  const bool written = std::any_of(entries->begin(), entries->end(), [](const Entry& e) { return e.key == "public-key"; });
+  const bool written = std::any_of(entries->begin(), entries->end(),
+                                   [](const Entry& e) { return e.key == "public-key"; });
   if (!written) {
-    ctx.report.error(location_of(node), path, "missing 'public-key'; expected the peer's public key (from 'sitelink pubkey' on that gateway)");
+    ctx.report.error(location_of(node), path,
+                     "missing 'public-key'; expected the peer's public key (from 'sitelink pubkey' on that gateway)");
   }
   // A peer without a valid key cannot take part in the cross-peer checks.
   if (!pd.has_public_key) return;

@@ -19,8 +19,8 @@
 namespace sitelink::config {
 
 // Limits (see validate.cc for the reasons).
-inline constexpr uint32_t kMinMtuIpv4 = 576;    // RFC 791: every IPv4 host accepts 576
-inline constexpr uint32_t kMinMtuIpv6 = 1280;   // RFC 8200: IPv6's minimum link MTU
+inline constexpr uint32_t kMinMtuIpv4 = 576;   // RFC 791: every IPv4 host accepts 576
+inline constexpr uint32_t kMinMtuIpv6 = 1280;  // RFC 8200: IPv6's minimum link MTU
 // The largest inner packet whose transport message (+32) still fits one UDP
 // datagram (+8) in an IPv4 packet (+20) of at most 65535 bytes.
 inline constexpr uint32_t kMaxMtu = 65535 - 20 - 8 - 32;
@@ -33,10 +33,10 @@ inline constexpr std::chrono::seconds kMaxPersistentKeepalive{65535};
 // e.g. to measure it or to work around a kernel that misbehaves; each also
 // falls back on its own when the kernel lacks it). Applied at start-up.
 struct DataPathConfig {
-  bool batch_io = true;      // recvmmsg/sendmmsg
-  bool udp_gso = true;       // UDP_SEGMENT: trains of datagrams in one send
-  bool udp_gro = true;       // UDP_GRO: trains of datagrams in one receive
-  bool tun_offload = true;   // IFF_VNET_HDR: TCP segmentation/merging at the TUN
+  bool batch_io = true;               // recvmmsg/sendmmsg
+  bool udp_gso = true;                // UDP_SEGMENT: trains of datagrams in one send
+  bool udp_gro = true;                // UDP_GRO: trains of datagrams in one receive
+  bool tun_offload = true;            // IFF_VNET_HDR: TCP segmentation/merging at the TUN
   uint32_t socket_buffer = 4u << 20;  // SO_RCVBUF/SO_SNDBUF bytes; 0 = kernel default
   // Threads that share big batches' crypto with the packet loop; nullopt =
   // auto (see auto_crypto_threads), 0 = all on the packet loop's thread.
@@ -56,26 +56,26 @@ inline constexpr uint32_t kMaxCryptoThreads = 64;
 struct InterfaceConfig {
   std::string name = "sl0";
   handshake::PrivateKey private_key;
-  std::string private_key_file;        // as written (empty when the key is inline)
-  uint16_t listen_port = 51820;        // 0 = any free port
-  std::vector<IpPrefix> addresses;     // host bits kept: the address and its on-link prefix
+  std::string private_key_file;     // as written (empty when the key is inline)
+  uint16_t listen_port = 51820;     // 0 = any free port
+  std::vector<IpPrefix> addresses;  // host bits kept: the address and its on-link prefix
   uint32_t mtu = 1420;
-  bool routes = true;                  // route each peer's allowed-ips via the TUN
-  uint32_t fwmark = 0;                 // 0 = none
+  bool routes = true;   // route each peer's allowed-ips via the TUN
+  uint32_t fwmark = 0;  // 0 = none
   std::chrono::seconds rekey_after_time = kWireGuardRekeyAfterTime;
   DataPathConfig data_path;
-  std::optional<LogLevel> log_level;   // absent: info, unless --log-level says otherwise
+  std::optional<LogLevel> log_level;  // absent: info, unless --log-level says otherwise
 
   handshake::PublicKey public_key() const { return private_key.public_key(); }
 };
 
 struct PeerConfig {
-  std::string name;                     // optional label; empty if absent
+  std::string name;  // optional label; empty if absent
   handshake::PublicKey public_key;
   handshake::PresharedKey preshared_key;  // all zeros = none, as in WireGuard
-  std::string preshared_key_file;       // as written (empty when inline or absent)
+  std::string preshared_key_file;         // as written (empty when inline or absent)
   std::optional<EndpointSpec> endpoint;
-  std::vector<IpPrefix> allowed_ips;    // canonical (host bits cleared)
+  std::vector<IpPrefix> allowed_ips;             // canonical (host bits cleared)
   std::chrono::seconds persistent_keepalive{0};  // 0 = off
 
   // For logs and status: the name, or the base64 public key.

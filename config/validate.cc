@@ -23,7 +23,9 @@ std::string peer_label(const Draft& d, size_t k) {
   return d.config.peers[k].name.empty() ? p : p + " (" + d.config.peers[k].name + ")";
 }
 
-std::string key_path(const Draft& d, size_t k) { return field_path(item_path("peers", d.sources[k].index), "public-key"); }
+std::string key_path(const Draft& d, size_t k) {
+  return field_path(item_path("peers", d.sources[k].index), "public-key");
+}
 
 void check_mtu(const Draft& d, Reporter& r) {
   const auto is_v6 = [](const IpPrefix& p) { return !p.address().is_v4(); };
@@ -38,8 +40,8 @@ void check_mtu(const Draft& d, Reporter& r) {
 
 void check_public_keys(const Draft& d, Reporter& r) {
   std::map<handshake::PublicKey, size_t> first;
-  const std::optional<handshake::PublicKey> own =
-      d.private_key_known ? std::optional(d.config.interface.public_key()) : std::nullopt;
+  const std::optional<handshake::PublicKey> own = d.private_key_known ? std::optional(d.config.interface.public_key())
+                                                                      : std::nullopt;
   for (size_t k = 0; k < d.config.peers.size(); ++k) {
     const auto& key = d.config.peers[k].public_key;
     const std::string path = key_path(d, k);
@@ -65,9 +67,9 @@ void report_overlap(const Draft& d, const Route& earlier, const Route& later, Re
   const std::string what = later.prefix.to_string();
   const std::string other = earlier.prefix.to_string();
   if (earlier.peer != later.peer && earlier.prefix == later.prefix) {
-    r.error(d.at(later.path), later.path,
-            what + " is also an allowed-ip of " + peer_label(d, earlier.peer) +
-                "; each prefix routes to exactly one peer");
+    r.error(
+        d.at(later.path), later.path,
+        what + " is also an allowed-ip of " + peer_label(d, earlier.peer) + "; each prefix routes to exactly one peer");
   } else if (earlier.peer != later.peer) {
     const bool later_inside = earlier.prefix.contains(later.prefix);
     const Route& inner = later_inside ? later : earlier;
@@ -81,7 +83,8 @@ void report_overlap(const Draft& d, const Route& earlier, const Route& later, Re
   } else if (earlier.prefix == later.prefix) {
     r.warning(d.at(later.path), later.path, what + " is listed twice (also " + earlier.path + ")");
   } else {
-    r.warning(d.at(later.path), later.path, what + " and " + other + " (" + earlier.path + ") overlap; one is redundant");
+    r.warning(d.at(later.path), later.path,
+              what + " and " + other + " (" + earlier.path + ") overlap; one is redundant");
   }
 }
 
@@ -92,7 +95,8 @@ void check_allowed_ips(const Draft& d, Reporter& r) {
   std::vector<Route> routes;
   for (size_t k = 0; k < d.config.peers.size(); ++k) {
     const auto& ips = d.config.peers[k].allowed_ips;
-    for (size_t n = 0; n < ips.size(); ++n) routes.push_back({ips[n], k, routes.size(), d.sources[k].allowed_ip_paths[n]});
+    for (size_t n = 0; n < ips.size(); ++n)
+      routes.push_back({ips[n], k, routes.size(), d.sources[k].allowed_ip_paths[n]});
   }
   std::sort(routes.begin(), routes.end(), [](const Route& a, const Route& b) {
     return a.prefix != b.prefix ? a.prefix < b.prefix : a.order < b.order;
@@ -100,7 +104,7 @@ void check_allowed_ips(const Draft& d, Reporter& r) {
   std::vector<const Route*> open;
   for (const Route& cur : routes) {
     while (!open.empty() && !open.back()->prefix.contains(cur.prefix)) open.pop_back();
-    std::set<size_t> reported;  // one message per other peer: the innermost overlap
+    std::set<size_t> reported;                // one message per other peer: the innermost overlap
     for (size_t j = open.size(); j-- > 0;) {  // innermost first
       const Route* o = open[j];
       if (!reported.insert(o->peer).second) continue;
@@ -124,7 +128,8 @@ void check_peer_labels(const Draft& d, Reporter& r) {
     if (!fresh) {
       const std::string name_path = field_path(path, "name");
       r.warning(d.at(name_path), name_path,
-                "same name as " + item_path("peers", d.sources[it->second].index) + "; logs and status will not tell them apart");
+                "same name as " + item_path("peers", d.sources[it->second].index) +
+                    "; logs and status will not tell them apart");
     }
   }
 }

@@ -40,7 +40,8 @@ std::optional<std::string> misplaced(std::string_view key, Section section) {
   if (section == Section::kTop && in_interface) return "'" + k + "' belongs under 'interface:'";
   if (section == Section::kTop && in_peer) return "'" + k + "' belongs in an entry of 'peers:'";
   if (section == Section::kPeer && in_interface) return "'" + k + "' belongs under 'interface:', not in a peer";
-  if (section == Section::kInterface && in_peer) return "'" + k + "' belongs in an entry of 'peers:', not under 'interface:'";
+  if (section == Section::kInterface && in_peer)
+    return "'" + k + "' belongs in an entry of 'peers:', not under 'interface:'";
   return std::nullopt;
 }
 
@@ -100,9 +101,7 @@ std::string field_path(const std::string& parent, std::string_view key) {
   return parent.empty() ? std::string(key) : parent + "." + std::string(key);
 }
 
-std::string item_path(const std::string& parent, size_t index) {
-  return parent + "[" + std::to_string(index) + "]";
-}
+std::string item_path(const std::string& parent, size_t index) { return parent + "[" + std::to_string(index) + "]"; }
 
 std::string unknown_key_message(std::string_view key, Section section) {
   const std::string k(key);
@@ -118,7 +117,8 @@ std::optional<std::vector<Entry>> map_entries(const YAML::Node& node, const std:
                                               Reporter& r, std::optional<Location> at) {
   if (!node.IsMap()) {
     const std::string expected = section == Section::kTop ? "'interface:' and 'peers:'" : "a map of settings";
-    r.error(at.value_or(location_of(node)), path, (node.IsNull() ? "is empty" : "is " + kind_of(node)) + "; expected " + expected);
+    r.error(at.value_or(location_of(node)), path,
+            (node.IsNull() ? "is empty" : "is " + kind_of(node)) + "; expected " + expected);
     return std::nullopt;
   }
   std::vector<Entry> out;
@@ -173,8 +173,8 @@ std::optional<std::string> item_scalar(const YAML::Node& n, const std::string& p
   return std::nullopt;
 }
 
-std::optional<uint64_t> uint_value(const Entry& e, uint64_t min, uint64_t max, std::string_view expected,
-                                   Reporter& r, bool allow_hex) {
+std::optional<uint64_t> uint_value(const Entry& e, uint64_t min, uint64_t max, std::string_view expected, Reporter& r,
+                                   bool allow_hex) {
   const auto text = scalar_value(e, expected, r);
   if (!text) return std::nullopt;
   std::string_view s = *text;
@@ -241,7 +241,8 @@ bool read_key(const Entry& e, bool from_file, std::string_view what, Context& ct
   }
   const bool ok = handshake::key_from_base64(*contents, out);
   secure_zero(contents->data(), contents->size());
-  if (!ok) ctx.report.error(at, e.path, "key file '" + p.string() + "' does not hold a valid " + w + "; expected " + expected);
+  if (!ok)
+    ctx.report.error(at, e.path, "key file '" + p.string() + "' does not hold a valid " + w + "; expected " + expected);
   return ok;
 }
 

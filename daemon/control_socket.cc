@@ -12,8 +12,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <array>
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -104,8 +104,7 @@ std::string socket_path(std::string_view iface, std::string_view dir) {
 ControlSocket::ControlSocket(std::string path, UapiBackend& backend, tunnel::EventLoop& loop, Limits limits)
     : path_(std::move(path)), backend_(backend), loop_(loop), limits_(limits) {}
 
-tunnel::SysResult<std::unique_ptr<ControlSocket>> ControlSocket::listen(const std::string& iface,
-                                                                        UapiBackend& backend,
+tunnel::SysResult<std::unique_ptr<ControlSocket>> ControlSocket::listen(const std::string& iface, UapiBackend& backend,
                                                                         tunnel::EventLoop& loop, Limits limits) {
   const std::string why = config::interface_name_problem(iface);
   if (!why.empty()) return tunnel::sys_error(EINVAL, "'" + iface + "' is not a valid interface name: " + why);

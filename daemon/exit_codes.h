@@ -4,9 +4,9 @@
 
 namespace sitelink::daemon {
 
-inline constexpr int kExitOk = 0;        // success, or clean shutdown
-inline constexpr int kExitFailure = 1;   // runtime failure
-inline constexpr int kExitUsage = 64;    // unknown flag, missing argument, unusable input
-inline constexpr int kExitConfig = 78;   // invalid configuration, missing or unreadable config/key file
+inline constexpr int kExitOk = 0;       // success, or clean shutdown
+inline constexpr int kExitFailure = 1;  // runtime failure
+inline constexpr int kExitUsage = 64;   // unknown flag, missing argument, unusable input
+inline constexpr int kExitConfig = 78;  // invalid configuration, missing or unreadable config/key file
 
 }  // namespace sitelink::daemon

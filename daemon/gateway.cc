@@ -1,12 +1,12 @@
 // The running gateway; see gateway.h.
 #include "daemon/gateway.h"
 
+#include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
-#include <fcntl.h>
-#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -71,8 +71,8 @@ void protect_secrets(tunnel::Logger& log) {
 
 }  // namespace
 
-Gateway::Gateway(std::string path, config::Config cfg, tunnel::Logger& log, tunnel::Netlink nl,
-                 tunnel::LinuxTun tun, tunnel::LinuxUdp udp)
+Gateway::Gateway(std::string path, config::Config cfg, tunnel::Logger& log, tunnel::Netlink nl, tunnel::LinuxTun tun,
+                 tunnel::LinuxUdp udp)
     : path_(std::move(path)),
       cfg_(std::move(cfg)),
       log_(log),
@@ -112,7 +112,7 @@ size_t Gateway::set_crypto(const config::DataPathConfig& d) {
 Gateway::~Gateway() = default;
 
 tunnel::SysResult<std::unique_ptr<Gateway>> Gateway::start(std::string path, const config::Config& cfg,
-                                                          tunnel::Logger& log) {
+                                                           tunnel::Logger& log) {
   handshake::crypto_init();
   protect_secrets(log);
   auto signals = block_signals();
@@ -121,14 +121,15 @@ tunnel::SysResult<std::unique_ptr<Gateway>> Gateway::start(std::string path, con
   if (!nl) return Err(nl.error());
   auto tun = tunnel::LinuxTun::open(cfg.interface.name, tun_options(cfg.interface.data_path));
   if (!tun) return Err(tun.error());
-  auto udp = tunnel::LinuxUdp::bind(cfg.interface.listen_port, cfg.interface.fwmark, udp_options(cfg.interface.data_path));
+  auto udp = tunnel::LinuxUdp::bind(cfg.interface.listen_port, cfg.interface.fwmark,
+                                    udp_options(cfg.interface.data_path));
   if (!udp) return Err(udp.error());
   // The interface comes up without peers; they arrive as a change, through
   // the same path as a reload.
   config::Config base = cfg;
   base.peers.clear();
-  std::unique_ptr<Gateway> g(new Gateway(std::move(path), std::move(base), log, std::move(*nl), std::move(*tun),
-                                         std::move(*udp)));
+  std::unique_ptr<Gateway> g(
+      new Gateway(std::move(path), std::move(base), log, std::move(*nl), std::move(*tun), std::move(*udp)));
   g->signals_ = std::move(*signals);
   if (auto r = g->configure_link(); !r) return Err(r.error());
   // Addresses, peers and routes. The first packets can enter the interface
@@ -144,8 +145,7 @@ tunnel::SysResult<std::unique_ptr<Gateway>> Gateway::start(std::string path, con
   return g;
 }
 
-tunnel::SysResult<std::unique_ptr<Gateway>> Gateway::start_interface(const std::string& iface,
-                                                                    tunnel::Logger& log) {
+tunnel::SysResult<std::unique_ptr<Gateway>> Gateway::start_interface(const std::string& iface, tunnel::Logger& log) {
   handshake::crypto_init();
   protect_secrets(log);
   auto signals = block_signals();
@@ -282,8 +282,8 @@ tunnel::SysResult<void> Gateway::setup_loop() {
 }
 
 std::string Gateway::status_line() const {
-  return std::to_string(dev_->sessions_up()) + "/" + std::to_string(dev_->peer_count()) + " peers up on " + cfg_.interface.name +
-         ", port " + std::to_string(udp_.port());
+  return std::to_string(dev_->sessions_up()) + "/" + std::to_string(dev_->peer_count()) + " peers up on " +
+         cfg_.interface.name + ", port " + std::to_string(udp_.port());
 }
 
 // Runs after every batch of events: re-arm the single timer for the earliest
@@ -358,8 +358,7 @@ void Gateway::on_signal() {
     if (si.ssi_signo == SIGHUP) {
       reload();
     } else {
-      LogLine(log_, LogLevel::kInfo) << "received " << strsignal(static_cast<int>(si.ssi_signo))
-                                     << ", shutting down";
+      LogLine(log_, LogLevel::kInfo) << "received " << strsignal(static_cast<int>(si.ssi_signo)) << ", shutting down";
       loop_->stop();
       return;
     }

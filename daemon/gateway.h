@@ -13,8 +13,8 @@
 #include "daemon/control_socket.h"
 #include "daemon/reconfigure.h"
 #include "daemon/resolver.h"
-#include "daemon/uapi.h"
 #include "daemon/sd_notify.h"
+#include "daemon/uapi.h"
 #include "handshake/crypto.h"
 #include "tunnel/clock.h"
 #include "tunnel/device.h"
@@ -36,12 +36,12 @@ class Gateway final : public UapiBackend, private GatewayControl {
  public:
   // Sets everything up; on failure the error says what could not be done.
   [[nodiscard]] static tunnel::SysResult<std::unique_ptr<Gateway>> start(std::string config_path,
-                                                                        const config::Config& cfg,
-                                                                        tunnel::Logger& log);
+                                                                         const config::Config& cfg,
+                                                                         tunnel::Logger& log);
   // Cross-platform mode (`sitelinkd IFACE`, as `wireguard-go IFACE`): only
   // the TUN and the control socket; everything else comes from `wg`.
   [[nodiscard]] static tunnel::SysResult<std::unique_ptr<Gateway>> start_interface(const std::string& iface,
-                                                                                  tunnel::Logger& log);
+                                                                                   tunnel::Logger& log);
   Gateway(const Gateway&) = delete;
   Gateway& operator=(const Gateway&) = delete;
   ~Gateway() override;

@@ -15,9 +15,7 @@ namespace sitelink::daemon {
 
 namespace {
 
-std::string limit_text(rlim_t v) {
-  return v == RLIM_INFINITY ? "unlimited" : std::to_string(v / 1024) + " KiB";
-}
+std::string limit_text(rlim_t v) { return v == RLIM_INFINITY ? "unlimited" : std::to_string(v / 1024) + " KiB"; }
 
 const char* const kSwapRisk = "; key material may be written to swap";
 
@@ -30,8 +28,8 @@ std::string unlimit(MemoryLockSys& sys) {
   if (lim.rlim_cur == RLIM_INFINITY) return "";
   const rlimit unlimited{RLIM_INFINITY, RLIM_INFINITY};
   if (sys.set_memlock_limit(unlimited) == 0) return "";
-  return "memory not locked: RLIMIT_MEMLOCK is " + limit_text(lim.rlim_cur) + " (hard " +
-         limit_text(lim.rlim_max) + ") and cannot be raised; locking needs it unlimited" + kSwapRisk +
+  return "memory not locked: RLIMIT_MEMLOCK is " + limit_text(lim.rlim_cur) + " (hard " + limit_text(lim.rlim_max) +
+         ") and cannot be raised; locking needs it unlimited" + kSwapRisk +
          " (set LimitMEMLOCK=infinity in the systemd unit, or run with `ulimit -l unlimited`)";
 }
 

@@ -53,7 +53,7 @@ std::string describe(const config::PeerChange& c) {
       parts.emplace_back(b.preshared_key.is_zero() ? "preshared key removed" : "preshared key changed");
     } else if (f == "endpoint") {
       parts.emplace_back("endpoint " + (a.endpoint ? a.endpoint->to_string() : "none") + " -> " +
-                      (b.endpoint ? b.endpoint->to_string() : "none"));
+                         (b.endpoint ? b.endpoint->to_string() : "none"));
     } else if (f == "allowed-ips") {
       const std::set<config::IpPrefix> was(a.allowed_ips.begin(), a.allowed_ips.end());
       const std::set<config::IpPrefix> now(b.allowed_ips.begin(), b.allowed_ips.end());
@@ -67,7 +67,7 @@ std::string describe(const config::PeerChange& c) {
       parts.emplace_back("allowed-ips " + list(delta));
     } else if (f == "persistent-keepalive") {
       parts.emplace_back("persistent-keepalive " + std::to_string(a.persistent_keepalive.count()) + " -> " +
-                      std::to_string(b.persistent_keepalive.count()) + " s");
+                         std::to_string(b.persistent_keepalive.count()) + " s");
     } else {
       parts.emplace_back(f);
     }
@@ -81,7 +81,12 @@ class Applier {
  public:
   Applier(const config::Config& running, const config::Config& next, tunnel::Device& dev, GatewayControl& gw,
           handshake::Rng& rng, ChangeReport& report)
-      : was_(running), effect_(next), diff_(config::diff(running, next)), dev_(dev), gw_(gw), rng_(rng),
+      : was_(running),
+        effect_(next),
+        diff_(config::diff(running, next)),
+        dev_(dev),
+        gw_(gw),
+        rng_(rng),
         report_(report) {}
 
   config::Config run() {
@@ -146,7 +151,7 @@ class Applier {
     // The device takes the MTU (its padding limit) and the rekey interval together.
     if (changed("rekey-after-time")) {
       report_.applied.emplace_back("rekey-after-time " + std::to_string(was.rekey_after_time.count()) + " s -> " +
-                                std::to_string(now.rekey_after_time.count()) + " s");
+                                   std::to_string(now.rekey_after_time.count()) + " s");
     }
     if (now.mtu != was.mtu || changed("rekey-after-time")) {
       dev_.set_settings(tunnel::Device::Settings{now.mtu, now.rekey_after_time});
@@ -159,7 +164,7 @@ class Applier {
     for (auto& why : gw_.sync_addresses(effect_.interface.addresses)) report_.failed.emplace_back(std::move(why));
     if (changed("address")) {
       report_.applied.emplace_back("address " + prefixes(was_.interface.addresses) + " -> " +
-                                prefixes(effect_.interface.addresses));
+                                   prefixes(effect_.interface.addresses));
     }
   }
 
@@ -251,11 +256,11 @@ class Applier {
       }
       if (example.empty() || gw_.forwarding(family).value_or(true)) continue;
       const bool v4 = family == config::Family::kV4;
-      report_.warnings.emplace_back(std::string("allowed-ips such as ") + example + " route a network through the tunnel, but " +
-                                 (v4 ? "net.ipv4.ip_forward" : "net.ipv6.conf.all.forwarding") +
-                                 " is 0: this host will not forward between it and the tunnel; set it to 1 (sysctl -w " +
-                                 (v4 ? "net.ipv4.ip_forward=1" : "net.ipv6.conf.all.forwarding=1") +
-                                 ", and in /etc/sysctl.d/ to keep it)");
+      report_.warnings.emplace_back(
+          std::string("allowed-ips such as ") + example + " route a network through the tunnel, but " +
+          (v4 ? "net.ipv4.ip_forward" : "net.ipv6.conf.all.forwarding") +
+          " is 0: this host will not forward between it and the tunnel; set it to 1 (sysctl -w " +
+          (v4 ? "net.ipv4.ip_forward=1" : "net.ipv6.conf.all.forwarding=1") + ", and in /etc/sysctl.d/ to keep it)");
     }
   }
   bool is_own_subnet(const config::IpPrefix& p) const {
@@ -281,9 +286,9 @@ class Applier {
 
 // The UAPI peer section `ps` applied to `after` (see UapiPeerSet).
 // `owner` maps each allowed IP in `after` to its peer.
-void apply_peer_section(const UapiPeerSet& ps,
-                        const std::optional<handshake::PublicKey>& own, const tunnel::Device& dev,
-                        std::map<config::IpPrefix, handshake::PublicKey>& owner, UapiChange& c) {
+void apply_peer_section(const UapiPeerSet& ps, const std::optional<handshake::PublicKey>& own,
+                        const tunnel::Device& dev, std::map<config::IpPrefix, handshake::PublicKey>& owner,
+                        UapiChange& c) {
   auto& peers = c.after.peers;
   auto it = std::find_if(peers.begin(), peers.end(), [&](const auto& p) { return p.public_key == ps.public_key; });
   if (ps.remove) {

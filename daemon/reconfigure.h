@@ -56,12 +56,12 @@ class GatewayControl {
 };
 
 struct ChangeReport {
-  std::vector<std::string> applied;   // "mtu 1420 -> 1380", "peer office-c added"
-  std::vector<std::string> deferred;  // "name (sl0 -> sl1): after a restart"
-  std::vector<std::string> failed;    // "mtu 1380: Operation not permitted; still 1420"
-  std::vector<std::string> warnings;  // in effect, but probably not what was meant
+  std::vector<std::string> applied;          // "mtu 1420 -> 1380", "peer office-c added"
+  std::vector<std::string> deferred;         // "name (sl0 -> sl1): after a restart"
+  std::vector<std::string> failed;           // "mtu 1380: Operation not permitted; still 1420"
+  std::vector<std::string> warnings;         // in effect, but probably not what was meant
   std::vector<std::string> unchanged_peers;  // labels
-  int first_errno = 0;                // of the first failure (EIO when it had none)
+  int first_errno = 0;                       // of the first failure (EIO when it had none)
 
   bool ok() const { return failed.empty(); }
   bool empty() const { return applied.empty() && deferred.empty() && failed.empty(); }

@@ -109,7 +109,8 @@ void render_peer(std::string& out, const UapiPeerState& p, const SitelinkPeerSta
   if (extra != nullptr && extra->handshake_attempts != 0) {
     out += "  unanswered handshake retries: " + std::to_string(extra->handshake_attempts) + "\n";
   }
-  if (p.persistent_keepalive != 0) out += "  persistent keepalive: every " + pretty_duration(p.persistent_keepalive) + "\n";
+  if (p.persistent_keepalive != 0)
+    out += "  persistent keepalive: every " + pretty_duration(p.persistent_keepalive) + "\n";
 }
 
 // A JSON writer for one document: values, arrays and objects, with commas
@@ -195,7 +196,9 @@ void json_peer(Json& j, const UapiPeerState& p, const SitelinkPeerStatus* extra,
   j.key("allowed_ips").begin_array();
   for (const auto& a : p.allowed_ips) j.value(a.to_string());
   j.end_array();
-  const auto since = [&](WallTime t) { return std::chrono::duration_cast<std::chrono::seconds>(t.since_epoch).count(); };
+  const auto since = [&](WallTime t) {
+    return std::chrono::duration_cast<std::chrono::seconds>(t.since_epoch).count();
+  };
   j.key("latest_handshake");
   p.last_handshake ? j.value(static_cast<uint64_t>(std::max<int64_t>(since(*p.last_handshake), 0))) : j.null();
   j.key("seconds_since_handshake");
@@ -228,8 +231,8 @@ bool fetch(const std::string& dir, const std::string& name, std::vector<Interfac
   if (!answer) {
     const auto& e = answer.error();
     const std::string hint = e.error == ENOENT || e.error == ECONNREFUSED ? " (is sitelinkd running for " + name + "?)"
-                             : e.error == EACCES                           ? " (run as root)"
-                                                                           : "";
+                             : e.error == EACCES                          ? " (run as root)"
+                                                                          : "";
     io.err << "sitelink show: cannot reach the daemon at " << path << ": " << std::strerror(e.error) << hint << '\n';
     return false;
   }

@@ -19,18 +19,15 @@ namespace {
 
 po::options_description visible_options() {
   po::options_description o("Options");
-  o.add_options()
-      ("config,c", po::value<std::string>()->value_name("FILE"),
-       "run the interface described by the YAML file FILE, in the foreground")
-      ("check", po::bool_switch(),
-       "with --config: validate FILE and its key files, print every problem, and exit "
-       "with 0 (usable, warnings allowed) or 78; nothing is created")
-      ("log-level", po::value<std::string>()->value_name("LEVEL"),
-       "least severe messages to log: error, warn, info (default) or debug")
-      ("foreground,f", po::bool_switch(),
-       "IFACE mode: do not daemonize (with --config sitelinkd never forks anyway)")
-      ("help,h", "print this help and exit")
-      ("version", "print the version and exit");
+  o.add_options()("config,c", po::value<std::string>()->value_name("FILE"),
+                  "run the interface described by the YAML file FILE, in the foreground")(
+      "check", po::bool_switch(),
+      "with --config: validate FILE and its key files, print every problem, and exit "
+      "with 0 (usable, warnings allowed) or 78; nothing is created")(
+      "log-level", po::value<std::string>()->value_name("LEVEL"),
+      "least severe messages to log: error, warn, info (default) or debug")(
+      "foreground,f", po::bool_switch(), "IFACE mode: do not daemonize (with --config sitelinkd never forks anyway)")(
+      "help,h", "print this help and exit")("version", "print the version and exit");
   return o;
 }
 
@@ -62,11 +59,15 @@ Result<DaemonOptions, int> interpret(const po::variables_map& vm, Io& io) {
   o.foreground = vm["foreground"].as<bool>();
   if (vm.count("log-level") != 0) {
     const auto level = config::parse_log_level(vm["log-level"].as<std::string>());
-    if (!level) return usage_error("invalid --log-level '" + vm["log-level"].as<std::string>() + "'; expected error, warn, info or debug", io);
+    if (!level)
+      return usage_error(
+          "invalid --log-level '" + vm["log-level"].as<std::string>() + "'; expected error, warn, info or debug", io);
     o.log_level = *level;
   }
-  const auto ifaces = vm.count("interface") != 0 ? vm["interface"].as<std::vector<std::string>>() : std::vector<std::string>{};
-  if (ifaces.size() > 1) return usage_error("expected one IFACE, got " + std::to_string(ifaces.size()) + " arguments", io);
+  const auto ifaces = vm.count("interface") != 0 ? vm["interface"].as<std::vector<std::string>>()
+                                                 : std::vector<std::string>{};
+  if (ifaces.size() > 1)
+    return usage_error("expected one IFACE, got " + std::to_string(ifaces.size()) + " arguments", io);
   if (vm.count("config") != 0) {
     if (!ifaces.empty()) return usage_error("give either --config FILE or IFACE, not both", io);
     o.mode = DaemonOptions::Mode::kConfig;
@@ -111,11 +112,8 @@ int sitelinkd_main(const std::vector<std::string>& args, Io& io) {
     case DaemonOptions::Mode::kHelp:
       io.out << kSitelinkdUsage << '\n' << visible_options() << kSitelinkdDetails;
       return kExitOk;
-    case DaemonOptions::Mode::kVersion:
-      io.out << "sitelinkd " << version() << '\n';
-      return kExitOk;
-    case DaemonOptions::Mode::kConfig:
-      return run_config(*parsed, io);
+    case DaemonOptions::Mode::kVersion: io.out << "sitelinkd " << version() << '\n'; return kExitOk;
+    case DaemonOptions::Mode::kConfig: return run_config(*parsed, io);
     case DaemonOptions::Mode::kInterface:
       return run_interface(parsed->interface, parsed->foreground, parsed->log_level.value_or(LogLevel::kInfo));
   }

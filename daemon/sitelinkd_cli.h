@@ -22,11 +22,11 @@ using LogLevel = config::LogLevel;
 struct DaemonOptions {
   enum class Mode { kHelp, kVersion, kConfig, kInterface };
   Mode mode = Mode::kHelp;
-  std::string config_file;  // kConfig
-  std::string interface;    // kInterface
+  std::string config_file;            // kConfig
+  std::string interface;              // kInterface
   std::optional<LogLevel> log_level;  // absent: the config's log-level, or info
-  bool check = false;       // kConfig only
-  bool foreground = false;  // meaningful in kInterface; --config never forks
+  bool check = false;                 // kConfig only
+  bool foreground = false;            // meaningful in kInterface; --config never forks
 };
 
 // `args` excludes argv[0]. On a usage error the reason and a hint are

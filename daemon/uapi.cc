@@ -456,7 +456,8 @@ SitelinkStatus parse_status(std::string_view text) {
     if (peer == nullptr && parse_data_path_line(key, value, number, st.data_path)) continue;
     if (key == "drop") {
       const size_t colon = value.rfind(':');
-      if (colon != std::string::npos) st.drops.emplace_back(value.substr(0, colon), std::strtoull(value.c_str() + colon + 1, nullptr, 10));
+      if (colon != std::string::npos)
+        st.drops.emplace_back(value.substr(0, colon), std::strtoull(value.c_str() + colon + 1, nullptr, 10));
     } else if (key == "public_key") {
       std::array<uint8_t, handshake::kKeySize> k;
       peer = nullptr;

@@ -47,8 +47,8 @@ bool CookieChecker::check_mac2(Bytes msg, Bytes source, Instant now, Rng& rng) {
   return ct_equal(want, msg.subspan(m2, kMacSize));
 }
 
-void CookieChecker::create_reply(std::span<uint8_t, cookie_reply::kSize> out, Bytes msg,
-                                 Bytes source, Instant now, Rng& rng) {
+void CookieChecker::create_reply(std::span<uint8_t, cookie_reply::kSize> out, Bytes msg, Bytes source, Instant now,
+                                 Rng& rng) {
   // The reply goes to the sender's index; the sender index sits at offset 4
   // in both the initiation and the response.
   store_le32(out.data(), static_cast<uint32_t>(MessageType::kCookieReply));

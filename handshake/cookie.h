@@ -39,8 +39,7 @@ class CookieChecker {
   [[nodiscard]] bool check_mac2(Bytes msg, Bytes source, Instant now, Rng& rng);
 
   // Writes the cookie reply (64 bytes) for `msg`, to be sent back to `source`.
-  void create_reply(std::span<uint8_t, cookie_reply::kSize> out, Bytes msg, Bytes source,
-                    Instant now, Rng& rng);
+  void create_reply(std::span<uint8_t, cookie_reply::kSize> out, Bytes msg, Bytes source, Instant now, Rng& rng);
 
  private:
   Mac cookie_for(Bytes source, Instant now, Rng& rng);

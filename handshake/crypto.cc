@@ -87,48 +87,42 @@ bool x25519(std::span<uint8_t, kKeySize> shared_out, std::span<const uint8_t, kK
   return !ct_is_zero(shared_out);
 }
 
-void aead_seal(MutableBytes out, std::span<const uint8_t, kKeySize> key, uint64_t counter,
-               Bytes plain, Bytes ad) {
+void aead_seal(MutableBytes out, std::span<const uint8_t, kKeySize> key, uint64_t counter, Bytes plain, Bytes ad) {
   if (out.size() != plain.size() + kAeadTagSize) crypto_failure();
   uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
   wg_nonce(nonce, counter);
-  crypto_aead_chacha20poly1305_ietf_encrypt_detached(out.data(), out.data() + plain.size(), nullptr,
-                                                     plain.data(), plain.size(), ad.data(),
-                                                     ad.size(), nullptr, nonce, key.data());
+  crypto_aead_chacha20poly1305_ietf_encrypt_detached(out.data(), out.data() + plain.size(), nullptr, plain.data(),
+                                                     plain.size(), ad.data(), ad.size(), nullptr, nonce, key.data());
 }
 
-bool aead_open(MutableBytes out, std::span<const uint8_t, kKeySize> key, uint64_t counter,
-               Bytes sealed, Bytes ad) {
+bool aead_open(MutableBytes out, std::span<const uint8_t, kKeySize> key, uint64_t counter, Bytes sealed, Bytes ad) {
   if (sealed.size() < kAeadTagSize || out.size() != sealed.size() - kAeadTagSize) return false;
   uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
   wg_nonce(nonce, counter);
   const size_t n = out.size();
-  if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(out.data(), nullptr, sealed.data(), n,
-                                                         sealed.data() + n, ad.data(), ad.size(),
-                                                         nonce, key.data()) != 0) {
+  if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(out.data(), nullptr, sealed.data(), n, sealed.data() + n,
+                                                         ad.data(), ad.size(), nonce, key.data()) != 0) {
     sodium_memzero(out.data(), n);
     return false;
   }
   return true;
 }
 
-void xaead_seal(MutableBytes out, std::span<const uint8_t, kKeySize> key,
-                std::span<const uint8_t, kXNonceSize> nonce, Bytes plain, Bytes ad) {
+void xaead_seal(MutableBytes out, std::span<const uint8_t, kKeySize> key, std::span<const uint8_t, kXNonceSize> nonce,
+                Bytes plain, Bytes ad) {
   static_assert(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES == kXNonceSize);
   if (out.size() != plain.size() + kAeadTagSize) crypto_failure();
-  crypto_aead_xchacha20poly1305_ietf_encrypt_detached(out.data(), out.data() + plain.size(),
-                                                      nullptr, plain.data(), plain.size(),
-                                                      ad.data(), ad.size(), nullptr, nonce.data(),
+  crypto_aead_xchacha20poly1305_ietf_encrypt_detached(out.data(), out.data() + plain.size(), nullptr, plain.data(),
+                                                      plain.size(), ad.data(), ad.size(), nullptr, nonce.data(),
                                                       key.data());
 }
 
-bool xaead_open(MutableBytes out, std::span<const uint8_t, kKeySize> key,
-                std::span<const uint8_t, kXNonceSize> nonce, Bytes sealed, Bytes ad) {
+bool xaead_open(MutableBytes out, std::span<const uint8_t, kKeySize> key, std::span<const uint8_t, kXNonceSize> nonce,
+                Bytes sealed, Bytes ad) {
   if (sealed.size() < kAeadTagSize || out.size() != sealed.size() - kAeadTagSize) return false;
   const size_t n = out.size();
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt_detached(out.data(), nullptr, sealed.data(), n,
-                                                          sealed.data() + n, ad.data(), ad.size(),
-                                                          nonce.data(), key.data()) != 0) {
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt_detached(out.data(), nullptr, sealed.data(), n, sealed.data() + n,
+                                                          ad.data(), ad.size(), nonce.data(), key.data()) != 0) {
     sodium_memzero(out.data(), n);
     return false;
   }
@@ -210,18 +204,13 @@ void kdf(std::initializer_list<std::span<uint8_t, 32>> outs, Bytes key, Bytes in
 
 void kdf1(std::span<uint8_t, 32> t0, Bytes key, Bytes input) { kdf({t0}, key, input); }
 
-void kdf2(std::span<uint8_t, 32> t0, std::span<uint8_t, 32> t1, Bytes key, Bytes input) {
-  kdf({t0, t1}, key, input);
-}
+void kdf2(std::span<uint8_t, 32> t0, std::span<uint8_t, 32> t1, Bytes key, Bytes input) { kdf({t0, t1}, key, input); }
 
-void kdf3(std::span<uint8_t, 32> t0, std::span<uint8_t, 32> t1, std::span<uint8_t, 32> t2,
-          Bytes key, Bytes input) {
+void kdf3(std::span<uint8_t, 32> t0, std::span<uint8_t, 32> t1, std::span<uint8_t, 32> t2, Bytes key, Bytes input) {
   kdf({t0, t1, t2}, key, input);
 }
 
-bool ct_equal(Bytes a, Bytes b) {
-  return a.size() == b.size() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
-}
+bool ct_equal(Bytes a, Bytes b) { return a.size() == b.size() && sodium_memcmp(a.data(), b.data(), a.size()) == 0; }
 
 bool ct_is_zero(Bytes a) { return sodium_is_zero(a.data(), a.size()) == 1; }
 

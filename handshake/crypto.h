@@ -62,24 +62,22 @@ void x25519_clamp(std::span<uint8_t, kKeySize> secret);
 void x25519_base(std::span<uint8_t, kKeySize> public_out, std::span<const uint8_t, kKeySize> secret);
 // Shared secret; false if the result is all zeros (a low-order point), which
 // WireGuard treats as a failed handshake.
-[[nodiscard]] bool x25519(std::span<uint8_t, kKeySize> shared_out,
-                          std::span<const uint8_t, kKeySize> secret,
+[[nodiscard]] bool x25519(std::span<uint8_t, kKeySize> shared_out, std::span<const uint8_t, kKeySize> secret,
                           std::span<const uint8_t, kKeySize> peer_public);
 
 // --- ChaCha20-Poly1305 (RFC 8439) with WireGuard's nonce --------------------
 // The 96-bit nonce is 32 zero bits followed by the 64-bit little-endian counter.
 // Encrypts `plain` into `out` (|out| == |plain| + 16). `out` may alias `plain`
 // exactly (in place).
-void aead_seal(MutableBytes out, std::span<const uint8_t, kKeySize> key, uint64_t counter,
-               Bytes plain, Bytes ad);
+void aead_seal(MutableBytes out, std::span<const uint8_t, kKeySize> key, uint64_t counter, Bytes plain, Bytes ad);
 // Decrypts `sealed` into `out` (|out| == |sealed| - 16); false if the tag is
 // wrong, in which case `out` is zeroed. `out` may alias `sealed` exactly.
-[[nodiscard]] bool aead_open(MutableBytes out, std::span<const uint8_t, kKeySize> key,
-                             uint64_t counter, Bytes sealed, Bytes ad);
+[[nodiscard]] bool aead_open(MutableBytes out, std::span<const uint8_t, kKeySize> key, uint64_t counter, Bytes sealed,
+                             Bytes ad);
 
 // --- XChaCha20-Poly1305 (cookie replies) ------------------------------------
-void xaead_seal(MutableBytes out, std::span<const uint8_t, kKeySize> key,
-                std::span<const uint8_t, kXNonceSize> nonce, Bytes plain, Bytes ad);
+void xaead_seal(MutableBytes out, std::span<const uint8_t, kKeySize> key, std::span<const uint8_t, kXNonceSize> nonce,
+                Bytes plain, Bytes ad);
 [[nodiscard]] bool xaead_open(MutableBytes out, std::span<const uint8_t, kKeySize> key,
                               std::span<const uint8_t, kXNonceSize> nonce, Bytes sealed, Bytes ad);
 
@@ -94,8 +92,7 @@ void hmac(std::span<uint8_t, kHashSize> out, Bytes key, std::initializer_list<By
 // KDFn(key, input) from the paper: HKDF with HMAC-BLAKE2s, n outputs of 32 bytes.
 void kdf1(std::span<uint8_t, 32> t0, Bytes key, Bytes input);
 void kdf2(std::span<uint8_t, 32> t0, std::span<uint8_t, 32> t1, Bytes key, Bytes input);
-void kdf3(std::span<uint8_t, 32> t0, std::span<uint8_t, 32> t1, std::span<uint8_t, 32> t2,
-          Bytes key, Bytes input);
+void kdf3(std::span<uint8_t, 32> t0, std::span<uint8_t, 32> t1, std::span<uint8_t, 32> t2, Bytes key, Bytes input);
 
 // Constant-time equality for secrets and authenticators.
 [[nodiscard]] bool ct_equal(Bytes a, Bytes b);

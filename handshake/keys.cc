@@ -41,9 +41,7 @@ std::optional<PublicKey> PublicKey::from_base64(std::string_view text) {
   return PublicKey(b);
 }
 
-PrivateKey::PrivateKey(std::span<const uint8_t, kKeySize> b) : key_(b) {
-  x25519_clamp(key_.span());
-}
+PrivateKey::PrivateKey(std::span<const uint8_t, kKeySize> b) : key_(b) { x25519_clamp(key_.span()); }
 
 PrivateKey PrivateKey::generate(Rng& rng) {
   Secret<kKeySize> raw;

@@ -63,9 +63,7 @@ class PresharedKey {
 
   std::span<const uint8_t, kKeySize> bytes() const { return key_.span(); }
   bool is_zero() const { return ct_is_zero(key_.span()); }
-  friend bool operator==(const PresharedKey& a, const PresharedKey& b) {
-    return ct_equal(a.bytes(), b.bytes());
-  }
+  friend bool operator==(const PresharedKey& a, const PresharedKey& b) { return ct_equal(a.bytes(), b.bytes()); }
 
  private:
   Secret<kKeySize> key_;

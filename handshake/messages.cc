@@ -24,8 +24,7 @@ Result<Message, ProtoError> classify(MutableBytes d) {
   return Err(ProtoError::kBadType);
 }
 
-void write_transport_header(std::span<uint8_t, transport::kHeaderSize> out, uint32_t receiver,
-                            uint64_t counter) {
+void write_transport_header(std::span<uint8_t, transport::kHeaderSize> out, uint32_t receiver, uint64_t counter) {
   store_le32(out.data(), static_cast<uint32_t>(MessageType::kTransport));
   store_le32(&out[transport::kReceiver], receiver);
   store_le64(&out[transport::kCounter], counter);

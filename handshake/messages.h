@@ -100,8 +100,7 @@ using Message = std::variant<InitiationMsg, ResponseMsg, CookieReplyMsg, Transpo
 
 // Transport framing: the header goes in the 16 bytes in front of the sealed
 // payload, which the caller reserved (in-place encryption, no copy).
-void write_transport_header(std::span<uint8_t, transport::kHeaderSize> out, uint32_t receiver,
-                            uint64_t counter);
+void write_transport_header(std::span<uint8_t, transport::kHeaderSize> out, uint32_t receiver, uint64_t counter);
 
 // Bytes a transport message needs for a plaintext of `len` bytes after
 // padding to kMessagePaddingMultiple.

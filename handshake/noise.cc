@@ -19,8 +19,7 @@ noise_ik::SymmetricState start_state(const PublicKey& responder) {
   return st;
 }
 
-SessionKeys split_keys(const noise_ik::SymmetricState& st, bool initiator, uint32_t local,
-                       uint32_t remote) {
+SessionKeys split_keys(const noise_ik::SymmetricState& st, bool initiator, uint32_t local, uint32_t remote) {
   SessionKeys keys;
   if (initiator) {
     noise_ik::split(st, keys.send.span(), keys.receive.span());
@@ -44,8 +43,7 @@ void write_header(uint8_t* out, MessageType type, uint32_t sender) {
 LocalIdentity::LocalIdentity(PrivateKey key)
     : private_(std::move(key)), public_(private_.public_key()), responder_start_(start_state(public_)) {}
 
-Result<ConsumedInitiation, ProtoError> consume_initiation(const LocalIdentity& local,
-                                                          const InitiationMsg& msg) {
+Result<ConsumedInitiation, ProtoError> consume_initiation(const LocalIdentity& local, const InitiationMsg& msg) {
   ConsumedInitiation out;
   out.state = local.responder_start();
   const uint8_t* p = msg.bytes.data();
@@ -71,8 +69,8 @@ Handshake::Handshake(const LocalIdentity& local, const PublicKey& remote, const 
       initiator_start_(start_state(remote)),
       static_static_valid_(x25519(static_static_.span(), local.private_key().bytes(), remote.bytes())) {}
 
-Result<void, ProtoError> Handshake::create_initiation(std::span<uint8_t, initiation::kSize> out,
-                                                      uint32_t local_index, WallTime now, Rng& rng) {
+Result<void, ProtoError> Handshake::create_initiation(std::span<uint8_t, initiation::kSize> out, uint32_t local_index,
+                                                      WallTime now, Rng& rng) {
   InitiationCreated next{local_index, {}, initiator_start_};
   rng.fill(next.ephemeral_private.span());
   x25519_clamp(next.ephemeral_private.span());
@@ -101,8 +99,8 @@ Result<SessionKeys, ProtoError> Handshake::consume_response(const ResponseMsg& m
   const uint8_t* p = msg.bytes.data();
   std::array<uint8_t, 0> empty;
   if (!noise_ik::read_msg2(st, created->ephemeral_private.span(), local_->private_key().bytes(),
-                           std::span<const uint8_t, kKeySize>(p + response::kEphemeral, kKeySize),
-                           psk_.bytes(), Bytes(p + response::kEmpty, kAeadTagSize), empty)) {
+                           std::span<const uint8_t, kKeySize>(p + response::kEphemeral, kKeySize), psk_.bytes(),
+                           Bytes(p + response::kEmpty, kAeadTagSize), empty)) {
     return Err(ProtoError::kDecryptFailed);
   }
   SessionKeys keys = split_keys(st, true, created->local_index, msg.sender());
@@ -153,8 +151,8 @@ Result<SessionKeys, ProtoError> Handshake::create_response(std::span<uint8_t, re
   write_header(out.data(), MessageType::kResponse, local_index);
   store_le32(&out[response::kReceiver], consumed->remote_index);
   noise_ik::SymmetricState st = consumed->st;
-  if (!noise_ik::write_msg2(st, ephemeral.span(), consumed->remote_ephemeral, remote_.bytes(),
-                            psk_.bytes(), Bytes{}, out.subspan<response::kEphemeral, kKeySize>(),
+  if (!noise_ik::write_msg2(st, ephemeral.span(), consumed->remote_ephemeral, remote_.bytes(), psk_.bytes(), Bytes{},
+                            out.subspan<response::kEphemeral, kKeySize>(),
                             out.subspan(response::kEmpty, kAeadTagSize))) {
     return Err(ProtoError::kBadPublicKey);
   }

@@ -55,7 +55,7 @@ struct SessionKeys {
   uint32_t local_index = 0;   // receivers put this in messages to us
   uint32_t remote_index = 0;  // we put this in messages to them
   bool initiator = false;
-  Hash handshake_hash{};      // the final h: identical on both sides
+  Hash handshake_hash{};  // the final h: identical on both sides
 };
 
 // What the responder learns from an initiation before it knows the peer:
@@ -94,8 +94,7 @@ class Handshake {
   // Initiator: writes an initiation from `local_index` (mac fields zero).
   // Any earlier handshake state is discarded.
   [[nodiscard]] Result<void, ProtoError> create_initiation(std::span<uint8_t, initiation::kSize> out,
-                                                           uint32_t local_index, WallTime now,
-                                                           Rng& rng);
+                                                           uint32_t local_index, WallTime now, Rng& rng);
   // Initiator: the response to our outstanding initiation.
   [[nodiscard]] Result<SessionKeys, ProtoError> consume_response(const ResponseMsg& msg);
 

@@ -52,8 +52,7 @@ void mix_ephemeral(SymmetricState& st, Key e_pub) {
 
 }  // namespace
 
-bool write_msg1(SymmetricState& st, Key e_priv, Key s_priv, Key rs, Bytes payload,
-                const Msg1Out& out) {
+bool write_msg1(SymmetricState& st, Key e_priv, Key s_priv, Key rs, Bytes payload, const Msg1Out& out) {
   std::array<uint8_t, kKeySize> s_pub;
   x25519_base(s_pub, s_priv);
   Secret<kKeySize> ss;
@@ -64,16 +63,15 @@ bool write_msg1(SymmetricState& st, Key e_priv, Key s_priv, Key rs, Bytes payloa
 bool write_msg1_precomputed(SymmetricState& st, Key e_priv, Key s_pub, Key ss, Key rs, Bytes payload,
                             const Msg1Out& out) {
   x25519_base(out.ephemeral, e_priv);
-  mix_ephemeral(st, out.ephemeral);               // e
-  if (!mix_dh(st, e_priv, rs)) return false;      // es
+  mix_ephemeral(st, out.ephemeral);                // e
+  if (!mix_dh(st, e_priv, rs)) return false;       // es
   encrypt_and_hash(st, out.sealed_static, s_pub);  // s
-  mix_key(st, ss);                                // ss
+  mix_key(st, ss);                                 // ss
   encrypt_and_hash(st, out.sealed_payload, payload);
   return true;
 }
 
-bool read_msg1(SymmetricState& st, Key s_priv, const Msg1In& in, KeyOut initiator_static,
-               MutableBytes payload) {
+bool read_msg1(SymmetricState& st, Key s_priv, const Msg1In& in, KeyOut initiator_static, MutableBytes payload) {
   if (!read_msg1_static(st, s_priv, in, initiator_static)) return false;
   Secret<kKeySize> ss;
   if (!x25519(ss.span(), s_priv, initiator_static)) return false;
@@ -81,9 +79,9 @@ bool read_msg1(SymmetricState& st, Key s_priv, const Msg1In& in, KeyOut initiato
 }
 
 bool read_msg1_static(SymmetricState& st, Key s_priv, const Msg1In& in, KeyOut initiator_static) {
-  mix_ephemeral(st, in.ephemeral);                                    // e
-  if (!mix_dh(st, s_priv, in.ephemeral)) return false;                // es
-  return decrypt_and_hash(st, initiator_static, in.sealed_static);    // s
+  mix_ephemeral(st, in.ephemeral);                                  // e
+  if (!mix_dh(st, s_priv, in.ephemeral)) return false;              // es
+  return decrypt_and_hash(st, initiator_static, in.sealed_static);  // s
 }
 
 bool read_msg1_payload(SymmetricState& st, Key ss, Bytes sealed_payload, MutableBytes payload) {
@@ -102,8 +100,8 @@ void mix_key_and_hash(SymmetricState& st, Key psk) {
 
 }  // namespace
 
-bool write_msg2(SymmetricState& st, Key e_priv, Key re, Key rs, Key psk, Bytes payload,
-                KeyOut ephemeral, MutableBytes sealed_payload) {
+bool write_msg2(SymmetricState& st, Key e_priv, Key re, Key rs, Key psk, Bytes payload, KeyOut ephemeral,
+                MutableBytes sealed_payload) {
   x25519_base(ephemeral, e_priv);
   mix_ephemeral(st, ephemeral);               // e
   if (!mix_dh(st, e_priv, re)) return false;  // ee

@@ -48,8 +48,7 @@ struct Msg1Out {
   std::span<uint8_t, kKeySize + kAeadTagSize> sealed_static;
   MutableBytes sealed_payload;
 };
-[[nodiscard]] bool write_msg1(SymmetricState& st, Key e_priv, Key s_priv, Key rs, Bytes payload,
-                              const Msg1Out& out);
+[[nodiscard]] bool write_msg1(SymmetricState& st, Key e_priv, Key s_priv, Key rs, Bytes payload, const Msg1Out& out);
 // The same with the initiator's public key and the static-static secret
 // DH(s_priv, rs) already computed (they do not change between handshakes
 // with one peer, so a peer computes them once, as the kernel does).
@@ -72,11 +71,11 @@ struct Msg1In {
 [[nodiscard]] bool read_msg1_payload(SymmetricState& st, Key ss, Bytes sealed_payload, MutableBytes payload);
 
 // Message 2, responder side.
-[[nodiscard]] bool write_msg2(SymmetricState& st, Key e_priv, Key re, Key rs, Key psk, Bytes payload,
-                              KeyOut ephemeral, MutableBytes sealed_payload);
+[[nodiscard]] bool write_msg2(SymmetricState& st, Key e_priv, Key re, Key rs, Key psk, Bytes payload, KeyOut ephemeral,
+                              MutableBytes sealed_payload);
 // Message 2, initiator side.
-[[nodiscard]] bool read_msg2(SymmetricState& st, Key e_priv, Key s_priv, Key re, Key psk,
-                             Bytes sealed_payload, MutableBytes payload);
+[[nodiscard]] bool read_msg2(SymmetricState& st, Key e_priv, Key s_priv, Key re, Key psk, Bytes sealed_payload,
+                             MutableBytes payload);
 
 // Split(): the two transport keys; the initiator sends with `first`.
 void split(const SymmetricState& st, KeyOut first, KeyOut second);

@@ -6,14 +6,9 @@
 
 namespace sitelink::handshake {
 
-PeerMachine::PeerMachine(const LocalIdentity& local, const PublicKey& remote,
-                         const PresharedKey& psk, TimerSettings timers, Rng& rng,
-                         IndexAllocator& indices)
-    : handshake_(local, remote, psk),
-      cookies_(remote),
-      timers_(timers),
-      rng_(&rng),
-      indices_(&indices) {}
+PeerMachine::PeerMachine(const LocalIdentity& local, const PublicKey& remote, const PresharedKey& psk,
+                         TimerSettings timers, Rng& rng, IndexAllocator& indices)
+    : handshake_(local, remote, psk), cookies_(remote), timers_(timers), rng_(&rng), indices_(&indices) {}
 
 PeerMachine::~PeerMachine() {
   release(keypairs_.clear());
@@ -85,8 +80,8 @@ void PeerMachine::flush_staged(const Now& now, size_t mtu, Transmit& out) {
   keep_key_fresh_after_send(now, out);
 }
 
-void PeerMachine::seal_and_send(const Now& now, Keypair& kp, MutableBytes buffer, size_t len,
-                                size_t mtu, Transmit& out) {
+void PeerMachine::seal_and_send(const Now& now, Keypair& kp, MutableBytes buffer, size_t len, size_t mtu,
+                                Transmit& out) {
   const size_t padded = padded_length(len, mtu);
   std::fill(buffer.begin() + static_cast<ptrdiff_t>(kHeadroom + len),
             buffer.begin() + static_cast<ptrdiff_t>(kHeadroom + padded), 0);
@@ -201,8 +196,7 @@ void PeerMachine::handshake_complete(const Now& now, Transmit& out) {
   out.on_event(PeerEvent::kSessionEstablished);
 }
 
-Result<void, ProtoError> PeerMachine::receive_initiation(const Now& now, ConsumedInitiation&& init,
-                                                         Transmit& out) {
+Result<void, ProtoError> PeerMachine::receive_initiation(const Now& now, ConsumedInitiation&& init, Transmit& out) {
   if (auto r = handshake_.accept_initiation(std::move(init), now.mono); !r) return r;
   stats_.rx_bytes += initiation::kSize;
   ++stats_.rx_packets;
@@ -216,8 +210,7 @@ Result<void, ProtoError> PeerMachine::receive_initiation(const Now& now, Consume
   return {};
 }
 
-Result<void, ProtoError> PeerMachine::receive_response(const Now& now, const ResponseMsg& msg,
-                                                       Transmit& out) {
+Result<void, ProtoError> PeerMachine::receive_response(const Now& now, const ResponseMsg& msg, Transmit& out) {
   auto keys = handshake_.consume_response(msg);
   if (!keys) return Err(keys.error());
   stats_.rx_bytes += response::kSize;
@@ -233,8 +226,7 @@ Result<void, ProtoError> PeerMachine::receive_response(const Now& now, const Res
   return {};
 }
 
-Result<void, ProtoError> PeerMachine::receive_cookie_reply(const Now& now, const CookieReplyMsg& msg,
-                                                           Transmit& out) {
+Result<void, ProtoError> PeerMachine::receive_cookie_reply(const Now& now, const CookieReplyMsg& msg, Transmit& out) {
   // The cookie is used from the next retransmission on (the kernel does not
   // resend at once either: that would make cookie replies an amplifier).
   if (!cookies_.consume_reply(msg, now.mono)) return Err(ProtoError::kDecryptFailed);
@@ -251,8 +243,7 @@ bool run_open(const OpenJob& job) {
   return aead_open(job.sealed.first(job.sealed.size() - kAeadTagSize), job.key, job.counter, job.sealed, Bytes{});
 }
 
-Result<void, ProtoError> PeerMachine::receive_transport(const Now& now, const TransportMsg& msg,
-                                                        Transmit& out) {
+Result<void, ProtoError> PeerMachine::receive_transport(const Now& now, const TransportMsg& msg, Transmit& out) {
   auto job = prepare_transport(now, msg);
   if (!job) return Err(job.error());
   if (!run_open(*job)) return Err(ProtoError::kDecryptFailed);
@@ -272,8 +263,7 @@ Result<OpenJob, ProtoError> PeerMachine::prepare_transport(const Now& now, const
 
 // wg_packet_consume_data_done, for a packet that opened under the keypair
 // its index names (keypairs change only between batches; see peer.h).
-Result<void, ProtoError> PeerMachine::finish_transport(const Now& now, const TransportMsg& msg,
-                                                       Transmit& out) {
+Result<void, ProtoError> PeerMachine::finish_transport(const Now& now, const TransportMsg& msg, Transmit& out) {
   Keypair* kp = keypairs_.find(msg.receiver());
   if (kp == nullptr) return Err(ProtoError::kWrongIndex);
   if (!kp->replay.accept(msg.counter())) return Err(ProtoError::kReplayedCounter);
@@ -326,18 +316,13 @@ void PeerMachine::expire(Timer t, const Now& now, Transmit& out) {
         timers_.arm(Timer::kSendKeepalive, now.mono + kKeepaliveTimeout);
       }
       break;
-    case Timer::kNewHandshake:
-      send_initiation(now, false, out);
-      break;
+    case Timer::kNewHandshake: send_initiation(now, false, out); break;
     case Timer::kZeroKeyMaterial:
       reset_sessions();
       out.on_event(PeerEvent::kKeysZeroed);
       break;
-    case Timer::kPersistentKeepalive:
-      send_keepalive(now, out);
-      break;
-    case Timer::kCount:
-      break;
+    case Timer::kPersistentKeepalive: send_keepalive(now, out); break;
+    case Timer::kCount: break;
   }
 }
 

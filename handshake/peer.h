@@ -96,8 +96,8 @@ struct PeerStats {
 
 class PeerMachine {
  public:
-  PeerMachine(const LocalIdentity& local, const PublicKey& remote, const PresharedKey& psk,
-              TimerSettings timers, Rng& rng, IndexAllocator& indices);
+  PeerMachine(const LocalIdentity& local, const PublicKey& remote, const PresharedKey& psk, TimerSettings timers,
+              Rng& rng, IndexAllocator& indices);
   ~PeerMachine();
   PeerMachine(const PeerMachine&) = delete;
   PeerMachine& operator=(const PeerMachine&) = delete;
@@ -157,8 +157,7 @@ class PeerMachine {
   void stage(Bytes packet, Transmit& out);
   void flush_staged(const Now& now, size_t mtu, Transmit& out);
   bool keypair_can_send(const Keypair* kp, Instant now) const;
-  void seal_and_send(const Now& now, Keypair& kp, MutableBytes buffer, size_t len, size_t mtu,
-                     Transmit& out);
+  void seal_and_send(const Now& now, Keypair& kp, MutableBytes buffer, size_t len, size_t mtu, Transmit& out);
   void keep_key_fresh_after_send(const Now& now, Transmit& out);
   void keep_key_fresh_after_receive(const Now& now, Transmit& out);
   void add_keypair(const Now& now, SessionKeys&& keys);

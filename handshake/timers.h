@@ -79,7 +79,7 @@ class PeerTimers {
   void disarm(Timer t) { deadlines_[index(t)] = Instant::never(); }
   void disarm_all() { deadlines_.fill(Instant::never()); }
 
-  int handshake_attempts = 0;        // retransmissions of the current attempt
+  int handshake_attempts = 0;  // retransmissions of the current attempt
   bool need_another_keepalive = false;
   const TimerSettings& settings() const { return settings_; }
   // A random delay in [0, kRekeyTimeoutJitterMax].

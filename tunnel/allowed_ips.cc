@@ -42,9 +42,7 @@ uint64_t load_be(const uint8_t* p, int n) {
 Key key_v4(const uint8_t* addr4) { return Key{load_be(addr4, 4) << 32, 0}; }
 Key key_v6(const uint8_t* addr16) { return Key{load_be(addr16, 8), load_be(addr16 + 8, 8)}; }
 
-Key key_of(const config::IpAddress& a) {
-  return a.is_v4() ? key_v4(a.raw().data()) : key_v6(a.raw().data());
-}
+Key key_of(const config::IpAddress& a) { return a.is_v4() ? key_v4(a.raw().data()) : key_v6(a.raw().data()); }
 
 // The first `cidr` bits set.
 Key mask_of(uint8_t cidr) {
@@ -59,8 +57,7 @@ Key masked(Key k, uint8_t cidr) {
 
 // Bit `i` of the key (0 = most significant); i < 128.
 unsigned bit_at(Key k, unsigned i) {
-  return i < 64 ? static_cast<unsigned>(k.hi >> (63 - i)) & 1u
-                : static_cast<unsigned>(k.lo >> (127 - i)) & 1u;
+  return i < 64 ? static_cast<unsigned>(k.hi >> (63 - i)) & 1u : static_cast<unsigned>(k.lo >> (127 - i)) & 1u;
 }
 
 // How many leading bits a and b share (128 if equal).
@@ -94,10 +91,10 @@ struct AllowedIps::Node {
 
   Node(Key k, uint8_t c, uint8_t b) : key(masked(k, c)), mask(mask_of(c)), cidr(c), bits(b) {}
 
-  Key key;         // canonical: bits past cidr are zero
-  Key mask;        // mask_of(cidr), cached for lookups
+  Key key;   // canonical: bits past cidr are zero
+  Key mask;  // mask_of(cidr), cached for lookups
   uint8_t cidr;
-  uint8_t bits;    // 32 or 128: which trie this node lives in
+  uint8_t bits;  // 32 or 128: which trie this node lives in
   bool owned = false;
   PeerId peer = 0;
   Slot child[2];
@@ -105,9 +102,7 @@ struct AllowedIps::Node {
   Node* peer_prev = nullptr;  // the owner's list of nodes
   Node* peer_next = nullptr;
 
-  bool matches(Key k) const {
-    return ((k.hi ^ key.hi) & mask.hi) == 0 && ((k.lo ^ key.lo) & mask.lo) == 0;
-  }
+  bool matches(Key k) const { return ((k.hi ^ key.hi) & mask.hi) == 0 && ((k.lo ^ key.lo) & mask.lo) == 0; }
   config::IpPrefix prefix() const { return {address_of(key, bits), cidr}; }
 
   // Longest match for `k` in the trie under `root`.
@@ -144,9 +139,7 @@ struct AllowedIps::Node {
   }
 
   // The owning pointer of this node: its parent's child slot, or the root.
-  Slot& slot_in(Slot& root) {
-    return parent == nullptr ? root : parent->child[parent->child[1].get() == this];
-  }
+  Slot& slot_in(Slot& root) { return parent == nullptr ? root : parent->child[parent->child[1].get() == this]; }
 
   // Returns the node for exactly (k, cidr), creating it (and a branch point
   // if needed) when absent. The kernel's add().
@@ -168,8 +161,7 @@ struct AllowedIps::Node {
   // or the two diverge, in which case a branch point takes the slot.
   static Slot join(Slot down, Slot fresh) {
     const uint8_t common = std::min(fresh->cidr, common_bits(down->key, fresh->key));
-    Slot top = common == fresh->cidr ? std::move(fresh)
-                                     : std::make_unique<Node>(fresh->key, common, fresh->bits);
+    Slot top = common == fresh->cidr ? std::move(fresh) : std::make_unique<Node>(fresh->key, common, fresh->bits);
     adopt(top.get(), std::move(down));
     if (fresh) adopt(top.get(), std::move(fresh));
     return top;

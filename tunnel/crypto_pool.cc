@@ -81,7 +81,8 @@ void CryptoPool::run_erased(size_t n, Erased fn, void* ctx) {
     }
     while ((s = w->state.load(std::memory_order_acquire)) == kPosted) w->state.wait(kPosted, std::memory_order_acquire);
     shared = true;
-    while ((s = w->state.load(std::memory_order_acquire)) == kRunning) w->state.wait(kRunning, std::memory_order_acquire);
+    while ((s = w->state.load(std::memory_order_acquire)) == kRunning)
+      w->state.wait(kRunning, std::memory_order_acquire);
   }
   if (shared) parallel_batches_.fetch_add(1, std::memory_order_relaxed);
 }

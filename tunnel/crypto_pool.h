@@ -47,7 +47,8 @@ class CryptoPool {
   // for different i must touch disjoint data.
   template <class Fn>
   void run(size_t n, Fn& fn) {
-    run_erased(n, [](void* f, size_t i) { (*static_cast<Fn*>(f))(i); }, &fn);
+    run_erased(
+        n, [](void* f, size_t i) { (*static_cast<Fn*>(f))(i); }, &fn);
   }
 
   // Batches in which another thread than the caller's did a share.

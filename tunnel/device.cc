@@ -33,10 +33,10 @@ size_t slot_room(size_t mtu) { return std::max<size_t>(mtu, 1500); }
 
 std::string_view to_string(Drop d) {
   static constexpr std::array<std::string_view, static_cast<size_t>(Drop::kCount)> kNames{
-      "tun-no-route",   "tun-bad-packet", "no-endpoint",       "send-failed",     "malformed",
-      "invalid-mac1",   "cookie-sent",    "rate-limited",      "unknown-peer",    "unknown-index",
-      "handshake-refused", "decrypt-failed", "replay",         "expired-keypair", "source-not-allowed",
-      "bad-inner-packet", "tun-write-failed", "no-private-key", "over-budget",   "tun-ipv6-local"};
+      "tun-no-route",      "tun-bad-packet",   "no-endpoint",    "send-failed",     "malformed",
+      "invalid-mac1",      "cookie-sent",      "rate-limited",   "unknown-peer",    "unknown-index",
+      "handshake-refused", "decrypt-failed",   "replay",         "expired-keypair", "source-not-allowed",
+      "bad-inner-packet",  "tun-write-failed", "no-private-key", "over-budget",     "tun-ipv6-local"};
   return kNames[static_cast<size_t>(d)];
 }
 
@@ -83,8 +83,8 @@ class Device::PeerIo final : public hs::Transmit {
   const SockAddr* reply_to_;
 };
 
-Device::Device(hs::PrivateKey key, Settings settings, Clock& clock, hs::Rng& rng, TunDevice& tun,
-               UdpSocket& udp, Logger& log)
+Device::Device(hs::PrivateKey key, Settings settings, Clock& clock, hs::Rng& rng, TunDevice& tun, UdpSocket& udp,
+               Logger& log)
     : settings_(settings),
       clock_(&clock),
       rng_(&rng),
@@ -121,8 +121,8 @@ hs::TimerSettings Device::timer_settings(const PeerSpec& spec) const {
 
 std::unique_ptr<Device::Peer> Device::make_peer(const PeerSpec& spec, PeerId id) {
   auto p = std::make_unique<Peer>(indices_, id, spec);
-  p->machine = std::make_unique<hs::PeerMachine>(*identity_, spec.public_key, spec.preshared_key,
-                                                 timer_settings(spec), *rng_, p->alloc);
+  p->machine = std::make_unique<hs::PeerMachine>(*identity_, spec.public_key, spec.preshared_key, timer_settings(spec),
+                                                 *rng_, p->alloc);
   return p;
 }
 
@@ -253,9 +253,7 @@ void Device::reschedule(Peer& p) {
   if (!d.is_never()) deadlines_.insert({d, p.id});
 }
 
-Instant Device::next_deadline() const {
-  return deadlines_.empty() ? Instant::never() : deadlines_.begin()->first;
-}
+Instant Device::next_deadline() const { return deadlines_.empty() ? Instant::never() : deadlines_.begin()->first; }
 
 void Device::handle_timers() {
   const Now now = clock_->now();
@@ -299,8 +297,7 @@ void Device::on_peer_event(Peer& p, hs::PeerEvent e) {
     case hs::PeerEvent::kHandshakeResponded:
       LogLine(*log_, LogLevel::kDebug) << "peer " << p.label() << ": answered its handshake initiation";
       break;
-    case hs::PeerEvent::kStagedPacketDropped:
-      break;
+    case hs::PeerEvent::kStagedPacketDropped: break;
   }
 }
 
@@ -458,7 +455,8 @@ bool Device::admit_handshake(const Now& now, Bytes msg, const SockAddr& from) {
 }
 
 bool Device::is_peer_endpoint(const SockAddr& from) const {
-  return std::any_of(peers_.begin(), peers_.end(), [&](const auto& entry) { return entry.second->spec.endpoint == from; });
+  return std::any_of(peers_.begin(), peers_.end(),
+                     [&](const auto& entry) { return entry.second->spec.endpoint == from; });
 }
 
 void Device::receive_initiation(const Now& now, const hs::InitiationMsg& m, const SockAddr& from) {
@@ -546,9 +544,9 @@ void Device::deliver(Peer& p, MutableBytes packet) {
     if (log_->enabled(LogLevel::kDebug)) {
       const auto src = h->version == 4 ? config::IpAddress::v4({h->src[0], h->src[1], h->src[2], h->src[3]})
                                        : config::IpAddress::v6(take<16>(h->src));
-      log_->log_limited(LogLevel::kDebug, "source-not-allowed", clock_->now().mono,
-                        "peer " + p.label() + ": dropped a packet from " + src.to_string() +
-                            ", which is not in its allowed-ips");
+      log_->log_limited(
+          LogLevel::kDebug, "source-not-allowed", clock_->now().mono,
+          "peer " + p.label() + ": dropped a packet from " + src.to_string() + ", which is not in its allowed-ips");
     }
     return;
   }
@@ -566,8 +564,8 @@ std::vector<PeerStatus> Device::peers() const {
 
 size_t Device::sessions_up() const {
   const Instant now = clock_->now().mono;
-  return static_cast<size_t>(std::count_if(peers_.begin(), peers_.end(),
-                                           [&](const auto& e) { return e.second->machine->has_session(now); }));
+  return static_cast<size_t>(
+      std::count_if(peers_.begin(), peers_.end(), [&](const auto& e) { return e.second->machine->has_session(now); }));
 }
 
 std::optional<PeerStatus> Device::peer(const hs::PublicKey& key) const {

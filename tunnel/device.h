@@ -39,27 +39,27 @@
 namespace sitelink::tunnel {
 
 enum class Drop : uint8_t {
-  kTunNoRoute,         // no peer's allowed-ips contains the destination
-  kTunBadPacket,       // not an IPv4/IPv6 packet
-  kNoEndpoint,         // the peer has no known endpoint yet
-  kSendFailed,         // the UDP send failed
-  kMalformed,          // wrong type or length (messages::classify)
+  kTunNoRoute,    // no peer's allowed-ips contains the destination
+  kTunBadPacket,  // not an IPv4/IPv6 packet
+  kNoEndpoint,    // the peer has no known endpoint yet
+  kSendFailed,    // the UDP send failed
+  kMalformed,     // wrong type or length (messages::classify)
   kInvalidMac1,
-  kCookieSent,         // under load without a valid mac2: answered with a cookie
-  kRateLimited,        // under load and over the per-source handshake rate
-  kUnknownPeer,        // initiation from a static key we do not know
-  kUnknownIndex,       // receiver index matches nothing of ours
-  kHandshakeRefused,   // replayed/flooded initiation, bad response, ...
-  kDecryptFailed,      // a transport packet did not authenticate
-  kReplay,             // counter already seen or too old
+  kCookieSent,        // under load without a valid mac2: answered with a cookie
+  kRateLimited,       // under load and over the per-source handshake rate
+  kUnknownPeer,       // initiation from a static key we do not know
+  kUnknownIndex,      // receiver index matches nothing of ours
+  kHandshakeRefused,  // replayed/flooded initiation, bad response, ...
+  kDecryptFailed,     // a transport packet did not authenticate
+  kReplay,            // counter already seen or too old
   kExpiredKeypair,
-  kSourceNotAllowed,   // decrypted, but the inner source is not the peer's
-  kBadInnerPacket,     // decrypted, but not a valid IP packet
+  kSourceNotAllowed,  // decrypted, but the inner source is not the peer's
+  kBadInnerPacket,    // decrypted, but not a valid IP packet
   kTunWriteFailed,
-  kNoPrivateKey,       // the interface has no private key yet (cross-platform mode)
-  kOverBudget,         // under load, beyond the device-wide handshake budget
-  kTunIpv6Local,       // the host's own IPv6 link-local or multicast (router solicitations, MLD)
-                       // with no route: normal on any new interface, not a fault
+  kNoPrivateKey,  // the interface has no private key yet (cross-platform mode)
+  kOverBudget,    // under load, beyond the device-wide handshake budget
+  kTunIpv6Local,  // the host's own IPv6 link-local or multicast (router solicitations, MLD)
+                  // with no route: normal on any new interface, not a fault
   kCount,
 };
 std::string_view to_string(Drop d);
@@ -92,8 +92,8 @@ class Device {
     std::chrono::seconds rekey_after_time = std::chrono::seconds(120);
   };
 
-  Device(handshake::PrivateKey key, Settings settings, Clock& clock, handshake::Rng& rng,
-         TunDevice& tun, UdpSocket& udp, Logger& log);
+  Device(handshake::PrivateKey key, Settings settings, Clock& clock, handshake::Rng& rng, TunDevice& tun,
+         UdpSocket& udp, Logger& log);
   ~Device();
   Device(const Device&) = delete;
   Device& operator=(const Device&) = delete;

@@ -12,8 +12,8 @@ namespace {
 uint32_t random_u32(handshake::Rng& rng) {
   std::array<uint8_t, 4> b{};
   rng.fill(b);
-  return static_cast<uint32_t>(b[0]) | static_cast<uint32_t>(b[1]) << 8 |
-         static_cast<uint32_t>(b[2]) << 16 | static_cast<uint32_t>(b[3]) << 24;
+  return static_cast<uint32_t>(b[0]) | static_cast<uint32_t>(b[1]) << 8 | static_cast<uint32_t>(b[2]) << 16 |
+         static_cast<uint32_t>(b[3]) << 24;
 }
 
 }  // namespace

@@ -12,10 +12,10 @@
 namespace sitelink::tunnel {
 
 struct IpHeader {
-  int version = 0;             // 4 or 6
+  int version = 0;               // 4 or 6
   const uint8_t* src = nullptr;  // 4 or 16 network-order bytes inside the packet
   const uint8_t* dst = nullptr;
-  size_t total_length = 0;     // header + payload, as the header says
+  size_t total_length = 0;  // header + payload, as the header says
 };
 
 // Parses the fixed header of an IPv4 or IPv6 packet. Refuses anything too

@@ -68,8 +68,7 @@ void Logger::log(LogLevel l, std::string_view msg) {
   sink_(l, line);
 }
 
-void Logger::log_limited(LogLevel l, std::string_view key, Instant now, std::string_view msg,
-                         Duration interval) {
+void Logger::log_limited(LogLevel l, std::string_view key, Instant now, std::string_view msg, Duration interval) {
   if (!enabled(l)) return;
   Limit& lim = limits_[std::string(key)];
   if (now < lim.next) {

@@ -15,8 +15,8 @@ constexpr size_t kIpv4Header = 20;
 constexpr size_t kIpv6Header = 40;
 constexpr size_t kTcpMinHeader = 20;
 constexpr size_t kTcpChecksumOffset = 16;
-constexpr uint8_t kTcpFin = 0x01, kTcpSyn = 0x02, kTcpRst = 0x04, kTcpPsh = 0x08, kTcpAck = 0x10,
-                  kTcpUrg = 0x20, kTcpCwr = 0x80;
+constexpr uint8_t kTcpFin = 0x01, kTcpSyn = 0x02, kTcpRst = 0x04, kTcpPsh = 0x08, kTcpAck = 0x10, kTcpUrg = 0x20,
+                  kTcpCwr = 0x80;
 
 uint16_t load_be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
 void store_be16(uint8_t* p, uint16_t v) {

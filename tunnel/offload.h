@@ -43,11 +43,11 @@ struct VnetHdr {
   uint16_t csum_offset = 0;
 
   static constexpr size_t kSize = 10;
-  static constexpr uint8_t kNeedsCsum = 1;   // VIRTIO_NET_HDR_F_NEEDS_CSUM
-  static constexpr uint8_t kGsoNone = 0;     // VIRTIO_NET_HDR_GSO_NONE
-  static constexpr uint8_t kGsoTcpV4 = 1;    // VIRTIO_NET_HDR_GSO_TCPV4
-  static constexpr uint8_t kGsoTcpV6 = 4;    // VIRTIO_NET_HDR_GSO_TCPV6
-  static constexpr uint8_t kGsoEcn = 0x80;   // VIRTIO_NET_HDR_GSO_ECN
+  static constexpr uint8_t kNeedsCsum = 1;  // VIRTIO_NET_HDR_F_NEEDS_CSUM
+  static constexpr uint8_t kGsoNone = 0;    // VIRTIO_NET_HDR_GSO_NONE
+  static constexpr uint8_t kGsoTcpV4 = 1;   // VIRTIO_NET_HDR_GSO_TCPV4
+  static constexpr uint8_t kGsoTcpV6 = 4;   // VIRTIO_NET_HDR_GSO_TCPV6
+  static constexpr uint8_t kGsoEcn = 0x80;  // VIRTIO_NET_HDR_GSO_ECN
 
   static VnetHdr load(const uint8_t* p);
   void store(uint8_t* p) const;
@@ -110,12 +110,12 @@ class TcpCoalescer {
   struct Run {
     std::vector<Segment> segments;  // [0] is the whole first packet; the rest payload only
     int version = 0;
-    size_t l4_offset = 0;   // IP header length
-    size_t headers = 0;     // IP + TCP header length
-    size_t gso_size = 0;    // payload of the first segment
-    size_t total = 0;       // bytes of the merged packet
+    size_t l4_offset = 0;  // IP header length
+    size_t headers = 0;    // IP + TCP header length
+    size_t gso_size = 0;   // payload of the first segment
+    size_t total = 0;      // bytes of the merged packet
     uint32_t next_seq = 0;
-    bool closed = false;    // a short or PSH segment ended it
+    bool closed = false;  // a short or PSH segment ended it
   };
   struct TcpView;
 
@@ -127,7 +127,7 @@ class TcpCoalescer {
 
   Writer write_;
   std::array<Run, kMaxRuns> runs_{};
-  size_t open_ = 0;   // runs_[0..open_) are in use, oldest first
+  size_t open_ = 0;  // runs_[0..open_) are in use, oldest first
   std::vector<struct iovec> iov_;
   std::array<uint8_t, VnetHdr::kSize> hdr_buf_{};
 };

@@ -87,7 +87,6 @@ bool HandshakeBudget::take(Instant now) {
   return take_token(tokens_, last_, now, kCost, kMax);
 }
 
-
 size_t Ratelimiter::capacity_for_memory(uint64_t ram_bytes) {
   // ratelimiter.c: table_size = 8192 buckets above 1 GiB, else RAM / 16 KiB
   // / sizeof(hlist_head) rounded up to a power of two (at least 16); at

@@ -11,8 +11,8 @@
 namespace sitelink::tunnel {
 
 struct SysError {
-  int error = 0;          // errno, or 0 for a failure that is not a syscall's
-  std::string what;       // "bind 0.0.0.0:51820", "open /dev/net/tun", ...
+  int error = 0;     // errno, or 0 for a failure that is not a syscall's
+  std::string what;  // "bind 0.0.0.0:51820", "open /dev/net/tun", ...
 
   std::string message() const {
     if (error == 0) return what;

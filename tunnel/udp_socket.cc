@@ -142,8 +142,8 @@ bool LinuxUdp::send(Bytes datagram, const SockAddr& to) {
   sockaddr_storage ss{};
   const socklen_t len = to.to_raw(ss, family_);
   for (;;) {
-    const ssize_t n =
-        ::sendto(fd_.get(), datagram.data(), datagram.size(), 0, reinterpret_cast<const sockaddr*>(&ss), len);
+    const ssize_t n = ::sendto(fd_.get(), datagram.data(), datagram.size(), 0, reinterpret_cast<const sockaddr*>(&ss),
+                               len);
     if (n >= 0) return static_cast<size_t>(n) == datagram.size();
     if (errno != EINTR) return false;
   }
@@ -203,7 +203,7 @@ size_t LinuxUdp::recv_batch(std::span<const MutableBytes> buffers, std::vector<D
     const size_t len = msgs[i].msg_len;
     const auto from = SockAddr::from_raw(reinterpret_cast<const sockaddr*>(&names[i]), h.msg_namelen);
     if (!from || (h.msg_flags & MSG_TRUNC)) continue;  // cannot happen with 64 KiB buffers
-    size_t train = 0;  // UDP_GRO: the size of each datagram of a train
+    size_t train = 0;                                  // UDP_GRO: the size of each datagram of a train
     for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(const_cast<msghdr*>(&h), c)) {
       if (c->cmsg_level == IPPROTO_UDP && c->cmsg_type == UDP_GRO) {
         int size = 0;

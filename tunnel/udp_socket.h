@@ -62,9 +62,9 @@ class UdpSocket {
 class LinuxUdp final : public UdpSocket {
  public:
   struct Options {
-    bool batch = true;  // recvmmsg/sendmmsg: many datagrams per system call
-    bool gso = true;    // UDP_SEGMENT: a train of equal datagrams in one send
-    bool gro = true;    // UDP_GRO: the kernel hands us trains of datagrams
+    bool batch = true;           // recvmmsg/sendmmsg: many datagrams per system call
+    bool gso = true;             // UDP_SEGMENT: a train of equal datagrams in one send
+    bool gro = true;             // UDP_GRO: the kernel hands us trains of datagrams
     int buffer_bytes = 4 << 20;  // SO_RCVBUF / SO_SNDBUF (0 = kernel default)
   };
   // Binds `port` (0 = any free port) on all addresses, IPv6 dual-stack when

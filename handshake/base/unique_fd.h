@@ -5,8 +5,8 @@
 // protocol core itself never opens one.
 #pragma once
 
-#include <cerrno>
 #include <unistd.h>
+#include <cerrno>
 
 #include <utility>
 

@@ -10,8 +10,7 @@
 
 namespace sitelink::test {
 
-inline std::vector<uint8_t> ip_packet(const std::string& src, const std::string& dst, size_t payload,
-                                      uint8_t tag) {
+inline std::vector<uint8_t> ip_packet(const std::string& src, const std::string& dst, size_t payload, uint8_t tag) {
   auto s = config::IpAddress::parse(src);
   auto d = config::IpAddress::parse(dst);
   std::vector<uint8_t> p;

@@ -20,9 +20,9 @@
 #include <utility>
 #include <vector>
 
-#include "tunnel/allowed_ips.h"
 #include "fuzz/fuzz_check.h"
 #include "support/naive_allowed_ips.h"
+#include "tunnel/allowed_ips.h"
 
 namespace sitelink::tunnel {
 namespace {
@@ -73,9 +73,7 @@ void apply(AllowedIps& t, Model& m, const Step& s) {
       t.insert(s.raw, s.peer);
       m.insert(s.prefix, s.peer);
       break;
-    case 2:
-      FUZZ_CHECK(t.remove(s.raw, s.peer) == m.remove(s.prefix, s.peer));
-      break;
+    case 2: FUZZ_CHECK(t.remove(s.raw, s.peer) == m.remove(s.prefix, s.peer)); break;
     default:
       t.remove_peer(s.peer);
       m.remove_peer(s.peer);

@@ -14,8 +14,8 @@
 #include "config/diff.h"
 #include "config/load.h"
 #include "config/names.h"
-#include "handshake/crypto.h"
 #include "fuzz/fuzz_check.h"
+#include "handshake/crypto.h"
 
 namespace sitelink::config {
 namespace {

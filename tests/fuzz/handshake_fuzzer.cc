@@ -35,8 +35,8 @@
 #ifndef SITELINK_TEST_DATA
 #define SITELINK_TEST_DATA ""  // test_support.h's vector files are not used here
 #endif
-#include "tests/support/test_support.h"
 #include "fuzz/fuzz_check.h"
+#include "tests/support/test_support.h"
 
 namespace sitelink::handshake::fuzz_handshake {
 

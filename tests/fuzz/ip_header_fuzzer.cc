@@ -23,8 +23,8 @@
 #include <optional>
 
 #include "config/ip_prefix.h"
-#include "tunnel/ip_header.h"
 #include "fuzz/fuzz_check.h"
+#include "tunnel/ip_header.h"
 
 namespace sitelink::tunnel {
 namespace {

@@ -8,10 +8,10 @@
 #include <variant>
 #include <vector>
 
+#include "fuzz/fuzz_check.h"
 #include "handshake/constants.h"
 #include "handshake/crypto.h"
 #include "handshake/messages.h"
-#include "fuzz/fuzz_check.h"
 
 namespace sitelink::handshake {
 namespace {
@@ -73,8 +73,8 @@ void check_framing(const uint8_t* data, size_t size) {
   if (mtu == 0 || padded < mtu) FUZZ_CHECK(padded % kMessagePaddingMultiple == 0);
 
   std::vector<uint8_t> d(transport::kMinSize + (len & 0xff), 0x5c);
-  write_transport_header(std::span<uint8_t, transport::kHeaderSize>(d.data(), transport::kHeaderSize),
-                         receiver, counter);
+  write_transport_header(std::span<uint8_t, transport::kHeaderSize>(d.data(), transport::kHeaderSize), receiver,
+                         counter);
   auto r = classify(d);
   FUZZ_CHECK(r.ok());
   const auto* t = std::get_if<TransportMsg>(&*r);

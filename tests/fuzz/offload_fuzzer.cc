@@ -101,9 +101,9 @@ std::vector<Buf> check_split(const VnetHdr& h, const Buf& super) {
     FUZZ_CHECK(segments.empty());  // buffers were ample: only a refusal
     // Refused with a usable header (the type for its version, a size):
     // the packet itself was unusable, and tcp_headers_length says so.
-    const bool usable_header =
-        !super.empty() && h.gso_size != 0 &&
-        (h.gso_type & ~VnetHdr::kGsoEcn) == ((super[0] >> 4) == 4 ? VnetHdr::kGsoTcpV4 : VnetHdr::kGsoTcpV6);
+    const bool usable_header = !super.empty() && h.gso_size != 0 &&
+                               (h.gso_type & ~VnetHdr::kGsoEcn) ==
+                                   ((super[0] >> 4) == 4 ? VnetHdr::kGsoTcpV4 : VnetHdr::kGsoTcpV6);
     if (usable_header) FUZZ_CHECK(told == 0);
     return {};
   }
@@ -182,8 +182,8 @@ size_t header_difference(const Buf& a, const Buf& b, size_t l4, size_t headers) 
     if (i >= l4 && ((t >= 4 && t < 8) || (t >= 14 && t < 20))) continue;
     if (i >= l4 && t == 13 && ((a[i] ^ b[i]) & ~0x08) == 0) continue;
     if (a[i] != b[i]) {
-      std::fprintf(stderr, "header byte %zu differs (IP header %zu bytes, TCP at %zu): %02x vs %02x\n", i, l4, l4,
-                   a[i], b[i]);
+      std::fprintf(stderr, "header byte %zu differs (IP header %zu bytes, TCP at %zu): %02x vs %02x\n", i, l4, l4, a[i],
+                   b[i]);
       return i;
     }
   }
@@ -268,8 +268,7 @@ void check_coalescer(const std::vector<Buf>& inputs) {
   if (std::getenv("OFFLOAD_FUZZ_VERBOSE") != nullptr) {
     size_t merged = 0;
     for (const Output& o : outputs) merged += o.hdr.gso_type != VnetHdr::kGsoNone ? 1 : 0;
-    std::fprintf(stderr, "coalescer: %zu packets in, %zu written, %zu merged\n", inputs.size(), outputs.size(),
-                 merged);
+    std::fprintf(stderr, "coalescer: %zu packets in, %zu written, %zu merged\n", inputs.size(), outputs.size(), merged);
   }
 }
 
@@ -302,17 +301,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const Buf& super = packets[0];
   if ((sel & 1) && !super.empty()) {
     const int v = super[0] >> 4;
-    h.gso_type =
-        static_cast<uint8_t>((v == 4 ? VnetHdr::kGsoTcpV4 : VnetHdr::kGsoTcpV6) | (h.gso_type & VnetHdr::kGsoEcn));
+    h.gso_type = static_cast<uint8_t>((v == 4 ? VnetHdr::kGsoTcpV4 : VnetHdr::kGsoTcpV6) |
+                                      (h.gso_type & VnetHdr::kGsoEcn));
   }
   if (sel & 2) h.gso_size = static_cast<uint16_t>(1 + h.gso_size % 1500);
   // At most ~256 segments: tiny segments of a large packet only make runs
   // slow (the unit tests cover them).
-  if (h.gso_size != 0 && super.size() / h.gso_size > 256)
-    h.gso_size = static_cast<uint16_t>(super.size() / 256 + 1);
+  if (h.gso_size != 0 && super.size() / h.gso_size > 256) h.gso_size = static_cast<uint16_t>(super.size() / 256 + 1);
   const std::vector<Buf> segments = check_split(h, super);
-  if (std::getenv("OFFLOAD_FUZZ_VERBOSE") != nullptr)
-    std::fprintf(stderr, "split: %zu segments\n", segments.size());
+  if (std::getenv("OFFLOAD_FUZZ_VERBOSE") != nullptr) std::fprintf(stderr, "split: %zu segments\n", segments.size());
 
   // Segments and the other packets, mixed as the selector says.
   std::vector<Buf> inputs;

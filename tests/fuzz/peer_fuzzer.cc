@@ -43,8 +43,8 @@
 #ifndef SITELINK_TEST_DATA
 #define SITELINK_TEST_DATA ""  // test_support.h's vector files are not used here
 #endif
-#include "tests/support/test_support.h"
 #include "fuzz/fuzz_check.h"
+#include "tests/support/test_support.h"
 
 namespace sitelink::handshake::fuzz_peer {
 
@@ -92,11 +92,11 @@ struct Fixture {
   LocalIdentity a;
   LocalIdentity b;
   PresharedKey psk;
-  std::vector<uint8_t> initiation;        // A's first initiation
-  std::vector<uint8_t> response;          // B's response to it
-  std::vector<uint8_t> keepalive;         // A's keepalive confirming the session (counter 0)
-  std::vector<std::vector<uint8_t>> data; // A's data packets after it (counters 1..)
-  std::vector<uint8_t> rekey_initiation;  // A's next initiation, kRekeyTimeout later
+  std::vector<uint8_t> initiation;         // A's first initiation
+  std::vector<uint8_t> response;           // B's response to it
+  std::vector<uint8_t> keepalive;          // A's keepalive confirming the session (counter 0)
+  std::vector<std::vector<uint8_t>> data;  // A's data packets after it (counters 1..)
+  std::vector<uint8_t> rekey_initiation;   // A's next initiation, kRekeyTimeout later
 };
 
 inline PrivateKey key_from_seed(uint64_t seed) {
@@ -163,12 +163,17 @@ inline std::unique_ptr<Responder> established_responder(const Fixture& f, const 
 
 inline const Fixture& fixture() {
   static const Fixture* fixture = [] {
-    auto* f = new Fixture{LocalIdentity(key_from_seed(kKeyASeed)), LocalIdentity(key_from_seed(kKeyBSeed)),
+    auto* f = new Fixture{LocalIdentity(key_from_seed(kKeyASeed)),
+                          LocalIdentity(key_from_seed(kKeyBSeed)),
                           [] {
                             test::SeededRng rng(kPskSeed);
                             return PresharedKey::generate(rng);
                           }(),
-                          {}, {}, {}, {}, {}};
+                          {},
+                          {},
+                          {},
+                          {},
+                          {}};
     test::SeededRng rng_a(kRngASeed);
     test::FakeIndices indices_a(kFirstIndexA);
     Sink out_a(f->b.public_key());

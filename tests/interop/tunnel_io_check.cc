@@ -215,8 +215,8 @@ bool read_until(tn::LinuxTun& tun, Match match, int timeout_ms) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   std::array<uint8_t, 2048> buf;
   for (;;) {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                                            std::chrono::steady_clock::now());
     if (left.count() <= 0 || !wait_readable(tun.fd(), static_cast<int>(left.count()))) return false;
     while (const auto n = tun.read(buf)) {
       const auto icmp = parse_icmp(Bytes(buf.data(), *n));

@@ -113,8 +113,8 @@ Options parse_options(int argc, char** argv) {
     else if (flag == "--timeout-ms") o.timeout_ms = parse_number(value, 1, 3'600'000);
     else usage();
   }
-  if (o.private_key_file.empty() || o.peer_public_key.empty() || o.endpoint.empty() ||
-      o.tunnel_src.empty() || o.tunnel_dst.empty()) {
+  if (o.private_key_file.empty() || o.peer_public_key.empty() || o.endpoint.empty() || o.tunnel_src.empty() ||
+      o.tunnel_dst.empty()) {
     usage();
   }
   return o;
@@ -167,8 +167,7 @@ int64_t clock_ns(clockid_t id) {
 }
 
 Now read_clocks() {
-  return Now{Instant::from_ns(clock_ns(CLOCK_BOOTTIME)),
-             WallTime{sitelink::Duration(clock_ns(CLOCK_REALTIME))}};
+  return Now{Instant::from_ns(clock_ns(CLOCK_BOOTTIME)), WallTime{sitelink::Duration(clock_ns(CLOCK_REALTIME))}};
 }
 
 // Milliseconds from `now` until `t`, rounded up, at least 0.
@@ -215,9 +214,9 @@ size_t write_echo(MutableBytes out, const Echo& e) {
   uint8_t* ip = out.data();
   ip[0] = 0x45;  // version 4, 5-word header
   store_be16(ip + 2, static_cast<uint16_t>(total));
-  store_be16(ip + 4, e.seq);     // identification
-  store_be16(ip + 6, 0x4000);    // don't fragment
-  ip[8] = 64;                    // ttl
+  store_be16(ip + 4, e.seq);   // identification
+  store_be16(ip + 6, 0x4000);  // don't fragment
+  ip[8] = 64;                  // ttl
   ip[9] = kProtoIcmp;
   sitelink::store_be32(ip + 12, e.src);
   sitelink::store_be32(ip + 16, e.dst);
@@ -253,9 +252,9 @@ std::optional<Echo> parse_echo(Bytes pkt) {
 }
 
 std::string describe(const Echo& e) {
-  return std::string(e.type == kIcmpEchoRequest ? "echo request" : "echo reply") + " " +
-         ip_to_string(e.src) + " -> " + ip_to_string(e.dst) + " id " + std::to_string(e.id) +
-         " seq " + std::to_string(e.seq) + ", " + std::to_string(e.payload.size()) + " payload bytes";
+  return std::string(e.type == kIcmpEchoRequest ? "echo request" : "echo reply") + " " + ip_to_string(e.src) + " -> " +
+         ip_to_string(e.dst) + " id " + std::to_string(e.id) + " seq " + std::to_string(e.seq) + ", " +
+         std::to_string(e.payload.size()) + " payload bytes";
 }
 
 // --- The protocol core's collaborators --------------------------------------------
@@ -342,8 +341,7 @@ int open_socket(uint16_t port) {
 
 class InteropPeer {
  public:
-  InteropPeer(const Options& o, hs::PrivateKey key, const hs::PublicKey& remote, const hs::PresharedKey& psk,
-              int fd)
+  InteropPeer(const Options& o, hs::PrivateKey key, const hs::PublicKey& remote, const hs::PresharedKey& psk, int fd)
       : opts_(o),
         local_(std::move(key)),
         remote_(remote),
@@ -387,8 +385,7 @@ class InteropPeer {
 int InteropPeer::run() {
   const Now start = read_clocks();
   const Instant deadline = start.mono + std::chrono::milliseconds(opts_.timeout_ms);
-  log(std::string(opts_.respond ? "responder" : "initiator") + ", local public key " +
-      local_.public_key().to_base64());
+  log(std::string(opts_.respond ? "responder" : "initiator") + ", local public key " + local_.public_key().to_base64());
   if (!opts_.respond) send_probe(start);
   while (!done_) {
     const Now now = read_clocks();
@@ -399,9 +396,8 @@ int InteropPeer::run() {
     poll_once(now, deadline);
   }
   const hs::PeerStats& st = machine_.stats();
-  log("stats: tx " + std::to_string(st.tx_packets) + " datagrams / " + std::to_string(st.tx_bytes) +
-      " bytes, rx " + std::to_string(st.rx_packets) + " datagrams / " + std::to_string(st.rx_bytes) +
-      " bytes");
+  log("stats: tx " + std::to_string(st.tx_packets) + " datagrams / " + std::to_string(st.tx_bytes) + " bytes, rx " +
+      std::to_string(st.rx_packets) + " datagrams / " + std::to_string(st.rx_bytes) + " bytes");
   return 0;
 }
 
@@ -430,8 +426,7 @@ void InteropPeer::receive_all() {
     }
     const Now now = read_clocks();
     const MutableBytes d(buf.data(), static_cast<size_t>(n));
-    log(std::string("received ") + message_name(d) + " (" + std::to_string(n) + " bytes) from " +
-        to_string(from));
+    log(std::string("received ") + message_name(d) + " (" + std::to_string(n) + " bytes) from " + to_string(from));
     handle_datagram(now, d, from);
     handle_delivered(now);
   }

@@ -54,8 +54,8 @@ namespace hs = sitelink::handshake;
 
 namespace {
 
-constexpr size_t kBatch = 64;            // datagrams per sendmmsg
-constexpr size_t kMaxGarbage = 1400;     // largest random datagram
+constexpr size_t kBatch = 64;         // datagrams per sendmmsg
+constexpr size_t kMaxGarbage = 1400;  // largest random datagram
 constexpr size_t kIpHeader = 20;
 constexpr size_t kUdpHeader = 8;
 constexpr size_t kMaxPacket = kIpHeader + kUdpHeader + kMaxGarbage;
@@ -78,7 +78,7 @@ struct Options {
   std::string mode_name = "mix";
   sockaddr_in target{};
   double duration_s = 5;
-  double rate = 0;  // datagrams per second; 0 = as fast as possible
+  double rate = 0;                                     // datagrams per second; 0 = as fast as possible
   std::optional<std::pair<uint32_t, uint32_t>> spoof;  // first address, count
   std::optional<hs::PublicKey> gateway;
   size_t keys = 256;
@@ -301,8 +301,8 @@ class PayloadMaker {
   // One initiation per unknown key, each encrypted to the gateway's key.
   void build_pool() {
     hs::SodiumRng rng;
-    const auto now = sitelink::WallTime{std::chrono::duration_cast<sitelink::Duration>(
-        std::chrono::system_clock::now().time_since_epoch())};
+    const auto now = sitelink::WallTime{
+        std::chrono::duration_cast<sitelink::Duration>(std::chrono::system_clock::now().time_since_epoch())};
     generator_.emplace(*opts_.gateway);
     for (size_t i = 0; i < opts_.keys; ++i) {
       hs::LocalIdentity stranger(hs::PrivateKey::generate(rng));
@@ -364,8 +364,7 @@ uint16_t fold(uint32_t sum) {
 
 // Puts IPv4 and UDP headers (checksums included) in front of the payload at
 // p + 28; returns the whole packet's length.
-size_t wrap_ipv4_udp(uint8_t* p, size_t payload, uint32_t src, uint16_t sport, const sockaddr_in& to,
-                     uint16_t ip_id) {
+size_t wrap_ipv4_udp(uint8_t* p, size_t payload, uint32_t src, uint16_t sport, const sockaddr_in& to, uint16_t ip_id) {
   const size_t total = kIpHeader + kUdpHeader + payload;
   uint8_t* ip = p;
   std::memset(ip, 0, kIpHeader);
@@ -402,7 +401,8 @@ int open_sender(const Options& o) {
   const int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
   if (fd < 0) fail(std::string("raw socket (needs CAP_NET_RAW): ") + std::strerror(errno));
   const int on = 1;
-  if (setsockopt(fd, IPPROTO_IP, IP_HDRINCL, &on, sizeof on) != 0) fail("IP_HDRINCL: " + std::string(std::strerror(errno)));
+  if (setsockopt(fd, IPPROTO_IP, IP_HDRINCL, &on, sizeof on) != 0)
+    fail("IP_HDRINCL: " + std::string(std::strerror(errno)));
   return fd;
 }
 
@@ -519,10 +519,11 @@ int main(int argc, char** argv) {
   const Totals t = flooder.run(start, start + static_cast<int64_t>(opts.duration_s * 1e9));
   const double secs = static_cast<double>(mono_ns() - start) / 1e9;
   close(fd);
-  std::printf("flood_tool: mode=%s sent=%llu garbage=%llu mac1=%llu replay=%llu errors=%llu seconds=%.3f rate=%.0f pps\n",
-              opts.mode_name.c_str(), static_cast<unsigned long long>(t.sent),
-              static_cast<unsigned long long>(t.by_kind[kGarbage]), static_cast<unsigned long long>(t.by_kind[kMac1]),
-              static_cast<unsigned long long>(t.by_kind[kReplay]), static_cast<unsigned long long>(t.errors), secs,
-              static_cast<double>(t.sent) / secs);
+  std::printf(
+      "flood_tool: mode=%s sent=%llu garbage=%llu mac1=%llu replay=%llu errors=%llu seconds=%.3f rate=%.0f pps\n",
+      opts.mode_name.c_str(), static_cast<unsigned long long>(t.sent),
+      static_cast<unsigned long long>(t.by_kind[kGarbage]), static_cast<unsigned long long>(t.by_kind[kMac1]),
+      static_cast<unsigned long long>(t.by_kind[kReplay]), static_cast<unsigned long long>(t.errors), secs,
+      static_cast<double>(t.sent) / secs);
   return t.sent > 0 ? 0 : 1;
 }

@@ -143,8 +143,7 @@ std::optional<Endpoint> parse_endpoint(std::string_view text) {
     auto* v6 = reinterpret_cast<sockaddr_in6*>(&ep.addr);
     v6->sin6_family = AF_INET6;
     v6->sin6_port = htons(static_cast<uint16_t>(port));
-    if (inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), &v6->sin6_addr) != 1)
-      return std::nullopt;
+    if (inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), &v6->sin6_addr) != 1) return std::nullopt;
     ep.len = sizeof(sockaddr_in6);
     return ep;
   }
@@ -200,14 +199,13 @@ std::string apply_setting(Profile& p, std::string_view kv) {
 
 std::string describe(const Profile& p) {
   char buf[160];
-  std::snprintf(buf, sizeof buf, "loss=%g delay=%g jitter=%g reorder=%g reorder-ms=%g dup=%g",
-                p.loss, p.delay_ms, p.jitter_ms, p.reorder, p.reorder_ms, p.dup);
+  std::snprintf(buf, sizeof buf, "loss=%g delay=%g jitter=%g reorder=%g reorder-ms=%g dup=%g", p.loss, p.delay_ms,
+                p.jitter_ms, p.reorder, p.reorder_ms, p.dup);
   return buf;
 }
 
 struct Counters {
-  uint64_t in = 0, out = 0, lost = 0, outage = 0, dup = 0, reordered = 0, overflow = 0,
-           send_errors = 0;
+  uint64_t in = 0, out = 0, lost = 0, outage = 0, dup = 0, reordered = 0, overflow = 0, send_errors = 0;
 };
 
 struct Held {
@@ -217,9 +215,7 @@ struct Held {
   std::vector<uint8_t> data;
 };
 
-bool later(const Held& x, const Held& y) {
-  return x.release != y.release ? x.release > y.release : x.seq > y.seq;
-}
+bool later(const Held& x, const Held& y) { return x.release != y.release ? x.release > y.release : x.seq > y.seq; }
 
 struct OutageWindow {
   Clock::time_point start, end;
@@ -288,15 +284,13 @@ Relay::Relay(const Options& opt) : profile_(opt.profile), max_queue_bytes_(opt.m
   const uint64_t seed = opt.seed ? *opt.seed : std::random_device{}();
   rng_.seed(seed);
   const auto start = Clock::now();
-  deadline_ = start + std::chrono::duration_cast<Clock::duration>(
-                          std::chrono::duration<double>(opt.duration_s));
+  deadline_ = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opt.duration_s));
   for (const auto& [at, len] : opt.outages) {
     const auto s = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(at));
     windows_.push_back({s, s + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(len))});
   }
-  say("impair_relay: seed=" + std::to_string(seed) + " a=" + opt.listen_text[0] + "->" +
-      opt.peer_text[0] + " b=" + opt.listen_text[1] + "->" + opt.peer_text[1] + " " +
-      describe(profile_) + " ready");
+  say("impair_relay: seed=" + std::to_string(seed) + " a=" + opt.listen_text[0] + "->" + opt.peer_text[0] +
+      " b=" + opt.listen_text[1] + "->" + opt.peer_text[1] + " " + describe(profile_) + " ready");
 }
 
 bool Relay::outage_on(Clock::time_point now) const {
@@ -428,8 +422,7 @@ void Relay::print_stats() const {
                   dir == 0 ? "a2b" : "b2a", static_cast<unsigned long long>(c.in),
                   static_cast<unsigned long long>(c.out), static_cast<unsigned long long>(c.lost),
                   static_cast<unsigned long long>(c.outage), static_cast<unsigned long long>(c.dup),
-                  static_cast<unsigned long long>(c.reordered),
-                  static_cast<unsigned long long>(c.overflow),
+                  static_cast<unsigned long long>(c.reordered), static_cast<unsigned long long>(c.overflow),
                   static_cast<unsigned long long>(c.send_errors));
     say(buf);
   }
@@ -460,8 +453,7 @@ void Relay::run() {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 
-  std::array<pollfd, 3> fds{{{sock_[0].get(), POLLIN, 0}, {sock_[1].get(), POLLIN, 0},
-                             {control_.get(), POLLIN, 0}}};
+  std::array<pollfd, 3> fds{{{sock_[0].get(), POLLIN, 0}, {sock_[1].get(), POLLIN, 0}, {control_.get(), POLLIN, 0}}};
   const nfds_t nfds = control_.get() >= 0 ? 3 : 2;
   while (!g_stop && !quit_) {
     auto now = Clock::now();
@@ -521,8 +513,7 @@ Options parse_args(int argc, char** argv) {
       const std::string w = value;
       const auto plus = w.find('+');
       if (plus == std::string::npos) usage("--outage wants START+LEN, got " + w);
-      opt.outages.emplace_back(number_arg(arg, w.substr(0, plus).c_str()),
-                               number_arg(arg, w.substr(plus + 1).c_str()));
+      opt.outages.emplace_back(number_arg(arg, w.substr(0, plus).c_str()), number_arg(arg, w.substr(plus + 1).c_str()));
     } else usage("unknown option " + arg);
   }
   for (int side = 0; side < 2; ++side)

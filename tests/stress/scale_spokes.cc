@@ -283,8 +283,8 @@ struct Counters {
 
 class Spoke final : public hs::Transmit {
  public:
-  Spoke(uint32_t i, const Options& o, const hs::PublicKey& hub, const sockaddr_in& hub_addr,
-        tn::IndexTable& indices, hs::Rng& rng, Counters& c)
+  Spoke(uint32_t i, const Options& o, const hs::PublicKey& hub, const sockaddr_in& hub_addr, tn::IndexTable& indices,
+        hs::Rng& rng, Counters& c)
       : index(i),
         inner(o.inner_base + i),
         hub_inner(o.hub_inner),
@@ -326,7 +326,7 @@ class Spoke final : public hs::Transmit {
   Instant established_at;
   uint32_t answered = 0;
   std::unordered_map<uint16_t, Instant> outstanding;  // echo seq -> sent at
-  Instant now_mono;  // of the event being handled, for RTTs
+  Instant now_mono;                                   // of the event being handled, for RTTs
 
  private:
   hs::LocalIdentity identity_;

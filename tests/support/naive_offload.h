@@ -41,9 +41,7 @@ inline uint16_t naive_sum(const uint8_t* data, size_t n, uint64_t start = 0) {
   while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
   return static_cast<uint16_t>(sum);
 }
-inline uint16_t naive_sum(const Buf& data, uint64_t start = 0) {
-  return naive_sum(data.data(), data.size(), start);
-}
+inline uint16_t naive_sum(const Buf& data, uint64_t start = 0) { return naive_sum(data.data(), data.size(), start); }
 
 // The TCP/UDP pseudo-header as bytes (RFC 793 section 3.1, RFC 8200 section 8.1).
 inline Buf pseudo_header(int version, const uint8_t* src, const uint8_t* dst, uint8_t proto, size_t l4_len) {

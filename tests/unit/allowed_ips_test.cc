@@ -335,15 +335,13 @@ TEST(AllowedIpsTest, Ipv4AndIpv6TablesAreIndependent) {
 
 TEST(AllowedIpsTest, PrefixesOfIsCanonicalV4FirstAndAscending) {
   AllowedIps t;
-  for (const char* s : {"2001:db8:1::/48", "198.51.100.0/24", "10.0.0.0/16", "2001:db8::/32",
-                        "10.0.0.0/8", "::/0", "0.0.0.0/0", "198.51.100.77/32"}) {
+  for (const char* s : {"2001:db8:1::/48", "198.51.100.0/24", "10.0.0.0/16", "2001:db8::/32", "10.0.0.0/8", "::/0",
+                        "0.0.0.0/0", "198.51.100.77/32"}) {
     t.insert(P(s), 7);
   }
   t.insert(P("192.0.2.0/24"), 8);
-  const std::vector<IpPrefix> want = {P("0.0.0.0/0"),         P("10.0.0.0/8"),
-                                      P("10.0.0.0/16"),       P("198.51.100.0/24"),
-                                      P("198.51.100.77/32"),  P("::/0"),
-                                      P("2001:db8::/32"),     P("2001:db8:1::/48")};
+  const std::vector<IpPrefix> want = {P("0.0.0.0/0"),        P("10.0.0.0/8"), P("10.0.0.0/16"),   P("198.51.100.0/24"),
+                                      P("198.51.100.77/32"), P("::/0"),       P("2001:db8::/32"), P("2001:db8:1::/48")};
   EXPECT_EQ(t.prefixes_of(7), want);
   EXPECT_EQ(t.prefixes_of(8), std::vector<IpPrefix>{P("192.0.2.0/24")});
   EXPECT_TRUE(t.prefixes_of(9).empty());
@@ -366,7 +364,7 @@ TEST(AllowedIpsTest, PrefixesOfFollowsChanges) {
 TEST(AllowedIpsTest, SizeCountsPrefixesNotPeersOrBranchPoints) {
   AllowedIps t;
   t.insert(P("10.0.0.0/8"), 1);
-  t.insert(P("11.0.0.0/8"), 1);   // adds a branch point, which is not counted
+  t.insert(P("11.0.0.0/8"), 1);  // adds a branch point, which is not counted
   t.insert(P("2001:db8::/32"), 2);
   EXPECT_EQ(t.size(), 3u);
   EXPECT_FALSE(t.remove(P("10.0.0.0/7"), 1));  // the branch point is no prefix

@@ -4,8 +4,8 @@
 // code path (same output, exit 0 or 78), show cannot reach the daemon yet
 // (exit 1), and every usage error is exit 64 with a hint to --help.
 #include <gtest/gtest.h>
-#include <unistd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <regex>
 
@@ -65,7 +65,8 @@ TEST(CliSitelink, PubkeyIgnoresSurroundingWhitespace) {
 }
 
 TEST(CliSitelink, PubkeyRefusesInputThatIsNotAKeyWith64) {
-  for (const std::string& bad : std::vector<std::string>{"", "not a key\n", std::string(kPrivA).substr(0, 43) + "\n",
+  for (const std::string& bad :
+       std::vector<std::string>{"", "not a key\n", std::string(kPrivA).substr(0, 43) + "\n",
                                 std::string(kPrivA) + std::string(kPrivA), std::string(kPrivA) + " x"}) {
     const auto r = run(sitelink({"pubkey"}), bad);
     EXPECT_EQ(r.exit_code, 64) << bad;
@@ -102,11 +103,15 @@ class CliSitelinkCheck : public testing::Test {
  protected:
   void SetUp() override {
     dir_.write("a.key", kPrivA);
-    good_ = dir_.write("good.yaml", std::string("interface:\n  private-key-file: a.key\npeers:\n  - public-key: ") + kPubB +
-                                        "\n    allowed-ips: [198.18.1.1/24]\n  - public-key: " + kPubC +
-                                        "\n    allowed-ips: [198.18.2.0/24]\n", 0644);
-    bad_ = dir_.write("bad.yaml", std::string("interface:\n  private-key-file: a.key\npeers:\n  - public-key: ") + kPubB +
-                                      "\n    allowed-ips: [198.18.300.0/24]\n    endpont: 198.51.100.1:51820\n", 0644);
+    good_ = dir_.write("good.yaml",
+                       std::string("interface:\n  private-key-file: a.key\npeers:\n  - public-key: ") + kPubB +
+                           "\n    allowed-ips: [198.18.1.1/24]\n  - public-key: " + kPubC +
+                           "\n    allowed-ips: [198.18.2.0/24]\n",
+                       0644);
+    bad_ = dir_.write("bad.yaml",
+                      std::string("interface:\n  private-key-file: a.key\npeers:\n  - public-key: ") + kPubB +
+                          "\n    allowed-ips: [198.18.300.0/24]\n    endpont: 198.51.100.1:51820\n",
+                      0644);
   }
   TempDir dir_;
   std::string good_;
@@ -117,7 +122,9 @@ TEST_F(CliSitelinkCheck, ValidFileWithWarningsIs0) {
   const auto r = run(sitelink({"check", good_}));
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_EQ(r.out, good_ + ": OK (interface sl0, 2 peers)\n");
-  EXPECT_EQ(r.err, good_ + ":5:19: warning: peers[0].allowed-ips[0]: '198.18.1.1/24' has host bits set; using 198.18.1.0/24\n");
+  EXPECT_EQ(
+      r.err,
+      good_ + ":5:19: warning: peers[0].allowed-ips[0]: '198.18.1.1/24' has host bits set; using 198.18.1.0/24\n");
 }
 
 TEST_F(CliSitelinkCheck, InvalidFileIs78WithEveryProblemInSpecFormat) {
@@ -152,8 +159,7 @@ TEST(CliSitelink, ShowSaysWhenNoDaemonServesTheInterface) {
   const std::string iface = "slnone" + std::to_string(getpid() % 100000);
   const auto one = run(sitelink({"show", iface}));
   EXPECT_EQ(one.exit_code, 1);
-  EXPECT_NE(one.err.find("cannot reach the daemon at /run/wireguard/" + iface + ".sock"), std::string::npos)
-      << one.err;
+  EXPECT_NE(one.err.find("cannot reach the daemon at /run/wireguard/" + iface + ".sock"), std::string::npos) << one.err;
   EXPECT_EQ(run(sitelink({"show", iface, "--json"})).exit_code, 1);
 }
 
@@ -189,18 +195,32 @@ TEST_P(CliSitelinkUsage, IsExit64WithReasonAndHint) {
 INSTANTIATE_TEST_SUITE_P(
     CliSitelink, CliSitelinkUsage,
     testing::Values(
-        UsageCase{{}, "sitelink: missing COMMAND (genkey, pubkey, genpsk, show or check)\nTry 'sitelink --help' for more information.\n"},
-        UsageCase{{"--bogus"}, "sitelink: unrecognised option '--bogus'\nTry 'sitelink --help' for more information.\n"},
-        UsageCase{{"gneky"}, "sitelink: unknown command 'gneky'; did you mean 'genkey'?\nTry 'sitelink --help' for more information.\n"},
+        UsageCase{
+            {},
+            "sitelink: missing COMMAND (genkey, pubkey, genpsk, show or check)\nTry 'sitelink --help' for more information.\n"},
+        UsageCase{{"--bogus"},
+                  "sitelink: unrecognised option '--bogus'\nTry 'sitelink --help' for more information.\n"},
+        UsageCase{
+            {"gneky"},
+            "sitelink: unknown command 'gneky'; did you mean 'genkey'?\nTry 'sitelink --help' for more information.\n"},
         UsageCase{{"frobnicate"},
                   "sitelink: unknown command 'frobnicate'; expected genkey, pubkey, genpsk, show or check\n"
                   "Try 'sitelink --help' for more information.\n"},
-        UsageCase{{"genkey", "extra"}, "sitelink genkey: unexpected argument 'extra'\nTry 'sitelink genkey --help' for more information.\n"},
-        UsageCase{{"genpsk", "--bogus"}, "sitelink genpsk: unrecognised option '--bogus'\nTry 'sitelink genpsk --help' for more information.\n"},
-        UsageCase{{"check"}, "sitelink check: missing FILE (usage: sitelink check FILE)\nTry 'sitelink check --help' for more information.\n"},
-        UsageCase{{"check", "a.yaml", "b.yaml"}, "sitelink check: unexpected argument 'b.yaml'\nTry 'sitelink check --help' for more information.\n"},
-        UsageCase{{"show", "a", "b"}, "sitelink show: unexpected argument 'b'\nTry 'sitelink show --help' for more information.\n"},
-        UsageCase{{"show", "a/b"}, "sitelink show: 'a/b' is not a valid interface name: it contains '/'\nTry 'sitelink show --help' for more information.\n"}));
+        UsageCase{{"genkey", "extra"},
+                  "sitelink genkey: unexpected argument 'extra'\nTry 'sitelink genkey --help' for more information.\n"},
+        UsageCase{
+            {"genpsk", "--bogus"},
+            "sitelink genpsk: unrecognised option '--bogus'\nTry 'sitelink genpsk --help' for more information.\n"},
+        UsageCase{
+            {"check"},
+            "sitelink check: missing FILE (usage: sitelink check FILE)\nTry 'sitelink check --help' for more information.\n"},
+        UsageCase{{"check", "a.yaml", "b.yaml"},
+                  "sitelink check: unexpected argument 'b.yaml'\nTry 'sitelink check --help' for more information.\n"},
+        UsageCase{{"show", "a", "b"},
+                  "sitelink show: unexpected argument 'b'\nTry 'sitelink show --help' for more information.\n"},
+        UsageCase{
+            {"show", "a/b"},
+            "sitelink show: 'a/b' is not a valid interface name: it contains '/'\nTry 'sitelink show --help' for more information.\n"}));
 
 }  // namespace
 }  // namespace sitelink::test

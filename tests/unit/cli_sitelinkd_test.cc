@@ -83,20 +83,21 @@ TEST_P(CliSitelinkdUsage, IsExit64WithReasonAndHint) {
 
 INSTANTIATE_TEST_SUITE_P(
     CliSitelinkd, CliSitelinkdUsage,
-    testing::Values(
-        UsageCase{{"--bogus"}, "unrecognised option '--bogus'"},
-        UsageCase{{"--config"}, "the required argument for option '--config' is missing"},
-        UsageCase{{"--config", "a.yaml", "--config", "b.yaml"}, "option '--config' cannot be specified more than once"},
-        UsageCase{{}, "missing --config FILE or IFACE"},
-        UsageCase{{"--check"}, "--check needs --config FILE"},
-        UsageCase{{"--check", "wg0"}, "--check needs --config FILE"},
-        UsageCase{{"--config", "a.yaml", "wg0"}, "give either --config FILE or IFACE, not both"},
-        UsageCase{{"wg0", "wg1"}, "expected one IFACE, got 2 arguments"},
-        UsageCase{{"--config", "a.yaml", "--log-level", "loud"},
-                  "invalid --log-level 'loud'; expected error, warn, info or debug"},
-        UsageCase{{"a/b"}, "'a/b' is not a valid interface name: it contains '/'"},
-        UsageCase{{"this-is-far-too-long"}, "'this-is-far-too-long' is not a valid interface name: it is longer than 15 characters"},
-        UsageCase{{"--config", ""}, "--config needs a file name"}));
+    testing::Values(UsageCase{{"--bogus"}, "unrecognised option '--bogus'"},
+                    UsageCase{{"--config"}, "the required argument for option '--config' is missing"},
+                    UsageCase{{"--config", "a.yaml", "--config", "b.yaml"},
+                              "option '--config' cannot be specified more than once"},
+                    UsageCase{{}, "missing --config FILE or IFACE"},
+                    UsageCase{{"--check"}, "--check needs --config FILE"},
+                    UsageCase{{"--check", "wg0"}, "--check needs --config FILE"},
+                    UsageCase{{"--config", "a.yaml", "wg0"}, "give either --config FILE or IFACE, not both"},
+                    UsageCase{{"wg0", "wg1"}, "expected one IFACE, got 2 arguments"},
+                    UsageCase{{"--config", "a.yaml", "--log-level", "loud"},
+                              "invalid --log-level 'loud'; expected error, warn, info or debug"},
+                    UsageCase{{"a/b"}, "'a/b' is not a valid interface name: it contains '/'"},
+                    UsageCase{{"this-is-far-too-long"},
+                              "'this-is-far-too-long' is not a valid interface name: it is longer than 15 characters"},
+                    UsageCase{{"--config", ""}, "--config needs a file name"}));
 
 // --- the binary -------------------------------------------------------------
 
@@ -104,8 +105,10 @@ class CliSitelinkdBinary : public testing::Test {
  protected:
   void SetUp() override {
     dir_.write("a.key", test::kPrivA);
-    good_ = dir_.write("good.yaml", std::string("interface:\n  private-key-file: a.key\npeers:\n  - public-key: ") + test::kPubB +
-                                        "\n    allowed-ips: [198.18.1.0/24]\n", 0644);
+    good_ = dir_.write("good.yaml",
+                       std::string("interface:\n  private-key-file: a.key\npeers:\n  - public-key: ") + test::kPubB +
+                           "\n    allowed-ips: [198.18.1.0/24]\n",
+                       0644);
     bad_ = dir_.write("bad.yaml", "interface:\n  private-key-file: a.key\n  mtu: 10\n  colour: blue\n", 0644);
   }
   test::TempDir dir_;
@@ -117,11 +120,37 @@ TEST_F(CliSitelinkdBinary, HelpDocumentsEveryOptionAndTheManPageSections) {
   const auto r = run(sitelinkd({"--help"}));
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_EQ(r.err, "");
-  for (const char* s : {"--config", "--log-level", "--check", "--foreground", "-f", "--help", "--version", "IFACE",
-                        "Exit status", "64", "78", "Signals", "SIGHUP", "SIGTERM", "Files", "/run/wireguard/IFACE.sock",
-                        "/etc/sitelink/NAME.yaml", "Environment", "NOTIFY_SOCKET", "JOURNAL_STREAM",
-                        "private-key-file", "allowed-ips", "persistent-keepalive", "rekey-after-time", "fwmark",
-                        "routes", "endpoint", "preshared-key", "listen-port", "address", "mtu"}) {
+  for (const char* s : {"--config",
+                        "--log-level",
+                        "--check",
+                        "--foreground",
+                        "-f",
+                        "--help",
+                        "--version",
+                        "IFACE",
+                        "Exit status",
+                        "64",
+                        "78",
+                        "Signals",
+                        "SIGHUP",
+                        "SIGTERM",
+                        "Files",
+                        "/run/wireguard/IFACE.sock",
+                        "/etc/sitelink/NAME.yaml",
+                        "Environment",
+                        "NOTIFY_SOCKET",
+                        "JOURNAL_STREAM",
+                        "private-key-file",
+                        "allowed-ips",
+                        "persistent-keepalive",
+                        "rekey-after-time",
+                        "fwmark",
+                        "routes",
+                        "endpoint",
+                        "preshared-key",
+                        "listen-port",
+                        "address",
+                        "mtu"}) {
     EXPECT_NE(r.out.find(s), std::string::npos) << s;
   }
 }
@@ -151,8 +180,8 @@ TEST_F(CliSitelinkdBinary, CoreDumpsAreOffBeforeTheConfigurationIsRead) {
   const rlimit raised{1 << 20, std::max<rlim_t>(saved.rlim_max, 1 << 20)};
   ASSERT_EQ(::setrlimit(RLIMIT_CORE, &raised), 0) << "needs root to raise the hard core limit";
   const std::string bin = SITELINKD_BIN;
-  std::vector<char*> args{const_cast<char*>(bin.c_str()), const_cast<char*>("--check"),
-                          const_cast<char*>("--config"), const_cast<char*>(fifo.c_str()), nullptr};
+  std::vector<char*> args{const_cast<char*>(bin.c_str()), const_cast<char*>("--check"), const_cast<char*>("--config"),
+                          const_cast<char*>(fifo.c_str()), nullptr};
   pid_t pid = -1;
   const int spawned = posix_spawn(&pid, args[0], nullptr, nullptr, args.data(), environ);
   ::setrlimit(RLIMIT_CORE, &saved);
@@ -189,11 +218,15 @@ TEST_F(CliSitelinkdBinary, CheckInvalidFileIs78WithEveryProblem) {
   const auto r = run(sitelinkd({"--check", "--config", bad_}));
   EXPECT_EQ(r.exit_code, 78);
   EXPECT_EQ(r.out, "");
-  EXPECT_EQ(r.err, bad_ + ":3:8: interface.mtu: 10 is out of range; expected an MTU in bytes, 576..65475 (1280 or more with IPv6)\n" +
-                       bad_ + ":4:3: interface.colour: unknown key 'colour'; expected one of: name, private-key, "
-                              "private-key-file, listen-port, address, mtu, routes, fwmark, rekey-after-time, log-level, batch-io, udp-gso, "
-                              "udp-gro, tun-offload, socket-buffer, crypto-threads\n" +
-                       bad_ + ": 2 errors, configuration not usable\n");
+  EXPECT_EQ(
+      r.err,
+      bad_ +
+          ":3:8: interface.mtu: 10 is out of range; expected an MTU in bytes, 576..65475 (1280 or more with IPv6)\n" +
+          bad_ +
+          ":4:3: interface.colour: unknown key 'colour'; expected one of: name, private-key, "
+          "private-key-file, listen-port, address, mtu, routes, fwmark, rekey-after-time, log-level, batch-io, udp-gso, "
+          "udp-gro, tun-offload, socket-buffer, crypto-threads\n" +
+          bad_ + ": 2 errors, configuration not usable\n");
 }
 
 TEST_F(CliSitelinkdBinary, MissingConfigOrKeyFileIs78) {

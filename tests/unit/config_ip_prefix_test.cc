@@ -28,10 +28,10 @@ TEST(ConfigIpPrefix, ParsesAndPrintsBothFamilies) {
 }
 
 TEST(ConfigIpPrefix, RejectsWhatIsNotAPrefix) {
-  for (const char* bad : {"", "/", "/24", "198.18.1.0/", "198.18.1.0/33", "2001:db8::/129", "198.18.300.0/24",
-                          "198.18.1/24", "010.0.0.0/8", "198.18.1.0/024", "198.18.1.0/-1", "198.18.1.0/+8",
-                          "198.18.1.0 /24", " 198.18.1.0/24", "fe80::1%eth0/64", "[2001:db8::]/48", "host.example/24",
-                          "198.18.1.0/24/8", "198.18.1.0/1000"}) {
+  for (const char* bad :
+       {"", "/", "/24", "198.18.1.0/", "198.18.1.0/33", "2001:db8::/129", "198.18.300.0/24", "198.18.1/24",
+        "010.0.0.0/8", "198.18.1.0/024", "198.18.1.0/-1", "198.18.1.0/+8", "198.18.1.0 /24", " 198.18.1.0/24",
+        "fe80::1%eth0/64", "[2001:db8::]/48", "host.example/24", "198.18.1.0/24/8", "198.18.1.0/1000"}) {
     EXPECT_FALSE(IpPrefix::parse(bad).ok()) << bad;
   }
   EXPECT_FALSE(IpPrefix::parse(std::string_view("1.2.3.4\0/8", 10)).ok());
@@ -81,10 +81,27 @@ TEST(ConfigEndpoint, ParsesTheThreeForms) {
 }
 
 TEST(ConfigEndpoint, RejectsMalformedEndpoints) {
-  for (const char* bad : {"", ":51820", "gw.example", "gw.example:", "gw.example:0", "gw.example:65536",
-                          "gw.example:+1", "gw.example:5x", "2001:db8::1:51820", "[2001:db8::1]", "[2001:db8::1]51820",
-                          "[2001:db8::1:51820", "[198.51.100.7]:1", "[gw.example]:1", "198.51.100.300:1", "1.2.3:1",
-                          "-gw.example:1", "gw-.example:1", "gw..example:1", "gw_1.example:1", "gw example:1",
+  for (const char* bad : {"",
+                          ":51820",
+                          "gw.example",
+                          "gw.example:",
+                          "gw.example:0",
+                          "gw.example:65536",
+                          "gw.example:+1",
+                          "gw.example:5x",
+                          "2001:db8::1:51820",
+                          "[2001:db8::1]",
+                          "[2001:db8::1]51820",
+                          "[2001:db8::1:51820",
+                          "[198.51.100.7]:1",
+                          "[gw.example]:1",
+                          "198.51.100.300:1",
+                          "1.2.3:1",
+                          "-gw.example:1",
+                          "gw-.example:1",
+                          "gw..example:1",
+                          "gw_1.example:1",
+                          "gw example:1",
                           "[fe80::1%eth0]:1"}) {
     EXPECT_FALSE(parse_endpoint(bad).ok()) << bad;
   }
@@ -122,11 +139,12 @@ TEST(ConfigSuggest, EditDistance) {
   EXPECT_EQ(edit_distance("allowed-ip", "allowed-ips"), 1u);
   EXPECT_EQ(edit_distance("nmae", "name"), 1u);  // a swap is one edit
   EXPECT_EQ(edit_distance("ab", "ba"), 1u);
-  EXPECT_EQ(edit_distance("ca", "abc"), 3u);     // optimal string alignment, not full Damerau
+  EXPECT_EQ(edit_distance("ca", "abc"), 3u);  // optimal string alignment, not full Damerau
 }
 
 TEST(ConfigSuggest, ClosestKey) {
-  const std::string_view keys[] = {"name", "public-key", "preshared-key", "endpoint", "allowed-ips", "persistent-keepalive"};
+  const std::string_view keys[] = {"name",     "public-key",  "preshared-key",
+                                   "endpoint", "allowed-ips", "persistent-keepalive"};
   EXPECT_EQ(closest_key("allowed-ip", keys), "allowed-ips");
   EXPECT_EQ(closest_key("AllowedIPs", keys), "allowed-ips");
   EXPECT_EQ(closest_key("public_key", keys), "public-key");

@@ -70,8 +70,8 @@ TEST_P(ConfigKeyFileMode, AccessibleByGroupOrOthersIsRefused) {
   const Diagnostics ds = load_with(key);
   ASSERT_EQ(ds.size(), 1u) << dump(ds);
   EXPECT_EQ(ds[0].to_string(), dir_.file("office.yaml") + ":2:21: interface.private-key-file: key file '" + key +
-                                   "' is accessible by group or others (mode " + GetParam().shown + "); run 'chmod 600 " +
-                                   key + "'");
+                                   "' is accessible by group or others (mode " + GetParam().shown +
+                                   "); run 'chmod 600 " + key + "'");
 }
 
 INSTANTIATE_TEST_SUITE_P(ConfigKeyFileModes, ConfigKeyFileMode,
@@ -106,8 +106,9 @@ TEST_F(ConfigKeyFile, FileWithoutAKeyIsAnError) {
   dir_.write("a.key", "not a key\n", 0600);
   const Diagnostics ds = load_with("a.key");
   ASSERT_EQ(ds.size(), 1u) << dump(ds);
-  EXPECT_EQ(ds[0].message, "key file '" + dir_.file("a.key") +
-                               "' does not hold a valid private key; expected 44 characters of base64 (from 'sitelink genkey')");
+  EXPECT_EQ(ds[0].message,
+            "key file '" + dir_.file("a.key") +
+                "' does not hold a valid private key; expected 44 characters of base64 (from 'sitelink genkey')");
 }
 
 TEST_F(ConfigKeyFile, HugeFileIsRefused) {
@@ -141,7 +142,8 @@ TEST_F(ConfigKeyFile, MissingConfigFileIsAnErrorWithoutLocation) {
   const auto r = load_file(dir_.file("absent.yaml"));
   ASSERT_FALSE(r.ok());
   ASSERT_EQ(r.error().size(), 1u);
-  EXPECT_EQ(r.error()[0].to_string(), dir_.file("absent.yaml") + ": cannot read the configuration: No such file or directory");
+  EXPECT_EQ(r.error()[0].to_string(),
+            dir_.file("absent.yaml") + ": cannot read the configuration: No such file or directory");
 }
 
 TEST_F(ConfigKeyFile, ConfigThatIsADirectoryIsAnError) {
@@ -162,13 +164,19 @@ TEST_F(ConfigKeyFile, InlineKeysInAReadableConfigAreRefused) {
   ASSERT_FALSE(r.ok());
   ASSERT_EQ(r.error().size(), 2u);
   EXPECT_EQ(r.error()[0].to_string(),
-            open + ":2:16: interface.private-key: this file holds a private key inline but group or others can access "
-                   "it (mode 0640); run 'chmod 600 " + open + "', or move the key to a file and name it with "
-                   "private-key-file");
+            open +
+                ":2:16: interface.private-key: this file holds a private key inline but group or others can access "
+                "it (mode 0640); run 'chmod 600 " +
+                open +
+                "', or move the key to a file and name it with "
+                "private-key-file");
   EXPECT_EQ(r.error()[1].to_string(),
-            open + ":5:20: peers[0].preshared-key: this file holds a preshared key inline but group or others can "
-                   "access it (mode 0640); run 'chmod 600 " + open + "', or move the key to a file and name it with "
-                   "preshared-key-file");
+            open +
+                ":5:20: peers[0].preshared-key: this file holds a preshared key inline but group or others can "
+                "access it (mode 0640); run 'chmod 600 " +
+                open +
+                "', or move the key to a file and name it with "
+                "preshared-key-file");
   const auto closed = load_file(dir_.write("closed.yaml", yaml, 0600));
   ASSERT_TRUE(closed.ok());
   EXPECT_TRUE(closed->warnings.empty());

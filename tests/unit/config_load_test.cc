@@ -103,12 +103,15 @@ TEST(ConfigLoad, DataPathDefaultsAndSwitches) {
   tun-offload: false
   socket-buffer: 0
   crypto-threads: 0
-)").interface.data_path;
+)")
+                                 .interface.data_path;
   EXPECT_FALSE(off.batch_io || off.udp_gso || off.udp_gro || off.tun_offload);
   EXPECT_EQ(off.socket_buffer, 0u);
   EXPECT_EQ(off.crypto_threads, 0u);
-  EXPECT_EQ(load_ok("interface:\n  private-key: PRIV_A\n  crypto-threads: 64\n").interface.data_path.crypto_threads, 64u);
-  EXPECT_FALSE(load_ok("interface:\n  private-key: PRIV_A\n  crypto-threads: auto\n").interface.data_path.crypto_threads);
+  EXPECT_EQ(load_ok("interface:\n  private-key: PRIV_A\n  crypto-threads: 64\n").interface.data_path.crypto_threads,
+            64u);
+  EXPECT_FALSE(
+      load_ok("interface:\n  private-key: PRIV_A\n  crypto-threads: auto\n").interface.data_path.crypto_threads);
 }
 
 TEST(ConfigLoad, LogLevelIsOptionalAndTakesTheFourNames) {
@@ -125,10 +128,12 @@ TEST(ConfigLoad, BadDataPathValuesNameTheirField) {
   crypto-threads: 65
   socket-buffer: 1073741825
   udp-gso: sometimes
-)"), "dp.yaml");
+)"),
+                           "dp.yaml");
   ASSERT_FALSE(r.ok());
   std::vector<std::string> got;
-  for (const auto& d : r.error()) got.push_back(std::to_string(d.where.line) + ":" + std::to_string(d.where.column) + " " + d.path);
+  for (const auto& d : r.error())
+    got.push_back(std::to_string(d.where.line) + ":" + std::to_string(d.where.column) + " " + d.path);
   EXPECT_EQ(got, (std::vector<std::string>{"3:19 interface.crypto-threads", "4:18 interface.socket-buffer",
                                            "5:12 interface.udp-gso"}))
       << dump(r.error());
@@ -142,8 +147,10 @@ TEST(ConfigLoad, EmptyPeersAndQuotedNumbersAreAccepted) {
 }
 
 TEST(ConfigLoad, HostBitsAreClearedInTheResult) {
-  auto r = load_text(with_keys("interface:\n  private-key: PRIV_A\npeers:\n  - public-key: PUB_B\n    allowed-ips: [198.18.1.77/24]\n"),
-                     "t.yaml");
+  auto r = load_text(
+      with_keys(
+          "interface:\n  private-key: PRIV_A\npeers:\n  - public-key: PUB_B\n    allowed-ips: [198.18.1.77/24]\n"),
+      "t.yaml");
   ASSERT_TRUE(r.ok());
   ASSERT_EQ(r->warnings.size(), 1u);
   EXPECT_EQ(r->config.peers[0].allowed_ips[0].to_string(), "198.18.1.0/24");
@@ -168,11 +175,17 @@ peers:
   const auto r = load_text(yaml, "office.yaml");
   ASSERT_FALSE(r.ok());
   std::vector<std::string> got;
-  for (const auto& d : r.error()) got.push_back(std::to_string(d.where.line) + ":" + std::to_string(d.where.column) + " " + d.path);
+  for (const auto& d : r.error())
+    got.push_back(std::to_string(d.where.line) + ":" + std::to_string(d.where.column) + " " + d.path);
   const std::vector<std::string> want = {
-      "2:9 interface.name",           "4:16 interface.listen-port",  "5:3 interface.adress",
-      "9:15 peers[0].endpoint",       "10:34 peers[0].allowed-ips[1]", "11:17 peers[1].public-key",
-      "12:19 peers[1].allowed-ips[0]", "13:27 peers[1].persistent-keepalive",
+      "2:9 interface.name",
+      "4:16 interface.listen-port",
+      "5:3 interface.adress",
+      "9:15 peers[0].endpoint",
+      "10:34 peers[0].allowed-ips[1]",
+      "11:17 peers[1].public-key",
+      "12:19 peers[1].allowed-ips[0]",
+      "13:27 peers[1].persistent-keepalive",
   };
   EXPECT_EQ(got, want) << dump(r.error());
   EXPECT_EQ(count_errors(r.error()), want.size());
@@ -182,7 +195,8 @@ peers:
 }
 
 TEST(ConfigLoad, DiagnosticFormatMatchesSpec) {
-  Diagnostic d{Severity::kError, "office.yaml", {14, 7}, "peers[1].allowed-ips[0]", "'198.18.300.0/24' is not an IP prefix"};
+  Diagnostic d{
+      Severity::kError, "office.yaml", {14, 7}, "peers[1].allowed-ips[0]", "'198.18.300.0/24' is not an IP prefix"};
   EXPECT_EQ(d.to_string(), "office.yaml:14:7: peers[1].allowed-ips[0]: '198.18.300.0/24' is not an IP prefix");
   d.severity = Severity::kWarning;
   EXPECT_EQ(d.to_string(), "office.yaml:14:7: warning: peers[1].allowed-ips[0]: '198.18.300.0/24' is not an IP prefix");
@@ -190,7 +204,8 @@ TEST(ConfigLoad, DiagnosticFormatMatchesSpec) {
   EXPECT_EQ(d.to_string(), "office.yaml:14:7: note: peers[1].allowed-ips[0]: '198.18.300.0/24' is not an IP prefix");
   const Diagnostic syntax{Severity::kError, "a.yaml", {3, 1}, "", "YAML syntax error: x"};
   EXPECT_EQ(syntax.to_string(), "a.yaml:3:1: YAML syntax error: x");
-  const Diagnostic file{Severity::kError, "/etc/sitelink/x.yaml", {}, "", "cannot read the configuration: No such file or directory"};
+  const Diagnostic file{
+      Severity::kError, "/etc/sitelink/x.yaml", {}, "", "cannot read the configuration: No such file or directory"};
   EXPECT_EQ(file.to_string(), "/etc/sitelink/x.yaml: cannot read the configuration: No such file or directory");
 }
 
@@ -245,7 +260,8 @@ peers:
     persistent-keepalive: 25      # seconds; 0 or absent = off
 )");
   std::string text = yaml;
-  for (size_t at = text.find("DIR"); at != std::string::npos; at = text.find("DIR", at)) text.replace(at, 3, dir.path());
+  for (size_t at = text.find("DIR"); at != std::string::npos; at = text.find("DIR", at))
+    text.replace(at, 3, dir.path());
   const auto r = load_text(text, "spec.yaml");
   ASSERT_TRUE(r.ok()) << dump(test::diagnostics_of(r));
   EXPECT_TRUE(r->warnings.empty()) << dump(r->warnings);

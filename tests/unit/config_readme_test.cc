@@ -57,9 +57,7 @@ std::set<std::string> known_keys() {
   return known;
 }
 
-TEST(ConfigReadme, ReferenceNamesEveryKeyTheLoaderKnows) {
-  EXPECT_EQ(keys_named(reference_block()), known_keys());
-}
+TEST(ConfigReadme, ReferenceNamesEveryKeyTheLoaderKnows) { EXPECT_EQ(keys_named(reference_block()), known_keys()); }
 
 TEST(ConfigReadme, SitelinkdHelpNamesEveryKeyTheLoaderKnows) {
   const std::string details(daemon::kSitelinkdDetails);

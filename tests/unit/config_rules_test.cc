@@ -58,7 +58,8 @@ const RuleCase kPrefixCases[] = {
      Severity::kWarning, 5, 19, "peers[0].allowed-ips[0]", "'198.18.1.1/24' has host bits set; using 198.18.1.0/24"},
     {"PrefixListedTwiceInOnePeer",
      "interface:\n  private-key: PRIV_A\npeers:\n  - public-key: PUB_B\n    allowed-ips: [198.18.1.0/24, 198.18.1.0/24]\n",
-     Severity::kWarning, 5, 34, "peers[0].allowed-ips[1]", "198.18.1.0/24 is listed twice (also peers[0].allowed-ips[0])"},
+     Severity::kWarning, 5, 34, "peers[0].allowed-ips[1]",
+     "198.18.1.0/24 is listed twice (also peers[0].allowed-ips[0])"},
     {"PrefixInsideAnotherOfSamePeer",
      "interface:\n  private-key: PRIV_A\npeers:\n  - public-key: PUB_B\n    allowed-ips: [198.18.1.0/25, 198.18.1.0/24]\n",
      Severity::kWarning, 5, 34, "peers[0].allowed-ips[1]",
@@ -66,16 +67,14 @@ const RuleCase kPrefixCases[] = {
     {"AddressNotAPrefix",
      "interface:\n  private-key: PRIV_A\n  address: [198.18.0.1/24, not-an-ip]\npeers:\n  - public-key: PUB_B\n    allowed-ips: [198.18.1.0/24]\n",
      Severity::kError, 3, 28, "interface.address[1]", "'not-an-ip' is not an IP prefix"},
-    {"AllowedIpsIsAMap",
-     "interface:\n  private-key: PRIV_A\npeers:\n  - public-key: PUB_B\n    allowed-ips: {a: 1}\n",
+    {"AllowedIpsIsAMap", "interface:\n  private-key: PRIV_A\npeers:\n  - public-key: PUB_B\n    allowed-ips: {a: 1}\n",
      Severity::kError, 5, 18, "peers[0].allowed-ips",
      "expected a list of IP prefixes, e.g. [198.18.1.0/24, 2001:db8:b::/48], not a map"},
     {"AllowedIpsItemIsAList",
      "interface:\n  private-key: PRIV_A\npeers:\n  - public-key: PUB_B\n    allowed-ips: [[198.18.1.0/24]]\n",
      Severity::kError, 5, 19, "peers[0].allowed-ips[0]", "is a list; expected an IP prefix, e.g. 198.18.1.0/24"},
 };
-INSTANTIATE_TEST_SUITE_P(ConfigPrefixes, ConfigRule, testing::ValuesIn(kPrefixCases),
-                         test::case_name);
+INSTANTIATE_TEST_SUITE_P(ConfigPrefixes, ConfigRule, testing::ValuesIn(kPrefixCases), test::case_name);
 
 // The same prefix on two peers is an error (which peer would it route
 // to?); a prefix inside another peer's is how a direct link is added beside
@@ -107,8 +106,7 @@ const RuleCase kPeerOverlapCases[] = {
      "2001:db8:b::/48 of peers[0] lies inside ::/0 of peers[1]: the most specific prefix wins (as in WireGuard), so "
      "addresses in 2001:db8:b::/48 go to peers[0] and the rest of ::/0 to peers[1]"},
 };
-INSTANTIATE_TEST_SUITE_P(ConfigPeerOverlap, ConfigRule, testing::ValuesIn(kPeerOverlapCases),
-                         test::case_name);
+INSTANTIATE_TEST_SUITE_P(ConfigPeerOverlap, ConfigRule, testing::ValuesIn(kPeerOverlapCases), test::case_name);
 
 const RuleCase kKeyCases[] = {
     {"UnknownInterfaceKeyWithSuggestion",
@@ -123,33 +121,25 @@ const RuleCase kKeyCases[] = {
     {"UnknownKeyPieceOfALongerKey",
      "interface:\n  private-key: PRIV_A\npeers:\n  - public-key: PUB_B\n    allowed-ips: [198.18.1.0/24]\n    keepalive: 25\n",
      Severity::kError, 6, 5, "peers[0].keepalive", "unknown key 'keepalive'; did you mean 'persistent-keepalive'?"},
-    {"UnknownTopLevelKeyWithSuggestion",
-     "interface:\n  private-key: PRIV_A\npeer:\n  - public-key: PUB_B\n",
+    {"UnknownTopLevelKeyWithSuggestion", "interface:\n  private-key: PRIV_A\npeer:\n  - public-key: PUB_B\n",
      Severity::kError, 3, 1, "peer", "unknown key 'peer'; did you mean 'peers'?"},
-    {"UnknownKeyWithoutSuggestion",
-     "interface:\n  private-key: PRIV_A\n  colour: blue\n",
-     Severity::kError, 3, 3, "interface.colour",
+    {"UnknownKeyWithoutSuggestion", "interface:\n  private-key: PRIV_A\n  colour: blue\n", Severity::kError, 3, 3,
+     "interface.colour",
      "unknown key 'colour'; expected one of: name, private-key, private-key-file, listen-port, address, mtu, "
      "routes, fwmark, rekey-after-time, log-level, batch-io, udp-gso, udp-gro, tun-offload, socket-buffer, crypto-threads"},
     {"InterfaceKeyInAPeer",
      "interface:\n  private-key: PRIV_A\npeers:\n  - public-key: PUB_B\n    allowed-ips: [198.18.1.0/24]\n    listen-port: 5\n",
      Severity::kError, 6, 5, "peers[0].listen-port", "'listen-port' belongs under 'interface:', not in a peer"},
-    {"PeerKeyUnderInterface",
-     "interface:\n  private-key: PRIV_A\n  allowed-ips: [198.18.1.0/24]\n",
-     Severity::kError, 3, 3, "interface.allowed-ips",
-     "'allowed-ips' belongs in an entry of 'peers:', not under 'interface:'"},
-    {"InterfaceKeyAtTopLevel",
-     "interface:\n  private-key: PRIV_A\nlisten-port: 5\n",
-     Severity::kError, 3, 1, "listen-port", "'listen-port' belongs under 'interface:'"},
-    {"MergeKeysNotSupported",
-     "interface:\n  private-key: PRIV_A\n  <<: {mtu: 1400}\n",
-     Severity::kError, 3, 3, "interface.<<", "YAML merge keys ('<<') are not supported; write the settings out"},
-    {"KeySetTwice",
-     "interface:\n  private-key: PRIV_A\n  mtu: 1400\n  mtu: 1380\n",
-     Severity::kError, 4, 3, "interface.mtu", "set twice (first on line 3)"},
+    {"PeerKeyUnderInterface", "interface:\n  private-key: PRIV_A\n  allowed-ips: [198.18.1.0/24]\n", Severity::kError,
+     3, 3, "interface.allowed-ips", "'allowed-ips' belongs in an entry of 'peers:', not under 'interface:'"},
+    {"InterfaceKeyAtTopLevel", "interface:\n  private-key: PRIV_A\nlisten-port: 5\n", Severity::kError, 3, 1,
+     "listen-port", "'listen-port' belongs under 'interface:'"},
+    {"MergeKeysNotSupported", "interface:\n  private-key: PRIV_A\n  <<: {mtu: 1400}\n", Severity::kError, 3, 3,
+     "interface.<<", "YAML merge keys ('<<') are not supported; write the settings out"},
+    {"KeySetTwice", "interface:\n  private-key: PRIV_A\n  mtu: 1400\n  mtu: 1380\n", Severity::kError, 4, 3,
+     "interface.mtu", "set twice (first on line 3)"},
 };
-INSTANTIATE_TEST_SUITE_P(ConfigKeys, ConfigRule, testing::ValuesIn(kKeyCases),
-                         test::case_name);
+INSTANTIATE_TEST_SUITE_P(ConfigKeys, ConfigRule, testing::ValuesIn(kKeyCases), test::case_name);
 
 }  // namespace
 }  // namespace sitelink::config

@@ -31,8 +31,8 @@ inline constexpr const char* kPsk = "DlXfUSOWYbnCIkMdGSxJQJUAZzWePaqcNrNmj5g+Hqg
 // placeholders are short so columns after them are easy to count: a key is
 // 44 characters, so whatever follows a placeholder moves right.
 inline std::string with_keys(std::string text) {
-  const std::pair<const char*, const char*> subs[] = {
-      {"PRIV_A", kPrivA}, {"PUB_A", kPubA}, {"PUB_B", kPubB}, {"PUB_C", kPubC}, {"PUB_D", kPubD}, {"PSK", kPsk}};
+  const std::pair<const char*, const char*> subs[] = {{"PRIV_A", kPrivA}, {"PUB_A", kPubA}, {"PUB_B", kPubB},
+                                                      {"PUB_C", kPubC},   {"PUB_D", kPubD}, {"PSK", kPsk}};
   for (const auto& [from, to] : subs) {
     for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at)) {
       text.replace(at, std::strlen(from), to);

@@ -76,7 +76,8 @@ UapiState make_state() {
   UapiPeerState p;
   p.public_key = pub(kPubB);
   p.endpoint = tunnel::SockAddr::parse("203.0.113.2:51820");
-  p.last_handshake = WallTime{std::chrono::duration_cast<Duration>(std::chrono::system_clock::now().time_since_epoch())};
+  p.last_handshake = WallTime{
+      std::chrono::duration_cast<Duration>(std::chrono::system_clock::now().time_since_epoch())};
   p.rx_bytes = 2048;
   p.tx_bytes = 1024;
   p.persistent_keepalive = 25;
@@ -572,8 +573,8 @@ TEST_F(ControlSocketWgInterop, WgSetSendsTheRightRequest) {
   Served s(backend_);
   ASSERT_TRUE(s.listen(iface_));
   s.start();
-  const auto set = test::run({kWg, "set", iface_, "peer", kPubC, "allowed-ips", "198.18.9.0/24",
-                              "persistent-keepalive", "25", "endpoint", "[2001:db8::9]:51821"});
+  const auto set = test::run({kWg, "set", iface_, "peer", kPubC, "allowed-ips", "198.18.9.0/24", "persistent-keepalive",
+                              "25", "endpoint", "[2001:db8::9]:51821"});
   ASSERT_EQ(set.exit_code, 0) << set.err;
   backend_.fail_sets_with(EADDRINUSE);
   const auto refused = test::run({kWg, "set", iface_, "listen-port", "51999"});

@@ -252,8 +252,7 @@ TEST(CryptoAead, EmptyPlaintextIsJustATag) {
 
 TEST(CryptoAead, InPlaceMatchesOutOfPlace) {
   test::SeededRng rng(1);
-  for (size_t len : {size_t{0}, size_t{1}, size_t{15}, size_t{16}, size_t{63}, size_t{64}, size_t{65},
-                     size_t{1420}}) {
+  for (size_t len : {size_t{0}, size_t{1}, size_t{15}, size_t{16}, size_t{63}, size_t{64}, size_t{65}, size_t{1420}}) {
     SCOPED_TRACE("len " + std::to_string(len));
     std::array<uint8_t, 32> key;
     rng.fill(key);

@@ -67,10 +67,10 @@ class DeviceBudget : public ::testing::Test {
   void SetUp() override {
     dut = std::make_unique<Node>(net, clock, rng, kDutAddress);
     peer = std::make_unique<Node>(net, clock, rng, kPeerEndpoint);
-    dut->dev->upsert_peer(PeerSpec{peer->key.public_key(), {}, addr(kPeerEndpoint),
-                                   {*config::IpPrefix::parse("198.18.2.0/24")}, 0s, "office-b"});
-    peer->dev->upsert_peer(PeerSpec{dut->key.public_key(), {}, addr(kDutAddress),
-                                    {*config::IpPrefix::parse("198.18.1.0/24")}, 0s, "office-a"});
+    dut->dev->upsert_peer(PeerSpec{
+        peer->key.public_key(), {}, addr(kPeerEndpoint), {*config::IpPrefix::parse("198.18.2.0/24")}, 0s, "office-b"});
+    peer->dev->upsert_peer(PeerSpec{
+        dut->key.public_key(), {}, addr(kDutAddress), {*config::IpPrefix::parse("198.18.1.0/24")}, 0s, "office-a"});
     dut->dev->force_under_load(true);
     stranger = std::make_unique<hs::Handshake>(stranger_identity, dut->key.public_key(), hs::PresharedKey{});
   }

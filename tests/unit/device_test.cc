@@ -56,10 +56,18 @@ class TwoOffices : public ::testing::TestWithParam<CryptoMode> {
     a = std::make_unique<Gateway>(net, clock, rng, "203.0.113.1:51820", s, GetParam().options);
     b = std::make_unique<Gateway>(net, clock, rng, "198.51.100.2:51820", s, GetParam().options);
     const auto psk = hs::PresharedKey::generate(rng);
-    a->dev->upsert_peer(PeerSpec{b->key.public_key(), psk, addr("198.51.100.2:51820"),
-                                 {prefix("198.18.2.0/24"), prefix("2001:db8:b::/48")}, 0s, "office-b"});
-    b->dev->upsert_peer(PeerSpec{a->key.public_key(), psk, addr("203.0.113.1:51820"),
-                                 {prefix("198.18.1.0/24"), prefix("2001:db8:a::/48")}, 0s, "office-a"});
+    a->dev->upsert_peer(PeerSpec{b->key.public_key(),
+                                 psk,
+                                 addr("198.51.100.2:51820"),
+                                 {prefix("198.18.2.0/24"), prefix("2001:db8:b::/48")},
+                                 0s,
+                                 "office-b"});
+    b->dev->upsert_peer(PeerSpec{a->key.public_key(),
+                                 psk,
+                                 addr("203.0.113.1:51820"),
+                                 {prefix("198.18.1.0/24"), prefix("2001:db8:a::/48")},
+                                 0s,
+                                 "office-a"});
   }
   // Runs both gateways until nothing moves (the event loop, minus epoll).
   void pump() {
@@ -170,7 +178,7 @@ TEST_P(TwoOffices, StartupHandshakeBringsTunnelUpBeforeTraffic) {
   pump();
   EXPECT_TRUE(a->dev->peer(b->key.public_key())->has_session);
   EXPECT_TRUE(b->dev->peer(a->key.public_key())->has_session);  // confirmed by a's keepalive
-  EXPECT_TRUE(b->tun.outbound.empty());                          // keepalives are not written
+  EXPECT_TRUE(b->tun.outbound.empty());                         // keepalives are not written
 }
 
 TEST_P(TwoOffices, PacketWithoutRouteIsDroppedAndCounted) {
@@ -295,7 +303,7 @@ TEST_P(TwoOffices, IndexTableStaysWithinItsCapThroughHandshakeStorms) {
   test::SeededRng faults{5};
   net.fault = [&](const test::Datagram& d) {
     const uint32_t roll = faults.uniform(10);
-    if (roll == 0) return std::vector<test::Datagram>{};   // lost
+    if (roll == 0) return std::vector<test::Datagram>{};      // lost
     if (roll == 1) return std::vector<test::Datagram>{d, d};  // duplicated
     return std::vector<test::Datagram>{d};
   };
@@ -412,8 +420,10 @@ Trace bulk_run(CryptoPool::Options crypto) {
   };
   for (int round = 0; round < 30; ++round) {
     for (int i = 0; i < 100; ++i) {
-      a.tun.inbound.push_back(test::ip_packet("198.18.1.5", "198.18.2.7", static_cast<size_t>(i * 13 % 1300), static_cast<uint8_t>(i)));
-      b.tun.inbound.push_back(test::ip_packet("198.18.2.7", "198.18.1.5", static_cast<size_t>(i * 7 % 900), static_cast<uint8_t>(round)));
+      a.tun.inbound.push_back(
+          test::ip_packet("198.18.1.5", "198.18.2.7", static_cast<size_t>(i * 13 % 1300), static_cast<uint8_t>(i)));
+      b.tun.inbound.push_back(
+          test::ip_packet("198.18.2.7", "198.18.1.5", static_cast<size_t>(i * 7 % 900), static_cast<uint8_t>(round)));
     }
     for (int step = 0; step < 50; ++step) {
       net.flush();
@@ -463,7 +473,8 @@ TEST(HubAndSpoke, HubRoutesToEachOfManySpokes) {
     const std::string ep = "198.51.100." + std::to_string(i + 1) + ":51820";
     spokes.push_back(std::make_unique<Gateway>(net, clock, rng, ep.c_str()));
     const std::string lan = "198.18." + std::to_string(i) + ".0/24";
-    hub.dev->upsert_peer(PeerSpec{spokes.back()->key.public_key(), {}, addr(ep.c_str()), {prefix(lan.c_str())}, 0s, ""});
+    hub.dev->upsert_peer(
+        PeerSpec{spokes.back()->key.public_key(), {}, addr(ep.c_str()), {prefix(lan.c_str())}, 0s, ""});
     spokes.back()->dev->upsert_peer(
         PeerSpec{hub.key.public_key(), {}, addr("203.0.113.1:51820"), {prefix("198.18.0.0/15")}, 0s, "hub"});
   }

@@ -77,8 +77,8 @@ class FlipTest : public ::testing::Test {
 
   std::vector<uint8_t> make_initiation() {
     std::vector<uint8_t> init(initiation::kSize);
-    EXPECT_TRUE(ihs.create_initiation(std::span<uint8_t, initiation::kSize>(init.data(), init.size()),
-                                      kInitiatorIndex, kWall, rng)
+    EXPECT_TRUE(ihs.create_initiation(std::span<uint8_t, initiation::kSize>(init.data(), init.size()), kInitiatorIndex,
+                                      kWall, rng)
                     .ok());
     igen.add_macs(init, kNow);
     return init;
@@ -236,8 +236,7 @@ TEST_F(FlipTest, ResponseWithAnyByteFlippedIsRefused) {
   const std::vector<uint8_t> init = make_initiation();
   ASSERT_EQ(responder_receives(init, false), Stage::kAccepted);
   std::vector<uint8_t> resp(response::kSize);
-  auto rkeys = rhs.create_response(std::span<uint8_t, response::kSize>(resp.data(), resp.size()),
-                                    kResponderIndex, rng);
+  auto rkeys = rhs.create_response(std::span<uint8_t, response::kSize>(resp.data(), resp.size()), kResponderIndex, rng);
   ASSERT_TRUE(rkeys.ok());
   rgen.add_macs(resp, kNow);
   // Give the responder a cookie from the initiator so mac2 is valid too.
@@ -305,8 +304,8 @@ TEST_F(FlipTest, ResponseWithAnyByteFlippedIsRefused) {
 TEST_F(FlipTest, CookieReplyWithAnyByteFlippedIsRefused) {
   const std::vector<uint8_t> init = make_initiation();
   std::vector<uint8_t> reply(cookie_reply::kSize);
-  rchecker.create_reply(std::span<uint8_t, cookie_reply::kSize>(reply.data(), reply.size()), init,
-                        kInitiatorAddr, kNow, cookie_rng);
+  rchecker.create_reply(std::span<uint8_t, cookie_reply::kSize>(reply.data(), reply.size()), init, kInitiatorAddr, kNow,
+                        cookie_rng);
 
   // The initiator's receive path. The receiver index is not authenticated
   // by the reply itself: the device uses it to find the peer (and so the
@@ -429,8 +428,7 @@ TEST_F(FlipTest, TransportWithAnyByteFlippedIsRefused) {
       auto r = b_receives(flipped(genuine, pos, pattern));
       ASSERT_FALSE(r.ok());
       if (pos < transport::kReceiver) {
-        EXPECT_TRUE(r.error() == ProtoError::kBadType || r.error() == ProtoError::kBadLength)
-            << to_string(r.error());
+        EXPECT_TRUE(r.error() == ProtoError::kBadType || r.error() == ProtoError::kBadLength) << to_string(r.error());
       } else if (pos < transport::kCounter) {
         EXPECT_EQ(r.error(), ProtoError::kWrongIndex) << to_string(r.error());
       } else if (pos < transport::kData) {

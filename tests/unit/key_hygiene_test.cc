@@ -151,9 +151,7 @@ class KeyHygiene : public ::testing::Test {
     b.tun.inbound.push_back(test::ip_packet("2001:db8:b::7", "2001:db8:a::5", 40, tag));
     pump();
   }
-  void send_from(const char* src, const Blob& bytes) {
-    net.socket(addr(src)).send(bytes, addr(b.endpoint.c_str()));
-  }
+  void send_from(const char* src, const Blob& bytes) { net.socket(addr(src)).send(bytes, addr(b.endpoint.c_str())); }
 
   std::vector<std::string> lines;
   test::FakeNetwork net;
@@ -216,7 +214,8 @@ void add_handshake(Secrets& s, const Keyring& keys, const std::vector<Blob>& psk
     // static-static secret (itself a secret).
     Blob ss(hs::kKeySize);
     hs::Tai64n timestamp{};
-    if (!hs::x25519(std::span<uint8_t, hs::kKeySize>(ss.data(), hs::kKeySize), key_span(responder), consumed->initiator_static.bytes()) ||
+    if (!hs::x25519(std::span<uint8_t, hs::kKeySize>(ss.data(), hs::kKeySize), key_span(responder),
+                    consumed->initiator_static.bytes()) ||
         !hs::noise_ik::read_msg1_payload(consumed->state, key_span(ss), consumed->sealed_timestamp, timestamp)) {
       continue;
     }
@@ -255,16 +254,15 @@ Blob derived_key(const char* label, const Blob& pub) {
   return blob(h);
 }
 
-void add_cookies(Secrets& s, const std::vector<Blob>& publics, const std::vector<Blob>& sent_macs,
-                 const Blob& reply) {
+void add_cookies(Secrets& s, const std::vector<Blob>& publics, const std::vector<Blob>& sent_macs, const Blob& reply) {
   for (const Blob& pub : publics) {
     const Blob key = derived_key(hs::kLabelCookie, pub);
     for (const Blob& mac1 : sent_macs) {
       Blob cookie(hs::kMacSize);
-      if (hs::xaead_open(cookie, key_span(key),
-                         std::span<const uint8_t, hs::kXNonceSize>(reply.data() + hs::cookie_reply::kNonce,
-                                                                   hs::kXNonceSize),
-                         Bytes(reply.data() + hs::cookie_reply::kCookie, hs::kMacSize + hs::kAeadTagSize), mac1)) {
+      if (hs::xaead_open(
+              cookie, key_span(key),
+              std::span<const uint8_t, hs::kXNonceSize>(reply.data() + hs::cookie_reply::kNonce, hs::kXNonceSize),
+              Bytes(reply.data() + hs::cookie_reply::kCookie, hs::kMacSize + hs::kAeadTagSize), mac1)) {
         s.all.insert(cookie);
         ++s.cookies;
       }
@@ -292,8 +290,8 @@ Secrets secrets_in_play(const std::vector<Blob>& draws, const std::vector<Blob>&
                              d.bytes.begin() + hs::initiation::kEphemeral + hs::kKeySize));
     }
     if (type == 2 && d.bytes.size() == hs::response::kSize) {
-      publics.push_back(Blob(d.bytes.begin() + hs::response::kEphemeral,
-                             d.bytes.begin() + hs::response::kEphemeral + hs::kKeySize));
+      publics.push_back(
+          Blob(d.bytes.begin() + hs::response::kEphemeral, d.bytes.begin() + hs::response::kEphemeral + hs::kKeySize));
     }
   }
   s.all.insert(draws.begin(), draws.end());
@@ -376,8 +374,8 @@ TEST_F(KeyHygiene, DebugLogNeverShowsASecret) {
   send_from("198.51.100.66:666", Blob(junk.begin(), junk.begin() + 7));
   const auto fault = net.fault;
   net.fault = [&](const test::Datagram& d) { return std::vector<test::Datagram>{d, d}; };  // duplicates: replays
-  a.tun.inbound.push_back(test::ip_packet("198.18.77.1", "198.18.2.7", 20, 1));  // not a's source
-  a.tun.inbound.push_back(test::ip_packet("198.18.1.5", "198.18.99.1", 20, 1));  // no route
+  a.tun.inbound.push_back(test::ip_packet("198.18.77.1", "198.18.2.7", 20, 1));            // not a's source
+  a.tun.inbound.push_back(test::ip_packet("198.18.1.5", "198.18.99.1", 20, 1));            // no route
   a.tun.inbound.push_back({0x45, 0x00});
   pump();
   net.fault = fault;
@@ -422,7 +420,8 @@ TEST_F(KeyHygiene, DebugLogNeverShowsASecret) {
   EXPECT_GT(b.dev->drops(Drop::kReplay) + a.dev->drops(Drop::kReplay), 0u);
   EXPECT_GT(b.dev->drops(Drop::kInvalidMac1), 0u);
   auto has = [&](const char* what) {
-    return std::any_of(lines.begin(), lines.end(), [&](const std::string& l) { return l.find(what) != std::string::npos; });
+    return std::any_of(lines.begin(), lines.end(),
+                       [&](const std::string& l) { return l.find(what) != std::string::npos; });
   };
   EXPECT_TRUE(has("handshake initiation"));
   EXPECT_TRUE(has("cookie"));

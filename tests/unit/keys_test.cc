@@ -334,9 +334,9 @@ TEST(KeysWgInterop, WgRejectsWhatWeReject) {
   SKIP_WITHOUT_WG();
   const std::string good = key_to_base64(pattern(0x21, 11));
   const std::vector<std::string> bad = {
-      good.substr(0, 42) + "==",            // 31 bytes
-      good.substr(0, 43) + "A",             // no padding, 33 bytes
-      std::string(42, '_') + "8=",          // URL-safe alphabet
+      good.substr(0, 42) + "==",                                     // 31 bytes
+      good.substr(0, 43) + "A",                                      // no padding, 33 bytes
+      std::string(42, '_') + "8=",                                   // URL-safe alphabet
       key_to_base64(std::array<uint8_t, 32>{}).replace(42, 1, "B"),  // non-canonical
   };
   for (const auto& text : bad) {

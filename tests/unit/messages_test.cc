@@ -52,10 +52,12 @@ TEST(MessagesTest, ExactLengthsAcceptedAsTheRightVariant) {
     auto r = classify(d);
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(r->index(), c.variant_index);
-    std::visit([&](const auto& m) {
-      EXPECT_EQ(m.bytes.data(), d.data()) << "the view borrows the datagram";
-      EXPECT_EQ(m.bytes.size(), c.size);
-    }, *r);
+    std::visit(
+        [&](const auto& m) {
+          EXPECT_EQ(m.bytes.data(), d.data()) << "the view borrows the datagram";
+          EXPECT_EQ(m.bytes.size(), c.size);
+        },
+        *r);
   }
   for (size_t len : {size_t{32}, size_t{33}, size_t{48}, size_t{1500}, size_t{65535}}) {
     auto d = datagram(static_cast<uint32_t>(MessageType::kTransport), len);
@@ -136,8 +138,14 @@ TEST(MessagesTest, AccessorsReadLittleEndian) {
   }
   {
     auto d = datagram(2, response::kSize);
-    d[4] = 0x11; d[5] = 0x22; d[6] = 0x33; d[7] = 0x44;
-    d[8] = 0xaa; d[9] = 0xbb; d[10] = 0xcc; d[11] = 0xdd;
+    d[4] = 0x11;
+    d[5] = 0x22;
+    d[6] = 0x33;
+    d[7] = 0x44;
+    d[8] = 0xaa;
+    d[9] = 0xbb;
+    d[10] = 0xcc;
+    d[11] = 0xdd;
     auto r = classify(d);
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(std::get<ResponseMsg>(*r).sender(), 0x44332211u);
@@ -145,7 +153,10 @@ TEST(MessagesTest, AccessorsReadLittleEndian) {
   }
   {
     auto d = datagram(3, cookie_reply::kSize);
-    d[4] = 0xef; d[5] = 0xbe; d[6] = 0xad; d[7] = 0xde;
+    d[4] = 0xef;
+    d[5] = 0xbe;
+    d[6] = 0xad;
+    d[7] = 0xde;
     auto r = classify(d);
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(std::get<CookieReplyMsg>(*r).receiver(), 0xdeadbeefu);
@@ -175,8 +186,8 @@ TEST(MessagesTest, WriteTransportHeaderLayout) {
 
   // Round trip through classify() on a keepalive-sized datagram.
   std::vector<uint8_t> d(transport::kMinSize, 0);
-  write_transport_header(std::span<uint8_t, transport::kHeaderSize>(d.data(), transport::kHeaderSize),
-                         0xffffffff, UINT64_MAX);
+  write_transport_header(std::span<uint8_t, transport::kHeaderSize>(d.data(), transport::kHeaderSize), 0xffffffff,
+                         UINT64_MAX);
   auto r = classify(d);
   ASSERT_TRUE(r.ok());
   const auto& t = std::get<TransportMsg>(*r);

@@ -212,8 +212,7 @@ TEST(Noise, CapturedInitiationWithAnyByteFlippedIsRefused) {
     std::vector<uint8_t> bad = good;
     bad[i] ^= 0x01;
     auto msg = classify(bad);
-    const bool accepted = msg.ok() && checker.check_mac1(bad) &&
-                          consume_initiation(local, InitiationMsg{bad}).ok();
+    const bool accepted = msg.ok() && checker.check_mac1(bad) && consume_initiation(local, InitiationMsg{bad}).ok();
     EXPECT_FALSE(accepted) << "byte " << i;
   }
 }

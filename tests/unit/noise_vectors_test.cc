@@ -51,9 +51,9 @@ struct Vector {
 struct VectorRun {
   noise_ik::SymmetricState init, resp;
   Key32 resp_static_pub{};
-  std::vector<uint8_t> msg1;            // e.pub || sealed static || sealed payload
-  std::vector<uint8_t> msg2;            // e.pub || sealed payload
-  Key32 learned_initiator_static{};     // what the responder decrypted
+  std::vector<uint8_t> msg1;         // e.pub || sealed static || sealed payload
+  std::vector<uint8_t> msg2;         // e.pub || sealed payload
+  Key32 learned_initiator_static{};  // what the responder decrypted
   std::vector<uint8_t> msg1_payload_read, msg2_payload_read;
   Hash init_h_after_msg1{}, resp_h_after_msg1{};
   bool wrote1 = false, read1 = false, wrote2 = false, read2 = false;
@@ -99,8 +99,7 @@ struct VectorRun {
                                   m2.first<kKeySize>(), m2.subspan(kKeySize));
     const Bytes in2(msg2);
     msg2_payload_read.assign(p2.size(), 0xaa);
-    read2 = noise_ik::read_msg2(init, i_e, i_s, in2.first<kKeySize>(), psk_i, in2.subspan(kKeySize),
-                                msg2_payload_read);
+    read2 = noise_ik::read_msg2(init, i_e, i_s, in2.first<kKeySize>(), psk_i, in2.subspan(kKeySize), msg2_payload_read);
   }
 };
 
@@ -108,10 +107,9 @@ TEST(NoiseIkpsk2Vector, ProtocolNameAndDerivedPublicKeys) {
   const Vector v = Vector::load();
   // The vector's protocol is WireGuard's construction.
   EXPECT_EQ(v.want("protocol_name"), hex(as_bytes(kConstruction)));
-  for (const auto& [priv, pub] : {std::pair{"init_static", "init_static_public"},
-                                  std::pair{"init_ephemeral", "init_ephemeral_public"},
-                                  std::pair{"resp_static", "resp_static_public"},
-                                  std::pair{"resp_ephemeral", "resp_ephemeral_public"}}) {
+  for (const auto& [priv, pub] :
+       {std::pair{"init_static", "init_static_public"}, std::pair{"init_ephemeral", "init_ephemeral_public"},
+        std::pair{"resp_static", "resp_static_public"}, std::pair{"resp_ephemeral", "resp_ephemeral_public"}}) {
     SCOPED_TRACE(priv);
     Key32 out{};
     x25519_base(out, v.key(priv));
@@ -217,14 +215,14 @@ TEST(NoiseIkpsk2Vector, WrongPskFailsMessage2) {
   MutableBytes m1(msg1);
   const noise_ik::Msg1Out out1{m1.first<kKeySize>(), m1.subspan<kKeySize, kKeySize + kAeadTagSize>(),
                                m1.subspan(2 * kKeySize + kAeadTagSize)};
-  ASSERT_TRUE(noise_ik::write_msg1(init, v.key("init_ephemeral"), v.key("init_static"),
-                                   v.key("init_remote_static"), v.get("msg1_payload"), out1));
+  ASSERT_TRUE(noise_ik::write_msg1(init, v.key("init_ephemeral"), v.key("init_static"), v.key("init_remote_static"),
+                                   v.get("msg1_payload"), out1));
   Key32 psk = v.key("init_psks");
   psk[31] ^= 0x01;
   const Bytes in2(r.msg2);
   std::vector<uint8_t> payload(v.get("msg2_payload").size(), 0xaa);
-  EXPECT_FALSE(noise_ik::read_msg2(init, v.key("init_ephemeral"), v.key("init_static"), in2.first<kKeySize>(),
-                                   psk, in2.subspan(kKeySize), payload));
+  EXPECT_FALSE(noise_ik::read_msg2(init, v.key("init_ephemeral"), v.key("init_static"), in2.first<kKeySize>(), psk,
+                                   in2.subspan(kKeySize), payload));
   EXPECT_TRUE(ct_is_zero(payload));
 }
 

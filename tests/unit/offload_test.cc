@@ -411,9 +411,8 @@ SplitResult run_split(const VnetHdr& h, const Buf& packet, size_t room = 70000) 
     pending = false;
     EXPECT_LE(size, room);
     EXPECT_EQ(size, r.asked.back());
-    EXPECT_TRUE(std::all_of(buf.begin() + static_cast<ptrdiff_t>(room), buf.end(), [](uint8_t x) {
-      return x == 0xa5;
-    })) << "wrote past the buffer";
+    EXPECT_TRUE(std::all_of(buf.begin() + static_cast<ptrdiff_t>(room), buf.end(), [](uint8_t x) { return x == 0xa5; }))
+        << "wrote past the buffer";
     r.segments.emplace_back(buf.begin(), buf.begin() + static_cast<ptrdiff_t>(std::min(size, room)));
   };
   r.count = split_tcp_gso(h, packet, next, emit);
@@ -744,8 +743,7 @@ std::vector<Buf> stream(const Pkt& first, size_t count, size_t mss, size_t last 
 
 // `count` in-order segments of `size` bytes from `first` on, each changed
 // by `edit(segment, index)` before it is built.
-std::vector<Buf> segments(const Pkt& first, size_t count, size_t size,
-                          const std::function<void(Pkt&, size_t)>& edit) {
+std::vector<Buf> segments(const Pkt& first, size_t count, size_t size, const std::function<void(Pkt&, size_t)>& edit) {
   std::vector<Buf> out;
   for (size_t i = 0; i < count; ++i) {
     Pkt s = first;
@@ -1071,8 +1069,8 @@ TEST(OffloadCoalescer, RandomStreamsRoundTrip) {
     size_t done = 0;
     while (done < in.size()) {
       const size_t n = std::min(in.size() - done, g.between(1, 200));
-      h.feed(std::vector<Buf>(in.begin() + static_cast<ptrdiff_t>(done),
-                              in.begin() + static_cast<ptrdiff_t>(done + n)));
+      h.feed(
+          std::vector<Buf>(in.begin() + static_cast<ptrdiff_t>(done), in.begin() + static_cast<ptrdiff_t>(done + n)));
       done += n;
     }
     expect_round_trip(in, h.out);

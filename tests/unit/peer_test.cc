@@ -135,7 +135,7 @@ TEST_F(PeerPair, FirstPacketTriggersHandshakeAndIsDeliveredAfterIt) {
 
 TEST_F(PeerPair, ResponderWaitsForConfirmationBeforeSending) {
   a.machine->initiate(now(), a.out);
-  deliver(a, b);  // initiation -> b answers
+  deliver(a, b);                                     // initiation -> b answers
   EXPECT_FALSE(b.machine->has_session(now().mono));  // the keypair is still "next"
   send(b, packet(2));
   EXPECT_EQ(b.machine->staged_packets(), 1u);
@@ -393,8 +393,8 @@ TEST_F(PeerPair, CrossingWithAPeerThatDropsItsOwnInitiationStillConverges) {
   // a's data confirms b's keypair.
   a.machine->initiate(now(), a.out);
   b.machine->initiate(now(), b.out);
-  deliver(b, a);               // a answers b's initiation (and keeps its own)
-  deliver(a, b);               // b gets a's initiation, then a's response
+  deliver(b, a);                             // a answers b's initiation (and keeps its own)
+  deliver(a, b);                             // b gets a's initiation, then a's response
   auto from_b = std::move(b.out.datagrams);  // b's response to a's initiation
   b.out.datagrams.clear();
   for (auto& d : from_b) receive(a, d);

@@ -116,8 +116,8 @@ TEST(RatelimiterTest, V4MappedIpv6IsTheIpv4Source) {
 }
 
 config::IpAddress nth_v4(size_t i) {
-  return config::IpAddress::v4({10, static_cast<uint8_t>(i >> 16), static_cast<uint8_t>(i >> 8),
-                                static_cast<uint8_t>(i)});
+  return config::IpAddress::v4(
+      {10, static_cast<uint8_t>(i >> 16), static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i)});
 }
 
 TEST(RatelimiterTest, FullTableForgetsTheLeastRecentSourceInsteadOfRefusingNewOnes) {
@@ -193,7 +193,6 @@ TEST(RatelimiterTest, CapacityIsSizedByMemoryAsTheKernelSizesItsTable) {
   EXPECT_GE(Ratelimiter::default_capacity(), 128u);
   EXPECT_EQ(Ratelimiter().capacity(), Ratelimiter::default_capacity());
 }
-
 
 TEST(RatelimiterTest, GcRunsAtMostOnceASecondAndDropsOnlyIdleEntries) {
   Ratelimiter r;

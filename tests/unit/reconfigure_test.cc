@@ -217,8 +217,8 @@ TEST_F(Reconfigure, ChangedEndpointMovesThePeerAndNewPresharedKeyStartsAHandshak
   next.peers[0].preshared_key = hs::PresharedKey::generate(rng);
   const size_t sent = udp_a.sent;
   const ChangeReport r = apply(next);
-  EXPECT_TRUE(mentions(r.applied,
-                       "peer office-b: preshared key changed, endpoint 198.51.100.2:51820 -> 198.51.100.7:51820"));
+  EXPECT_TRUE(
+      mentions(r.applied, "peer office-b: preshared key changed, endpoint 198.51.100.2:51820 -> 198.51.100.7:51820"));
   EXPECT_EQ(a->peer(key_b.public_key())->endpoint, addr("198.51.100.7:51820"));
   EXPECT_EQ(udp_a.sent, sent + 1) << "an initiation with the new preshared key";
   expect_in_effect();
@@ -306,14 +306,16 @@ TEST_F(Reconfigure, WarnsWhenTheHostWillNotForwardWhatTheTunnelRoutes) {
   control.forward_v4 = false;
   control.forward_v6 = false;
   config::Config next = running;
-  next.peers = {peer(key_b, "office-b", {prefix("198.18.0.2/32"), prefix("198.18.0.0/24"), prefix("2001:db8:b::2/128")})};
+  next.peers = {
+      peer(key_b, "office-b", {prefix("198.18.0.2/32"), prefix("198.18.0.0/24"), prefix("2001:db8:b::2/128")})};
   EXPECT_TRUE(apply(next).warnings.empty()) << "a host route and our own subnet need no forwarding";
   next.peers[0].allowed_ips.push_back(prefix("198.18.2.0/24"));
   next.peers[0].allowed_ips.push_back(prefix("2001:db8:b::/48"));
   ChangeReport r = apply(next);
   ASSERT_EQ(r.warnings.size(), 2u);
-  EXPECT_TRUE(mentions(r.warnings, "198.18.2.0/24 (peer office-b) route a network through the tunnel, but "
-                                   "net.ipv4.ip_forward is 0"));
+  EXPECT_TRUE(mentions(r.warnings,
+                       "198.18.2.0/24 (peer office-b) route a network through the tunnel, but "
+                       "net.ipv4.ip_forward is 0"));
   EXPECT_TRUE(mentions(r.warnings, "net.ipv6.conf.all.forwarding is 0"));
   EXPECT_TRUE(r.ok()) << "a warning, not a failure";
   control.forward_v4 = true;

@@ -44,15 +44,15 @@ TEST(ReplayWindowTest, EdgeCaseTableInSequence) {
   // L plays the role of the kernel's T_LIM: the first lag (newest - c) that
   // is too old here.
   constexpr uint64_t L = W;
-  constexpr uint64_t E = 4 * L;                 // newest after the "exact edge" jump
-  constexpr uint64_t J = E + kRing + 100;       // one whole ring further
-  constexpr uint64_t J2 = J + 10 * kRing + 3;   // ten rings further
+  constexpr uint64_t E = 4 * L;                // newest after the "exact edge" jump
+  constexpr uint64_t J = E + kRing + 100;      // one whole ring further
+  constexpr uint64_t J2 = J + 10 * kRing + 3;  // ten rings further
   const Step table[] = {
       {0, true},
       {0, false},  // replay of the very first counter
       {1, true},
       {1, false},
-      {9, true},   // a jump, leaving 2..8 open
+      {9, true},  // a jump, leaving 2..8 open
       {8, true},
       {7, true},
       {7, false},
@@ -60,16 +60,16 @@ TEST(ReplayWindowTest, EdgeCaseTableInSequence) {
       {L - 1, true},
       {L - 1, false},
       {L - 2, true},
-      {2, true},   // next - 2 == L - 1 <= W: still inside
+      {2, true},  // next - 2 == L - 1 <= W: still inside
       {2, false},
       {L + 16, true},
       {3, false},  // next - 3 == L + 14 > W: too old
       {L + 16, false},
       // The exact window edge.
       {E, true},
-      {E - (W - 1), true},   // next - c == W: the oldest accepted
+      {E - (W - 1), true},  // next - c == W: the oldest accepted
       {10, false},
-      {E - W, false},        // next - c == W + 1: one too old
+      {E - W, false},  // next - c == W + 1: one too old
       {E - (W + 1), false},
       {E - (W - 2), true},
       {E - (W - 1), false},  // now seen
@@ -105,7 +105,7 @@ TEST(ReplayWindowTest, EdgeCaseTableInSequence) {
       {R + 2, false},
       {R - 2, false},
       {R - 3, true},
-      {R - W, true},   // next == R, next - c == W
+      {R - W, true},  // next == R, next - c == W
       {R - W - 1, false},
       {UINT64_MAX, false},
       {UINT64_MAX - 1, false},
@@ -189,20 +189,18 @@ class CounterSource {
   uint64_t pick(uint64_t next, const std::vector<uint64_t>& recent) {
     const uint64_t newest = next == 0 ? 0 : next - 1;
     switch (below(14)) {
-      case 0: case 1: case 2: case 3:
-        return next + below(3);  // in order, or a small gap
-      case 4: case 5: case 6:
-        return sub(newest, below(64));  // reordered a little
-      case 7:
-        return sub(newest, below(W + 1));  // anywhere in the window
-      case 8:
-        return sub(newest, W - 3 + below(7));  // around the edge
-      case 9:
-        return sub(newest, W + 1 + below(3 * kRing));  // beyond the window
-      case 10:
-        return recent.empty() ? newest : recent[below(recent.size())];  // duplicate
-      case 11:
-        return next + 60 + below(3 * kRing);  // jump, possibly past the whole ring
+      case 0:
+      case 1:
+      case 2:
+      case 3: return next + below(3);  // in order, or a small gap
+      case 4:
+      case 5:
+      case 6: return sub(newest, below(64));                                   // reordered a little
+      case 7: return sub(newest, below(W + 1));                                // anywhere in the window
+      case 8: return sub(newest, W - 3 + below(7));                            // around the edge
+      case 9: return sub(newest, W + 1 + below(3 * kRing));                    // beyond the window
+      case 10: return recent.empty() ? newest : recent[below(recent.size())];  // duplicate
+      case 11: return next + 60 + below(3 * kRing);                            // jump, possibly past the whole ring
       case 12:
         if (below(50) == 0) return R - 1 - below(2 * kRing);  // near the end of the space
         return next + below(kRing / 2);

@@ -88,7 +88,9 @@ Blob pattern(uint8_t seed, size_t n = kKeySize) {
   return b;
 }
 
-std::span<const uint8_t, kKeySize> key_span(const Blob& b) { return std::span<const uint8_t, kKeySize>(b.data(), kKeySize); }
+std::span<const uint8_t, kKeySize> key_span(const Blob& b) {
+  return std::span<const uint8_t, kKeySize>(b.data(), kKeySize);
+}
 
 TEST(SecretWipe, DestroyedSecretIsZero) {
   const Blob k = pattern(1);

@@ -45,7 +45,8 @@ TEST(UapiHex, RoundTripsAndRejectsBadInput) {
 }
 
 TEST(UapiParseSet, EveryInterfaceKey) {
-  const auto r = parse_set("private_key=" + hex_priv() + "\nlisten_port=51820\nfwmark=4294967295\nreplace_peers=true\n");
+  const auto r = parse_set("private_key=" + hex_priv() +
+                           "\nlisten_port=51820\nfwmark=4294967295\nreplace_peers=true\n");
   ASSERT_TRUE(r) << r.error();
   ASSERT_TRUE(r->private_key);
   EXPECT_EQ(r->private_key->public_key(), pub(kPubA));
@@ -70,8 +71,7 @@ TEST(UapiParseSet, ZeroPrivateKeyMeansRemoveIt) {
 }
 
 TEST(UapiParseSet, EveryPeerKey) {
-  const auto r = parse_set("public_key=" + hex_pub(kPubB) +
-                           "\nupdate_only=true\npreshared_key=" + hex_psk() +
+  const auto r = parse_set("public_key=" + hex_pub(kPubB) + "\nupdate_only=true\npreshared_key=" + hex_psk() +
                            "\nendpoint=203.0.113.2:51820\npersistent_keepalive_interval=25\n"
                            "replace_allowed_ips=true\nallowed_ip=198.18.1.0/24\nallowed_ip=2001:db8:b::/48\n"
                            "protocol_version=1\n");
@@ -179,8 +179,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadSet{"AllowedIpV4TooLong", kPeer + "allowed_ip=198.18.0.0/33\n", EINVAL},
         BadSet{"AllowedIpV6TooLong", kPeer + "allowed_ip=2001:db8::/129\n", EINVAL},
         BadSet{"ReplacePeersFalse", "replace_peers=false\n", EINVAL},
-        BadSet{"RemoveYes", kPeer + "remove=yes\n", EINVAL},
-        BadSet{"UpdateOnlyOne", kPeer + "update_only=1\n", EINVAL},
+        BadSet{"RemoveYes", kPeer + "remove=yes\n", EINVAL}, BadSet{"UpdateOnlyOne", kPeer + "update_only=1\n", EINVAL},
         BadSet{"ReplaceAllowedIpsTrueCase", kPeer + "replace_allowed_ips=True\n", EINVAL},
         BadSet{"ProtocolVersion2", kPeer + "protocol_version=2\n", EINVAL},
         BadSet{"ErrorAfterGoodLines", "listen_port=1\n" + kPeer + "allowed_ip=198.18.1.0/24\nallowed_ip=x\n", EINVAL}),
@@ -193,9 +192,9 @@ TEST(UapiParseSet, MessageNamesTheLine) {
 }
 
 TEST(UapiFormatSet, RoundTripsThroughParseSet) {
-  const std::string body = "private_key=" + hex_priv() + "\nlisten_port=51820\nfwmark=7\nreplace_peers=true\n" +
-                           kPeer + "remove=true\npublic_key=" + hex_pub(kPubC) + "\nupdate_only=true\npreshared_key=" +
-                           hex_psk() +
+  const std::string body = "private_key=" + hex_priv() + "\nlisten_port=51820\nfwmark=7\nreplace_peers=true\n" + kPeer +
+                           "remove=true\npublic_key=" + hex_pub(kPubC) +
+                           "\nupdate_only=true\npreshared_key=" + hex_psk() +
                            "\nendpoint=[2001:db8::1]:51820\npersistent_keepalive_interval=0\n"
                            "replace_allowed_ips=true\nallowed_ip=198.18.2.0/24\nallowed_ip=2001:db8:c::/48\n";
   const auto r = parse_set(body);
@@ -230,7 +229,8 @@ TEST(UapiFormatGet, WritesWireguardGosLines) {
                                "last_handshake_time_sec=1700000000\nlast_handshake_time_nsec=123456789\n"
                                "tx_bytes=1536\nrx_bytes=3145728\npersistent_keepalive_interval=25\n"
                                "allowed_ip=198.18.1.0/24\nallowed_ip=2001:db8:b::/48\n"
-                               "public_key=" + hex_pub(kPubC) + "\npreshared_key=" + std::string(64, '0') +
+                               "public_key=" +
+                               hex_pub(kPubC) + "\npreshared_key=" + std::string(64, '0') +
                                "\nprotocol_version=1\nlast_handshake_time_sec=0\nlast_handshake_time_nsec=0\n"
                                "tx_bytes=0\nrx_bytes=0\npersistent_keepalive_interval=0\n";
   EXPECT_EQ(format_get(sample_state()), expected);
@@ -279,8 +279,8 @@ TEST(UapiParseGet, RefusesErrorsAndNonsense) {
   EXPECT_NE(e.error().find("errno=-22 (Invalid argument)"), std::string::npos) << e.error();
   for (const std::string& bad : std::vector<std::string>{
            "listen_port=65536\n", "nonsense\n", kPeer + "endpoint=x\n", kPeer + "allowed_ip=198.18.0.0/40\n",
-        kPeer + "last_handshake_time_nsec=1000000000\n", kPeer + "last_handshake_time_sec=99999999999999\n",
-        kPeer + "rx_bytes=18446744073709551616\n", "public_key=abc\n", "errno=x\n"}) {
+           kPeer + "last_handshake_time_nsec=1000000000\n", kPeer + "last_handshake_time_sec=99999999999999\n",
+           kPeer + "rx_bytes=18446744073709551616\n", "public_key=abc\n", "errno=x\n"}) {
     EXPECT_FALSE(parse_get(bad)) << bad;
   }
 }
@@ -371,13 +371,15 @@ TEST(UapiShowText, LooksLikeWgShow) {
   std::swap(s.peers[0], s.peers[1]);  // sorted back: most recent handshake first
   const std::string expected = std::string("interface: sl0\n  public key: ") + kPubA +
                                "\n  private key: (hidden)\n  listening port: 51820\n  fwmark: 0x1234\n\n"
-                               "peer: " + kPubB +
+                               "peer: " +
+                               kPubB +
                                "\n  state: up\n  preshared key: (hidden)\n  endpoint: 203.0.113.2:51820\n"
                                "  allowed ips: 198.18.1.0/24, 2001:db8:b::/48\n"
                                "  latest handshake: 1 minute, 40 seconds ago\n"
                                "  transfer: 3.00 MiB received, 1.50 KiB sent\n"
                                "  persistent keepalive: every 25 seconds\n\n"
-                               "peer: " + kPubC +
+                               "peer: " +
+                               kPubC +
                                "\n  state: down (no endpoint, waiting for the peer to connect; no handshake yet)\n"
                                "  allowed ips: (none)\n";
   EXPECT_EQ(render_text({"sl0", s, {}}, kNow), expected);
@@ -414,9 +416,10 @@ TEST(UapiShowText, ShowsTheDataPathInEffect) {
   UapiState s = sample_state();
   s.peers.resize(1);
   const std::string hex_b = key_to_hex(s.peers[0].public_key.bytes());
-  const SitelinkStatus extra = parse_status("batch_io=1\nudp_gso=0\nudp_gro=1\ntun_offload=1\nsocket_rcvbuf=8388608\n"
-                                            "socket_sndbuf=4194304\ncrypto_threads=2\npublic_key=" + hex_b +
-                                            "\nudp_gso=1\n\n");
+  const SitelinkStatus extra = parse_status(
+      "batch_io=1\nudp_gso=0\nudp_gro=1\ntun_offload=1\nsocket_rcvbuf=8388608\n"
+      "socket_sndbuf=4194304\ncrypto_threads=2\npublic_key=" +
+      hex_b + "\nudp_gso=1\n\n");
   ASSERT_EQ(extra.data_path.udp_gso, std::optional<bool>(false)) << "a peer's line must not count";
   const std::string text = render_text({"sl0", s, extra}, kNow);
   EXPECT_NE(text.find("  data path: batch-io on, udp-gso off, udp-gro on, tun-offload on, socket buffers "
@@ -437,11 +440,13 @@ TEST(UapiShowJson, OneObjectWithEveryInterface) {
   UapiState empty;
   const std::string expected =
       std::string("{\"interfaces\":[{\"name\":\"sl0\",\"public_key\":\"") + kPubA +
-      "\",\"listen_port\":51820,\"fwmark\":4660,\"dropped\":{}," + kNoDataPath + ",\"peers\":[{\"public_key\":\"" + kPubB +
+      "\",\"listen_port\":51820,\"fwmark\":4660,\"dropped\":{}," + kNoDataPath + ",\"peers\":[{\"public_key\":\"" +
+      kPubB +
       "\",\"name\":null,\"rx_packets\":0,\"tx_packets\":0,\"state\":\"up\",\"state_reason\":\"\",\"preshared_key\":true,\"endpoint\":\"203.0.113.2:51820\","
       "\"allowed_ips\":[\"198.18.1.0/24\",\"2001:db8:b::/48\"],\"latest_handshake\":1700000000,"
       "\"seconds_since_handshake\":100,\"rx_bytes\":3145728,\"tx_bytes\":1536,\"persistent_keepalive\":25}]},"
-      "{\"name\":\"we\\\"ird\\\\\\u0001\\u00ff\",\"public_key\":null,\"listen_port\":0,\"fwmark\":0,\"dropped\":{}," + kNoDataPath + ",\"peers\":[]}]}\n";
+      "{\"name\":\"we\\\"ird\\\\\\u0001\\u00ff\",\"public_key\":null,\"listen_port\":0,\"fwmark\":0,\"dropped\":{}," +
+      kNoDataPath + ",\"peers\":[]}]}\n";
   EXPECT_EQ(render_json({{"sl0", s, {}}, {"we\"ird\\\x01\xff", empty, {}}}, kNow), expected);
   EXPECT_EQ(render_json({}, kNow), "{\"interfaces\":[]}\n");
 }

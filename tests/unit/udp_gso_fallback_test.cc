@@ -131,9 +131,9 @@ std::vector<uint8_t> numbered(uint32_t seq) {
 
 struct Arrivals {
   size_t datagrams = 0;
-  size_t reads = 0;          // buffers filled: fewer than datagrams when trains came in whole
-  long first_bad = -1;       // the first datagram out of order, damaged or from elsewhere
-  bool extra = false;        // more arrived than was sent
+  size_t reads = 0;     // buffers filled: fewer than datagrams when trains came in whole
+  long first_bad = -1;  // the first datagram out of order, damaged or from elsewhere
+  bool extra = false;   // more arrived than was sent
 };
 
 // Receives `want` datagrams numbered from `first` (waiting at most
@@ -180,7 +180,8 @@ void run_phases(const std::vector<Phase>& phases, Reporter& out) {
     if (auto err = set_loopback(phases[i].mtu); !err.empty()) return out.put("error", err);
     out.put(p + "refusal", std::to_string(train_refusal()));
     std::vector<std::vector<uint8_t>> queued;  // alive until flush() returns
-    for (size_t n = 0; n < phases[i].trains * kPerTrain; ++n) queued.push_back(numbered(seq + static_cast<uint32_t>(n)));
+    for (size_t n = 0; n < phases[i].trains * kPerTrain; ++n)
+      queued.push_back(numbered(seq + static_cast<uint32_t>(n)));
     for (const auto& d : queued) tx->queue(d, to);
     out.put(p + "failures", tx->flush());
     out.put(p + "gso", tx->gso() ? "on" : "off");
@@ -255,13 +256,13 @@ Report run_isolated(const std::vector<Phase>& phases) {
 
 // Runs the phases, skipping where namespaces cannot be made; fails on a
 // child that broke down.
-#define RUN_OR_SKIP(report, ...)                                                       \
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root for a network namespace";          \
-  const Report report = run_isolated(__VA_ARGS__);                                     \
-  if (report.count("skip") != 0) GTEST_SKIP() << report.at("skip");                    \
-  ASSERT_EQ(report.count("timeout"), 0u) << report.at("timeout");                      \
-  ASSERT_EQ(report.count("error"), 0u) << "child: " << report.at("error");            \
-  ASSERT_EQ(report.at("exit"), "0") << "the child died";                               \
+#define RUN_OR_SKIP(report, ...)                                              \
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root for a network namespace"; \
+  const Report report = run_isolated(__VA_ARGS__);                            \
+  if (report.count("skip") != 0) GTEST_SKIP() << report.at("skip");           \
+  ASSERT_EQ(report.count("timeout"), 0u) << report.at("timeout");             \
+  ASSERT_EQ(report.count("error"), 0u) << "child: " << report.at("error");    \
+  ASSERT_EQ(report.at("exit"), "0") << "the child died";                      \
   ASSERT_EQ(report.count("done"), 1u) << "the child stopped before reporting everything"
 
 std::string field(const Report& r, size_t phase, const std::string& key) {

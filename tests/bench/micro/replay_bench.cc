@@ -28,7 +28,8 @@ void OutOfOrder(benchmark::State& state) {
   std::iota(order.begin(), order.end(), 0);
   std::mt19937_64 rng(3);
   for (uint64_t b = 0; b < kSpan; b += kBlock) {
-    std::shuffle(order.begin() + static_cast<std::ptrdiff_t>(b), order.begin() + static_cast<std::ptrdiff_t>(b + kBlock), rng);
+    std::shuffle(order.begin() + static_cast<std::ptrdiff_t>(b),
+                 order.begin() + static_cast<std::ptrdiff_t>(b + kBlock), rng);
   }
   ReplayWindow w;
   uint64_t base = 0;

@@ -76,7 +76,8 @@ void PeerSend(benchmark::State& state) {
   for (auto _ : state) {
     pair.a.machine->send(bench_now(), buf, len, len, pair.a.out);
   }
-  if (pair.a.machine->stats().tx_packets < static_cast<uint64_t>(state.iterations())) state.SkipWithError("packets were not sent");
+  if (pair.a.machine->stats().tx_packets < static_cast<uint64_t>(state.iterations()))
+    state.SkipWithError("packets were not sent");
   state.SetBytesProcessed(state.iterations() * state.range(0));
 }
 BENCHMARK(PeerSend)->Name("Transport/PeerSend")->Apply(sizes);
