@@ -29,9 +29,9 @@
 #   f. `wg set` errors come back as wg errors: listen-port on a port another
 #      socket holds fails with "Address in use" and the port stays.
 #   g. `wg setconf IFACE FILE` with FILE from showconf: the configuration
-#      (dump without handshake and transfer columns) is unchanged; setconf
-#      replaces peers, so as with wireguard-go a new handshake follows, and
-#      traffic flows.
+#      (dump without handshake and transfer columns) is unchanged, and
+#      traffic flows. (setconf goes the way of a reload: peers it leaves as
+#      they were keep their sessions; wireguard-go would start them afresh.)
 #   h. `wg set IFACE listen-port 51900`: wg show reports it, only the new port
 #      is bound, traffic initiated by gw-a flows, gw-b follows gw-a to the new
 #      port (roaming), and then gw-b -> gw-a works too.
