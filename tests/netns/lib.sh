@@ -40,6 +40,10 @@
 #                         `wg show IFACE FIELD` in NS for the peer PUBKEY;
 #                         "" if not listed
 #   has_handshake NS IFACE PUBKEY   wg shows a handshake with PUBKEY
+#   show_query CMD FILE ARGS...   a value from a saved `sitelink show --json`
+#                         (FILE, or - for stdin) by tests/support/show_json.py:
+#                         drops, drop [REASON...], drop-deltas, peer PEER FIELD;
+#                         false and no output if it is not there
 #
 # Cleanup (on every exit, also after a failure or a signal) stops the
 # processes started with start_bg that are still running, runs the
@@ -155,6 +159,8 @@ has_handshake() {
   h=$(wg_field "$1" "$2" latest-handshakes "$3")
   [[ $h =~ ^[0-9]+$ ]] && ((h > 0))
 }
+
+show_query() { python3 "$_LIB_DIR/../support/show_json.py" "$@"; }
 
 on_cleanup() {
   local q

@@ -44,7 +44,8 @@
 #     invalid-mac1 and cookie-sent
 #   - each peer completed at least one handshake with the hub during the
 #     flood (its latest handshake on the hub changed: a rekey), and at
-#     least one while the hub was under load
+#     least one while the hub was under load, after the peer had received
+#     a cookie reply (its log): it rekeyed under load with a cookie (mac2)
 #   - each peer's ping loss during the flood is below LOSS_BOUND_PCT
 #   - after the flood the hub is alive, answers `sitelink show` and a ping
 #     from each peer
@@ -191,21 +192,10 @@ fi
 show_json() { ip netns exec "$NS_H" timeout 10 "$SITELINK" show "$TUN_H" --json >"$1" 2>"$1.err"; }
 
 # drops FILE: "reason count" lines from a saved `sitelink show --json`.
-drops() {
-  python3 -c 'import json,sys
-for k, v in json.load(open(sys.argv[1]))["interfaces"][0]["dropped"].items(): print(k, v)' "$1" 2>/dev/null || true
-}
+drops() { show_query drops "$1" || true; }
 # drop_deltas BEFORE AFTER: "reason increase" for every reason counted.
-drop_deltas() {
-  python3 -c 'import json,sys
-d = [json.load(open(f))["interfaces"][0]["dropped"] for f in sys.argv[1:]]
-for k in sorted(set(d[0]) | set(d[1])): print(k, d[1].get(k, 0) - d[0].get(k, 0))' "$1" "$2" 2>/dev/null || true
-}
-endpoint_of() {
-  python3 -c 'import json,sys
-for p in json.load(open(sys.argv[1]))["interfaces"][0]["peers"]:
-    if p["public_key"] == sys.argv[2]: print(p["endpoint"])' "$1" "$(pub "$2")" 2>/dev/null || true
-}
+drop_deltas() { show_query drop-deltas "$1" "$2" || true; }
+endpoint_of() { show_query peer "$1" "$(pub "$2")" endpoint || true; }
 
 iface_stat() { ip netns exec "$1" cat "/sys/class/net/$2/statistics/$3"; }
 # udp_stat NS FIELD: a counter from the Udp: lines of /proc/net/snmp.
@@ -243,9 +233,8 @@ PINGS=$(python3 -c "print(int($total_s / $PING_INTERVAL))")
 log "flood: $MODE, ${total_s}s in ${#PHASES[@]} phases at $RATE pps (replay at $REPLAY_RATE pps), $PINGS pings per peer"
 
 show_json "$WORK_DIR/show.0.json" || fail "the hub does not answer sitelink show before the flood"
-cookies0=() HS_BEFORE=()
+HS_BEFORE=()
 for n in 1 2; do
-  cookies0[n]=$(grep -c 'under load and sent a cookie' "${GW_LOG[$n]}" || true)
   HS_BEFORE[n]=$(hs_of "$n")
 done
 rx0=$(iface_stat "$NS_H" "$UL_H" rx_packets)
@@ -398,12 +387,21 @@ done
 # A peer's rekey attempt meets the load, gets a cookie and retries with
 # mac2 REKEY_TIMEOUT (5 s) later, still under load, whatever the age of its
 # session at the start (< REKEY): the phases are laid out for it.
+# cookie_times N: when pN received a cookie reply during the flood (Unix
+# seconds, from the UTC time stamps of its log's "under load and sent a
+# cookie" lines, which the peer writes only for a reply it could open).
+cookie_times() {
+  { grep 'under load and sent a cookie' "${GW_LOG[$1]}" || true; } | cut -d' ' -f1 | date -f - +%s.%3N |
+    awk -v t="$t_start" '$1 >= t'
+}
 log "handshake samples: $(grep -c . "$WORK_DIR/handshakes.log" || true) lines, $(grep -c 'sample failed' "$WORK_DIR/handshakes.log" || true) failed"
 for n in 1 2; do
   hs_times=$(awk -v k="$(pub "$n")" -v t="$t_start" '$1 == k && $2 > t { print $2 }' "$WORK_DIR/handshakes.log" | sort -u)
   count=$(grep -c . <<<"$hs_times" || true)
-  loaded=$(awk -v a="$LOAD_FROM" -v b="$LOAD_TO" '$1 > a && $1 < b { n++ } END { print n + 0 }' <<<"$hs_times")
-  cookies=$(($(grep -c 'under load and sent a cookie' "${GW_LOG[$n]}" || true) - cookies0[n]))
+  loaded_times=$(awk -v a="$LOAD_FROM" -v b="$LOAD_TO" '$1 > a && $1 < b' <<<"$hs_times")
+  loaded=$(grep -c . <<<"$loaded_times" || true)
+  ctimes=$(cookie_times "$n")
+  cookies=$(grep -c . <<<"$ctimes" || true)
   figure "p$n.handshake_age_at_start" "$((t_start - HS_BEFORE[n]))" s
   figure "p$n.handshakes" "$count" handshakes
   figure "p$n.handshakes_under_load" "$loaded" handshakes
@@ -414,9 +412,22 @@ for n in 1 2; do
     fail "p$n: no handshake with the hub completed during the ${total_s}s flood (rekey-after-time ${REKEY}s; $cookies cookie replies received)"
   fi
   if ((loaded >= 1)); then
-    pass "p$n: $loaded of them while the hub was under load (with a cookie: mac2)"
+    pass "p$n: $loaded of them while the hub was under load"
   else
     fail "p$n: no handshake completed while the hub was under load (handshakes at: $(tr '\n' ' ' <<<"$hs_times"); load $LOAD_FROM..$LOAD_TO)"
+  fi
+  # The rekey under load went through the cookie round trip: the peer got a
+  # cookie reply, and a handshake under load completed after it (the hub
+  # records whole seconds, so one at second S completed before S + 1).
+  first_cookie=$(head -n 1 <<<"$ctimes")
+  with_cookie=$(awk -v c="${first_cookie:-0}" 'c > 0 && $1 + 1 > c' <<<"$loaded_times" | head -n 1)
+  if ((cookies == 0)); then
+    fail "p$n: received no cookie reply during the flood: its rekey was never answered with a cookie"
+  elif [[ -z $with_cookie ]]; then
+    fail "p$n: got a cookie reply at $first_cookie but no handshake under load completed after it" \
+      "(handshakes under load at: $(tr '\n' ' ' <<<"$loaded_times"))"
+  else
+    pass "p$n: rekeyed under load with a cookie: cookie reply at $first_cookie, handshake at $with_cookie (mac2)"
   fi
 done
 
