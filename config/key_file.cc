@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "config/daemon_user.h"
 #include "handshake/base/secret.h"
 #include "handshake/base/unique_fd.h"
 
@@ -28,6 +29,14 @@ std::string trim(const char* p, size_t n) {
   return std::string(s.substr(b, e - b + 1));
 }
 
+// As ssh accepts a key file only from its user or root: root, the daemon's
+// user, or whoever reads it (`sitelink check` run by its owner).
+bool owner_may_hold_keys(uid_t owner) {
+  if (owner == 0 || owner == ::geteuid()) return true;
+  const auto user = find_user(kDaemonUserName);
+  return user && user->uid == owner;
+}
+
 }  // namespace
 
 std::string mode_text(mode_t mode) {
@@ -44,6 +53,10 @@ Result<std::string, std::string> read_key_file(const std::string& path) {
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return Err("cannot read key file " + quoted + ": " + std::strerror(errno));
   if (!S_ISREG(st.st_mode)) return Err("key file " + quoted + " is not a regular file");
+  if (!owner_may_hold_keys(st.st_uid)) {
+    return Err("key file " + quoted + " belongs to uid " + std::to_string(st.st_uid) + ", not to root or the '" +
+               kDaemonUserName + "' user; run 'chown root: " + path + "'");
+  }
   if ((st.st_mode & 077) != 0) {
     return Err("key file " + quoted + " is accessible by group or others (mode " + mode_text(st.st_mode) +
                "); run 'chmod 600 " + path + "'");

@@ -1,6 +1,7 @@
 // Reading key files (private-key-file, preshared-key-file) the way ssh reads
 // private keys: the file must be a regular file that neither group nor
-// others can access (mode & 077 == 0), and it holds one base64 key with
+// others can access (mode & 077 == 0), owned by root, the daemon's user
+// (daemon_user.h) or the reader, and it holds one base64 key with
 // surrounding whitespace ignored.
 #pragma once
 

@@ -193,8 +193,25 @@ Result<Loaded, Diagnostics> load_file(const std::string& path, const LoadOptions
   ::close(fd);
   if (!problem.empty()) return Err(file_error(path, problem));
   auto loaded = load_impl(text, path, options, st.st_mode);
+  if (options.record != nullptr) {
+    options.record->config_path = path;
+    options.record->config_text.swap(text);
+  }
   secure_zero(text.data(), text.size());  // inline keys
   return loaded;
+}
+
+Result<Loaded, Diagnostics> load_files(const FileSet& files) {
+  LoadOptions options;
+  options.key_files = &files.key_files;
+  return load_text(files.config_text, files.config_path, options);
+}
+
+void FileSet::wipe() {
+  secure_zero(config_text.data(), config_text.size());
+  config_text.clear();
+  for (auto& [path, contents] : key_files) secure_zero(contents.data(), contents.size());
+  key_files.clear();
 }
 
 }  // namespace sitelink::config

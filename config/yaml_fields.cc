@@ -213,6 +213,19 @@ std::optional<bool> bool_value(const Entry& e, Reporter& r) {
   return std::nullopt;
 }
 
+namespace {
+
+// A key file's trimmed text: from the file system, or from the contents the
+// privileged side read (LoadOptions::key_files).
+Result<std::string, std::string> key_file_contents(const std::string& path, const LoadOptions& options) {
+  if (options.key_files == nullptr) return read_key_file(path);
+  const auto it = options.key_files->find(path);
+  if (it == options.key_files->end()) return Err("key file '" + path + "' was not read by the privileged process");
+  return it->second;
+}
+
+}  // namespace
+
 bool read_key(const Entry& e, bool from_file, std::string_view what, Context& ctx, std::span<uint8_t, 32> out) {
   const std::string w(what);
   const std::string expected = "44 characters of base64 (from '" + std::string(tool_for(what)) + "')";
@@ -234,12 +247,15 @@ bool read_key(const Entry& e, bool from_file, std::string_view what, Context& ct
   if (!ctx.options.read_key_files) return false;
   std::filesystem::path p(*text);
   if (p.is_relative()) p = std::filesystem::path(ctx.base_dir) / p;
-  auto contents = read_key_file(p.string());
+  auto contents = key_file_contents(p.string(), ctx.options);
   if (!contents) {
     ctx.report.error(at, e.path, contents.error());
     return false;
   }
   const bool ok = handshake::key_from_base64(*contents, out);
+  if (ctx.options.record != nullptr) {
+    ctx.options.record->key_files[p.string()] = *contents;
+  }
   secure_zero(contents->data(), contents->size());
   if (!ok)
     ctx.report.error(at, e.path, "key file '" + p.string() + "' does not hold a valid " + w + "; expected " + expected);

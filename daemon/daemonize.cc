@@ -87,6 +87,11 @@ Detach::~Detach() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+void Detach::release() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
 void Detach::ready() {
   if (fd_ < 0) return;
   // A parent that is gone has nobody to tell: nothing more to do.

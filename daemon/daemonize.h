@@ -29,6 +29,10 @@ class Detach {
   void ready();
   // In the child: start-up failed; the parent prints `message` and exits 1.
   void failed(std::string_view message);
+  // In a process that will say neither (privsep.h's monitor, whose network
+  // process reports): closes its copy of the pipe, so that the parent's
+  // wait ends when the reporting process ends.
+  void release();
 
  private:
   int fd_ = -1;  // the pipe's write end, in the child

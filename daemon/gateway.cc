@@ -18,6 +18,7 @@
 #include "daemon/exit_codes.h"
 #include "daemon/memory_lock.h"
 #include "daemon/privileges.h"
+#include "daemon/privsep.h"
 
 namespace sitelink::daemon {
 
@@ -83,14 +84,19 @@ Gateway::Gateway(std::string path, config::Config cfg, tunnel::Logger& log, tunn
   dev_ = std::make_unique<tunnel::Device>(cfg_.interface.private_key, s, clock_, rng_, tun_, udp_, log_);
 }
 
-// Drops every privilege but CAP_NET_ADMIN, then starts the threads: a
-// thread keeps the capabilities it was started with (capset is per thread).
-void Gateway::drop_privileges_and_start_threads() {
-  if (auto r = keep_only_net_admin(); !r) {
-    LogLine(log_, LogLevel::kWarn) << "could not drop privileges: " << r.error().message();
+// Becomes the daemon's user with CAP_NET_ADMIN only (privileges.h), then
+// starts the threads: a thread keeps the capabilities it was started with
+// (capset is per thread). Input from the network is read only after this.
+tunnel::SysResult<void> Gateway::drop_privileges_and_start_threads(const config::DaemonUser& user) {
+  if (auto r = become_network_process(user); !r) {
+    return tunnel::sys_error(r.error().error, "cannot drop privileges to user '" + user.name + "': " +
+                                                  r.error().message() + "; refusing to read network input");
   }
+  LogLine(log_, LogLevel::kDebug) << "network process runs as " << user.name << " with CAP_NET_ADMIN only";
   resolver_.start();
   start_crypto(cfg_.interface.data_path);
+  monitor_->socket_up();
+  return {};
 }
 
 // (Re)starts the crypto threads crypto-threads asks for; a thread that
@@ -112,7 +118,7 @@ size_t Gateway::set_crypto(const config::DataPathConfig& d) {
 Gateway::~Gateway() = default;
 
 tunnel::SysResult<std::unique_ptr<Gateway>> Gateway::start(std::string path, const config::Config& cfg,
-                                                           tunnel::Logger& log) {
+                                                           tunnel::Logger& log, Separation sep) {
   handshake::crypto_init();
   protect_secrets(log);
   auto signals = block_signals();
@@ -131,6 +137,8 @@ tunnel::SysResult<std::unique_ptr<Gateway>> Gateway::start(std::string path, con
   std::unique_ptr<Gateway> g(
       new Gateway(std::move(path), std::move(base), log, std::move(*nl), std::move(*tun), std::move(*udp)));
   g->signals_ = std::move(*signals);
+  g->monitor_ = std::make_unique<MonitorLink>(std::move(sep.channel));
+  g->notifier_.relay_through([m = g->monitor_.get()](std::string_view s) { m->notify(s); });
   if (auto r = g->configure_link(); !r) return Err(r.error());
   // Addresses, peers and routes. The first packets can enter the interface
   // once this returns, and every peer with an endpoint has been sent an
@@ -141,11 +149,12 @@ tunnel::SysResult<std::unique_ptr<Gateway>> Gateway::start(std::string path, con
   g->apply(before, cfg, "start-up", g->path_);
   if (auto r = g->setup_loop(); !r) return Err(r.error());
   // Everything that needs more than CAP_NET_ADMIN is done.
-  g->drop_privileges_and_start_threads();
+  if (auto r = g->drop_privileges_and_start_threads(sep.user); !r) return Err(r.error());
   return g;
 }
 
-tunnel::SysResult<std::unique_ptr<Gateway>> Gateway::start_interface(const std::string& iface, tunnel::Logger& log) {
+tunnel::SysResult<std::unique_ptr<Gateway>> Gateway::start_interface(const std::string& iface, tunnel::Logger& log,
+                                                                     Separation sep) {
   handshake::crypto_init();
   protect_secrets(log);
   auto signals = block_signals();
@@ -167,12 +176,14 @@ tunnel::SysResult<std::unique_ptr<Gateway>> Gateway::start_interface(const std::
   g->dev_->clear_private_key(g->rng_);
   g->cfg_.interface.private_key = handshake::PrivateKey();  // none until `wg` sets one
   g->signals_ = std::move(*signals);
+  g->monitor_ = std::make_unique<MonitorLink>(std::move(sep.channel));
+  g->notifier_.relay_through([m = g->monitor_.get()](std::string_view s) { m->notify(s); });
   if (auto r = g->setup_loop(); !r) return Err(r.error());
   g->control_->set_on_removed([gw = g.get()] {
     LogLine(gw->log_, LogLevel::kInfo) << "control socket " << gw->control_->path() << " removed, shutting down";
     gw->loop_->stop();
   });
-  g->drop_privileges_and_start_threads();
+  if (auto r = g->drop_privileges_and_start_threads(sep.user); !r) return Err(r.error());
   return g;
 }
 
@@ -272,6 +283,7 @@ tunnel::SysResult<void> Gateway::setup_loop() {
   if (auto r = loop_->watch(udp_.fd(), [this] { dev_->handle_udp_readable(); }); !r) return r;
   if (auto r = loop_->watch(signals_.get(), [this] { on_signal(); }); !r) return r;
   if (auto r = loop_->watch(resolver_.fd(), [this] { take_resolved(); }); !r) return r;
+  if (auto r = loop_->watch(monitor_->fd(), [this] { on_monitor(); }); !r) return r;
   auto control = ControlSocket::listen(cfg_.interface.name, *this, *loop_);
   if (!control) return Err(control.error());
   control_ = std::move(*control);
@@ -365,18 +377,42 @@ void Gateway::on_signal() {
   }
 }
 
+// The monitor reads the files (they may be root's alone) and hands them
+// over; see on_monitor.
 void Gateway::reload() {
   if (path_.empty()) {
     LogLine(log_, LogLevel::kInfo) << "SIGHUP ignored: no configuration file (configure with wg)";
     return;
   }
+  monitor_->ask_reload();
+}
+
+void Gateway::on_monitor() {
+  auto in = monitor_->read();
+  for (auto& files : in.file_sets) {
+    apply_files(files);
+    files.wipe();
+  }
+  if (!in.error.empty()) LogLine(log_, LogLevel::kError) << "monitor channel: " << in.error;
+  if (in.stop) {
+    LogLine(log_, LogLevel::kInfo) << "received " << strsignal(*in.stop) << " (through the monitor), shutting down";
+    loop_->stop();
+  } else if (in.gone) {
+    LogLine(log_, LogLevel::kError) << "the monitor process is gone; shutting down";
+    loop_->stop();
+  }
+}
+
+void Gateway::apply_files(const config::FileSet& files) {
   timespec mono{};
   clock_gettime(CLOCK_MONOTONIC, &mono);
   const long long usec = static_cast<long long>(mono.tv_sec) * 1'000'000 + mono.tv_nsec / 1000;
   notifier_.send("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec));
-  auto loaded = config::load_file(path_);
+  auto loaded = config::load_files(files);
   if (!loaded) {
-    LogLine(log_, LogLevel::kError) << "reload: " << path_ << " is invalid; keeping the running configuration";
+    // The monitor validated the same text: only a race with an edit gets here.
+    LogLine(log_, LogLevel::kError) << "reload: " << files.config_path
+                                    << " is invalid; keeping the running configuration";
     for (const auto& d : loaded.error()) LogLine(log_, LogLevel::kError) << "reload: " << d.to_string();
   } else {
     for (const auto& d : loaded->warnings) {
@@ -421,10 +457,42 @@ bool Gateway::set_log_level(std::optional<config::LogLevel> level) {
   return true;
 }
 
+namespace {
+
+// Splits into the monitor and the network process (privsep.h). Returns the
+// exit code in the monitor; nullopt in the network process, with `sep` set.
+std::optional<int> separate(const std::string& config_path, const std::string& iface, tunnel::Logger& log,
+                            Gateway::Separation& sep, Detach* detach) {
+  auto user = network_user();
+  if (!user) {
+    LogLine(log, LogLevel::kError) << "sitelinkd: " << user.error().message();
+    if (detach != nullptr) detach->failed("sitelinkd: " + user.error().message());
+    return kExitFailure;
+  }
+  auto split = split_processes();
+  if (!split) {
+    LogLine(log, LogLevel::kError) << "sitelinkd: " << split.error().message();
+    if (detach != nullptr) detach->failed("sitelinkd: " + split.error().message());
+    return kExitFailure;
+  }
+  if (split->is_monitor()) {
+    // The network process says ready or failed to whoever waits.
+    if (detach != nullptr) detach->release();
+    return run_monitor(std::move(*split), MonitorOptions{config_path, socket_path(iface)}, log);
+  }
+  sep.channel = std::move(split->channel);
+  sep.user = *user;
+  return std::nullopt;
+}
+
+}  // namespace
+
 int run_gateway(const std::string& path, const config::Config& cfg, std::optional<config::LogLevel> cli_level) {
   tunnel::Logger log;
   log.set_level(to_tunnel(cli_level.value_or(cfg.interface.log_level.value_or(config::LogLevel::kInfo))));
-  auto g = Gateway::start(path, cfg, log);
+  Gateway::Separation sep;
+  if (auto monitor_exit = separate(path, cfg.interface.name, log, sep, nullptr)) return *monitor_exit;
+  auto g = Gateway::start(path, cfg, log, std::move(sep));
   if (!g) {
     LogLine(log, LogLevel::kError) << "sitelinkd: " << g.error().message();
     return kExitFailure;
@@ -442,7 +510,9 @@ int run_interface(const std::string& iface, bool foreground, config::LogLevel le
   tunnel::Logger log;
   log.set_level(to_tunnel(level));
   if (detached) log.to_syslog("sitelinkd");
-  auto g = Gateway::start_interface(iface, log);
+  Gateway::Separation sep;
+  if (auto monitor_exit = separate("", iface, log, sep, &detach)) return *monitor_exit;
+  auto g = Gateway::start_interface(iface, log, std::move(sep));
   if (!g) {
     const std::string why = "sitelinkd: " + g.error().message();
     LogLine(log, LogLevel::kError) << why;

@@ -11,6 +11,7 @@
 
 #include "config/types.h"
 #include "daemon/control_socket.h"
+#include "daemon/privsep.h"
 #include "daemon/reconfigure.h"
 #include "daemon/resolver.h"
 #include "daemon/sd_notify.h"
@@ -35,13 +36,20 @@ inline tunnel::LinuxUdp::Options udp_options(const config::DataPathConfig& d) {
 class Gateway final : public UapiBackend, private GatewayControl {
  public:
   // Sets everything up; on failure the error says what could not be done.
+  // The network process's side of privilege separation (privsep.h): the
+  // channel to the monitor and the user to become once set up.
+  struct Separation {
+    UniqueFd channel;
+    config::DaemonUser user;
+  };
   [[nodiscard]] static tunnel::SysResult<std::unique_ptr<Gateway>> start(std::string config_path,
                                                                          const config::Config& cfg,
-                                                                         tunnel::Logger& log);
+                                                                         tunnel::Logger& log, Separation sep);
   // Cross-platform mode (`sitelinkd IFACE`, as `wireguard-go IFACE`): only
   // the TUN and the control socket; everything else comes from `wg`.
   [[nodiscard]] static tunnel::SysResult<std::unique_ptr<Gateway>> start_interface(const std::string& iface,
-                                                                                   tunnel::Logger& log);
+                                                                                   tunnel::Logger& log,
+                                                                                   Separation sep);
   Gateway(const Gateway&) = delete;
   Gateway& operator=(const Gateway&) = delete;
   ~Gateway() override;
@@ -62,7 +70,7 @@ class Gateway final : public UapiBackend, private GatewayControl {
           tunnel::LinuxUdp udp);
   [[nodiscard]] tunnel::SysResult<void> configure_link();
   [[nodiscard]] tunnel::SysResult<void> setup_loop();
-  void drop_privileges_and_start_threads();
+  [[nodiscard]] tunnel::SysResult<void> drop_privileges_and_start_threads(const config::DaemonUser& user);
   void start_crypto(const config::DataPathConfig& d);
   // The one change path (reconfigure.h): `next` over `before` (the
   // configuration in effect) becomes cfg_; logged as `what` (log_report).
@@ -71,6 +79,8 @@ class Gateway final : public UapiBackend, private GatewayControl {
   void on_signal();
   void on_tun_readable();
   void reload();
+  void on_monitor();
+  void apply_files(const config::FileSet& files);
   void re_resolve();
   void take_resolved();
   void after_events();
@@ -100,6 +110,7 @@ class Gateway final : public UapiBackend, private GatewayControl {
   tunnel::UniqueFd signals_;
   Resolver resolver_;
   std::unique_ptr<ControlSocket> control_;
+  std::unique_ptr<MonitorLink> monitor_;
   Notifier notifier_;
   std::set<config::IpPrefix> routes_;     // routes we added
   std::set<config::IpPrefix> addresses_;  // addresses we added

@@ -22,7 +22,12 @@ Notifier::Notifier() {
 }
 
 void Notifier::send(std::string_view state) const {
-  if (path_.empty() || path_.size() >= sizeof(sockaddr_un::sun_path)) return;
+  if (path_.empty()) return;
+  if (relay_) {
+    relay_(state);
+    return;
+  }
+  if (path_.size() >= sizeof(sockaddr_un::sun_path)) return;
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, path_.data(), path_.size());

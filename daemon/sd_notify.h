@@ -4,7 +4,9 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace sitelink::daemon {
@@ -14,12 +16,16 @@ class Notifier {
   Notifier();  // reads $NOTIFY_SOCKET and $WATCHDOG_USEC
   bool enabled() const { return !path_.empty(); }
   void send(std::string_view state) const;
+  // Sends through `relay` instead (the network process, whose monitor is
+  // the main PID that systemd listens to; privsep.h).
+  void relay_through(std::function<void(std::string_view)> relay) { relay_ = std::move(relay); }
   // Half of $WATCHDOG_USEC (how often to send WATCHDOG=1), when set.
   std::optional<std::chrono::microseconds> watchdog_interval() const { return watchdog_; }
 
  private:
   std::string path_;
   std::optional<std::chrono::microseconds> watchdog_;
+  std::function<void(std::string_view)> relay_;
 };
 
 }  // namespace sitelink::daemon

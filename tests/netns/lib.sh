@@ -135,18 +135,68 @@ ping_counts() {
 
 count() { grep -c -- "$1" "$2" || true; }
 
-# crypto_threads PID: how many sitelinkd crypto threads (sitelink-crypto) PID runs.
-crypto_threads() { cat /proc/"$1"/task/*/comm 2>/dev/null | grep -cx sitelink-crypto || true; }
+# network_pid PID: the network process of the sitelinkd whose monitor is
+# PID (privilege separation: the process a test starts is the monitor; the
+# packets, threads and capabilities are its one child's); nothing if there
+# is none (yet).
+network_pid() { pgrep -P "$1" -x sitelinkd | head -n 1 || true; }
 
-# threads_beyond_net_admin PID: each thread of PID whose effective, permitted
-# or bounding capabilities are anything but CAP_NET_ADMIN alone, as
-# NAME/TID:CAPS (nothing when all are; capabilities are per thread).
+# crypto_threads PID: how many crypto threads (sitelink-crypto) the
+# sitelinkd with monitor PID runs.
+crypto_threads() {
+  local pid
+  pid=$(network_pid "$1")
+  [[ -n $pid ]] || { echo 0; return; }
+  cat /proc/"$pid"/task/*/comm 2>/dev/null | grep -cx sitelink-crypto || true
+}
+
+# threads_beyond_net_admin PID [BOUNDING]: each thread of the network process
+# of the sitelinkd with monitor PID that runs as root, holds anything but
+# CAP_NET_ADMIN in its effective or permitted set, anything inheritable or
+# ambient, anything in its bounding set beyond BOUNDING (default
+# 0000000000001000, CAP_NET_ADMIN alone) or lacks no_new_privs, as
+# NAME/TID:WHAT (nothing when all are right; capabilities are per thread).
 threads_beyond_net_admin() {
-  local t caps
-  for t in /proc/"$1"/task/*; do
-    caps=$(awk '/^Cap(Eff|Prm|Bnd):/ { print $2 }' "$t/status" 2>/dev/null | sort -u)
-    [[ -z $caps || $caps == 0000000000001000 ]] || echo "$(cat "$t/comm")/${t##*/}:${caps//$'\n'/,}"
+  local pid t bnd=${2:-0000000000001000} st
+  pid=$(network_pid "$1")
+  [[ -n $pid ]] || { echo "sitelinkd/$1:no-network-process"; return; }
+  for t in /proc/"$pid"/task/*; do
+    st=$(awk -v bnd="$bnd" '
+      /^Uid:/ { for (i = 2; i <= 5; i++) if ($i == 0) bad = bad " uid0" }
+      /^Cap(Eff|Prm):/ && $2 != "0000000000001000" { bad = bad " " $1 $2 }
+      /^Cap(Inh|Amb):/ && $2 != "0000000000000000" { bad = bad " " $1 $2 }
+      /^CapBnd:/ && $2 != "0000000000001000" && $2 != bnd { bad = bad " " $1 $2 }
+      /^NoNewPrivs:/ { nnp = $2 }
+      END { if (nnp != 1) bad = bad " NoNewPrivs:" nnp; print bad }' "$t/status" 2>/dev/null)
+    [[ -z $st ]] || echo "$(cat "$t/comm" 2>/dev/null)/${t##*/}:${st# }"
   done
+}
+
+# monitor_beyond_read PID [BOUNDING]: what the monitor PID holds beyond
+# CAP_DAC_READ_SEARCH (effective, permitted; bounding beyond BOUNDING if
+# given), inheritable or ambient capabilities, no_new_privs unset, or an
+# open socket other than a UNIX one (it must never touch the network);
+# nothing when all is right.
+monitor_beyond_read() {
+  local bad fd
+  bad=$(awk -v bnd="${2:-0000000000000004}" '
+    /^Cap(Eff|Prm):/ && $2 != "0000000000000004" && $2 != "0000000000000000" { b = b " " $1 $2 }
+    /^CapBnd:/ && $2 != "0000000000000004" && $2 != "0000000000000000" && $2 != bnd { b = b " " $1 $2 }
+    /^Cap(Inh|Amb):/ && $2 != "0000000000000000" { b = b " " $1 $2 }
+    /^NoNewPrivs:/ && $2 != 1 { b = b " NoNewPrivs:" $2 }
+    END { print b }' "/proc/$1/status" 2>/dev/null)
+  for fd in /proc/"$1"/fd/*; do
+    case $(readlink "$fd" 2>/dev/null) in
+      /dev/net/tun) bad+=" tun-fd" ;;
+      socket:*)
+        local ino
+        ino=$(readlink "$fd" | tr -dc 0-9)
+        awk -v i="$ino" '$7 == i { f = 1 } END { exit !f }' /proc/"$1"/net/unix 2>/dev/null ||
+          bad+=" non-unix-socket:$ino"
+        ;;
+    esac
+  done
+  echo "${bad# }"
 }
 
 wg_field() {

@@ -341,7 +341,7 @@ case_f() {
     write_a "$CFG_A" b+lan
     sighup_a
     if wait_until "gw-a's $n crypto threads" "$RELOAD_BOUND" crypto_threads_are "$pid" "$n"; then
-      local tasks=("/proc/$pid/task"/*)
+      local tasks=("/proc/$(network_pid "$pid")/task"/*)
       pass "f: crypto-threads: $n applied by the reload (${#tasks[@]} threads in all)"
     else
       fail "f: gw-a does not run $n crypto threads after the reload"

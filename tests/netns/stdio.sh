@@ -30,7 +30,7 @@ q="${PREFIX}q" f="${PREFIX}f" c="${PREFIX}c" d="${PREFIX}d"
 on_cleanup rm -f "/run/wireguard/$q.sock" "/run/wireguard/$f.sock" "/run/wireguard/$c.sock" "/run/wireguard/$d.sock"
 # A daemonized sitelinkd is not our child: if one outlives the test, stop it
 # (found by its unique command line).
-on_cleanup sh -c "pid=\$(pgrep -fx '$sitelinkd $q'); [ -n \"\$pid\" ] && kill \$pid; true"
+on_cleanup sh -c "pid=\$(pgrep -fxo '$sitelinkd $q'); [ -n \"\$pid\" ] && kill \$pid; true"
 for n in q peer; do gen_key wg "$WORK_DIR" "$n"; done
 
 # alive PID: running, not a zombie.
@@ -62,7 +62,7 @@ printf -v up_cmd '%q ' "${up[@]}"
 
 check_daemon_lives_on() {
   local how=$1 port=$2 pid
-  pid=$(pgrep -fx "$sitelinkd $q" || true)
+  pid=$(pgrep -fxo "$sitelinkd $q" || true)
   if [[ -z $pid ]]; then
     fail "a ($how): no sitelinkd $q running after wg-quick up"
     return

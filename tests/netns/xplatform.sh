@@ -126,7 +126,7 @@ AllowedIPs = 198.18.2.0/24
 CONF
 chmod 600 "$WORK_DIR/$xq.conf"
 # If a daemon of ours outlives the test, stop it (found by its unique name).
-on_cleanup sh -c "pid=\$(pgrep -fx '$sitelinkd $xq'); [ -n \"\$pid\" ] && kill \$pid; true"
+on_cleanup sh -c "pid=\$(pgrep -fxo '$sitelinkd $xq'); [ -n \"\$pid\" ] && kill \$pid; true"
 if timeout 20 ip netns exec "$ua" env WG_QUICK_USERSPACE_IMPLEMENTATION="$sitelinkd" \
   wg-quick up "$WORK_DIR/$xq.conf" >"$WORK_DIR/wg-quick-up.log" 2>&1; then
   pass "wg-quick up with WG_QUICK_USERSPACE_IMPLEMENTATION=sitelinkd"
