@@ -29,15 +29,16 @@ std::string trim(const char* p, size_t n) {
   return std::string(s.substr(b, e - b + 1));
 }
 
-// As ssh accepts a key file only from its user or root: root, the daemon's
-// user, or whoever reads it (`sitelink check` run by its owner).
 bool owner_may_hold_keys(uid_t owner) {
-  if (owner == 0 || owner == ::geteuid()) return true;
   const auto user = find_user(kDaemonUserName);
-  return user && user->uid == owner;
+  return key_file_owner_allowed(owner, ::geteuid(), user ? std::optional<uid_t>(user->uid) : std::nullopt);
 }
 
 }  // namespace
+
+bool key_file_owner_allowed(uid_t owner, uid_t reader, std::optional<uid_t> daemon_uid) {
+  return owner == 0 || owner == reader || (daemon_uid && owner == *daemon_uid);
+}
 
 std::string mode_text(mode_t mode) {
   char buf[8];

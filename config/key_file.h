@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 
 #include "handshake/base/result.h"
@@ -17,6 +18,11 @@ namespace sitelink::config {
 // caller must wipe the returned text (secure_zero) once it is decoded. On
 // failure the error is a message naming the file and the fix.
 [[nodiscard]] Result<std::string, std::string> read_key_file(const std::string& path);
+
+// As ssh accepts a key file only from its user or root: root, the reader
+// (`sitelink check` run by the file's owner) or the daemon's user (the
+// `sitelink` user, when it exists).
+bool key_file_owner_allowed(uid_t owner, uid_t reader, std::optional<uid_t> daemon_uid);
 
 // "0644": a file mode's permission bits, as messages name them.
 std::string mode_text(mode_t mode);

@@ -226,8 +226,8 @@ void ControlSocket::on_accept() {
       accept_paused_until_ = Clock::now() + kAcceptRetry;
       return;
     }
-    if (conns_.size() >= limits_.max_connections) {
-      debug("too many clients, one refused");
+    if (conns_.size() >= limits_.max_connections && !evict_idle()) {
+      debug("too many clients, all busy: one refused");
       continue;  // closed by UniqueFd
     }
     epoll_event ev{};
@@ -362,6 +362,24 @@ void ControlSocket::update(Conn& c) {
     }
     c.events = want;
   }
+}
+
+// Full: the connection idle (nothing half-received or unsent) the longest
+// makes room, so that clients which connect and wait cannot hold every
+// slot; false if none is idle (busy ones are cut off by stall_timeout).
+bool ControlSocket::evict_idle() {
+  int oldest = -1;
+  Clock::time_point since = Clock::time_point::max();
+  for (const auto& [fd, c] : conns_) {
+    if (c->in.empty() && c->out.empty() && c->last_progress < since) {
+      oldest = fd;
+      since = c->last_progress;
+    }
+  }
+  if (oldest < 0) return false;
+  debug("too many clients: the longest idle one closed to make room");
+  close_conn(oldest);
+  return true;
 }
 
 void ControlSocket::close_conn(int fd) {

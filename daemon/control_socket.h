@@ -15,7 +15,8 @@
 // larger than Limits::max_request is answered errno=-EMSGSIZE and the
 // connection closed; a client that stops reading or writing mid-request for
 // stall_timeout, or sits idle for idle_timeout, is cut off; beyond
-// max_connections new clients are closed at once.
+// max_connections a new client takes the place of the one idle the longest
+// (connected, nothing in flight), or is closed at once if none is idle.
 #pragma once
 
 #include <sys/types.h>
@@ -98,6 +99,7 @@ class ControlSocket {
   void answer(Conn& c, UapiOp op, std::string_view body);
   void update(Conn& c);
   void close_conn(int fd);
+  bool evict_idle();
   void arm_timer();
   void debug(const std::string& msg);
 

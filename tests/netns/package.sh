@@ -153,6 +153,11 @@ if ((${#NEEDED[@]} >= 2)); then
 else
   fail "could not find which packages the binaries' libraries come from: ${NEEDED[*]:-none}"
 fi
+if [[ ", $DEPENDS," == *", adduser,"* || ", $DEPENDS," == *", adduser "* ]]; then
+  pass "Depends on adduser (postinst makes the sitelink user)"
+else
+  fail "Depends lacks adduser: $DEPENDS"
+fi
 for lib in "${NEEDED[@]}"; do
   if [[ ", $DEPENDS," == *", $lib "* || ", $DEPENDS," == *", $lib,"* ]]; then
     pass "Depends on $lib (dpkg-shlibdeps)"
@@ -182,6 +187,12 @@ else
 fi
 for f in "${FILES[@]}"; do [[ -f $f ]] || fail "$f not installed"; done
 if [[ $(stat -c '%a %U' /etc/sitelink) == "700 root" ]]; then pass "/etc/sitelink installed 0700 root"; else fail "/etc/sitelink: $(stat -c '%a %U' /etc/sitelink)"; fi
+if u=$(getent passwd sitelink) && [[ $(cut -d: -f3 <<<"$u") -lt 1000 && $(cut -d: -f7 <<<"$u") == */nologin ]] &&
+  getent group sitelink >/dev/null; then
+  pass "the sitelink system user and group exist (the network process runs as it): $u"
+else
+  fail "no sitelink system user after install: '${u:-}'"
+fi
 if out=$(/usr/sbin/sitelinkd --version) && [[ $out == "sitelinkd $VERSION" ]]; then
   pass "/usr/sbin/sitelinkd --version: $out"
 else

@@ -204,13 +204,16 @@ udp_stat() {
   ip netns exec "$1" awk -v f="$2" '$1 == "Udp:" { if (!n) { for (i = 2; i <= NF; i++) col[$i] = i; n = 1 } else print $col[f] }' /proc/net/snmp
 }
 
-# proc_wait_ns PID: time its threads spent runnable but waiting for a CPU
-# (schedstat's second field): high when the machine, not the hub, is busy.
+# proc_wait_ns PID: time its threads (and its children's: sitelinkd's
+# network process) spent runnable but waiting for a CPU (schedstat's second
+# field): high when the machine, not the hub, is busy.
 proc_wait_ns() {
-  local t run wait total=0
-  for t in "/proc/$1/task/"*/schedstat; do
-    read -r run wait _ <"$t" 2>/dev/null || continue
-    total=$((total + wait))
+  local p t run wait total=0
+  for p in $(_proc_tree "$1"); do
+    for t in "/proc/$p/task/"*/schedstat; do
+      read -r run wait _ <"$t" 2>/dev/null || continue
+      total=$((total + wait))
+    done
   done
   echo "$total"
 }

@@ -429,7 +429,9 @@ TEST_F(ControlSocketTest, AClientThatStallsIsCutOff) {
   EXPECT_LT(got.size(), format_get(big).size());
 }
 
-TEST_F(ControlSocketTest, ConnectionsBeyondTheCapAreClosed) {
+// Full, a new client takes the place of the one idle the longest: clients
+// that connect and wait cannot lock `wg` out (issue 14.5).
+TEST_F(ControlSocketTest, BeyondTheCapTheLongestIdleConnectionMakesRoom) {
   Served s(backend_);
   ControlSocket::Limits limits;
   limits.max_connections = 2;
@@ -437,14 +439,38 @@ TEST_F(ControlSocketTest, ConnectionsBeyondTheCapAreClosed) {
   s.start();
   const auto a = connect_unix(path());
   const auto b = connect_unix(path());
-  // Both are in: each has had an answer.
+  // Both are in: each has had an answer, b before a.
   send_all(b.get(), "get=1\n\n");
   ASSERT_EQ(read_answers(b.get(), 1), format_get(one_peer_state()) + "errno=0\n\n");
   send_all(a.get(), "get=1\n\n");
   ASSERT_EQ(read_answers(a.get(), 1), format_get(one_peer_state()) + "errno=0\n\n");
   const auto c = connect_unix(path());
-  EXPECT_TRUE(closed_within(c.get(), 2000ms));
+  send_all(c.get(), "get=1\n\n");
+  EXPECT_EQ(read_answers(c.get(), 1), format_get(one_peer_state()) + "errno=0\n\n");
+  EXPECT_TRUE(closed_within(b.get(), 2000ms)) << "b, idle the longest, was not closed";
   send_all(a.get(), "get=1\n\n");
+  EXPECT_EQ(read_answers(a.get(), 1), format_get(one_peer_state()) + "errno=0\n\n");
+}
+
+TEST_F(ControlSocketTest, BeyondTheCapWithEveryConnectionBusyTheNewOneIsClosed) {
+  Served s(backend_);
+  ControlSocket::Limits limits;
+  limits.max_connections = 2;
+  ASSERT_TRUE(s.listen_at(path(), limits));
+  s.start();
+  const auto a = connect_unix(path());
+  const auto b = connect_unix(path());
+  // Each is in (answered), then holds half a request: busy, not idle. The
+  // halves become readable before c connects, and the socket's epoll set
+  // reports readiness in that order, so they are read before c is accepted.
+  for (const auto* x : {&a, &b}) {
+    send_all(x->get(), "get=1\n\n");
+    ASSERT_EQ(read_answers(x->get(), 1), format_get(one_peer_state()) + "errno=0\n\n");
+    send_all(x->get(), "get=1\n");
+  }
+  const auto c = connect_unix(path());
+  EXPECT_TRUE(closed_within(c.get(), 2000ms));
+  send_all(a.get(), "\n");
   EXPECT_EQ(read_answers(a.get(), 1), format_get(one_peer_state()) + "errno=0\n\n");
 }
 
