@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
-# README.md's quick start, run as written with the built Debian package: two
-# gateways in network namespaces follow the README's marked blocks, read
-# from README.md when this runs (not a copy), and then the offices reach
-# each other. The docs cannot drift from the product.
+# README.md's quick start and key rotation, run as written with the built
+# Debian package: two gateways in network namespaces follow the README's
+# marked blocks, read from README.md when this runs (not a copy), and then
+# the offices reach each other, before and after the rotation. The docs
+# cannot drift from the product.
 #
 # Usage: readme-quickstart.sh BUILD_DIR      (an up-to-date build tree)
 #
-# The blocks: a line `<!-- quickstart:SIDE -->` or `<!-- quickstart:SIDE
-# file=PATH -->` right before a fenced code block marks it. SIDE is
+# The blocks: a line `<!-- KIND:SIDE -->` or `<!-- KIND:SIDE file=PATH -->`
+# right before a fenced code block marks it. KIND is quickstart (section
+# "Quick start") or rotate (section "Rotating keys"); SIDE is
 # `install` (run once, on this machine), `office-a` or `office-b` (run in
 # that gateway's network namespace). A block with file=PATH is the content of
 # PATH (written mode 0600, as the admin's editor would under umask 077); any
 # other block is shell, run with bash -eu -o pipefail (every command must
-# succeed), at most BLOCK_BOUND seconds, in document order. The only
-# changes made to a block, all mechanical:
-#   - OFFICE_A_PUBLIC_KEY / OFFICE_B_PUBLIC_KEY become the line
-#     `sitelink pubkey` prints for /etc/sitelink/office-a.key / office-b.key
+# succeed), at most BLOCK_BOUND seconds, in document order: the quickstart
+# blocks, checks, the rotate blocks, checks. The only changes made to a
+# block, all mechanical:
+#   - OFFICE_X_PUBLIC_KEY and OFFICE_X_OLD_PUBLIC_KEY (X = A or B) become the
+#     line `sitelink pubkey` prints for /etc/sitelink/office-x.key, and
+#     OFFICE_X_NEW_PUBLIC_KEY the one for /etc/sitelink/office-x.key.new
 #     (the admin pastes the other office's key);
 #   - the interface name sl0 becomes a unique name per office (SPEC.md, "Test
 #     networks"), so that this run collides with nothing on the machine;
@@ -36,7 +40,9 @@
 # Checks: the blocks are there and each succeeds; office A's file agrees
 # with the shipped example (every line of it but public-key is in the
 # example); the gateways run the packaged /usr/sbin/sitelinkd; the hosts
-# behind the gateways ping each other over IPv4 and IPv6; every drop reason
+# behind the gateways ping each other over IPv4 and IPv6; after the
+# rotation, gw-a runs with the new key, gw-b has had a handshake with it,
+# and the hosts ping each other again; every drop reason
 # the code counts (tunnel/device.cc) is in the README's table, in the
 # installed `sitelink --help` and in its man page; `dpkg --purge` keeps
 # /etc/sitelink with the keys, as the README says.
@@ -70,7 +76,7 @@ BUILD_DIR=$(cd "$BUILD_DIR" && pwd)
 if grep -q '^SITELINK_SANITIZE:BOOL=ON' "$BUILD_DIR/CMakeCache.txt"; then
   skip "$BUILD_DIR is a sanitizer build"
 fi
-require_tools cpack dpkg dpkg-query ip ping timeout sysctl awk sed setsid zcat
+require_tools cpack dpkg dpkg-query ip ping timeout sysctl awk sed setsid zcat wg
 require_tun
 if dpkg-query -W -f='${Status}' sitelink 2>/dev/null | grep -q 'installed\|config-files'; then
   skip "a sitelink package is already on this machine; not touching it"
@@ -103,10 +109,10 @@ on_cleanup remove_package
 on_cleanup stop_gateways
 
 # --- the README's blocks ---------------------------------------------------------------
-# BLOCKS/NN: a block's text; BLOCKS/NN.meta: "SIDE [file=PATH]".
+# BLOCKS/NN: a block's text; BLOCKS/NN.meta: "KIND SIDE [file=PATH]".
 awk -v dir="$BLOCKS" '
-  /^<!-- quickstart:.* -->$/ {
-    want = $0; sub(/^<!-- quickstart:/, "", want); sub(/ -->$/, "", want); next
+  /^<!-- (quickstart|rotate):.* -->$/ {
+    want = $0; sub(/^<!-- /, "", want); sub(/:/, " ", want); sub(/ -->$/, "", want); next
   }
   inblock && /^```/ { inblock = 0; close(f); want = ""; next }
   inblock { print > f; next }
@@ -114,22 +120,24 @@ awk -v dir="$BLOCKS" '
     inblock = 1; n++; f = sprintf("%s/%02d", dir, n)
     printf "" > f; print want > (f ".meta"); close(f ".meta"); next
   }
-  want != "" && !/^[[:space:]]*$/ { print "README.md: quickstart:" want " is not followed by a fenced block" > "/dev/stderr"; bad = 1; want = "" }
+  want != "" && !/^[[:space:]]*$/ { print "README.md: marker " want " is not followed by a fenced block" > "/dev/stderr"; bad = 1; want = "" }
   END { exit bad }
-' "$README" || fail "README.md: a quickstart marker without its block"
+' "$README" || fail "README.md: a marker without its block"
 mapfile -t METAS < <(find "$BLOCKS" -name '*.meta' | sort)
 declare -A SEEN=()
 for m in "${METAS[@]}"; do
-  read -r side spec <"$m"
-  SEEN[$side${spec:+ file}]=1
+  read -r kind side spec <"$m"
+  SEEN[$kind $side${spec:+ file}]=1
 done
-for want in install office-a office-b "office-a file" "office-b file"; do
-  [[ -n ${SEEN[$want]:-} ]] || fail "README.md has no quickstart:${want/ file/ file=PATH} block"
+for want in "quickstart install" "quickstart office-a" "quickstart office-b" "quickstart office-a file" \
+  "quickstart office-b file" "rotate office-a" "rotate office-b"; do
+  [[ -n ${SEEN[$want]:-} ]] || fail "README.md has no ${want/ /:}${want/* file/ file=PATH} block"
 done
 grep -qx 'systemctl enable --now sitelink@office-a' "$BLOCKS"/?? || fail "no block starts sitelink@office-a"
 grep -q '^ping ' "$BLOCKS"/?? || fail "no block pings across the tunnel"
+grep -qx 'systemctl reload sitelink@office-a' "$BLOCKS"/?? || fail "no block reloads sitelink@office-a"
 ((FAILED == 0)) || exit 1
-pass "README.md has ${#METAS[@]} quickstart blocks (install, both offices' shell and files)"
+pass "README.md has ${#METAS[@]} marked blocks (install, both offices' shell and files, the key rotation)"
 
 # --- the package -------------------------------------------------------------------------
 DEB_DIR="$WORK_DIR/out"
@@ -219,14 +227,21 @@ done
 declare -A SIDE_NS=([office-a]=$NS_GA [office-b]=$NS_GB) SIDE_TUN=([office-a]=$TUN_A [office-b]=$TUN_B)
 
 # --- run the blocks ------------------------------------------------------------------------
+# pubkey FILE: the public key of the private key in FILE.
+pubkey() { /usr/bin/sitelink pubkey <"$1"; }
+
 # prepare BLOCK SIDE: the block with the mechanical substitutions, on stdout.
 prepare() {
-  local block=$1 side=$2 text office key
+  local block=$1 side=$2 text office o key
   text=$(<"$block")
   for office in a b; do
-    [[ $text == *"OFFICE_${office^^}_PUBLIC_KEY"* ]] || continue
-    key=$(/usr/bin/sitelink pubkey <"/etc/sitelink/office-$office.key") || return 1
-    text=${text//"OFFICE_${office^^}_PUBLIC_KEY"/$key}
+    o=${office^^}
+    for ph in "OFFICE_${o}_PUBLIC_KEY" "OFFICE_${o}_OLD_PUBLIC_KEY" "OFFICE_${o}_NEW_PUBLIC_KEY"; do
+      [[ $text == *"$ph"* ]] || continue
+      if [[ $ph == *_NEW_* ]]; then key=$(pubkey "/etc/sitelink/office-$office.key.new") || return 1
+      else key=$(pubkey "/etc/sitelink/office-$office.key") || return 1; fi
+      text=${text//"$ph"/$key}
+    done
   done
   [[ -n ${SIDE_TUN[$side]:-} ]] && text=$(sed -E "s/\<sl0\>/${SIDE_TUN[$side]}/g" <<<"$text")
   printf '%s\n' "$text"
@@ -236,40 +251,47 @@ prepare() {
 config_lines() { sed -E 's/[[:space:]]+#.*$//; /^[[:space:]]*#/d; s/[[:space:]]+$//; /^$/d' "$1"; }
 
 EXAMPLE=/usr/share/doc/sitelink/examples/office-a.yaml
-for m in "${METAS[@]}"; do
-  block=${m%.meta} n=$(basename "${m%.meta}")
-  read -r side spec <"$m"
-  run="$block.run"
-  prepare "$block" "$side" >"$run" || { fail "block $n ($side): cannot fill in the public keys"; exit 1; }
-  if [[ $spec == file=* ]]; then
-    path=${spec#file=}
-    (umask 077 && cp "$run" "$path")
-    pass "block $n ($side): wrote $path"
-    if [[ $path == /etc/sitelink/office-a.yaml ]]; then
-      missing=$(grep -vxF -f <(config_lines "$EXAMPLE") <(config_lines "$block" | grep -v 'public-key:') || true)
-      if [[ -z $missing ]]; then
-        pass "office A's file agrees with the shipped example (every line but public-key is in $EXAMPLE)"
-      else
-        fail "office A's file has lines the shipped example lacks: $(tr '\n' ';' <<<"$missing")"
+# run_blocks KIND: the KIND blocks, in document order; the first failing one ends the test.
+run_blocks() {
+  local m block n kind side spec run path missing wrap out
+  for m in "${METAS[@]}"; do
+    block=${m%.meta} n=$(basename "${m%.meta}")
+    read -r kind side spec <"$m"
+    [[ $kind == "$1" ]] || continue
+    run="$block.run"
+    prepare "$block" "$side" >"$run" || { fail "block $n ($side): cannot fill in the public keys"; exit 1; }
+    if [[ $spec == file=* ]]; then
+      path=${spec#file=}
+      (umask 077 && cp "$run" "$path")
+      pass "block $n ($side): wrote $path"
+      if [[ $path == /etc/sitelink/office-a.yaml ]]; then
+        missing=$(grep -vxF -f <(config_lines "$EXAMPLE") <(config_lines "$block" | grep -v 'public-key:') || true)
+        if [[ -z $missing ]]; then
+          pass "office A's file agrees with the shipped example (every line but public-key is in $EXAMPLE)"
+        else
+          fail "office A's file has lines the shipped example lacks: $(tr '\n' ';' <<<"$missing")"
+        fi
       fi
+      continue
     fi
-    continue
-  fi
-  case $side in
-    install) wrap=() ;;
-    office-a | office-b) wrap=(ip netns exec "${SIDE_NS[$side]}") ;;
-    *) fail "block $n: unknown side '$side'"; exit 1 ;;
-  esac
-  out="$WORK_DIR/block-$n.log"
-  if (cd "$DEB_DIR" && timeout "$BLOCK_BOUND" "${wrap[@]}" env PATH="$STANDIN:$PATH" RQ_STATE="$STATE" \
-    RQ_START_BOUND="$START_BOUND" bash -eu -o pipefail "$run") >"$out" 2>&1; then
-    pass "block $n ($side): $(grep -c . "$run") commands ran, each succeeded"
-  else
-    fail "block $n ($side) failed: $(tail -5 "$out" | tr '\n' ' ')"
-    log "--- block $n ---"; sed 's/^/  | /' "$run" >&2
-    exit 1
-  fi
-done
+    case $side in
+      install) wrap=() ;;
+      office-a | office-b) wrap=(ip netns exec "${SIDE_NS[$side]}") ;;
+      *) fail "block $n: unknown side '$side'"; exit 1 ;;
+    esac
+    out="$WORK_DIR/block-$n.log"
+    if (cd "$DEB_DIR" && timeout "$BLOCK_BOUND" "${wrap[@]}" env PATH="$STANDIN:$PATH" RQ_STATE="$STATE" \
+      RQ_START_BOUND="$START_BOUND" bash -eu -o pipefail "$run") >"$out" 2>&1; then
+      pass "block $n ($side): $(grep -c . "$run") commands ran, each succeeded"
+    else
+      fail "block $n ($side) failed: $(tail -5 "$out" | tr '\n' ' ')"
+      log "--- block $n ---"; sed 's/^/  | /' "$run" >&2
+      exit 1
+    fi
+  done
+}
+
+run_blocks quickstart
 
 # --- the result ----------------------------------------------------------------------------
 for office in office-a office-b; do
@@ -284,6 +306,23 @@ check_ping "office A's LAN to office B's (IPv4)" "$NS_HA" 198.18.2.2
 check_ping "office A's LAN to office B's (IPv6)" "$NS_HA" 2001:db8:b::2
 check_ping "office B's LAN to office A's (IPv4)" "$NS_HB" 198.18.1.2
 check_ping "office B's LAN to office A's (IPv6)" "$NS_HB" 2001:db8:a::2
+
+# --- the key rotation ----------------------------------------------------------------------
+OLD_A=$(pubkey /etc/sitelink/office-a.key)
+run_blocks rotate
+NEW_A=$(pubkey /etc/sitelink/office-a.key)
+[[ $NEW_A != "$OLD_A" ]] || fail "office-a.key is the same key after the rotation"
+running_a=$(ip netns exec "$NS_GA" timeout 10 wg show "$TUN_A" public-key 2>/dev/null || true)
+if [[ $running_a == "$NEW_A" ]]; then pass "gw-a runs with its new key ($NEW_A)"; else fail "gw-a runs with '$running_a', want $NEW_A"; fi
+b_peers=$(ip netns exec "$NS_GB" timeout 10 wg show "$TUN_B" peers 2>/dev/null || true)
+if [[ $b_peers == "$NEW_A" ]]; then pass "gw-b's one peer is office A's new key"; else fail "gw-b's peers: '$b_peers', want $NEW_A only"; fi
+if wait_until "gw-b's handshake with office A's new key" 20 has_handshake "$NS_GB" "$TUN_B" "$NEW_A"; then
+  pass "gw-b had a handshake with office A's new key"
+else
+  fail "no handshake between gw-b and office A's new key"
+fi
+check_ping "after the rotation: office A's LAN to office B's (IPv4)" "$NS_HA" 198.18.2.2
+check_ping "after the rotation: office B's LAN to office A's (IPv6)" "$NS_HB" 2001:db8:a::2
 
 # Every drop reason the code counts is documented: the README's table, the
 # installed --help and man page.
