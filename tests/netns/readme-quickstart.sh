@@ -76,7 +76,7 @@ BUILD_DIR=$(cd "$BUILD_DIR" && pwd)
 if grep -q '^SITELINK_SANITIZE:BOOL=ON' "$BUILD_DIR/CMakeCache.txt"; then
   skip "$BUILD_DIR is a sanitizer build"
 fi
-require_tools cpack dpkg dpkg-query ip ping timeout sysctl awk sed setsid zcat wg
+require_tools apt cpack dpkg dpkg-query ip ping timeout sysctl awk sed setsid zcat wg
 require_tun
 if dpkg-query -W -f='${Status}' sitelink 2>/dev/null | grep -q 'installed\|config-files'; then
   skip "a sitelink package is already on this machine; not touching it"
@@ -281,7 +281,7 @@ run_blocks() {
     esac
     out="$WORK_DIR/block-$n.log"
     if (cd "$DEB_DIR" && timeout "$BLOCK_BOUND" "${wrap[@]}" env PATH="$STANDIN:$PATH" RQ_STATE="$STATE" \
-      RQ_START_BOUND="$START_BOUND" bash -eu -o pipefail "$run") >"$out" 2>&1; then
+      RQ_START_BOUND="$START_BOUND" bash -eu -o pipefail "$run") </dev/null >"$out" 2>&1; then
       pass "block $n ($side): $(grep -c . "$run") commands ran, each succeeded"
     else
       fail "block $n ($side) failed: $(tail -5 "$out" | tr '\n' ' ')"
