@@ -108,6 +108,10 @@ Environment:
   JOURNAL_STREAM                set by systemd: log lines get a <N> priority prefix
 
 Logs go to standard error, one event per line. Keys are never logged.
+Under the unit: journalctl -u sitelink@NAME. For more detail (handshakes,
+dropped packets with their source), set log-level: debug under interface:
+and reload; --log-level on the command line wins over the file. What each
+drop reason in `sitelink show` means: sitelink --help.
 
 See also: sitelink --help, wg(8), wg-quick(8), wireguard-go(8).
 )";
@@ -143,6 +147,49 @@ file is usable. See `sitelinkd --help` for the configuration schema.
 
 `show` reads /run/wireguard/IFACE.sock (the same socket `wg show` uses); it
 exits with status 1 if no daemon answers there.
+
+Peer states in `show`: up (a handshake in the last 3 minutes), handshaking
+(it has an endpoint and is trying; the reason says since when), down (no
+endpoint: waiting for the peer to connect). A peer that stays handshaking:
+UDP blocked on the way (the far end counts nothing), or a key mismatch (the
+far end counts invalid-mac1 or unknown-peer, below).
+
+Drop reasons (counted per interface by show, and in its --json):
+  tun-ipv6-local      the host's own IPv6 link-local and multicast (router
+                      solicitations, MLD) on the interface: normal, not a fault
+  tun-no-route        a packet into the tunnel for an address in no peer's
+                      allowed-ips: add the prefix to a peer, or fix the route
+  tun-bad-packet      not IPv4 or IPv6 from the interface: should not happen
+  no-endpoint         for a peer with no known address: normal until it
+                      connects; give it an endpoint on one end at least
+  send-failed         the kernel refused a UDP send: a local firewall's output
+                      rule, no route to the endpoint, or full buffers
+  malformed           not a WireGuard message on the port: a scanner or another
+                      program; harmless
+  invalid-mac1        a handshake not addressed to our public key: the sender
+                      lists a wrong key for us; compare `sitelink pubkey <
+                      OUR.key` with the public-key it lists for us
+  unknown-peer        an initiation from a key none of our peers has: we list a
+                      wrong key for the sender (typo, or it rotated); compare
+                      its `sitelink pubkey` with our public-key for it
+  cookie-sent         under load: answered with a cookie; real peers retry
+  rate-limited        under load: one source over its handshake rate
+  over-budget         under load: beyond 2,000 handshakes/s from unknown
+                      addresses; known peers still get through
+  unknown-index       for a session we no longer have (after a restart, key
+                      change or idle time): normal in small numbers
+  handshake-refused   a replayed, too early or unexpected handshake: harmless,
+                      unless the sender's clock went back (fix its NTP)
+  decrypt-failed      did not authenticate: preshared keys differ (counted by
+                      the end that starts the handshake), or corruption
+  replay              a data packet seen before or too old: duplication or
+                      heavy reordering on the path
+  expired-keypair     for a session older than 3 minutes: a new handshake follows
+  source-not-allowed  decrypted, but its source is not in the peer's
+                      allowed-ips: add the far LAN's prefix to that peer
+  bad-inner-packet    decrypted, but not an IP packet: a bug at the far end
+  tun-write-failed    the interface did not take a packet: is it down?
+  no-private-key      sitelinkd IFACE before wg gave it a private key
 
 Exit status:
   0    success (check: the file is usable; warnings are allowed)
