@@ -2,6 +2,7 @@
 #include "daemon/check_command.h"
 
 #include <cstdlib>
+#include <filesystem>
 #include <ostream>
 
 #include "config/load.h"
@@ -14,8 +15,10 @@ std::string plural(size_t n, const char* word) { return std::to_string(n) + " " 
 
 }  // namespace
 
-std::optional<config::Config> load_and_report(const std::string& path, Io& io) {
-  auto loaded = config::load_file(path);
+std::optional<config::Config> load_and_report(const std::string& path, Io& io, config::FileSet* files) {
+  config::LoadOptions options;
+  options.record = files;
+  auto loaded = config::load_file(path, options);
   const config::Diagnostics& diags = loaded ? loaded->warnings : loaded.error();
   // Under systemd (JOURNAL_STREAM set) each line carries its syslog
   // priority, as tunnel::Logger's lines do: <3> error, <4> warning, <6> note.
@@ -35,9 +38,49 @@ std::optional<config::Config> load_and_report(const std::string& path, Io& io) {
   return std::move(loaded->config);
 }
 
+std::vector<std::string> unit_visibility_warnings(const std::vector<std::string>& paths) {
+  struct Hidden {
+    std::string_view dir;
+    std::string_view why;
+  };
+  static constexpr Hidden kHidden[] = {
+      {"/home/", "ProtectHome=yes hides /home, /root and /run/user"},
+      {"/root/", "ProtectHome=yes hides /home, /root and /run/user"},
+      {"/run/user/", "ProtectHome=yes hides /home, /root and /run/user"},
+      {"/tmp/", "PrivateTmp=yes gives the unit a /tmp of its own"},
+      {"/var/tmp/", "PrivateTmp=yes gives the unit a /var/tmp of its own"},
+  };
+  std::vector<std::string> out;
+  for (const auto& p : paths) {
+    std::error_code ec;
+    std::string real = std::filesystem::weakly_canonical(std::filesystem::absolute(p, ec), ec).string();
+    if (ec) real = p;
+    for (const auto& h : kHidden) {
+      if (!real.starts_with(h.dir)) continue;
+      out.push_back(p + (real == p ? "" : " (" + real + ")") + ": the sitelink@ unit cannot read it: " +
+                    std::string(h.why) + " (systemd/sitelink@.service); move it to /etc/sitelink");
+      break;
+    }
+  }
+  return out;
+}
+
 int check_config(const std::string& path, Io& io) {
-  const auto cfg = load_and_report(path, io);
+  config::FileSet files;
+  const auto cfg = load_and_report(path, io, &files);
+  std::vector<std::string> key_paths;
+  for (const auto& [key_path, contents] : files.key_files) key_paths.push_back(key_path);
+  files.wipe();
   if (!cfg) return kExitConfig;
+  // The unit reads /etc/sitelink/NAME.yaml: a file that the unit could never
+  // read itself (a draft in /tmp) is not meant for it, and its key files
+  // need no warning either.
+  if (unit_visibility_warnings({path}).empty()) {
+    const bool journal = std::getenv("JOURNAL_STREAM") != nullptr;
+    for (const auto& w : unit_visibility_warnings(key_paths)) {
+      io.err << (journal ? "<4>" : "") << "warning: " << w << '\n';
+    }
+  }
   io.out << path << ": OK (interface " << cfg->interface.name << ", " << plural(cfg->peers.size(), "peer") << ")\n";
   io.out.flush();
   return kExitOk;

@@ -5,7 +5,9 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "config/load.h"
 #include "config/types.h"
 #include "daemon/io.h"
 
@@ -13,10 +15,17 @@ namespace sitelink::daemon {
 
 // The configuration, or nullopt when it has errors. Warnings and errors go
 // to io.err either way.
-std::optional<config::Config> load_and_report(const std::string& path, Io& io);
+// `files`, if given, receives what was read (config/load.h's FileSet).
+std::optional<config::Config> load_and_report(const std::string& path, Io& io, config::FileSet* files = nullptr);
 
-// load_and_report(), plus a one-line summary on io.out when the file is
-// usable. Returns kExitOk (warnings allowed) or kExitConfig.
+// Files that the sitelink@ unit's sandbox hides: one warning per path that
+// names the unit setting (ProtectHome=, PrivateTmp=) and the fix. Paths are
+// taken as they resolve (symbolic links followed).
+std::vector<std::string> unit_visibility_warnings(const std::vector<std::string>& paths);
+
+// load_and_report() and, for a file the unit could read, the
+// unit_visibility_warnings() of its key files, plus a one-line summary on io.out when the file is usable. Returns
+// kExitOk (warnings allowed) or kExitConfig.
 int check_config(const std::string& path, Io& io);
 
 }  // namespace sitelink::daemon

@@ -404,10 +404,7 @@ void Gateway::on_monitor() {
 }
 
 void Gateway::apply_files(const config::FileSet& files) {
-  timespec mono{};
-  clock_gettime(CLOCK_MONOTONIC, &mono);
-  const long long usec = static_cast<long long>(mono.tv_sec) * 1'000'000 + mono.tv_nsec / 1000;
-  notifier_.send("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec));
+  notifier_.send(reloading_state());
   auto loaded = config::load_files(files);
   if (!loaded) {
     // The monitor validated the same text: only a race with an edit gets here.

@@ -385,9 +385,13 @@ class Monitor {
     options.record = &files;
     auto loaded = config::load_file(o_.config_path, options);
     if (!loaded) {
+      // The network process hears nothing; systemd hears that a reload came
+      // and went, as it would from it.
+      notifier_.send(reloading_state());
       LogLine(log_, LogLevel::kError) << "reload: " << o_.config_path
                                       << " is invalid; keeping the running configuration";
       for (const auto& d : loaded.error()) LogLine(log_, LogLevel::kError) << "reload: " << d.to_string();
+      notifier_.send("READY=1");
     } else {
       std::string frame = encode_file_set(files);
       if (!write_all(channel_.get(), frame)) {

@@ -3,6 +3,7 @@
 
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -10,6 +11,13 @@
 #include <string>
 
 namespace sitelink::daemon {
+
+std::string reloading_state() {
+  timespec mono{};
+  clock_gettime(CLOCK_MONOTONIC, &mono);
+  const long long usec = static_cast<long long>(mono.tv_sec) * 1'000'000 + mono.tv_nsec / 1000;
+  return "RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec);
+}
 
 Notifier::Notifier() {
   if (const char* p = std::getenv("NOTIFY_SOCKET"); p != nullptr && (p[0] == '/' || p[0] == '@')) path_ = p;

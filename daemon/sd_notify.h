@@ -11,6 +11,10 @@
 
 namespace sitelink::daemon {
 
+// "RELOADING=1\nMONOTONIC_USEC=N": a reload starts now (systemd 253's
+// Type=notify-reload wants the time; older ones ignore it).
+std::string reloading_state();
+
 class Notifier {
  public:
   Notifier();  // reads $NOTIFY_SOCKET and $WATCHDOG_USEC

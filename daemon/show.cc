@@ -16,6 +16,7 @@
 #include <ostream>
 
 #include "daemon/exit_codes.h"
+#include "handshake/base/secret.h"
 #include "handshake/constants.h"
 
 namespace sitelink::daemon {
@@ -227,7 +228,7 @@ std::vector<std::string> socket_names(const std::string& dir) {
 // get=1 from one interface; false after reporting why on io.err.
 bool fetch(const std::string& dir, const std::string& name, std::vector<InterfaceStatus>& out, Io& io) {
   const std::string path = socket_path(name, dir);
-  const auto answer = uapi_request(path, "get=1\n\n");
+  auto answer = uapi_request(path, "get=1\n\n");
   if (!answer) {
     const auto& e = answer.error();
     const std::string hint = e.error == ENOENT || e.error == ECONNREFUSED ? " (is sitelinkd running for " + name + "?)"
@@ -237,6 +238,7 @@ bool fetch(const std::string& dir, const std::string& name, std::vector<Interfac
     return false;
   }
   auto state = parse_get(*answer);
+  secure_zero(answer->data(), answer->size());  // it holds the keys (the parsed ones wipe themselves)
   if (!state) {
     io.err << "sitelink show: " << path << ": unexpected answer: " << state.error() << '\n';
     return false;
@@ -266,16 +268,30 @@ tunnel::SysResult<std::string> uapi_request(const std::string& path, std::string
     if (n > 0) sent += static_cast<size_t>(n);
   }
   std::string answer;
-  char buf[16384];
+  constexpr size_t kChunk = 16384;
+  char buf[kChunk];
+  // A get=1 answer carries the private and preshared keys: neither the
+  // receive buffer nor a partial answer is left behind (a complete one is
+  // the caller's to wipe, as fetch does).
+  struct Wipe {
+    std::string& answer;
+    char* buf;
+    bool keep_answer = false;
+    ~Wipe() {
+      secure_zero(buf, kChunk);
+      if (!keep_answer) secure_zero(answer.data(), answer.size());
+    }
+  } wipe{answer, buf};
   // An answer ends with "errno=N\n\n"; no line before it is empty.
   while (answer.size() < 2 || answer.compare(answer.size() - 2, 2, "\n\n") != 0) {
     if (!wait_for(fd->get(), POLLIN, deadline)) return tunnel::sys_error(ETIMEDOUT, "no answer from " + path);
-    const ssize_t n = ::recv(fd->get(), buf, sizeof buf, 0);
+    const ssize_t n = ::recv(fd->get(), buf, kChunk, 0);
     if (n == 0) return tunnel::sys_error(EPROTO, "the daemon at " + path + " closed the connection");
     if (n < 0 && errno != EAGAIN && errno != EINTR) return tunnel::errno_error("receive from " + path);
-    if (n > 0) answer.append(buf, static_cast<size_t>(n));
+    if (n > 0) append_wiping(answer, std::string_view(buf, static_cast<size_t>(n)));
     if (answer.size() > kMaxAnswer) return tunnel::sys_error(EMSGSIZE, "answer from " + path);
   }
+  wipe.keep_answer = true;
   return answer;
 }
 

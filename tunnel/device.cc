@@ -5,6 +5,8 @@
 #include "tunnel/device.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <variant>
 
 #include "tunnel/ip_header.h"
@@ -65,7 +67,10 @@ class Device::PeerIo final : public hs::Transmit {
     // it goes now, after what is queued, so that order is kept.
     if (d_.tx_.contains(datagram.data())) return d_.udp_->queue(datagram, *to);
     d_.flush_udp();
-    if (!d_.udp_->send(datagram, *to)) d_.drop(Drop::kSendFailed);
+    if (!d_.udp_->send(datagram, *to)) {
+      d_.drop(Drop::kSendFailed);
+      d_.report_send_error();
+    }
   }
   // Packets sealed in a batch slot are sealed together, just before the
   // batch is sent (flush_udp).
@@ -301,15 +306,45 @@ void Device::on_peer_event(Peer& p, hs::PeerEvent e) {
   }
 }
 
-void Device::count_refusal(hs::ProtoError e) {
+void Device::count_refusal(hs::ProtoError e, const Peer& p, const SockAddr& from) {
+  Drop d = Drop::kHandshakeRefused;
   switch (e) {
-    case hs::ProtoError::kDecryptFailed: return drop(Drop::kDecryptFailed);
-    case hs::ProtoError::kReplayedCounter: return drop(Drop::kReplay);
-    case hs::ProtoError::kExpiredKeypair: return drop(Drop::kExpiredKeypair);
+    case hs::ProtoError::kDecryptFailed: d = Drop::kDecryptFailed; break;
+    case hs::ProtoError::kReplayedCounter: d = Drop::kReplay; break;
+    case hs::ProtoError::kExpiredKeypair: d = Drop::kExpiredKeypair; break;
     case hs::ProtoError::kWrongIndex:
-    case hs::ProtoError::kNoSession: return drop(Drop::kUnknownIndex);
-    default: return drop(Drop::kHandshakeRefused);
+    case hs::ProtoError::kNoSession: d = Drop::kUnknownIndex; break;
+    default: break;
   }
+  drop(d);
+  if (log_->enabled(LogLevel::kDebug)) {
+    log_->log_limited(LogLevel::kDebug, to_string(d), clock_->now().mono,
+                      "peer " + p.label() + ": dropped a packet from " + from.to_string() + ": " +
+                          std::string(to_string(d)));
+  }
+}
+
+// A send the kernel refused: counted as send-failed by the caller; the
+// first of each errno is logged (then once a minute), with what it most
+// likely means.
+void Device::report_send_error() {
+  const auto e = udp_->take_send_error();
+  if (!e) return;
+  const char* hint = "";
+  switch (e->error) {
+    case EPERM:
+    case EACCES: hint = "; a local firewall rejects it (an nftables or iptables output rule)"; break;
+    case ENETUNREACH:
+    case EHOSTUNREACH: hint = "; this host has no route to it"; break;
+    case EMSGSIZE: hint = "; the datagram is larger than the route allows (lower the mtu)"; break;
+    case ENOBUFS:
+    case EAGAIN: hint = "; the socket's send buffer is full (the uplink is saturated)"; break;
+    case EADDRNOTAVAIL: hint = "; the local address it would use is gone"; break;
+    default: break;
+  }
+  log_->log_limited(LogLevel::kWarn, std::string("send-error-") + std::to_string(e->error), clock_->now().mono,
+                    "sendmsg to " + e->to.to_string() + ": " + std::strerror(e->error) + hint,
+                    std::chrono::seconds(60));
 }
 
 // --- TUN -> UDP -------------------------------------------------------------------
@@ -335,6 +370,12 @@ bool Device::handle_tun_readable(size_t budget) {
 
 namespace {
 
+// An address of a parsed header as text ("198.18.1.2", "2001:db8::1").
+std::string address_text(const IpHeader& h, const uint8_t* a) {
+  return (h.version == 4 ? config::IpAddress::v4({a[0], a[1], a[2], a[3]}) : config::IpAddress::v6(take<16>(a)))
+      .to_string();
+}
+
 // fe80::/10 or ff00::/8: traffic the kernel sends on every IPv6 link by
 // itself (router solicitations to ff02::2, MLD reports to ff02::16, ...).
 bool is_ipv6_link_scope(const IpHeader& h) {
@@ -349,7 +390,16 @@ void Device::route_outbound(const Now& now, MutableBytes frame, size_t len) {
   auto h = parse_ip_header(frame.subspan(hs::kHeadroom, len));
   if (!h) return drop(Drop::kTunBadPacket);
   auto id = h->version == 4 ? routes_.lookup_v4(h->dst) : routes_.lookup_v6(h->dst);
-  if (!id) return drop(is_ipv6_link_scope(*h) ? Drop::kTunIpv6Local : Drop::kTunNoRoute);
+  if (!id) {
+    const Drop d = is_ipv6_link_scope(*h) ? Drop::kTunIpv6Local : Drop::kTunNoRoute;
+    drop(d);
+    if (d == Drop::kTunNoRoute && log_->enabled(LogLevel::kDebug)) {
+      log_->log_limited(LogLevel::kDebug, to_string(d), now.mono,
+                        "dropped a packet from " + address_text(*h, h->src) + " to " + address_text(*h, h->dst) +
+                            ": no peer's allowed-ips holds " + address_text(*h, h->dst));
+    }
+    return;
+  }
   Peer& p = *peers_.at(*id);
   PeerIo io(*this, p);
   p.machine->send(now, frame, len, settings_.mtu, io);
@@ -368,7 +418,9 @@ void Device::seal_queued() {
 
 void Device::flush_udp() {
   seal_queued();
-  for (size_t failed = udp_->flush(); failed > 0; --failed) drop(Drop::kSendFailed);
+  const size_t failed = udp_->flush();
+  for (size_t i = 0; i < failed; ++i) drop(Drop::kSendFailed);
+  if (failed > 0) report_send_error();
 }
 
 void Device::flush_tun() {
@@ -466,7 +518,7 @@ void Device::receive_initiation(const Now& now, const hs::InitiationMsg& m, cons
   if (p == nullptr) return drop(Drop::kUnknownPeer, from);
   PeerIo io(*this, *p, &from);
   if (auto r = p->machine->receive_initiation(now, std::move(*consumed), io); !r) {
-    count_refusal(r.error());
+    count_refusal(r.error(), *p, from);
   } else {
     update_endpoint(*p, from);
   }
@@ -496,7 +548,7 @@ void Device::receive_indexed(const Now& now, const hs::Message& m, uint32_t inde
     roam = false;  // a cookie reply proves nothing about the peer's address
   }
   if (!r) {
-    count_refusal(r.error());
+    count_refusal(r.error(), *p, from);
   } else if (roam) {
     update_endpoint(*p, from);
   }
@@ -509,7 +561,7 @@ void Device::queue_open(const Now& now, const hs::TransportMsg& m, const SockAdd
   Peer* p = by_index(m.receiver());
   if (p == nullptr) return drop(Drop::kUnknownIndex, from);
   auto job = p->machine->prepare_transport(now, m);
-  if (!job) return count_refusal(job.error());
+  if (!job) return count_refusal(job.error(), *p, from);
   opens_.push_back({p, m, *job, &from, false});
 }
 
@@ -519,12 +571,12 @@ void Device::open_queued(const Now& now) {
   pool_->run(opens_.size(), open);
   for (const QueuedOpen& q : opens_) {
     if (!q.opened) {
-      count_refusal(hs::ProtoError::kDecryptFailed);
+      count_refusal(hs::ProtoError::kDecryptFailed, *q.peer, *q.from);
       continue;
     }
     PeerIo io(*this, *q.peer, q.from);
     if (auto r = q.peer->machine->finish_transport(now, q.msg, io); !r) {
-      count_refusal(r.error());
+      count_refusal(r.error(), *q.peer, *q.from);
     } else {
       update_endpoint(*q.peer, *q.from);
     }
@@ -542,11 +594,9 @@ void Device::deliver(Peer& p, MutableBytes packet) {
   if (!owner || *owner != p.id) {
     drop(Drop::kSourceNotAllowed);
     if (log_->enabled(LogLevel::kDebug)) {
-      const auto src = h->version == 4 ? config::IpAddress::v4({h->src[0], h->src[1], h->src[2], h->src[3]})
-                                       : config::IpAddress::v6(take<16>(h->src));
-      log_->log_limited(
-          LogLevel::kDebug, "source-not-allowed", clock_->now().mono,
-          "peer " + p.label() + ": dropped a packet from " + src.to_string() + ", which is not in its allowed-ips");
+      log_->log_limited(LogLevel::kDebug, "source-not-allowed", clock_->now().mono,
+                        "peer " + p.label() + ": dropped a packet from " + address_text(*h, h->src) + " to " +
+                            address_text(*h, h->dst) + ", whose source is not in its allowed-ips");
     }
     return;
   }

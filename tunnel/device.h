@@ -170,7 +170,8 @@ class Device {
   void deliver(Peer& p, MutableBytes packet);
   void update_endpoint(Peer& p, const SockAddr& from);
   void on_peer_event(Peer& p, handshake::PeerEvent e);
-  void count_refusal(handshake::ProtoError e);
+  void count_refusal(handshake::ProtoError e, const Peer& p, const SockAddr& from);
+  void report_send_error();
   bool under_load(Instant now);
   handshake::TimerSettings timer_settings(const PeerSpec& spec) const;
   std::unique_ptr<Peer> make_peer(const PeerSpec& spec, PeerId id);

@@ -145,7 +145,10 @@ bool LinuxUdp::send(Bytes datagram, const SockAddr& to) {
     const ssize_t n = ::sendto(fd_.get(), datagram.data(), datagram.size(), 0, reinterpret_cast<const sockaddr*>(&ss),
                                len);
     if (n >= 0) return static_cast<size_t>(n) == datagram.size();
-    if (errno != EINTR) return false;
+    if (errno != EINTR) {
+      send_error_ = SendError{errno, to};
+      return false;
+    }
   }
 }
 
@@ -304,6 +307,7 @@ size_t LinuxUdp::flush() {
         failed += send_pending(g.first, g.count);
       } else {
         failed += g.count;
+        send_error_ = SendError{err, pending_[g.first].to};
       }
     }
   }

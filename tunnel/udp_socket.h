@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "handshake/base/bytes.h"
@@ -47,6 +48,14 @@ class UdpSocket {
   // Sends everything queued; returns how many datagrams could not be sent.
   virtual size_t flush();
 
+  // The latest send the kernel refused since the last call, if any: its
+  // errno and destination (for the log; the counts come from send/flush).
+  struct SendError {
+    int error = 0;
+    SockAddr to;
+  };
+  std::optional<SendError> take_send_error() { return std::exchange(send_error_, std::nullopt); }
+
  protected:
   struct Pending {
     Bytes data;
@@ -57,6 +66,7 @@ class UdpSocket {
 
   std::vector<Pending> pending_;
   size_t queue_failures_ = 0;  // refused by queue(), reported by the next flush()
+  std::optional<SendError> send_error_;
 };
 
 class LinuxUdp final : public UdpSocket {

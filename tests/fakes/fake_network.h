@@ -41,6 +41,7 @@ class FakeUdp final : public tunnel::UdpSocket {
 
   std::deque<Datagram> inbox;
   size_t sent = 0;
+  int fail_errno = 0;  // nonzero: every send fails with this errno, as a refusing kernel's
 
  private:
   FakeNetwork* net_;
@@ -89,6 +90,10 @@ class FakeNetwork {
 };
 
 inline bool FakeUdp::send(Bytes datagram, const tunnel::SockAddr& to) {
+  if (fail_errno != 0) {
+    send_error_ = SendError{fail_errno, to};
+    return false;
+  }
   ++sent;
   net_->send(Datagram{addr_, to, std::vector<uint8_t>(datagram.begin(), datagram.end())});
   return true;

@@ -7,9 +7,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <regex>
 
 #include "cli_test_util.h"
+#include "daemon/check_command.h"
 #include "handshake/keys.h"
 
 namespace sitelink::test {
@@ -221,6 +224,65 @@ INSTANTIATE_TEST_SUITE_P(
         UsageCase{
             {"show", "a/b"},
             "sitelink show: 'a/b' is not a valid interface name: it contains '/'\nTry 'sitelink show --help' for more information.\n"}));
+
+}  // namespace
+}  // namespace sitelink::test
+
+namespace sitelink::test {
+namespace {
+
+using daemon::unit_visibility_warnings;
+
+// A directory outside /tmp (beside the built binaries), as /etc/sitelink is:
+// a configuration there is one the unit could run.
+class UnitVisibleDir {
+ public:
+  UnitVisibleDir() {
+    std::string tmpl = std::filesystem::path(SITELINK_BIN).parent_path().string() + "/check-test-XXXXXX";
+    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = tmpl;
+  }
+  ~UnitVisibleDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  std::string path_;
+};
+
+TEST(UnitVisibility, HiddenPlacesNameTheUnitSetting) {
+  const auto w = unit_visibility_warnings({"/home/ann/a.key", "/etc/sitelink/a.key", "/tmp/x.psk", "/run/user/0/k"});
+  ASSERT_EQ(w.size(), 3u);
+  EXPECT_NE(w[0].find("/home/ann/a.key: the sitelink@ unit cannot read it: ProtectHome=yes"), std::string::npos) << w[0];
+  EXPECT_NE(w[1].find("/tmp/x.psk: the sitelink@ unit cannot read it: PrivateTmp=yes"), std::string::npos) << w[1];
+  EXPECT_NE(w[2].find("ProtectHome=yes"), std::string::npos) << w[2];
+  EXPECT_NE(w[0].find("move it to /etc/sitelink"), std::string::npos) << w[0];
+}
+
+TEST(UnitVisibility, CheckWarnsForAKeyFileInTmpOrThroughALinkToIt) {
+  TempDir tmp;  // under /tmp
+  const std::string psk = tmp.write("ab.psk", std::string(test::kPsk) + "\n");
+  UnitVisibleDir etc;
+  const std::string key = etc.path_ + "/a.key";
+  {
+    std::ofstream(key) << test::kPrivA << "\n";
+    ::chmod(key.c_str(), 0600);
+  }
+  const std::string link = etc.path_ + "/linked.psk";
+  ASSERT_EQ(::symlink(psk.c_str(), link.c_str()), 0);
+  const std::string yaml = etc.path_ + "/office.yaml";
+  std::ofstream(yaml) << "interface:\n  private-key-file: a.key\npeers:\n  - public-key: " << test::kPubB
+                      << "\n    preshared-key-file: " << psk << "\n    allowed-ips: [198.18.1.0/24]\n"
+                      << "  - public-key: " << test::kPubC
+                      << "\n    preshared-key-file: linked.psk\n    allowed-ips: [198.18.2.0/24]\n";
+  ::chmod(yaml.c_str(), 0600);
+  const auto r = run(sitelink({"check", yaml}));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("warning: " + psk + ": the sitelink@ unit cannot read it: PrivateTmp=yes"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("warning: " + link + " (" + psk + "): the sitelink@ unit cannot read it"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find(key), std::string::npos) << "a.key is where the unit can read it: " << r.err;
+}
 
 }  // namespace
 }  // namespace sitelink::test

@@ -188,6 +188,33 @@ TEST_P(TwoOffices, PacketWithoutRouteIsDroppedAndCounted) {
   EXPECT_EQ(a->dev->drops(Drop::kTunNoRoute), 1u);
   EXPECT_EQ(a->dev->drops(Drop::kTunBadPacket), 1u);
   EXPECT_EQ(a->udp.sent, 0u);
+  // At debug level the drop is named with its addresses.
+  EXPECT_TRUE(std::ranges::any_of(a->lines, [](const std::string& l) {
+    return l.find("dropped a packet from 198.18.1.5 to 198.18.99.1: no peer's allowed-ips holds 198.18.99.1") !=
+           std::string::npos;
+  })) << testing::PrintToString(a->lines);
+}
+
+// A send the kernel refuses is counted, and logged once with its errno and
+// what it likely means; a different errno is news again.
+TEST_P(TwoOffices, RefusedSendsAreCountedAndLoggedWithTheirCause) {
+  a->udp.fail_errno = EPERM;
+  a->dev->initiate_all();
+  pump();
+  advance(6s);  // a retransmission, refused too
+  EXPECT_GE(a->dev->drops(Drop::kSendFailed), 2u);
+  const auto count = [&](const char* text) {
+    return std::ranges::count_if(a->lines, [&](const std::string& l) { return l.find(text) != std::string::npos; });
+  };
+  EXPECT_EQ(count("sendmsg to 198.51.100.2:51820: Operation not permitted; a local firewall rejects it"), 1)
+      << testing::PrintToString(a->lines);
+  a->udp.fail_errno = ENETUNREACH;
+  advance(6s);
+  EXPECT_EQ(count("sendmsg to 198.51.100.2:51820: Network is unreachable; this host has no route to it"), 1)
+      << testing::PrintToString(a->lines);
+  a->udp.fail_errno = 0;
+  advance(6s);
+  EXPECT_TRUE(a->dev->peer(b->key.public_key())->has_session);
 }
 
 TEST_P(TwoOffices, InnerSourceOutsideSendersAllowedIpsIsDropped) {
@@ -197,6 +224,10 @@ TEST_P(TwoOffices, InnerSourceOutsideSendersAllowedIpsIsDropped) {
   pump();
   EXPECT_TRUE(b->tun.outbound.empty());
   EXPECT_EQ(b->dev->drops(Drop::kSourceNotAllowed), 2u);
+  EXPECT_TRUE(std::ranges::any_of(b->lines, [](const std::string& l) {
+    return l.find("peer office-a: dropped a packet from 198.18.77.1 to 198.18.2.7, whose source is not in its "
+                  "allowed-ips") != std::string::npos;
+  })) << testing::PrintToString(b->lines);
 }
 
 TEST_P(TwoOffices, LostInitiationIsRetransmittedAndQueuedPacketDelivered) {
@@ -220,6 +251,14 @@ TEST_P(TwoOffices, DuplicatedDatagramsAreDeliveredOnce) {
   pump();
   EXPECT_EQ(b->tun.outbound.size(), 5u);
   EXPECT_EQ(b->dev->drops(Drop::kReplay), 5u);
+  // One debug line (rate-limited) names the peer and where it came from.
+  EXPECT_EQ(std::ranges::count_if(b->lines,
+                                  [](const std::string& l) {
+                                    return l.find("peer office-a: dropped a packet from 203.0.113.1:51820: replay") !=
+                                           std::string::npos;
+                                  }),
+            1)
+      << testing::PrintToString(b->lines);
 }
 
 TEST_P(TwoOffices, ReorderedDatagramsAreAllDelivered) {

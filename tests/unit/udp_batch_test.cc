@@ -283,6 +283,27 @@ TEST(UdpBatchSend, UnusableDestinationsCountAsFailures) {
   EXPECT_EQ(r.datagrams[0], d);
 }
 
+// What the kernel refused is kept for the log: a broadcast without
+// SO_BROADCAST is refused with EACCES, by send and by a batch alike.
+TEST(UdpBatchSend, TheKernelsRefusalKeepsItsErrnoAndDestination) {
+  BIND_OR_SKIP(tx, options(true, true, true));
+  const Buf d = datagram(1, 'x', 100);
+  const SockAddr broadcast = *SockAddr::parse("255.255.255.255:9");
+  EXPECT_FALSE(tx.take_send_error());
+  EXPECT_FALSE(tx.send(d, broadcast));
+  auto e = tx.take_send_error();
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->error, EACCES);
+  EXPECT_EQ(e->to, broadcast);
+  EXPECT_FALSE(tx.take_send_error()) << "taken once";
+  tx.queue(d, broadcast);
+  tx.queue(d, broadcast);
+  EXPECT_EQ(tx.flush(), 2u);
+  e = tx.take_send_error();
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->error, EACCES);
+}
+
 // --- The base class's defaults, on a socket that has only recv and send ---------------
 
 class TinyUdp final : public UdpSocket {
