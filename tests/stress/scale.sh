@@ -6,7 +6,7 @@
 # peers than with 2.
 #
 # Usage: scale.sh [--quick|--full] [SITELINKD [SITELINK [SCALE_SPOKES]]]
-#   --quick (default): 1,000 peers, 5 echoes per spoke (about 15 s)
+#   --quick (default): 1,000 peers, 20 echoes per spoke (about 60 s)
 #   --full: 1,000 peers, 50 echoes per spoke
 #   SCALE_SPOKES_N=N overrides the number of peers (at least 3).
 #   defaults: <repo>/build/daemon/sitelinkd, .../sitelink and
@@ -28,19 +28,27 @@
 #   burst: on the same hub, N new spoke sessions all at once:
 #          the hub goes under load, answers with cookie replies and the
 #          spokes retransmit with mac2 (REKEY_TIMEOUT, 5 s, later).
+#   base again: as base, after the others (the echo cost ratio's
+#          denominator is the larger of the two 2-peer costs).
 #
 # Checks (PASS/FAIL; exit status non-zero if any failed): every hub starts;
 # every handshake completes; every spoke gets echo replies; the hub's own
-# status (wg show) lists N peers with a handshake; the hub is alive after
-# each run and exits 0 on SIGTERM. Speed and memory are figures only
-# (`FIGURE: scale.NAME=VALUE UNIT`, and $STRESS_OUT/scale.json):
+# status (wg show) lists N peers with a handshake; the burst was answered
+# with cookie replies (and every spoke still completed); a packet costs the
+# hub at most ECHO_COST_BOUND times the CPU with N peers as with 2 (the
+# bound's reason is beside it); the hub is alive after each run and exits 0
+# on SIGTERM. Speed and memory are figures
+# (`FIGURE: scale.NAME=VALUE UNIT`, and $STRESS_OUT/scale.json, written by
+# tests/stress/figures.sh):
 #   rss_idle_{2,N}, rss_sessions_{2,N}    hub VmRSS, KiB (idle after start;
 #                                         after the handshakes and echoes)
 #   rss_per_peer, rss_per_session_peer    (N-peer minus 2-peer) / (N - 2)
 #   handshakes_per_second                 wall clock, paced by RATE
 #   handshakes_per_core_second            handshakes / hub CPU seconds
 #   hub_cpu_per_echo_us_{2,N}, rtt_median_us_{2,N}, rtt_p99_us_{2,N}
-#   echo_cost_ratio                       hub_cpu_per_echo_us_N / ..._2 (flat: about 1)
+#   hub_cpu_per_echo_us_2_again           the 2-peer cost, measured last
+#   echo_cost_ratio                       hub_cpu_per_echo_us_N / the larger 2-peer
+#                                         cost (flat: about 1; checked)
 #   burst_*                               the burst run
 #
 # STRESS_KEEP=DIR keeps the run's files in DIR/scale.
@@ -54,18 +62,34 @@ source "$SCRIPT_DIR/../netns/lib.sh"
 source "$SCRIPT_DIR/proc-figures.sh"
 shift "$MODE_ARGS"
 lib_init scale sc
-figures_init scale
+# shellcheck source=tests/stress/figures.sh
+source "$SCRIPT_DIR/figures.sh"
+figures_init scale "$MODE"
 # shellcheck source=tests/netns/topology.sh
 source "$SCRIPT_DIR/../netns/topology.sh"
 
 N=${SCALE_SPOKES_N:-1000}
-ECHOES=$([[ $MODE == full ]] && echo 50 || echo 5)
+ECHOES=$([[ $MODE == full ]] && echo 50 || echo 20)
 RATE=400          # handshakes started per second in the scale run
 WINDOW=32         # echoes outstanding
 SOURCES=100       # spoke source addresses 203.0.113.100..199
 START_BOUND=30    # s: hub listening (N routes to add)
 RUN_BOUND=90      # s: one scale_spokes run
 STOP_BOUND=10     # s: SIGTERM to exit
+# ECHO_COST_BOUND: the most a packet may cost the hub (CPU time per echo)
+# with N peers, as a multiple of its cost with 2. Why 3: on this machine (2
+# shared cores, other builds running) the ratio measured 1.3 to 2.0 over
+# runs, the N-peer hub being a little dearer per packet (a larger working
+# set: 1,000 sessions touched round robin), and CPU time per packet itself
+# doubles or more when the machine gets busy between runs; 3 leaves that
+# room. What it catches: per-packet work that grows with the peers by at
+# least twice the 2-peer cost of a packet (about 10-20 us: 10-20 ns per peer
+# per packet at 1,000 peers), e.g. per-peer work for each packet (a timer,
+# a lock, a scan of every peer's sessions or allowed-ips). What it cannot
+# catch here: one tight scan over the peer table; measured by putting one
+# into Device::by_index, it added 5-10 us a packet (ratio 1.7-2.1), within
+# this machine's noise.
+ECHO_COST_BOUND=3
 SEED="scale-$PREFIX"
 
 P=$PREFIX
@@ -91,11 +115,11 @@ for ((i = 0; i < SOURCES; i++)); do echo "addr add 203.0.113.$((100 + i))/24 dev
 gen_key "$SITELINK" "$WORK_DIR" hub
 HUB_PUB=$(<"$WORK_DIR/hub.pub")
 
-# start_hub PEERS: the hub with PEERS spokes configured; waits until it
-# listens. It is gateway hub-PEERS (config gw-hub-PEERS.yaml, its log
-# gw-hub-PEERS.log).
+# start_hub PEERS [TAG]: the hub with PEERS spokes configured; waits until it
+# listens. It is gateway hub-PEERSTAG (config gw-hub-PEERSTAG.yaml, its log
+# gw-hub-PEERSTAG.log).
 start_hub() {
-  local peers=$1 gw="hub-$1"
+  local peers=$1 gw="hub-$1${2:-}"
   {
     yaml_interface "$TUN" "$WORK_DIR/hub.key" "address: [198.18.0.1/16]"
     "$SCALE_SPOKES" peers --spokes "$peers" --seed "$SEED"
@@ -112,8 +136,8 @@ start_hub() {
   fi
 }
 
-# stop_hub PEERS: the hub must be alive and exit 0 on SIGTERM.
-stop_hub() { stop_gw_check "hub with $1 peers" "hub-$1"; }
+# stop_hub PEERS [TAG]: the hub must be alive and exit 0 on SIGTERM.
+stop_hub() { stop_gw_check "hub with $1 peers" "hub-$1${2:-}"; }
 
 # spokes OUT SPOKES RATE ECHOES: one scale_spokes run against the hub; its
 # name=value results in OUT, its exit status in SPOKES_RC.
@@ -178,8 +202,23 @@ fi
 
 spokes "$WORK_DIR/burst.out" "$N" 0 1
 check_run "$N peers, all at once" "$WORK_DIR/burst.out" "$N"
+# N initiations at once are far above the hub's under-load threshold (512
+# handshake messages a second): it must have answered some with cookie
+# replies, and the spokes completed anyway (check_run: all N handshakes).
+burst_cookies=$(result "$WORK_DIR/burst.out" cookie_replies)
+if ((${burst_cookies:-0} > 0)); then
+  pass "$N peers, all at once: the hub went under load and sent $burst_cookies cookie replies"
+else
+  fail "$N peers, all at once: no cookie reply (the hub never went under load, or its cookies were lost)"
+fi
 RSS_END_N=$(proc_rss_kib "$HUB_PID")
 stop_hub "$N"
+
+# --- base again: 2 peers, for the echo cost ratio ------------------------------------------
+start_hub 2 -again
+spokes "$WORK_DIR/base-again.out" 2 "$RATE" $((TOTAL_ECHOES / 2))
+check_run "2 peers, again" "$WORK_DIR/base-again.out" 2
+stop_hub 2 -again
 
 # --- figures -----------------------------------------------------------------------------
 per_peer() { awk -v a="$1" -v b="$2" -v n=$((N - 2)) 'BEGIN {printf "%d", (a - b) * 1024 / n}'; }
@@ -205,17 +244,27 @@ for run in 2 "$N"; do
   figure "rtt_median_us_$run" "$(result "$out" rtt_median_us)" us
   figure "rtt_p99_us_$run" "$(result "$out" rtt_p99_us)" us
 done
-RATIO=$(awk -v a="$(result "$S" hub_cpu_per_echo_us)" -v b="$(result "$B" hub_cpu_per_echo_us)" \
+# The echo cost ratio: hub CPU per echo with N peers over the same with 2,
+# the 2-peer cost being the larger of the runs before and after the N-peer
+# one, so that the machine getting busier during the N-peer run (CPU per
+# packet doubles when the other core is busy) is less likely to pass for
+# growth.
+BA="$WORK_DIR/base-again.out"
+figure hub_cpu_per_echo_us_2_again "$(result "$BA" hub_cpu_per_echo_us)" us
+BASE_COST=$(awk -v a="$(result "$B" hub_cpu_per_echo_us)" -v b="$(result "$BA" hub_cpu_per_echo_us)" \
+  'BEGIN {printf "%.3f", (a > b ? a : b)}')
+RATIO=$(awk -v a="$(result "$S" hub_cpu_per_echo_us)" -v b="$BASE_COST" \
   'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
 figure echo_cost_ratio "$RATIO" x
-# A figure, not a check (CPU time is noisy), but worth a line when the cost
-# of a packet clearly grows with the number of peers.
-awk -v r="$RATIO" 'BEGIN {exit !(r > 2)}' &&
-  log "NOTE: a packet costs the hub ${RATIO}x more CPU with $N peers than with 2"
+if awk -v r="$RATIO" -v max="$ECHO_COST_BOUND" 'BEGIN {exit !(r > 0 && r <= max)}'; then
+  pass "a packet costs the hub ${RATIO}x the CPU with $N peers as with 2 (bound ${ECHO_COST_BOUND}x)"
+else
+  fail "a packet costs the hub ${RATIO}x the CPU with $N peers as with 2 (bound ${ECHO_COST_BOUND}x):" \
+    "$(result "$S" hub_cpu_per_echo_us) us against $BASE_COST us per echo"
+fi
 BU="$WORK_DIR/burst.out"
 figure burst_handshake_seconds "$(result "$BU" handshake_seconds)" s
 figure burst_cookie_replies "$(result "$BU" cookie_replies)" replies
 figure burst_initiations "$(result "$BU" initiations_sent)" initiations
 figure burst_hub_cpu_seconds "$(result "$BU" hub_cpu_handshake_seconds)" s
 figure rss_end_burst "$RSS_END_N" KiB
-figures_write
