@@ -6,7 +6,7 @@
 # peers than with 2.
 #
 # Usage: scale.sh [--quick|--full] [SITELINKD [SITELINK [SCALE_SPOKES]]]
-#   --quick (default): 1,000 peers, 20 echoes per spoke (about 60 s)
+#   --quick (default): 1,000 peers, 20 echoes per spoke (about 20 s)
 #   --full: 1,000 peers, 50 echoes per spoke
 #   SCALE_SPOKES_N=N overrides the number of peers (at least 3).
 #   defaults: <repo>/build/daemon/sitelinkd, .../sitelink and
