@@ -17,7 +17,8 @@
 #   TUN ${P}ht 198.18.0.1/16                        203.0.113.100-199 (spoke i
 #   a /32 route per peer (198.19.0.1 + i)           sends from .100 + i mod 100)
 #
-# Runs, each against a freshly started hub (--log-level info):
+# Runs, each against a freshly started hub (--log-level info), the hub
+# pinned to one CPU and scale_spokes to another:
 #   base:  the hub configured with 2 peers; 2 spokes handshake, then send
 #          the same number of echoes as the scale run, split between them.
 #   scale: the hub configured with N peers; N spokes handshake, paced at
@@ -52,7 +53,7 @@
 #   burst_*                               the burst run
 #
 # STRESS_KEEP=DIR keeps the run's files in DIR/scale.
-# Needs root, ip, wg, awk.
+# Needs root, ip, wg, awk, taskset.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -71,6 +72,12 @@ source "$SCRIPT_DIR/../netns/topology.sh"
 N=${SCALE_SPOKES_N:-1000}
 ECHOES=$([[ $MODE == full ]] && echo 50 || echo 20)
 RATE=400          # handshakes started per second in the scale run
+# The hub and the spokes each on a CPU of their own (the first two this
+# script may use), the same in every run: whether they share one changes
+# what a packet costs the hub by a third.
+mapfile -t CPUS < <(taskset -c -p $$ | sed 's/.*: //' | tr ',' '\n' |
+  awk -F- '{ if (NF == 2) for (i = $1; i <= $2; i++) print i; else print $1 }')
+HUB_CPU=${CPUS[0]:-0} SPOKES_CPU=${CPUS[1]:-${CPUS[0]:-0}}
 WINDOW=32         # echoes outstanding
 SOURCES=100       # spoke source addresses 203.0.113.100..199
 START_BOUND=30    # s: hub listening (N routes to add)
@@ -78,17 +85,19 @@ RUN_BOUND=90      # s: one scale_spokes run
 STOP_BOUND=10     # s: SIGTERM to exit
 # ECHO_COST_BOUND: the most a packet may cost the hub (CPU time per echo)
 # with N peers, as a multiple of its cost with 2. Why 3: on this machine (2
-# shared cores, other builds running) the ratio measured 1.3 to 2.0 over
-# runs, the N-peer hub being a little dearer per packet (a larger working
-# set: 1,000 sessions touched round robin), and CPU time per packet itself
-# doubles or more when the machine gets busy between runs; 3 leaves that
-# room. What it catches: per-packet work that grows with the peers by at
-# least twice the 2-peer cost of a packet (about 10-20 us: 10-20 ns per peer
-# per packet at 1,000 peers), e.g. per-peer work for each packet (a timer,
-# a lock, a scan of every peer's sessions or allowed-ips). What it cannot
-# catch here: one tight scan over the peer table; measured by putting one
-# into Device::by_index, it added 5-10 us a packet (ratio 1.7-2.1), within
-# this machine's noise.
+# shared cores, other builds running) the ratio measured 1.13 to 1.40 with
+# the hub and spokes pinned (3 runs) and 1.17 to 2.04 before they were (11
+# runs): the N-peer hub is a little dearer per packet (a larger working set:
+# 1,000 sessions touched round robin) and a busy machine (its caches shared
+# with others) makes that worse; 3 leaves room for the worst seen. What it
+# catches: per-packet work that grows with the peers by twice a 2-peer
+# packet's cost or more (about 20 us here: 20 ns per peer per packet at
+# 1,000 peers), e.g. per-peer work done for each packet (a timer, a lock, a
+# scan of every peer's sessions or allowed-ips). What it does not: one tight
+# scan over the peer table. Measured by putting one into Device::by_index
+# (every transport packet), it added 5-9 us a packet, ratio 1.59 to 1.92
+# pinned (1.24 to 2.11 not), inside this machine's noise for a bound that
+# must not flake.
 ECHO_COST_BOUND=3
 SEED="scale-$PREFIX"
 
@@ -97,7 +106,7 @@ NS_H="${P}h" NS_S="${P}s" TUN="${P}ht"
 HUB_PID=""
 
 require_root
-require_tools ip wg awk
+require_tools ip wg awk taskset
 require_tun
 sitelink_binaries "${1:-}" "${2:-}"
 SCALE_SPOKES=${3:-"$(dirname "$SITELINKD")/../tests/stress/scale_spokes"}
@@ -128,6 +137,9 @@ start_hub() {
   local started=0
   start_gw "$gw" info && started=1
   HUB_PID=${GW_PID[$gw]}
+  if ((started)) && ! taskset -a -p -c "$HUB_CPU" "$HUB_PID" >/dev/null; then
+    log "could not pin the hub to CPU $HUB_CPU (its echo cost is noisier)"
+  fi
   if ((started)); then
     pass "hub with $peers peers started"
   else
@@ -144,7 +156,7 @@ stop_hub() { stop_gw_check "hub with $1 peers" "hub-$1${2:-}"; }
 spokes() {
   local out=$1 n=$2 rate=$3 echoes=$4
   SPOKES_RC=0
-  ip netns exec "$NS_S" timeout $((RUN_BOUND + 10)) "$SCALE_SPOKES" run --hub-public-key "$HUB_PUB" \
+  ip netns exec "$NS_S" timeout $((RUN_BOUND + 10)) taskset -c "$SPOKES_CPU" "$SCALE_SPOKES" run --hub-public-key "$HUB_PUB" \
     --hub-endpoint "203.0.113.1:$PORT" --spokes "$n" --seed "$SEED" --source-base 203.0.113.100 \
     --sources "$SOURCES" --rate "$rate" --echoes "$echoes" --window "$WINDOW" --hub-pid "$HUB_PID" \
     --timeout-s "$RUN_BOUND" >"$out" 2>"$out.err" || SPOKES_RC=$?
