@@ -12,22 +12,47 @@
 #   proc_cpu_ns PID          CPU time (user + system) of all its threads, in
 #                            nanoseconds, from schedstat (exact) or, where the
 #                            kernel has none, from stat (clock ticks)
+# Each counts PID and its child processes together: a sitelinkd is two
+# processes (its monitor, the PID a test starts, and the network process;
+# privilege separation), and the figures are the daemon's.
 
 MODE=quick MODE_ARGS=0
 case "${1:-}" in
   --quick | --full) MODE=${1#--} MODE_ARGS=1 ;;
 esac
 
+# _proc_tree PID: PID and its children, one per line.
+_proc_tree() {
+  echo "$1"
+  pgrep -P "$1" || true
+}
+
 proc_rss_kib() {
-  awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null
+  [[ -r /proc/$1/status ]] || return 0
+  local p total=0 v
+  for p in $(_proc_tree "$1"); do
+    v=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null)
+    total=$((total + ${v:-0}))
+  done
+  echo "$total"
 }
 
 proc_fds() {
-  local fds=("/proc/$1/fd/"*)
-  [[ -e "${fds[0]}" ]] && echo "${#fds[@]}" || echo 0
+  local p n=0
+  for p in $(_proc_tree "$1"); do
+    local fds=("/proc/$p/fd/"*)
+    [[ -e "${fds[0]}" ]] && n=$((n + ${#fds[@]}))
+  done
+  echo "$n"
 }
 
 proc_cpu_ns() {
+  local p total=0
+  for p in $(_proc_tree "$1"); do total=$((total + $(_proc_cpu_ns_one "$p"))); done
+  echo "$total"
+}
+
+_proc_cpu_ns_one() {
   local pid=$1 t total=0 run rest f
   if [[ -r "/proc/$pid/schedstat" ]]; then
     for t in "/proc/$pid/task/"*/schedstat; do
@@ -40,7 +65,7 @@ proc_cpu_ns() {
   # Fields 14 and 15 of stat (after the parenthesised name) are utime and stime.
   local hz stat
   hz=$(getconf CLK_TCK)
-  stat=$(<"/proc/$pid/stat")
+  stat=$(<"/proc/$pid/stat") 2>/dev/null || { echo 0; return; }
   stat=${stat##*) }
   read -r -a f <<<"$stat"
   echo $(((f[11] + f[12]) * 1000000000 / hz))
