@@ -53,7 +53,7 @@
 #   burst_*                               the burst run
 #
 # STRESS_KEEP=DIR keeps the run's files in DIR/scale.
-# Needs root, ip, wg, awk, taskset.
+# Needs root, ip, wg, awk, taskset, pgrep.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -106,7 +106,7 @@ NS_H="${P}h" NS_S="${P}s" TUN="${P}ht"
 HUB_PID=""
 
 require_root
-require_tools ip wg awk taskset
+require_tools ip wg awk taskset pgrep
 require_tun
 sitelink_binaries "${1:-}" "${2:-}"
 SCALE_SPOKES=${3:-"$(dirname "$SITELINKD")/../tests/stress/scale_spokes"}
@@ -137,8 +137,12 @@ start_hub() {
   local started=0
   start_gw "$gw" info && started=1
   HUB_PID=${GW_PID[$gw]}
-  if ((started)) && ! taskset -a -p -c "$HUB_CPU" "$HUB_PID" >/dev/null; then
-    log "could not pin the hub to CPU $HUB_CPU (its echo cost is noisier)"
+  if ((started)); then
+    local p  # the hub and its child (sitelinkd's network process)
+    for p in "$HUB_PID" $(pgrep -P "$HUB_PID"); do
+      taskset -a -p -c "$HUB_CPU" "$p" >/dev/null ||
+        log "could not pin the hub's process $p to CPU $HUB_CPU (its echo cost is noisier)"
+    done
   fi
   if ((started)); then
     pass "hub with $peers peers started"
