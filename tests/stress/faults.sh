@@ -42,15 +42,21 @@
 # under the impairment (time, throughput); then the fault ends and the time
 # from its end to the first ping reply is measured and must be within
 # RECOVERY_BOUND; then a fresh TCP transfer must arrive intact (sha256 at
-# both ends). Checks beyond that: each impairment really happened (ping
-# loss, rtt, the relay's counters); the outage really dropped everything
-# (no reply during it), a new handshake completes within RECOVERY_BOUND of
-# its end and the transfer in flight survived it; duplicated datagrams never
-# reach host-a twice (no "DUP!" replies) and are counted as replays by the
-# gateways; reordering within the replay window costs no replay drops.
+# both ends). Checks beyond that, that each impairment really happened, in
+# both modes: loss lost pings; delay put the ping rtt at 360 ms or more;
+# reordering made host-b's TCP receive segments out of order (TCPOFOQueue);
+# duplicates were counted as replays by the gateways and never reach host-a
+# twice (no "DUP!" replies); the outage let no ping reply through. With the
+# relay, also its counters: it dropped (loss), sent out of order (reorder:
+# datagrams overtaken by later ones), sent twice (dup) some of the datagrams
+# of that phase, and during the outage dropped every datagram and sent none.
+# And that the gateways coped: a new handshake completes within
+# RECOVERY_BOUND of the outage's end and the transfer in flight survived it;
+# reordering within the replay window costs no replay drops.
 #
 # Figures: "FIGURE: faults.<scenario>.<name>=VALUE UNIT" lines on stdout and,
-# when STRESS_OUT is a directory, $STRESS_OUT/faults.json.
+# when STRESS_OUT is set, $STRESS_OUT/faults.json (tests/stress/figures.sh;
+# "impairment" in it says netem or relay).
 # Needs root, ip, tc, ping, timeout, python3, sha256sum, head, awk.
 set -euo pipefail
 
@@ -70,6 +76,9 @@ SITELINKD=$1 SITELINK=$2 RELAY=$3
 # shellcheck source=tests/netns/lib.sh
 source "$SCRIPT_DIR/../netns/lib.sh"
 lib_init faults flt
+# shellcheck source=tests/stress/figures.sh
+source "$SCRIPT_DIR/figures.sh"
+figures_init faults "$MODE"
 # shellcheck source=tests/netns/topology.sh
 source "$SCRIPT_DIR/../netns/topology.sh"
 
@@ -101,21 +110,7 @@ require_tools ip tc ping timeout python3 sha256sum head awk
 require_tun
 require_exec SITELINKD SITELINK RELAY
 
-# --- figures -------------------------------------------------------------------------------
-FIGS=()
 IMPAIR=""
-figure() {
-  local name=$1 value=$2 unit=$3
-  echo "FIGURE: faults.$name=$value $unit"
-  FIGS+=("{\"name\": \"faults.$name\", \"value\": $value, \"unit\": \"$unit\"}")
-}
-write_json() {
-  [[ -n "${STRESS_OUT:-}" && -d "${STRESS_OUT:-}" ]] || return 0
-  local IFS=,
-  printf '{"area": "faults", "mode": "%s", "impairment": "%s", "passed": %d, "failed": %d, "figures": [%s]}\n' \
-    "$MODE" "$IMPAIR" "$PASSED" "$FAILED" "${FIGS[*]}" >"$STRESS_OUT/faults.json"
-}
-on_cleanup write_json
 # ms_between EPOCH_US_FROM EPOCH_US_TO
 ms_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", (b - a) / 1000 }'; }
 now_us() { echo "${EPOCHREALTIME/./}"; }
@@ -144,6 +139,7 @@ choose_impairment() {
     relay) echo "impairment: impair_relay, a userspace UDP relay in the middle namespace (no tc netem)" ;;
     *) log "FAULTS_IMPAIR must be auto, netem or relay, not '$IMPAIR'"; exit 64 ;;
   esac
+  figures_meta impairment "$IMPAIR"
 }
 
 start_relay() {
@@ -225,19 +221,32 @@ else
   exit 1
 fi
 
-# show SIDE EXPR: a value from `sitelink show --json` of gw-SIDE's interface
-# (i = the interface object, p = its one peer), or "none".
-show() {
+# show_json SIDE: gw-SIDE's `sitelink show --json` on stdout (nothing if it
+# does not answer); read with show_query (tests/netns/lib.sh).
+show_json() {
   local ns=$NS_GA tun=$TUN_A
   [[ $1 == b ]] && ns=$NS_GB tun=$TUN_B
-  { ip netns exec "$ns" timeout 5 "$SITELINK" show "$tun" --json 2>/dev/null || true; } |
-    python3 -c "import json, sys
-try:
-    i = json.load(sys.stdin)['interfaces'][0]; p = i['peers'][0]; print($2)
-except (ValueError, LookupError):
-    print('none')"
+  ip netns exec "$ns" timeout 5 "$SITELINK" show "$tun" --json 2>/dev/null || true
 }
-replays() { echo $(($(show a "i['dropped'].get('replay', 0)") + $(show b "i['dropped'].get('replay', 0)"))); }
+# latest_handshake SIDE: gw-SIDE's one peer's latest handshake, or "none".
+latest_handshake() { show_json "$1" | show_query peer - 0 latest_handshake || echo none; }
+# replays: transport packets both gateways dropped as replays.
+replays() {
+  local side n total=0
+  for side in a b; do
+    n=$(show_json "$side" | show_query drop - replay) || n=0
+    total=$((total + n))
+  done
+  echo "$total"
+}
+# tcp_ofo: TCP segments host-b has received out of order (TcpExt
+# TCPOFOQueue; /proc/net/netstat is per namespace).
+tcp_ofo() {
+  # shellcheck disable=SC2016  # awk's fields
+  ip netns exec "$NS_HB" awk -v k=TCPOFOQueue \
+    '$1 == "TcpExt:" { if (!h) { for (i = 2; i <= NF; i++) c[$i] = i; h = 1 } else { print $c[k] + 0; exit } }' \
+    /proc/net/netstat
+}
 gateways_alive() {
   local pid
   for pid in "${GW_PID[a]}" "${GW_PID[b]}"; do
@@ -442,20 +451,25 @@ baseline() {
   fi
 }
 
-# relay_totals: the relay's counters, both directions summed, into REL[KEY].
+# relay_totals: the relay's counters, both directions summed, into REL[KEY]
+# (impair_relay.cc: in, out, lost, dup, reordered = held longer, overtaken =
+# sent after a datagram that arrived later, outage = dropped by an outage).
 declare -A REL=()
 relay_totals() {
   local k
   REL=()
   [[ $IMPAIR == relay ]] && relay_cmd stats || return 0
-  for k in in lost dup reordered outage; do
+  for k in in out lost dup reordered overtaken outage; do
     REL[$k]=$(($(relay_counter a2b "$k") + $(relay_counter b2a "$k")))
   done
 }
 
 # effect_checks SCENARIO: the impairment happened, and the gateways coped
-# with it as WireGuard must (uses DUPS, REPLAYS, PING_LOSS, PING_RTT and
-# RELAY_D, the relay's counter deltas over the impaired phase).
+# with it as WireGuard must (uses DUPS, REPLAYS, PING_LOSS, PING_RTT,
+# TCP_OFO and RELAY_D, the relay's counter deltas over the impaired phase).
+# In every mode: loss by ping loss, delay by ping rtt, reordering by host-b's
+# TCP receiving segments out of order, duplication by the gateways' replay
+# drops; with the relay, also by its counters (lost, overtaken, dup).
 effect_checks() {
   case $1 in
     loss)
@@ -471,6 +485,11 @@ effect_checks() {
         fail "delay: ping rtt ${PING_RTT:-none} ms, expected at least 360 ms (is the impairment on?)"
       fi ;;
     reorder)
+      if ((TCP_OFO > 0)); then
+        pass "reorder: host-b's TCP received $TCP_OFO segments out of order (TCPOFOQueue): the underlay reordered"
+      else
+        fail "reorder: host-b's TCP received no segment out of order under 25% reordering (is the impairment on?)"
+      fi
       if ((REPLAYS == 0)); then
         pass "reorder: no replay drops (reordering stays within the replay window)"
       else
@@ -491,20 +510,23 @@ effect_checks() {
   local key=${RELAY_KEY[$1]:-}
   if [[ $IMPAIR == relay && -n $key ]]; then
     if ((${RELAY_D[$key]:-0} > 0)); then
-      pass "$1: the relay $key ${RELAY_D[$key]} of ${RELAY_D[in]} datagrams"
+      pass "$1: the relay ${RELAY_WHAT[$key]} ${RELAY_D[$key]} of the ${RELAY_D[in]} datagrams it received"
     else
-      fail "$1: the relay $key no datagram out of ${RELAY_D[in]:-0}"
+      fail "$1: the relay ${RELAY_WHAT[$key]} none of the ${RELAY_D[in]:-0} datagrams it received"
     fi
   fi
 }
-declare -A RELAY_KEY=([loss]=lost [reorder]=reordered [dup]=dup)
+declare -A RELAY_KEY=([loss]=lost [reorder]=overtaken [dup]=dup)
+declare -A RELAY_WHAT=([lost]="dropped" [overtaken]="sent out of order (overtaken by a later one)"
+  [dup]="sent twice")
 
 # impaired SCENARIO: ping + transfer under the impairment, then recovery.
 declare -A RELAY_D=()
 impaired() {
-  local scn=$1 replay0 t_end k
+  local scn=$1 replay0 ofo0 t_end k
   log "== $scn: $(describe_profile "$scn")"
   replay0=$(replays)
+  ofo0=$(tcp_ofo)
   relay_totals
   local -A rel0=()
   for k in "${!REL[@]}"; do rel0[$k]=${REL[$k]}; done
@@ -514,6 +536,8 @@ impaired() {
   ping_report "$scn" "$scn" "$PINGS"
   REPLAYS=$(($(replays) - replay0))
   figure "$scn.replay_drops" "$REPLAYS" packets
+  TCP_OFO=$(($(tcp_ofo) - ofo0))
+  figure "$scn.tcp_out_of_order" "$TCP_OFO" segments
   relay_totals
   RELAY_D=()
   for k in "${!REL[@]}"; do
@@ -534,7 +558,7 @@ impaired() {
 # gateways to start a new handshake, one must complete once it ends.
 handshake_after() {
   local t_off=$1 hs0_a=$2 hs0_b=$3
-  new_handshake() { [[ $(show a "p['latest_handshake']") != "$hs0_a" || $(show b "p['latest_handshake']") != "$hs0_b" ]]; }
+  new_handshake() { [[ $(latest_handshake a) != "$hs0_a" || $(latest_handshake b) != "$hs0_b" ]]; }
   if wait_until "a handshake after the outage" "$RECOVERY_BOUND" new_handshake; then
     local ms
     ms=$(ms_between "$t_off" "$(now_us)")
@@ -542,7 +566,7 @@ handshake_after() {
     figure outage.handshake_after "$ms" ms
   else
     fail "outage: no handshake completed within ${RECOVERY_BOUND}s of the outage's end" \
-      "(latest handshakes: gw-a $(show a "p['latest_handshake']"), gw-b $(show b "p['latest_handshake']"))"
+      "(latest handshakes: gw-a $(latest_handshake a), gw-b $(latest_handshake b))"
   fi
 }
 
@@ -554,15 +578,27 @@ outage() {
   local plog="$WORK_DIR/ping-outage.log" ping_pid=$PING_PID
   xfer_start outage transfer_across span "$SPAN_BOUND" "$SPAN_RATE" || return 0
   wait_until "the paced transfer to connect" 10 grep -qs connected "$WORK_DIR/rx-outage-transfer_across.log" || true
-  hs0_a=$(show a "p['latest_handshake']") hs0_b=$(show b "p['latest_handshake']")
+  hs0_a=$(latest_handshake a) hs0_b=$(latest_handshake b)
   t_on=$(now_us)
   impair_outage on || fail "outage: could not start the outage"
+  relay_totals
+  local out0=${REL[out]:-0} cut0=${REL[outage]:-0}
   if grep -qs '^sent' "$WORK_DIR/tx-outage-transfer_across.log"; then
     fail "outage: the paced transfer ended before the outage began (the test proves nothing)"
   fi
   sleep "$OUTAGE_S"  # the fault itself
+  relay_totals
   t_off=$(now_us)
   impair_outage off || fail "outage: could not end the outage"
+  if [[ $IMPAIR == relay ]]; then
+    local sent=$((REL[out] - out0)) cut=$((REL[outage] - cut0))
+    figure outage.underlay_dropped "$cut" datagrams
+    if ((sent == 0 && cut > 0)); then
+      pass "outage: the relay dropped all $cut datagrams that arrived during the outage and sent none"
+    else
+      fail "outage: during the outage the relay dropped $cut datagrams and sent $sent (want: some dropped, none sent)"
+    fi
+  fi
   n=$(replies_between "$plog" $((t_on + 500000)) "$t_off")
   if ((n == 0)); then
     pass "outage: no ping reply during the ${OUTAGE_S}s outage"

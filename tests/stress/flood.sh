@@ -72,7 +72,9 @@ if (($# != 3)); then
 fi
 SITELINKD=$1 SITELINK=$2 FLOOD_TOOL=$3
 lib_init flood slf
-figures_init flood
+# shellcheck source=tests/stress/figures.sh
+source "$SCRIPT_DIR/figures.sh"
+figures_init flood "$MODE"
 # shellcheck source=tests/netns/topology.sh
 source "$SCRIPT_DIR/../netns/topology.sh"
 
@@ -453,4 +455,3 @@ for n in 1 2; do
     fail "after: p$n cannot ping the hub through the tunnel"
   fi
 done
-figures_write

@@ -42,7 +42,9 @@
 // Each command is answered on stdout with "ack N COMMAND" or
 // "nack N COMMAND: REASON", N counting commands from 1, so a script can wait
 // until its command took effect. Counters are printed as one "stats" line
-// per direction (a2b, b2a) on `stats` and at exit.
+// per direction (a2b, b2a) on `stats` and at exit: in, out, lost, outage
+// (dropped by an outage), dup, reordered (held longer), overflow,
+// send-errors, overtaken (sent after a datagram that arrived later).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -206,6 +208,9 @@ std::string describe(const Profile& p) {
 
 struct Counters {
   uint64_t in = 0, out = 0, lost = 0, outage = 0, dup = 0, reordered = 0, overflow = 0, send_errors = 0;
+  // Sent after a datagram that arrived later (in this direction): what the
+  // receiver sees out of order. `reordered` counts the datagrams held longer.
+  uint64_t overtaken = 0;
 };
 
 struct Held {
@@ -265,6 +270,7 @@ class Relay {
   size_t max_queue_bytes_;
   uint64_t seq_ = 0;
   std::array<Clock::time_point, 2> last_release_{};
+  std::array<uint64_t, 2> newest_sent_{};  // the latest arrival (seq + 1) sent, per direction
   std::array<Counters, 2> count_{};
   Clock::time_point deadline_;
 };
@@ -349,8 +355,14 @@ void Relay::release_due(Clock::time_point now) {
     const auto& dst = peer_[to];
     const ssize_t n = ::sendto(sock_[to].get(), h.data.data(), h.data.size(), 0,
                                reinterpret_cast<const sockaddr*>(&dst.addr), dst.len);
-    if (n < 0) ++count_[h.dir].send_errors;
-    else ++count_[h.dir].out;
+    if (n < 0) {
+      ++count_[h.dir].send_errors;
+    } else {
+      ++count_[h.dir].out;
+      uint64_t& newest = newest_sent_[static_cast<size_t>(h.dir)];
+      if (h.seq + 1 < newest) ++count_[h.dir].overtaken;
+      newest = std::max(newest, h.seq + 1);
+    }
   }
 }
 
@@ -415,15 +427,15 @@ void Relay::read_control() {
 void Relay::print_stats() const {
   for (int dir = 0; dir < 2; ++dir) {
     const Counters& c = count_[dir];
-    char buf[256];
+    char buf[320];
     std::snprintf(buf, sizeof buf,
                   "stats %s in=%llu out=%llu lost=%llu outage=%llu dup=%llu reordered=%llu "
-                  "overflow=%llu send-errors=%llu",
+                  "overflow=%llu send-errors=%llu overtaken=%llu",
                   dir == 0 ? "a2b" : "b2a", static_cast<unsigned long long>(c.in),
                   static_cast<unsigned long long>(c.out), static_cast<unsigned long long>(c.lost),
                   static_cast<unsigned long long>(c.outage), static_cast<unsigned long long>(c.dup),
                   static_cast<unsigned long long>(c.reordered), static_cast<unsigned long long>(c.overflow),
-                  static_cast<unsigned long long>(c.send_errors));
+                  static_cast<unsigned long long>(c.send_errors), static_cast<unsigned long long>(c.overtaken));
     say(buf);
   }
 }

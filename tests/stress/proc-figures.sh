@@ -1,18 +1,12 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034  # MODE and MODE_ARGS are read by the sourcing script
-# Helpers shared by the soak and scale tests (tests/stress/soak.sh,
-# tests/stress/scale.sh): their command line, reading a process's memory,
-# descriptors and CPU from /proc, and reporting figures. Source it after
-# tests/netns/lib.sh.
+# Helpers shared by the flood, soak and scale tests (tests/stress/flood.sh,
+# soak.sh, scale.sh): their command line and reading a process's memory,
+# descriptors and CPU from /proc. Figures are tests/stress/figures.sh's.
 #
 #   MODE                     quick or full: the script's first argument
 #                            (--quick / --full) if it is one, which the
 #                            script then shifts away (MODE_ARGS is 1 or 0)
-#   figures_init AREA        figures are named AREA.NAME
-#   figure NAME VALUE UNIT   prints `FIGURE: AREA.NAME=VALUE UNIT` on stdout
-#                            and keeps it for figures_write
-#   figures_write            with STRESS_OUT set: $STRESS_OUT/AREA.json, as
-#                            {"area": AREA, "figures": {NAME: {"value": V, "unit": U}}}
 #   proc_rss_kib PID         VmRSS in KiB (empty if the process is gone)
 #   proc_fds PID             number of open file descriptors
 #   proc_cpu_ns PID          CPU time (user + system) of all its threads, in
@@ -22,35 +16,10 @@
 # processes (its monitor, the PID a test starts, and the network process;
 # privilege separation), and the figures are the daemon's.
 
-_FIG_AREA=""
-_FIG_ROWS=()
-
 MODE=quick MODE_ARGS=0
 case "${1:-}" in
   --quick | --full) MODE=${1#--} MODE_ARGS=1 ;;
 esac
-
-figures_init() { _FIG_AREA=$1; }
-
-figure() {
-  local name=$1 value=$2 unit=$3
-  echo "FIGURE: $_FIG_AREA.$name=$value $unit"
-  _FIG_ROWS+=("$(printf '    "%s": {"value": %s, "unit": "%s"}' "$name" "$value" "$unit")")
-}
-
-figures_write() {
-  [[ -n "${STRESS_OUT:-}" ]] || return 0
-  mkdir -p "$STRESS_OUT"
-  local i n=${#_FIG_ROWS[@]}
-  {
-    printf '{\n  "area": "%s",\n  "figures": {\n' "$_FIG_AREA"
-    for ((i = 0; i < n; i++)); do
-      printf '%s%s\n' "${_FIG_ROWS[$i]}" "$( ((i < n - 1)) && echo ,)"
-    done
-    printf '  }\n}\n'
-  } >"$STRESS_OUT/$_FIG_AREA.json"
-  log "figures in $STRESS_OUT/$_FIG_AREA.json"
-}
 
 # _proc_tree PID: PID and its children, one per line.
 _proc_tree() {

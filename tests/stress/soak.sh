@@ -63,7 +63,9 @@ source "$SCRIPT_DIR/../netns/lib.sh"
 source "$SCRIPT_DIR/proc-figures.sh"
 shift "$MODE_ARGS"
 lib_init soak sk
-figures_init soak
+# shellcheck source=tests/stress/figures.sh
+source "$SCRIPT_DIR/figures.sh"
+figures_init soak "$MODE"
 # shellcheck source=tests/netns/topology.sh
 source "$SCRIPT_DIR/../netns/topology.sh"
 
@@ -390,4 +392,3 @@ figure seconds "$SECONDS_RUN" s
 
 # --- shutdown --------------------------------------------------------------------------
 for s in a b; do stop_gw_check shutdown "$s"; done
-figures_write
