@@ -366,6 +366,7 @@ fi
 n=$(sd bash -c "$(declare -f network_pid crypto_threads); crypto_threads $PID1")
 bad=$(sd bash -c "$(declare -f network_pid threads_beyond_net_admin); threads_beyond_net_admin $PID1 0000000000001004")
 NET1=$(sd bash -c "$(declare -f network_pid); network_pid $PID1")
+# shellcheck disable=SC2016  # awk's $2, not the shell's
 net_uid=$(sd awk '/^Uid:/ { print $2 }' "/proc/$NET1/status" 2>/dev/null || true)
 if [[ $n == 2 && -z $bad && $net_uid == "$SL_UID" ]]; then
   pass "the network process runs as sitelink; it and its 2 crypto threads hold CAP_NET_ADMIN alone, no_new_privs"
