@@ -57,8 +57,12 @@ std::vector<std::string> unit_visibility_warnings(const std::vector<std::string>
     if (ec) real = p;
     for (const auto& h : kHidden) {
       if (!real.starts_with(h.dir)) continue;
-      out.push_back(p + (real == p ? "" : " (" + real + ")") + ": the sitelink@ unit cannot read it: " +
-                    std::string(h.why) + " (systemd/sitelink@.service); move it to /etc/sitelink");
+      std::string w = p;
+      if (real != p) w += " (" + real + ")";
+      w += ": the sitelink@ unit cannot read it: ";
+      w += h.why;
+      w += " (systemd/sitelink@.service); move it to /etc/sitelink";
+      out.push_back(std::move(w));
       break;
     }
   }

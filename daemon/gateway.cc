@@ -89,8 +89,8 @@ Gateway::Gateway(std::string path, config::Config cfg, tunnel::Logger& log, tunn
 // (capset is per thread). Input from the network is read only after this.
 tunnel::SysResult<void> Gateway::drop_privileges_and_start_threads(const config::DaemonUser& user) {
   if (auto r = become_network_process(user); !r) {
-    return tunnel::sys_error(r.error().error, "cannot drop privileges to user '" + user.name + "': " +
-                                                  r.error().message() + "; refusing to read network input");
+    return tunnel::sys_error(r.error().error, "cannot drop privileges to user '" + user.name +
+                                                  "': " + r.error().message() + "; refusing to read network input");
   }
   LogLine(log_, LogLevel::kDebug) << "network process runs as " << user.name << " with CAP_NET_ADMIN only";
   resolver_.start();

@@ -43,13 +43,12 @@ class Gateway final : public UapiBackend, private GatewayControl {
     config::DaemonUser user;
   };
   [[nodiscard]] static tunnel::SysResult<std::unique_ptr<Gateway>> start(std::string config_path,
-                                                                         const config::Config& cfg,
-                                                                         tunnel::Logger& log, Separation sep);
+                                                                         const config::Config& cfg, tunnel::Logger& log,
+                                                                         Separation sep);
   // Cross-platform mode (`sitelinkd IFACE`, as `wireguard-go IFACE`): only
   // the TUN and the control socket; everything else comes from `wg`.
   [[nodiscard]] static tunnel::SysResult<std::unique_ptr<Gateway>> start_interface(const std::string& iface,
-                                                                                   tunnel::Logger& log,
-                                                                                   Separation sep);
+                                                                                   tunnel::Logger& log, Separation sep);
   Gateway(const Gateway&) = delete;
   Gateway& operator=(const Gateway&) = delete;
   ~Gateway() override;

@@ -9,14 +9,16 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 namespace sitelink::daemon {
 namespace {
 
 constexpr uint64_t bit(int cap) { return uint64_t{1} << cap; }
 
 constexpr unsigned kLockedBits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
-                                 SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
-                                 SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+                                 SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
+                                 SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
 
 struct CapSets {
   uint64_t effective = 0, permitted = 0, inheritable = 0;
@@ -63,11 +65,13 @@ tunnel::SysResult<void> cut_bounding_set(uint64_t keep, uint64_t permitted) {
 }
 
 tunnel::SysResult<void> switch_user(const config::DaemonUser& user) {
-  uid_t r = 0, e = 0, s = 0;
-  getresuid(&r, &e, &s);
-  gid_t rg = 0, eg = 0, sg = 0;
-  getresgid(&rg, &eg, &sg);
-  if (r == user.uid && e == user.uid && s == user.uid && rg == user.gid && eg == user.gid && sg == user.gid) {
+  uid_t uids[3] = {};
+  getresuid(&uids[0], &uids[1], &uids[2]);
+  gid_t gids[3] = {};
+  getresgid(&gids[0], &gids[1], &gids[2]);
+  const auto is_uid = [&](uid_t u) { return u == user.uid; };
+  const auto is_gid = [&](gid_t g) { return g == user.gid; };
+  if (std::all_of(std::begin(uids), std::end(uids), is_uid) && std::all_of(std::begin(gids), std::end(gids), is_gid)) {
     return {};  // started as the user (the systemd unit's User=)
   }
   const gid_t groups[1] = {user.gid};

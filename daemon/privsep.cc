@@ -102,9 +102,9 @@ std::string encode_stop(int signal) {
 }
 
 MonitorFrame decode_monitor_frame(std::span<const uint8_t> in) {
-  const size_t have = std::min(in.size(), kMagic.size());
-  const bool file_set = std::equal(in.begin(), in.begin() + have, kMagic.begin());
-  const bool stop = std::equal(in.begin(), in.begin() + have, kStopMagic.begin());
+  const auto start = in.first(std::min(in.size(), kMagic.size()));
+  const bool file_set = std::equal(start.begin(), start.end(), kMagic.begin());
+  const bool stop = std::equal(start.begin(), start.end(), kStopMagic.begin());
   if (!file_set && !stop) return bad("not a monitor frame");
   if (in.size() < kHeader) return {};
   const size_t length = (size_t{in[4]} << 24) | (size_t{in[5]} << 16) | (size_t{in[6]} << 8) | in[7];
@@ -216,7 +216,8 @@ tunnel::SysResult<Split> split_processes() {
   if (sigprocmask(SIG_BLOCK, &set, nullptr) != 0) return tunnel::errno_error("sigprocmask");
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return tunnel::errno_error("socketpair");
-  UniqueFd monitor_end(sv[0]), network_end(sv[1]);
+  UniqueFd monitor_end(sv[0]);
+  UniqueFd network_end(sv[1]);
   const pid_t pid = ::fork();
   if (pid < 0) return tunnel::errno_error("fork");
   if (pid > 0) return Split{pid, std::move(monitor_end)};
@@ -371,7 +372,8 @@ class Monitor {
       }
     }
     if (junk > 0) {
-      LogLine(log_, LogLevel::kWarn) << "monitor: dropped " << junk << " bytes from the network process that are no message";
+      LogLine(log_, LogLevel::kWarn) << "monitor: dropped " << junk
+                                     << " bytes from the network process that are no message";
     }
   }
 
@@ -436,8 +438,7 @@ int run_monitor(Split split, const MonitorOptions& options, tunnel::Logger& log)
   const auto dropped = become_monitor();
   Monitor m(std::move(split), options, log);
   if (!dropped) {
-    LogLine(log, LogLevel::kError) << "monitor: cannot drop privileges (" << dropped.error().message()
-                                   << "); stopping";
+    LogLine(log, LogLevel::kError) << "monitor: cannot drop privileges (" << dropped.error().message() << "); stopping";
     ::shutdown(m.channel(), SHUT_RDWR);
   }
   return m.run();

@@ -274,6 +274,9 @@ tunnel::SysResult<std::string> uapi_request(const std::string& path, std::string
   // receive buffer nor a partial answer is left behind (a complete one is
   // the caller's to wipe, as fetch does).
   struct Wipe {
+    Wipe(std::string& a, char* b) : answer(a), buf(b) {}
+    Wipe(const Wipe&) = delete;
+    Wipe& operator=(const Wipe&) = delete;
     std::string& answer;
     char* buf;
     bool keep_answer = false;

@@ -318,9 +318,9 @@ void Device::count_refusal(hs::ProtoError e, const Peer& p, const SockAddr& from
   }
   drop(d);
   if (log_->enabled(LogLevel::kDebug)) {
-    log_->log_limited(LogLevel::kDebug, to_string(d), clock_->now().mono,
-                      "peer " + p.label() + ": dropped a packet from " + from.to_string() + ": " +
-                          std::string(to_string(d)));
+    log_->log_limited(
+        LogLevel::kDebug, to_string(d), clock_->now().mono,
+        "peer " + p.label() + ": dropped a packet from " + from.to_string() + ": " + std::string(to_string(d)));
   }
 }
 

@@ -252,7 +252,8 @@ class UnitVisibleDir {
 TEST(UnitVisibility, HiddenPlacesNameTheUnitSetting) {
   const auto w = unit_visibility_warnings({"/home/ann/a.key", "/etc/sitelink/a.key", "/tmp/x.psk", "/run/user/0/k"});
   ASSERT_EQ(w.size(), 3u);
-  EXPECT_NE(w[0].find("/home/ann/a.key: the sitelink@ unit cannot read it: ProtectHome=yes"), std::string::npos) << w[0];
+  EXPECT_NE(w[0].find("/home/ann/a.key: the sitelink@ unit cannot read it: ProtectHome=yes"), std::string::npos)
+      << w[0];
   EXPECT_NE(w[1].find("/tmp/x.psk: the sitelink@ unit cannot read it: PrivateTmp=yes"), std::string::npos) << w[1];
   EXPECT_NE(w[2].find("ProtectHome=yes"), std::string::npos) << w[2];
   EXPECT_NE(w[0].find("move it to /etc/sitelink"), std::string::npos) << w[0];

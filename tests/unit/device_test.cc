@@ -225,8 +225,9 @@ TEST_P(TwoOffices, InnerSourceOutsideSendersAllowedIpsIsDropped) {
   EXPECT_TRUE(b->tun.outbound.empty());
   EXPECT_EQ(b->dev->drops(Drop::kSourceNotAllowed), 2u);
   EXPECT_TRUE(std::ranges::any_of(b->lines, [](const std::string& l) {
-    return l.find("peer office-a: dropped a packet from 198.18.77.1 to 198.18.2.7, whose source is not in its "
-                  "allowed-ips") != std::string::npos;
+    return l.find(
+               "peer office-a: dropped a packet from 198.18.77.1 to 198.18.2.7, whose source is not in its "
+               "allowed-ips") != std::string::npos;
   })) << testing::PrintToString(b->lines);
 }
 

@@ -21,9 +21,7 @@ namespace {
 
 using Status = MonitorFrame::Status;
 
-std::span<const uint8_t> bytes(const std::string& s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
+std::span<const uint8_t> bytes(const std::string& s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
 
 std::string random_text(std::mt19937& rng, size_t max) {
   std::string s(std::uniform_int_distribution<size_t>(0, max)(rng), '\0');
@@ -186,11 +184,11 @@ class PrivsepFileSet : public testing::Test {
 TEST_F(PrivsepFileSet, LoadingTheRecordedFilesGivesTheSameConfiguration) {
   dir_.write("a.key", std::string(test::kPrivA) + "\n");
   dir_.write("ab.psk", std::string(test::kPsk) + "\n");
-  const std::string path = dir_.write("office.yaml",
-                                      "interface:\n  private-key-file: a.key\npeers:\n  - public-key: " +
-                                          std::string(test::kPubB) +
-                                          "\n    preshared-key-file: ab.psk\n    allowed-ips: [198.18.1.0/24]\n",
-                                      0600);
+  const std::string path = dir_.write(
+      "office.yaml",
+      "interface:\n  private-key-file: a.key\npeers:\n  - public-key: " + std::string(test::kPubB) +
+          "\n    preshared-key-file: ab.psk\n    allowed-ips: [198.18.1.0/24]\n",
+      0600);
   config::FileSet files;
   config::LoadOptions o;
   o.record = &files;
