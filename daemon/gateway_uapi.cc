@@ -58,6 +58,16 @@ std::string Gateway::status() {
     out += "rx_packets=" + std::to_string(p.stats.rx_packets) + "\n";
     out += "tx_packets=" + std::to_string(p.stats.tx_packets) + "\n";
     out += "handshake_attempts=" + std::to_string(p.handshake_attempts) + "\n";
+    const auto seconds = [](const std::optional<WallTime>& t) {
+      return t ? std::to_string(std::chrono::duration_cast<std::chrono::seconds>(t->since_epoch).count()) : "0";
+    };
+    out += "unanswered_initiations=" + std::to_string(p.unanswered_initiations) + "\n";
+    out += "unanswered_since=" + seconds(p.unanswered_since) + "\n";
+    out += "last_receive=" + seconds(p.last_receive) + "\n";
+    if (p.send_errno != 0) {
+      out += "send_error=" + std::to_string(p.send_errno) + "\n";
+      out += "send_error_time=" + seconds(p.send_error_at) + "\n";
+    }
   }
   return out;
 }

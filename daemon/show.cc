@@ -13,11 +13,13 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <ostream>
 
 #include "daemon/exit_codes.h"
 #include "handshake/base/secret.h"
 #include "handshake/constants.h"
+#include "tunnel/sys_error.h"
 
 namespace sitelink::daemon {
 namespace {
@@ -92,7 +94,7 @@ const SitelinkPeerStatus* extra_for(const SitelinkStatus& st, const handshake::P
 }
 
 void render_peer(std::string& out, const UapiPeerState& p, const SitelinkPeerStatus* extra, WallTime now) {
-  const PeerHealth h = peer_health(p, now);
+  const PeerHealth h = peer_health(p, extra, now);
   out += "\npeer: " + p.public_key.to_base64() + "\n";
   if (extra != nullptr && !extra->name.empty()) out += "  name: " + extra->name + "\n";
   out += "  state: " + std::string(to_string(h.state)) + (h.why.empty() ? "" : " (" + h.why + ")") + "\n";
@@ -182,7 +184,7 @@ class Json {
 };
 
 void json_peer(Json& j, const UapiPeerState& p, const SitelinkPeerStatus* extra, WallTime now) {
-  const PeerHealth h = peer_health(p, now);
+  const PeerHealth h = peer_health(p, extra, now);
   j.begin_object();
   j.key("public_key").value(p.public_key.to_base64());
   j.key("name");
@@ -307,13 +309,43 @@ std::string_view to_string(PeerState s) {
   return "?";
 }
 
-PeerHealth peer_health(const UapiPeerState& p, WallTime now) {
-  if (p.last_handshake && now.since_epoch - p.last_handshake->since_epoch <= handshake::kRejectAfterTime) {
-    return {PeerState::kUp, ""};
-  }
+namespace {
+
+uint64_t seconds_of(WallTime t) {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(t.since_epoch).count());
+}
+
+// How long a refused send stays news in the state line.
+constexpr uint64_t kSendErrorFresh = 60;
+
+}  // namespace
+
+PeerHealth peer_health(const UapiPeerState& p, const SitelinkPeerStatus* extra, WallTime now) {
+  const bool recent = p.last_handshake &&
+                      now.since_epoch - p.last_handshake->since_epoch <= handshake::kRejectAfterTime;
   const std::string last = p.last_handshake ? "last handshake " + ago(*p.last_handshake, now) : "no handshake yet";
-  if (p.endpoint) return {PeerState::kHandshaking, last};
-  return {PeerState::kDown, "no endpoint, waiting for the peer to connect; " + last};
+  const std::string where = p.endpoint ? p.endpoint->to_string() : "the peer";
+  std::string failing;
+  if (extra != nullptr && extra->send_errno != 0 && extra->send_error_time + kSendErrorFresh >= seconds_of(now)) {
+    failing = "sends to " + where + " fail: " + std::strerror(extra->send_errno) +
+              tunnel::send_error_hint(extra->send_errno);
+  }
+  std::string no_answer;
+  if (extra != nullptr && extra->unanswered_initiations >= 2 && p.endpoint) {
+    const uint64_t n = seconds_of(now);
+    no_answer = "no answer to " + std::to_string(extra->unanswered_initiations) + " handshake initiations in " +
+                pretty_duration(n - std::min(n, extra->unanswered_since)) + ": the far end is down, or UDP port " +
+                std::to_string(p.endpoint->port()) + " is blocked on the way, or it does not know our key";
+    if (extra->last_receive != 0) {
+      no_answer += "; nothing received for " + pretty_duration(n - std::min(n, extra->last_receive));
+    }
+  }
+  if (recent && no_answer.empty()) return {PeerState::kUp, failing};
+  if (!p.endpoint) return {PeerState::kDown, "no endpoint, waiting for the peer to connect; " + last};
+  if (!failing.empty()) return {PeerState::kHandshaking, failing + "; " + last};
+  if (!no_answer.empty())
+    return {PeerState::kHandshaking, (recent ? "answered before, but " : "") + no_answer + "; " + last};
+  return {PeerState::kHandshaking, last};
 }
 
 std::string pretty_duration(uint64_t left) {

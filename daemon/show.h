@@ -39,7 +39,12 @@ struct PeerHealth {
   PeerState state;
   std::string why;  // "last handshake 5 minutes, 3 seconds ago", "no endpoint: ..."; may be empty
 };
-PeerHealth peer_health(const UapiPeerState& peer, WallTime now);
+// The peer's state and, when it is not simply up, why, in words that name
+// the likely cause: no answer to N initiations since T (the far end down, or
+// its UDP port blocked on the way), answered before but nothing received
+// since, or sends that fail with their errno. `extra` (sitelink's get=sitelink)
+// may be null: another daemon tells less.
+PeerHealth peer_health(const UapiPeerState& peer, const SitelinkPeerStatus* extra, WallTime now);
 
 struct InterfaceStatus {
   std::string name;

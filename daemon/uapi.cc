@@ -10,6 +10,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -473,6 +474,16 @@ SitelinkStatus parse_status(std::string_view text) {
       peer->tx_packets = number;
     } else if (peer != nullptr && key == "handshake_attempts") {
       peer->handshake_attempts = number;
+    } else if (peer != nullptr && key == "unanswered_initiations") {
+      peer->unanswered_initiations = number;
+    } else if (peer != nullptr && key == "unanswered_since") {
+      peer->unanswered_since = number;
+    } else if (peer != nullptr && key == "last_receive") {
+      peer->last_receive = number;
+    } else if (peer != nullptr && key == "send_error") {
+      peer->send_errno = static_cast<int>(std::min<uint64_t>(number, 4095));
+    } else if (peer != nullptr && key == "send_error_time") {
+      peer->send_error_time = number;
     }
   }
   return st;

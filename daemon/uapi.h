@@ -156,7 +156,11 @@ class UapiBackend {
   //                    or refuses it at run time, turns it off)
   //   socket_rcvbuf= socket_sndbuf= bytes the kernel granted; crypto_threads=
   //   public_key=HEX   starts a peer; then name=, rx_packets=, tx_packets=,
-  //                    handshake_attempts=
+  //                    handshake_attempts=, unanswered_initiations= (sent
+  //                    since its last session) and unanswered_since= (the
+  //                    first of them), last_receive= (its last data),
+  //                    send_error= (errno of the last refused send) and
+  //                    send_error_time=; times in seconds since the epoch
   virtual std::string status() { return {}; }
 };
 
@@ -166,6 +170,12 @@ struct SitelinkPeerStatus {
   uint64_t rx_packets = 0;
   uint64_t tx_packets = 0;
   uint64_t handshake_attempts = 0;
+  // Seconds since the epoch; 0: never / none.
+  uint64_t unanswered_initiations = 0;
+  uint64_t unanswered_since = 0;
+  uint64_t last_receive = 0;
+  int send_errno = 0;
+  uint64_t send_error_time = 0;
 };
 // The data path as in effect (get=sitelink), nullopt where not reported
 // (another daemon, or an older sitelinkd).

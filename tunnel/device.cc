@@ -52,6 +52,14 @@ struct Device::Peer {
   std::unique_ptr<hs::PeerMachine> machine;
   Instant scheduled = Instant::never();
   bool up = false;
+  // What the peer's state line says (PeerStatus): initiations without an
+  // answer since the last session, when the first of them went out, when
+  // the peer last sent us data, and the last send the kernel refused.
+  int unanswered = 0;
+  std::optional<WallTime> unanswered_since;
+  std::optional<WallTime> last_receive;
+  int send_errno = 0;
+  std::optional<WallTime> send_error_at;
 };
 
 // The Transmit a peer's machine talks to. Replies to an inbound message go
@@ -69,7 +77,7 @@ class Device::PeerIo final : public hs::Transmit {
     d_.flush_udp();
     if (!d_.udp_->send(datagram, *to)) {
       d_.drop(Drop::kSendFailed);
-      d_.report_send_error();
+      d_.report_send_error(&p_);
     }
   }
   // Packets sealed in a batch slot are sealed together, just before the
@@ -281,6 +289,8 @@ void Device::on_peer_event(Peer& p, hs::PeerEvent e) {
                                         << (p.spec.endpoint ? p.spec.endpoint->to_string() : "?");
       }
       p.up = true;
+      p.unanswered = 0;
+      p.unanswered_since.reset();
       break;
     case hs::PeerEvent::kHandshakeGaveUp:
       LogLine(*log_, LogLevel::kWarn) << "peer " << p.label() << ": tunnel down: no handshake response from "
@@ -296,6 +306,7 @@ void Device::on_peer_event(Peer& p, hs::PeerEvent e) {
       LogLine(*log_, LogLevel::kInfo) << "peer " << p.label() << " is under load and sent a cookie";
       break;
     case hs::PeerEvent::kHandshakeInitiated:
+      if (p.unanswered++ == 0) p.unanswered_since = clock_->now().wall;
       LogLine(*log_, LogLevel::kDebug) << "peer " << p.label() << ": handshake initiation to "
                                        << (p.spec.endpoint ? p.spec.endpoint->to_string() : "(no endpoint)");
       break;
@@ -327,23 +338,20 @@ void Device::count_refusal(hs::ProtoError e, const Peer& p, const SockAddr& from
 // A send the kernel refused: counted as send-failed by the caller; the
 // first of each errno is logged (then once a minute), with what it most
 // likely means.
-void Device::report_send_error() {
+void Device::report_send_error(Peer* to) {
   const auto e = udp_->take_send_error();
   if (!e) return;
-  const char* hint = "";
-  switch (e->error) {
-    case EPERM:
-    case EACCES: hint = "; a local firewall rejects it (an nftables or iptables output rule)"; break;
-    case ENETUNREACH:
-    case EHOSTUNREACH: hint = "; this host has no route to it"; break;
-    case EMSGSIZE: hint = "; the datagram is larger than the route allows (lower the mtu)"; break;
-    case ENOBUFS:
-    case EAGAIN: hint = "; the socket's send buffer is full (the uplink is saturated)"; break;
-    case EADDRNOTAVAIL: hint = "; the local address it would use is gone"; break;
-    default: break;
+  if (to == nullptr) {
+    const auto it = std::find_if(peers_.begin(), peers_.end(),
+                                 [&](const auto& entry) { return entry.second->spec.endpoint == e->to; });
+    if (it != peers_.end()) to = it->second.get();
+  }
+  if (to != nullptr) {
+    to->send_errno = e->error;
+    to->send_error_at = clock_->now().wall;
   }
   log_->log_limited(LogLevel::kWarn, std::string("send-error-") + std::to_string(e->error), clock_->now().mono,
-                    "sendmsg to " + e->to.to_string() + ": " + std::strerror(e->error) + hint,
+                    "sendmsg to " + e->to.to_string() + ": " + std::strerror(e->error) + send_error_hint(e->error),
                     std::chrono::seconds(60));
 }
 
@@ -420,7 +428,7 @@ void Device::flush_udp() {
   seal_queued();
   const size_t failed = udp_->flush();
   for (size_t i = 0; i < failed; ++i) drop(Drop::kSendFailed);
-  if (failed > 0) report_send_error();
+  if (failed > 0) report_send_error(nullptr);
 }
 
 void Device::flush_tun() {
@@ -578,6 +586,7 @@ void Device::open_queued(const Now& now) {
     if (auto r = q.peer->machine->finish_transport(now, q.msg, io); !r) {
       count_refusal(r.error(), *q.peer, *q.from);
     } else {
+      q.peer->last_receive = now.wall;
       update_endpoint(*q.peer, *q.from);
     }
     reschedule(*q.peer);
@@ -631,6 +640,11 @@ std::optional<PeerStatus> Device::peer(const hs::PublicKey& key) const {
   s.stats = p->machine->stats();
   s.has_session = p->machine->has_session(clock_->now().mono);
   s.handshake_attempts = p->machine->timers().handshake_attempts;
+  s.unanswered_initiations = p->unanswered;
+  s.unanswered_since = p->unanswered_since;
+  s.last_receive = p->last_receive;
+  s.send_errno = p->send_errno;
+  s.send_error_at = p->send_error_at;
   return s;
 }
 

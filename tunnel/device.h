@@ -83,6 +83,14 @@ struct PeerStatus {
   handshake::PeerStats stats;
   bool has_session = false;
   int handshake_attempts = 0;  // retransmissions of an unanswered initiation
+  // Why a peer is not up (sitelink show's state reason): initiations sent
+  // since the last session and when the first went out; when data last
+  // came from it; the errno of the last send the kernel refused, and when.
+  int unanswered_initiations = 0;
+  std::optional<WallTime> unanswered_since;
+  std::optional<WallTime> last_receive;
+  int send_errno = 0;
+  std::optional<WallTime> send_error_at;
 };
 
 class Device {
@@ -171,7 +179,7 @@ class Device {
   void update_endpoint(Peer& p, const SockAddr& from);
   void on_peer_event(Peer& p, handshake::PeerEvent e);
   void count_refusal(handshake::ProtoError e, const Peer& p, const SockAddr& from);
-  void report_send_error();
+  void report_send_error(Peer* to);
   bool under_load(Instant now);
   handshake::TimerSettings timer_settings(const PeerSpec& spec) const;
   std::unique_ptr<Peer> make_peer(const PeerSpec& spec, PeerId id);

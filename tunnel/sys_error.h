@@ -27,4 +27,20 @@ inline Err<SysError> sys_error(int err, std::string what) { return Err(SysError{
 template <typename T>
 using SysResult = Result<T, SysError>;
 
+// What a refused UDP send (its errno) most likely means, as "; ..." to
+// append to the error text, or "" when there is nothing to add.
+inline const char* send_error_hint(int err) {
+  switch (err) {
+    case EPERM:
+    case EACCES: return "; a local firewall rejects it (an nftables or iptables output rule)";
+    case ENETUNREACH:
+    case EHOSTUNREACH: return "; this host has no route to it";
+    case EMSGSIZE: return "; the datagram is larger than the route allows (lower the mtu)";
+    case ENOBUFS:
+    case EAGAIN: return "; the socket's send buffer is full (the uplink is saturated)";
+    case EADDRNOTAVAIL: return "; the local address it would use is gone";
+    default: return "";
+  }
+}
+
 }  // namespace sitelink::tunnel

@@ -206,8 +206,15 @@ TEST_P(TwoOffices, RefusedSendsAreCountedAndLoggedWithTheirCause) {
   const auto count = [&](const char* text) {
     return std::ranges::count_if(a->lines, [&](const std::string& l) { return l.find(text) != std::string::npos; });
   };
-  EXPECT_EQ(count("sendmsg to 198.51.100.2:51820: Operation not permitted; a local firewall rejects it"), 1)
+  EXPECT_EQ(count("sendmsg to 198.51.100.2:51820: Operation not permitted; a local firewall rejects it (an nftables or "
+                  "iptables output rule)"),
+            1)
       << testing::PrintToString(a->lines);
+  const auto st = a->dev->peer(b->key.public_key());
+  EXPECT_EQ(st->send_errno, EPERM);
+  EXPECT_EQ(st->send_error_at, clock.now().wall);
+  EXPECT_GE(st->unanswered_initiations, 2);
+  EXPECT_LT(*st->unanswered_since, clock.now().wall);
   a->udp.fail_errno = ENETUNREACH;
   advance(6s);
   EXPECT_EQ(count("sendmsg to 198.51.100.2:51820: Network is unreachable; this host has no route to it"), 1)
@@ -215,6 +222,11 @@ TEST_P(TwoOffices, RefusedSendsAreCountedAndLoggedWithTheirCause) {
   a->udp.fail_errno = 0;
   advance(6s);
   EXPECT_TRUE(a->dev->peer(b->key.public_key())->has_session);
+  // Answered: nothing unanswered any more; data from b is the last receive.
+  EXPECT_EQ(a->dev->peer(b->key.public_key())->unanswered_initiations, 0);
+  from_b(test::ip_packet("198.18.2.7", "198.18.1.5", 20, 9));
+  pump();
+  EXPECT_EQ(a->dev->peer(b->key.public_key())->last_receive, clock.now().wall);
 }
 
 TEST_P(TwoOffices, InnerSourceOutsideSendersAllowedIpsIsDropped) {

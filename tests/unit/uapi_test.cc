@@ -353,17 +353,58 @@ TEST(UapiShowFormats, PrettyDurationAndBytesAsWg) {
 
 TEST(UapiShowHealth, UpHandshakingDown) {
   UapiPeerState p;
-  EXPECT_EQ(peer_health(p, kNow).state, PeerState::kDown);
-  EXPECT_EQ(peer_health(p, kNow).why, "no endpoint, waiting for the peer to connect; no handshake yet");
+  EXPECT_EQ(peer_health(p, nullptr, kNow).state, PeerState::kDown);
+  EXPECT_EQ(peer_health(p, nullptr, kNow).why, "no endpoint, waiting for the peer to connect; no handshake yet");
   p.endpoint = addr("203.0.113.2:51820");
-  EXPECT_EQ(peer_health(p, kNow).state, PeerState::kHandshaking);
+  EXPECT_EQ(peer_health(p, nullptr, kNow).state, PeerState::kHandshaking);
   p.last_handshake = WallTime{kNow.since_epoch - std::chrono::seconds(180)};
-  EXPECT_EQ(peer_health(p, kNow).state, PeerState::kUp);
+  EXPECT_EQ(peer_health(p, nullptr, kNow).state, PeerState::kUp);
   p.last_handshake = WallTime{kNow.since_epoch - std::chrono::seconds(181)};
-  EXPECT_EQ(peer_health(p, kNow).state, PeerState::kHandshaking);
-  EXPECT_EQ(peer_health(p, kNow).why, "last handshake 3 minutes, 1 second ago");
+  EXPECT_EQ(peer_health(p, nullptr, kNow).state, PeerState::kHandshaking);
+  EXPECT_EQ(peer_health(p, nullptr, kNow).why, "last handshake 3 minutes, 1 second ago");
   p.endpoint.reset();
-  EXPECT_EQ(peer_health(p, kNow).state, PeerState::kDown);
+  EXPECT_EQ(peer_health(p, nullptr, kNow).state, PeerState::kDown);
+}
+
+// The reasons name the cause: unanswered initiations (with the port that may
+// be blocked), answered before but silent since, a refused send and its errno.
+TEST(UapiShowHealth, ReasonsNameTheCause) {
+  const uint64_t now_s = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(kNow.since_epoch).count());
+  UapiPeerState p;
+  p.endpoint = addr("203.0.113.2:51820");
+  SitelinkPeerStatus x;
+  x.unanswered_initiations = 1;  // one unanswered initiation is just a handshake in progress
+  x.unanswered_since = now_s - 3;
+  EXPECT_EQ(peer_health(p, &x, kNow).why, "no handshake yet");
+  x.unanswered_initiations = 4;
+  x.unanswered_since = now_s - 16;
+  EXPECT_EQ(peer_health(p, &x, kNow).state, PeerState::kHandshaking);
+  EXPECT_EQ(peer_health(p, &x, kNow).why,
+            "no answer to 4 handshake initiations in 16 seconds: the far end is down, or UDP port 51820 is blocked on "
+            "the way, or it does not know our key; no handshake yet");
+  // Up by its last handshake, but the rekey goes unanswered and nothing comes.
+  p.last_handshake = WallTime{kNow.since_epoch - std::chrono::seconds(130)};
+  x.last_receive = now_s - 25;
+  const auto h = peer_health(p, &x, kNow);
+  EXPECT_EQ(h.state, PeerState::kHandshaking);
+  EXPECT_EQ(h.why.rfind("answered before, but no answer to 4 handshake initiations in 16 seconds", 0), 0u) << h.why;
+  EXPECT_NE(h.why.find("; nothing received for 25 seconds; last handshake 2 minutes, 10 seconds ago"),
+            std::string::npos)
+      << h.why;
+  // A refused send is named with its errno while it is fresh.
+  x.unanswered_initiations = 0;
+  x.send_errno = EPERM;
+  x.send_error_time = now_s - 5;
+  EXPECT_EQ(peer_health(p, &x, kNow).state, PeerState::kUp);
+  EXPECT_EQ(peer_health(p, &x, kNow).why,
+            "sends to 203.0.113.2:51820 fail: Operation not permitted; a local firewall rejects it (an nftables or "
+            "iptables output rule)");
+  p.last_handshake.reset();
+  EXPECT_EQ(peer_health(p, &x, kNow).state, PeerState::kHandshaking);
+  EXPECT_NE(peer_health(p, &x, kNow).why.find("Operation not permitted"), std::string::npos);
+  x.send_error_time = now_s - 61;  // old news
+  EXPECT_EQ(peer_health(p, &x, kNow).why, "no handshake yet");
 }
 
 TEST(UapiShowText, LooksLikeWgShow) {
