@@ -49,6 +49,7 @@ std::vector<std::string> unit_visibility_warnings(const std::vector<std::string>
       {"/run/user/", "ProtectHome=yes hides /home, /root and /run/user"},
       {"/tmp/", "PrivateTmp=yes gives the unit a /tmp of its own"},
       {"/var/tmp/", "PrivateTmp=yes gives the unit a /var/tmp of its own"},
+      {"/dev/shm/", "PrivateDevices=yes gives the unit a /dev of its own"},
   };
   std::vector<std::string> out;
   for (const auto& p : paths) {

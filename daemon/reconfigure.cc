@@ -7,6 +7,38 @@
 #include <set>
 
 namespace sitelink::daemon {
+
+// Routing an office's LAN (a prefix wider than one address that is not our
+// own interface's subnet) through the tunnel needs this host to forward
+// packets; with forwarding off, the tunnel comes up and the LANs still
+// cannot reach each other. Said at start-up, at every change, and by show.
+std::vector<std::string> forwarding_warnings(const config::Config& cfg, GatewayControl& gw) {
+  const auto own_subnet = [&](const config::IpPrefix& p) {
+    return std::any_of(cfg.interface.addresses.begin(), cfg.interface.addresses.end(),
+                       [&](const config::IpPrefix& a) { return a.canonical().contains(p); });
+  };
+  std::vector<std::string> out;
+  for (const config::Family family : {config::Family::kV4, config::Family::kV6}) {
+    std::string example;
+    for (const auto& p : cfg.peers) {
+      for (const auto& a : p.allowed_ips) {
+        if (a.family() != family || a.length() == a.address().max_prefix_length() || own_subnet(a)) continue;
+        example = a.to_string() + " (peer " + p.label() + ")";
+        break;
+      }
+      if (!example.empty()) break;
+    }
+    if (example.empty() || gw.forwarding(family).value_or(true)) continue;
+    const bool v4 = family == config::Family::kV4;
+    out.push_back(std::string("allowed-ips such as ") + example + " route a network through the tunnel, but " +
+                  (v4 ? "net.ipv4.ip_forward" : "net.ipv6.conf.all.forwarding") +
+                  " is 0: this host will not forward between it and the tunnel; set it to 1 (sysctl -w " +
+                  (v4 ? "net.ipv4.ip_forward=1" : "net.ipv6.conf.all.forwarding=1") +
+                  ", and in /etc/sysctl.d/ to keep it)");
+  }
+  return out;
+}
+
 namespace {
 
 using tunnel::LogLevel;
@@ -239,33 +271,8 @@ class Applier {
     }
   }
 
-  // Routing an office's LAN (a prefix wider than one address that is not
-  // our own interface's subnet) through the tunnel needs this host to
-  // forward packets; with forwarding off, the tunnel comes up and the LANs
-  // still cannot reach each other. Said at start-up and at every change.
   void check_forwarding() {
-    for (const config::Family family : {config::Family::kV4, config::Family::kV6}) {
-      std::string example;
-      for (const auto& p : effect_.peers) {
-        for (const auto& a : p.allowed_ips) {
-          if (a.family() != family || a.length() == a.address().max_prefix_length() || is_own_subnet(a)) continue;
-          example = a.to_string() + " (peer " + p.label() + ")";
-          break;
-        }
-        if (!example.empty()) break;
-      }
-      if (example.empty() || gw_.forwarding(family).value_or(true)) continue;
-      const bool v4 = family == config::Family::kV4;
-      report_.warnings.emplace_back(
-          std::string("allowed-ips such as ") + example + " route a network through the tunnel, but " +
-          (v4 ? "net.ipv4.ip_forward" : "net.ipv6.conf.all.forwarding") +
-          " is 0: this host will not forward between it and the tunnel; set it to 1 (sysctl -w " +
-          (v4 ? "net.ipv4.ip_forward=1" : "net.ipv6.conf.all.forwarding=1") + ", and in /etc/sysctl.d/ to keep it)");
-    }
-  }
-  bool is_own_subnet(const config::IpPrefix& p) const {
-    return std::any_of(effect_.interface.addresses.begin(), effect_.interface.addresses.end(),
-                       [&](const config::IpPrefix& a) { return a.canonical().contains(p); });
+    for (auto& w : forwarding_warnings(effect_, gw_)) report_.warnings.push_back(std::move(w));
   }
 
   // New peers come up at once, as at start-up (peers without an endpoint

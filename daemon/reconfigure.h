@@ -67,6 +67,10 @@ struct ChangeReport {
   bool empty() const { return applied.empty() && deferred.empty() && failed.empty(); }
 };
 
+// The warnings that the host will not forward what `cfg` routes (a LAN
+// behind a peer while IPv4 or IPv6 forwarding is off); empty when it will.
+std::vector<std::string> forwarding_warnings(const config::Config& cfg, GatewayControl& gw);
+
 // Applies `next` over `running` and returns the configuration in effect
 // afterwards. New peers with an endpoint are sent an initiation at once.
 config::Config apply_change(const config::Config& running, const config::Config& next, tunnel::Device& dev,

@@ -400,6 +400,7 @@ std::string render_text(const InterfaceStatus& iface, WallTime now) {
            std::to_string(d.socket_rcvbuf.value_or(0)) + "/" + std::to_string(d.socket_sndbuf.value_or(0)) +
            " bytes, crypto threads " + std::to_string(d.crypto_threads.value_or(0)) + "\n";
   }
+  for (const auto& w : iface.extra.warnings) out += "  warning: " + w + "\n";
   if (!iface.extra.drops.empty()) {
     out += "  dropped:";
     for (const auto& [reason, n] : iface.extra.drops) out += " " + reason + " " + std::to_string(n) + ";";
@@ -441,6 +442,9 @@ std::string render_json(const std::vector<InterfaceStatus>& ifaces, WallTime now
     for (const auto& [reason, n] : i.extra.drops) j.key(reason).value(n);
     j.end_object();
     json_data_path(j, i.extra.data_path);
+    j.key("warnings").begin_array();
+    for (const auto& w : i.extra.warnings) j.value(w);
+    j.end_array();
     j.key("peers").begin_array();
     for (const UapiPeerState* p : sorted_peers(s)) json_peer(j, *p, extra_for(i.extra, p->public_key), now);
     j.end_array().end_object();

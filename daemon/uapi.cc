@@ -455,7 +455,9 @@ SitelinkStatus parse_status(std::string_view text) {
     const std::string value(line.substr(eq + 1));
     const uint64_t number = std::strtoull(value.c_str(), nullptr, 10);
     if (peer == nullptr && parse_data_path_line(key, value, number, st.data_path)) continue;
-    if (key == "drop") {
+    if (key == "warning" && peer == nullptr) {
+      st.warnings.push_back(value);
+    } else if (key == "drop") {
       const size_t colon = value.rfind(':');
       if (colon != std::string::npos)
         st.drops.emplace_back(value.substr(0, colon), std::strtoull(value.c_str() + colon + 1, nullptr, 10));

@@ -155,6 +155,8 @@ class UapiBackend {
   //                    as actually in effect now (a kernel that lacks one,
   //                    or refuses it at run time, turns it off)
   //   socket_rcvbuf= socket_sndbuf= bytes the kernel granted; crypto_threads=
+  //   warning=TEXT     what the host does not do that the configuration
+  //                    needs (forwarding off), repeated
   //   public_key=HEX   starts a peer; then name=, rx_packets=, tx_packets=,
   //                    handshake_attempts=, unanswered_initiations= (sent
   //                    since its last session) and unanswered_since= (the
@@ -185,6 +187,7 @@ struct DataPathStatus {
 };
 struct SitelinkStatus {
   std::vector<std::pair<std::string, uint64_t>> drops;  // reason, count
+  std::vector<std::string> warnings;
   DataPathStatus data_path;
   std::vector<std::pair<handshake::PublicKey, SitelinkPeerStatus>> peers;
 };

@@ -26,6 +26,8 @@ constexpr size_t kTxSlots = 128;
 // Inbound: buffers per receive call, each big enough for a GRO train.
 constexpr size_t kRxBuffers = 16;
 constexpr size_t kRxBufferBytes = 65536;
+// Initiations without an answer before the log says so (about 10 s).
+constexpr int kUnansweredWarning = 3;
 // Cookie replies queued per batch (then sent together).
 constexpr size_t kReplySlots = 64;
 
@@ -307,6 +309,13 @@ void Device::on_peer_event(Peer& p, hs::PeerEvent e) {
       break;
     case hs::PeerEvent::kHandshakeInitiated:
       if (p.unanswered++ == 0) p.unanswered_since = clock_->now().wall;
+      if (p.unanswered == kUnansweredWarning + 1 && p.spec.endpoint) {
+        LogLine(*log_, LogLevel::kWarn) << "peer " << p.label() << ": no answer to " << kUnansweredWarning
+                                        << " handshake initiations to " << p.spec.endpoint->to_string()
+                                        << ": the far end is down, UDP port " << p.spec.endpoint->port()
+                                        << " is blocked on the way, or it does not know our key (then it counts "
+                                           "invalid-mac1)";
+      }
       LogLine(*log_, LogLevel::kDebug) << "peer " << p.label() << ": handshake initiation to "
                                        << (p.spec.endpoint ? p.spec.endpoint->to_string() : "(no endpoint)");
       break;
@@ -341,11 +350,7 @@ void Device::count_refusal(hs::ProtoError e, const Peer& p, const SockAddr& from
 void Device::report_send_error(Peer* to) {
   const auto e = udp_->take_send_error();
   if (!e) return;
-  if (to == nullptr) {
-    const auto it = std::find_if(peers_.begin(), peers_.end(),
-                                 [&](const auto& entry) { return entry.second->spec.endpoint == e->to; });
-    if (it != peers_.end()) to = it->second.get();
-  }
+  if (to == nullptr) to = peer_at(e->to);
   if (to != nullptr) {
     to->send_errno = e->error;
     to->send_error_at = clock_->now().wall;
@@ -487,6 +492,14 @@ bool Device::admit_handshake(const Now& now, Bytes msg, const SockAddr& from) {
   const bool load = under_load(now.mono);
   if (!cookies_->check_mac1(msg)) {
     drop(Drop::kInvalidMac1, from);
+    if (const Peer* p = peer_at(from)) {
+      log_->log_limited(LogLevel::kWarn, "mac1-from-peer", now.mono,
+                        "peer " + p->label() + " (" + from.to_string() +
+                            ") sends handshakes for a public key that is not ours (invalid-mac1): its configuration "
+                            "lists the wrong key for this gateway; compare `sitelink pubkey` of our private key with "
+                            "the public key it has for us",
+                        std::chrono::seconds(60));
+    }
     return false;
   }
   if (!load) return true;
@@ -514,16 +527,31 @@ bool Device::admit_handshake(const Now& now, Bytes msg, const SockAddr& from) {
   return true;
 }
 
-bool Device::is_peer_endpoint(const SockAddr& from) const {
-  return std::any_of(peers_.begin(), peers_.end(),
-                     [&](const auto& entry) { return entry.second->spec.endpoint == from; });
+Device::Peer* Device::peer_at(const SockAddr& from) const {
+  const auto it = std::find_if(peers_.begin(), peers_.end(),
+                               [&](const auto& entry) { return entry.second->spec.endpoint == from; });
+  return it == peers_.end() ? nullptr : it->second.get();
 }
+
+bool Device::is_peer_endpoint(const SockAddr& from) const { return peer_at(from) != nullptr; }
 
 void Device::receive_initiation(const Now& now, const hs::InitiationMsg& m, const SockAddr& from) {
   auto consumed = hs::consume_initiation(*identity_, m);
   if (!consumed) return drop(Drop::kHandshakeRefused, from);
   Peer* p = find(consumed->initiator_static);
-  if (p == nullptr) return drop(Drop::kUnknownPeer, from);
+  if (p == nullptr) {
+    drop(Drop::kUnknownPeer, from);
+    if (const Peer* q = peer_at(from)) {
+      log_->log_limited(LogLevel::kWarn, "unknown-key-from-peer", now.mono,
+                        "a handshake from " + from.to_string() + ", the endpoint of peer " + q->label() +
+                            ", by a public key we do not list (unknown-peer): our configuration has the wrong public "
+                            "key for " +
+                            q->label() + ", or it changed its key; its key is " +
+                            consumed->initiator_static.to_base64(),
+                        std::chrono::seconds(60));
+    }
+    return;
+  }
   PeerIo io(*this, *p, &from);
   if (auto r = p->machine->receive_initiation(now, std::move(*consumed), io); !r) {
     count_refusal(r.error(), *p, from);

@@ -170,6 +170,8 @@ class Device {
   void receive_datagram(const Now& now, MutableBytes datagram, const SockAddr& from);
   bool admit_handshake(const Now& now, Bytes msg, const SockAddr& from);
   bool is_peer_endpoint(const SockAddr& from) const;
+  // The peer whose endpoint is `from`, if any.
+  Peer* peer_at(const SockAddr& from) const;
   void receive_initiation(const Now& now, const handshake::InitiationMsg& m, const SockAddr& from);
   void receive_indexed(const Now& now, const handshake::Message& m, uint32_t index, const SockAddr& from);
   void queue_open(const Now& now, const handshake::TransportMsg& m, const SockAddr& from);

@@ -233,14 +233,21 @@ namespace {
 
 using daemon::unit_visibility_warnings;
 
-// A directory outside /tmp (beside the built binaries), as /etc/sitelink is:
-// a configuration there is one the unit could run.
+// A directory the unit could see, as /etc/sitelink is: a configuration
+// there is one the unit could run. Beside the built binaries, unless the
+// tree itself sits where the unit cannot see (a clone in /tmp, as CI's):
+// then /var/lib, where root may write.
 class UnitVisibleDir {
  public:
   UnitVisibleDir() {
-    std::string tmpl = std::filesystem::path(SITELINK_BIN).parent_path().string() + "/check-test-XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
+    for (const std::string& base :
+         {std::filesystem::path(SITELINK_BIN).parent_path().string(), std::string("/var/lib")}) {
+      std::string tmpl = base + "/check-test-XXXXXX";
+      if (!unit_visibility_warnings({tmpl}).empty() || ::mkdtemp(tmpl.data()) == nullptr) continue;
+      path_ = tmpl;
+      return;
+    }
+    throw std::runtime_error("no writable directory the unit could see (run as root)");
   }
   ~UnitVisibleDir() {
     std::error_code ec;

@@ -430,19 +430,22 @@ TEST(UapiShowText, AddsNamesPacketsAndDropsFromTheSitelinkExtension) {
   UapiState s = sample_state();
   s.peers.resize(1);
   const std::string hex_b = key_to_hex(s.peers[0].public_key.bytes());
-  const SitelinkStatus extra = parse_status("drop=replay:3\ndrop=invalid-mac1:12\npublic_key=" + hex_b +
-                                            "\nname=office-b\nrx_packets=40\ntx_packets=41\nbogus\n"
-                                            "handshake_attempts=2\nerrno=0\n\n");
+  const SitelinkStatus extra = parse_status(
+      "drop=replay:3\ndrop=invalid-mac1:12\nwarning=forwarding is off\npublic_key=" + hex_b +
+      "\nname=office-b\nrx_packets=40\ntx_packets=41\nbogus\n"
+      "handshake_attempts=2\nerrno=0\n\n");
   ASSERT_EQ(extra.drops.size(), 2u);
   EXPECT_EQ(extra.drops[1].first, "invalid-mac1");
   EXPECT_EQ(extra.drops[1].second, 12u);
   const std::string text = render_text({"sl0", s, extra}, kNow);
   EXPECT_NE(text.find("  dropped: replay 3; invalid-mac1 12\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("  warning: forwarding is off\n"), std::string::npos) << text;
   EXPECT_NE(text.find("  name: office-b\n"), std::string::npos) << text;
   EXPECT_NE(text.find("  packets: 40 received, 41 sent\n"), std::string::npos) << text;
   EXPECT_NE(text.find("  unanswered handshake retries: 2\n"), std::string::npos) << text;
   const std::string json = render_json({{"sl0", s, extra}}, kNow);
   EXPECT_NE(json.find("\"dropped\":{\"replay\":3,\"invalid-mac1\":12}"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"warnings\":[\"forwarding is off\"]"), std::string::npos) << json;
   EXPECT_NE(json.find("\"name\":\"office-b\",\"rx_packets\":40,\"tx_packets\":41"), std::string::npos) << json;
 }
 
@@ -481,13 +484,13 @@ TEST(UapiShowJson, OneObjectWithEveryInterface) {
   UapiState empty;
   const std::string expected =
       std::string("{\"interfaces\":[{\"name\":\"sl0\",\"public_key\":\"") + kPubA +
-      "\",\"listen_port\":51820,\"fwmark\":4660,\"dropped\":{}," + kNoDataPath + ",\"peers\":[{\"public_key\":\"" +
-      kPubB +
+      "\",\"listen_port\":51820,\"fwmark\":4660,\"dropped\":{}," + kNoDataPath +
+      ",\"warnings\":[],\"peers\":[{\"public_key\":\"" + kPubB +
       "\",\"name\":null,\"rx_packets\":0,\"tx_packets\":0,\"state\":\"up\",\"state_reason\":\"\",\"preshared_key\":true,\"endpoint\":\"203.0.113.2:51820\","
       "\"allowed_ips\":[\"198.18.1.0/24\",\"2001:db8:b::/48\"],\"latest_handshake\":1700000000,"
       "\"seconds_since_handshake\":100,\"rx_bytes\":3145728,\"tx_bytes\":1536,\"persistent_keepalive\":25}]},"
       "{\"name\":\"we\\\"ird\\\\\\u0001\\u00ff\",\"public_key\":null,\"listen_port\":0,\"fwmark\":0,\"dropped\":{}," +
-      kNoDataPath + ",\"peers\":[]}]}\n";
+      kNoDataPath + ",\"warnings\":[],\"peers\":[]}]}\n";
   EXPECT_EQ(render_json({{"sl0", s, {}}, {"we\"ird\\\x01\xff", empty, {}}}, kNow), expected);
   EXPECT_EQ(render_json({}, kNow), "{\"interfaces\":[]}\n");
 }
