@@ -11,7 +11,7 @@ PACKAGES=(
   libboost-program-options-dev libgtest-dev libgmock-dev
   # system and interop tests
   iproute2 iputils-ping iperf3 tcpdump wireguard-go wireguard-tools ethtool
-  python3 procps
+  python3 procps nftables
   # benchmark (tests/bench): the chart and the microbenchmarks
   gnuplot-nox libbenchmark-dev
   # packaging tests (systemd-analyze; cpack's dpkg-shlibdeps and file)
