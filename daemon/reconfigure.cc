@@ -72,9 +72,9 @@ std::string prefixes(const std::vector<config::IpPrefix>& v) {
   return list(s);
 }
 
-// What changed on one peer, for the log: every field by its old and new
-// value, allowed-ips as what was added and removed; never a key.
-std::string describe(const config::PeerChange& c) {
+// What changed on one peer, for the log, one entry per field: its old and
+// new value, allowed-ips as what was added and removed; never a key.
+std::vector<std::string> describe(const config::PeerChange& c) {
   std::vector<std::string> parts;
   const auto& a = c.before;
   const auto& b = c.after;
@@ -104,7 +104,7 @@ std::string describe(const config::PeerChange& c) {
       parts.emplace_back(f);
     }
   }
-  return list(parts);
+  return parts;
 }
 
 // Steps of one change: each records what it did, and undoes in `effect`
@@ -246,7 +246,7 @@ class Applier {
       // An unchanged endpoint is left alone: the peer may have roamed.
       const bool endpoint = std::find(c.fields.begin(), c.fields.end(), "endpoint") != c.fields.end();
       dev_.upsert_peer(spec(c.after, endpoint));
-      report_.applied.emplace_back("peer " + c.after.label() + ": " + describe(c));
+      for (auto& part : describe(c)) report_.applied.emplace_back("peer " + c.after.label() + ": " + part);
       // Sessions made with the old preshared key end with a new handshake.
       if (c.needs_new_handshake()) initiate_.push_back(c.after.public_key);
     }
@@ -383,12 +383,13 @@ config::EndpointSpec endpoint_of(const tunnel::SockAddr& a) {
 
 void log_report(tunnel::Logger& log, std::string_view what, std::string_view source, const ChangeReport& report,
                 bool quiet) {
+  // One line per change, so that each can be found (and counted) alone.
   if (!quiet) {
-    LogLine line(log, LogLevel::kInfo);
-    line << what << ": applied";
-    if (!source.empty()) line << " " << source;
-    line << ": " << (report.applied.empty() ? "no change" : join(report.applied)) << " ("
-         << report.unchanged_peers.size() << " peer(s) unchanged)";
+    const std::string head = std::string(what) + ": applied" + (source.empty() ? "" : " " + std::string(source)) + ": ";
+    for (const auto& change : report.applied) LogLine(log, LogLevel::kInfo) << head << change;
+    if (report.applied.empty()) {
+      LogLine(log, LogLevel::kInfo) << head << "no change (" << report.unchanged_peers.size() << " peer(s) unchanged)";
+    }
   }
   if (!report.deferred.empty()) {
     LogLine(log, LogLevel::kWarn) << what << ": takes effect after a restart: " << join(report.deferred);
