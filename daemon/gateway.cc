@@ -399,6 +399,7 @@ void Gateway::on_monitor() {
     loop_->stop();
   } else if (in.gone) {
     LogLine(log_, LogLevel::kError) << "the monitor process is gone; shutting down";
+    monitor_lost_ = true;
     loop_->stop();
   }
 }
@@ -435,7 +436,7 @@ int Gateway::run() {
     LogLine(log_, LogLevel::kError) << r.error().message();
     return kExitFailure;
   }
-  return kExitOk;
+  return monitor_lost_ ? kExitFailure : kExitOk;
 }
 
 tunnel::LogLevel to_tunnel(config::LogLevel l) {

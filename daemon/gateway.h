@@ -119,6 +119,7 @@ class Gateway final : public UapiBackend, private GatewayControl {
   Instant next_status_{};
   bool status_stale_ = false;
   bool log_level_pinned_ = false;  // --log-level given: the file's log-level does not apply
+  bool monitor_lost_ = false;      // stopped because the monitor went: a failure, to be restarted
 };
 
 // The logger's level for a configured one.

@@ -397,8 +397,12 @@ class Monitor {
     } else {
       std::string frame = encode_file_set(files);
       if (!write_all(channel_.get(), frame)) {
-        LogLine(log_, LogLevel::kError) << "reload: cannot hand the configuration to the network process: "
-                                        << std::strerror(errno);
+        // Part of a frame may have gone: the stream is no longer whole, and
+        // the network process must not read the next frame as this one's
+        // rest. It stops on the closed channel, as a failure (restarted).
+        LogLine(log_, LogLevel::kError) << "reload: cannot hand the configuration to the network process ("
+                                        << std::strerror(errno) << "); stopping it";
+        ::shutdown(channel_.get(), SHUT_RDWR);
       }
       secure_zero(frame.data(), frame.size());
     }
