@@ -451,6 +451,15 @@ def _sockbuf_pairs(doc):
     return [(s["rcvbuf"], s["sndbuf"]) for g in doc.get("gateways", []) for s in g.get("sockets", [])]
 
 
+def _sockbuf_before(doc):
+    """[(rcvbuf, sndbuf)] the sockets held before the benchmark set them
+    (only for daemons that have no option of their own)."""
+    if not doc:
+        return []
+    return [(s["rcvbuf_before"], s["sndbuf_before"]) for g in doc.get("gateways", []) for s in g.get("sockets", [])
+            if "rcvbuf_before" in s]
+
+
 def _kib_pairs(pairs):
     """'8192/8192' when every socket holds the same, else each distinct pair."""
     if not pairs:
@@ -469,6 +478,7 @@ def _collect(a, meta):
         per_rep = []
         s = samples.get(impl, {})
         pairs = []
+        before = []
         how = None
         for rep in range(1, meta["repetitions"] + 1):
             f = lambda name: os.path.join(raw_dir, "%s.%d.%s" % (impl, rep, name))
@@ -503,6 +513,7 @@ def _collect(a, meta):
                     doc = _load_any_json(f("sockbuf-%s.json" % when))
                     r["sockbuf"][when] = doc
                     pairs += _sockbuf_pairs(doc)
+                    before += _sockbuf_before(doc)
                     how = how or (doc or {}).get("how")
                 show = _load_any_json(f("show-a-up.json"))
                 if show and show.get("interfaces"):
@@ -518,6 +529,7 @@ def _collect(a, meta):
         if impl != "raw":
             med["sockbuf_granted_kib"] = _kib_pairs(pairs)
             med["sockbuf_how"] = how
+            med["sockbuf_own_kib"] = _kib_pairs(before)  # what the daemon held by itself, where the benchmark set it
             # Each gateway's UDP sockets held the same buffers after the
             # traffic as after start (nothing rebound or reset them).
             med["sockbuf_kept"] = all(
@@ -621,7 +633,13 @@ def _table(meta, results, floor):
         row = ["ChaCha20-Poly1305 alone, 1420-byte packets (microbench: the floor)", "-", "-"] + ["-"] * len(rates)
         row += ["-", "%s / %s" % (_fmt(floor["seal_s_per_gb"], 2), _fmt(floor["open_s_per_gb"], 2)), "-", "-", "-", "-"]
         lines.append("| " + " | ".join(row) + " |")
-    hows = sorted({(r["median"].get("sockbuf_how") or "?") + " (" + impl + ")" for impl, r in results.items() if impl != "raw"})
+    hows = []
+    for impl, r in results.items():
+        m = r["median"]
+        if impl == "raw":
+            continue
+        own = " (%s KiB by itself)" % m["sockbuf_own_kib"] if m.get("sockbuf_own_kib") else ""
+        hows.append("%s: %s%s" % (impl, m.get("sockbuf_how") or "?", own))
     notes = [
         "",
         _run_note(meta),
@@ -635,7 +653,7 @@ def _table(meta, results, floor):
         "until the route to B is in, until the first echo reply from B through the tunnel." % (
             meta["repetitions"], meta["tcp_seconds"], meta["udp_seconds"], meta.get("udp_datagram_bytes", "?"),
             meta["pings"], meta["mem_peers_many"], meta["mem_peers_few"]),
-        "Socket buffers set by: " + "; ".join(hows) + ".",
+        "Socket buffers: " + "; ".join(hows) + ".",
     ]
     if meta["skipped"]:
         notes.append("Not measured: " + ", ".join("%s (%s)" % kv for kv in sorted(meta["skipped"].items())) + ".")
