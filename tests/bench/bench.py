@@ -4,17 +4,26 @@
 bench.sh does the namespaces, daemons and traffic; this file does what is
 awkward in shell:
 
-  launch      start a gateway daemon and time start-to-first-packet: the
-              monotonic clock is read, the daemon started, an optional setup
-              command run (wg set, ip ...), then ICMP echo requests go to the
-              tunnel address every millisecond until the first reply. The
-              launcher stays the daemon's parent, forwards SIGTERM to it and
-              exits with it; bench.sh also stops the daemon by its pid.
+  launch      start a gateway daemon and time its start in three phases,
+              each ended by the same in-process poll of /proc (no fork, no
+              shell): process start (exec until --ready: a bound UDP port or
+              a socket file), configuration (an optional UAPI set written to
+              the daemon's socket and one `ip -batch`, until the route to
+              --route-to is in) and, with --dest, handshake + first echo
+              (ICMP echo requests every millisecond until the first reply).
+              The phases go to --result as JSON. The launcher stays the
+              daemon's parent, forwards SIGTERM to it and exits with it;
+              bench.sh also stops the daemon by its pid.
+  sockbuf     read (and with --set, first set with SO_*BUFFORCE) the
+              SO_RCVBUF/SO_SNDBUF of every UDP socket of the given daemons,
+              through a duplicate of the socket itself (pidfd_getfd).
   peers-conf  a sitelinkd YAML file or a `wg setconf` file with N peers
               (random public keys, one /32 each, no endpoint).
-  report      turn the raw outputs in OUT/raw (iperf3 -J, ping, samples.tsv)
-              into OUT/bench.json, OUT/bench.md and OUT/bench.png (gnuplot);
-              exit 1 if any expected figure is missing or not a number.
+  report      turn the raw outputs in OUT/raw (iperf3 -J, ping, samples.tsv,
+              start phases, socket buffers, the AEAD floor, the load) into
+              OUT/bench.json, OUT/bench.md and OUT/bench.png (gnuplot; not
+              for --switches); exit 1 if any expected figure is missing or
+              not a number.
   micro-table print Google Benchmark JSON output as a Markdown table.
 """
 

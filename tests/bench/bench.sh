@@ -314,10 +314,13 @@ mkdir -m 700 "$KEYS"
 for k in a b spare m; do gen_key wg "$KEYS" "$k"; done
 
 # --- reading a daemon -----------------------------------------------------------------------
-# cpu_ticks PID...: utime+stime of all the processes (empty if one is gone).
+# cpu_ticks PID...: utime+stime of all the processes (empty if one is gone,
+# or for no PID: the bare veth has no daemon).
 cpu_ticks() {
   local pid sum=0 t
+  (($#)) || return 0
   for pid in "$@"; do
+    [[ $pid =~ ^[0-9]+$ ]] || return 0
     t=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{ print $12 + $13 }') || return 0
     [[ -n "$t" ]] || return 0
     sum=$((sum + t))
@@ -590,10 +593,10 @@ measure() {
   log "rep $rep: $impl"
   ((SWITCHES)) || ip netns exec "$NS_A" timeout 60 ping -n -c "$PINGS" -i 0.01 -W 1 "$dst" >"$base.ping.txt" 2>&1 || true
   # A gateway that died takes no more time (its figures stay missing).
-  a0=$(cpu_ticks "$A_PID") b0=$(cpu_ticks "$B_PID")
+  a0=$(cpu_ticks ${A_PID:+"$A_PID"}) b0=$(cpu_ticks ${B_PID:+"$B_PID"})
   alive "${pids[@]}" && iperf "$base.tcp1.json" "$TCP_T" "$dst"
   alive "${pids[@]}" && iperf "$base.tcp4.json" "$TCP_T" "$dst" -P 4
-  a1=$(cpu_ticks "$A_PID") b1=$(cpu_ticks "$B_PID")
+  a1=$(cpu_ticks ${A_PID:+"$A_PID"}) b1=$(cpu_ticks ${B_PID:+"$B_PID"})
   if ((!SWITCHES)); then
     for rate in "${UDP_RATES[@]}"; do
       alive "${pids[@]}" && iperf "$base.udp$rate.json" "$UDP_T" "$dst" -u -b "${rate}M" -l "$UDP_LEN" -w "$UDP_WIN"
