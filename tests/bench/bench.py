@@ -8,8 +8,9 @@ awkward in shell:
               each ended by the same in-process poll of /proc (no fork, no
               shell): process start (exec until --ready: a bound UDP port or
               a socket file), configuration (an optional UAPI set written to
-              the daemon's socket and one `ip -batch`, until the route to
-              --route-to is in) and, with --dest, handshake + first echo
+              the daemon's socket and the interface's address, MTU, up and
+              route over rtnetlink, both from this process, until the route
+              to --route-to is in) and, with --dest, handshake + first echo
               (ICMP echo requests every millisecond until the first reply).
               The phases go to --result as JSON. The launcher stays the
               daemon's parent, forwards SIGTERM to it and exits with it;
@@ -160,6 +161,39 @@ def _uapi_set(path, text, deadline_ns):
     return b"errno=0\n" in reply
 
 
+def _rtattr(kind, payload):
+    n = 4 + len(payload)
+    return struct.pack("=HH", n, kind) + payload + bytes((4 - n % 4) % 4)
+
+
+def _netlink_configure(iface, addr, mtu, route):
+    """What `ip addr add ADDR/32 dev IFACE; ip link set IFACE mtu MTU up; ip
+    route add ROUTE/32 dev IFACE` do, in this process over rtnetlink (as
+    sitelinkd configures its own interface), so that configuring a daemon
+    from outside costs no fork. Raises OSError on a refusal."""
+    ifindex = socket.if_nametoindex(iface)
+    nl_request, nl_ack, nl_excl, nl_create = 0x1, 0x4, 0x200, 0x400
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0) as s:  # NETLINK_ROUTE
+        s.bind((0, 0))
+        for seq, (kind, flags, body) in enumerate((
+            # RTM_NEWADDR: ifaddrmsg, IFA_LOCAL and IFA_ADDRESS
+            (20, nl_create | nl_excl, struct.pack("=BBBBI", socket.AF_INET, 32, 0, 0, ifindex)
+             + _rtattr(2, socket.inet_aton(addr)) + _rtattr(1, socket.inet_aton(addr))),
+            # RTM_NEWLINK: ifinfomsg with IFF_UP set and changed, IFLA_MTU
+            (16, 0, struct.pack("=BBHiII", socket.AF_UNSPEC, 0, 0, ifindex, 1, 1) + _rtattr(4, struct.pack("=I", mtu))),
+            # RTM_NEWROUTE: rtmsg (main table, boot protocol, link scope, unicast), RTA_DST, RTA_OIF
+            (24, nl_create | nl_excl, struct.pack("=BBBBBBBBI", socket.AF_INET, 32, 0, 0, 254, 3, 253, 1, 0)
+             + _rtattr(1, socket.inet_aton(route)) + _rtattr(4, struct.pack("=i", ifindex))),
+        ), start=1):
+            s.send(struct.pack("=IHHII", 16 + len(body), kind, nl_request | nl_ack | flags, seq, 0) + body)
+            reply = s.recv(65536)
+            _length, rtype = struct.unpack("=IH", reply[:6])
+            if rtype == 2:  # NLMSG_ERROR: 0 is the ack
+                err = struct.unpack("=i", reply[16:20])[0]
+                if err:
+                    raise OSError(-err, "rtnetlink message %d: %s" % (kind, os.strerror(-err)))
+
+
 def _first_reply(dest, deadline_ns, child):
     """Pings `dest` every millisecond from now on; monotonic ns of the first
     echo reply, or None past the deadline (or if the daemon exits)."""
@@ -205,7 +239,7 @@ def _start(a, child, t0):
     """The three phases, each timed by the same clock and the same polls:
     process start (exec until the daemon is ready to be configured: --ready),
     configuration (until the route to the peer's tunnel address is in: the
-    daemon's own configuration, or --uapi and --ip-batch for a daemon that
+    daemon's own configuration, or --uapi and --netlink for a daemon that
     is configured from outside), handshake + first echo (until the first
     reply from --dest through the tunnel; not with --no-ping)."""
     deadline = t0 + int(a.bound * 1e9)
@@ -218,13 +252,12 @@ def _start(a, child, t0):
     if a.uapi and not _uapi_set("/run/wireguard/%s.sock" % a.iface, open(a.uapi).read(), deadline):
         r["failed"] = "configuration (UAPI set)"
         return r
-    if a.ip_batch:
+    if a.netlink:
+        addr, mtu, route = a.netlink.split(",")
         try:
-            ok = subprocess.run(["ip", "-batch", a.ip_batch], timeout=max(0.1, (deadline - time.monotonic_ns()) / 1e9))
-        except subprocess.TimeoutExpired:
-            ok = None
-        if ok is None or ok.returncode != 0:
-            r["failed"] = "configuration (ip -batch)"
+            _netlink_configure(a.iface, addr, int(mtu), route)
+        except OSError as e:
+            r["failed"] = "configuration (rtnetlink: %s)" % e
             return r
     t2 = _poll(lambda: _route_to(a.iface, a.route_to), deadline, child)
     if t2 is None:
@@ -897,7 +930,7 @@ def main():
     l.add_argument("--route-to", required=True, help="the peer's tunnel address")
     l.add_argument("--dest", default="", help="ping this until the first reply (none: no ping)")
     l.add_argument("--uapi", default="", help="a UAPI set request to send once ready")
-    l.add_argument("--ip-batch", default="", help="then run ip -batch FILE")
+    l.add_argument("--netlink", default="", help="then ADDR,MTU,ROUTE: address, MTU and up, route (rtnetlink)")
     l.add_argument("--bound", type=float, default=10.0)
     l.add_argument("command", nargs="+")
     c = sub.add_parser("peers-conf")

@@ -41,7 +41,7 @@
 #   sitelink-pool  the same, with crypto-threads: 1 (auto gives none on 2
 #                  CPUs): the crypto pool's before/after
 #   wireguard-go   198.18.2.1 / 198.18.2.2 (TUN)   51821   wireguard-go -f, then a
-#                                                          UAPI set and ip -batch
+#                                                          UAPI set and rtnetlink
 #   fastd          198.18.3.1 / 198.18.3.2 (TUN)   10000   fastd v22, salsa2012+umac
 #   openvpn        198.18.4.1 / 198.18.4.2 (TUN)   1194    OpenVPN 2.6 p2p, TLS,
 #                                                          ChaCha20-Poly1305, no DCO
@@ -76,9 +76,9 @@
 #                          configuration  until the route to B's tunnel
 #                            address is in: sitelinkd and OpenVPN do it
 #                            themselves, fastd by its on-up hook, wireguard-go
-#                            by a UAPI set written by the launcher (what `wg
-#                            set` sends) and one `ip -batch` (address, MTU and
-#                            up, route);
+#                            by the launcher itself: a UAPI set on its socket
+#                            (what `wg set` sends), then address, MTU and up,
+#                            route over rtnetlink (what `ip` does), no fork;
 #                          handshake + first echo  an ICMP echo to B's tunnel
 #                            address every millisecond until the first reply
 #   ping RTT               100 pings at 0.01 s; median and average
@@ -383,8 +383,9 @@ sitelink_yaml() {
 }
 
 # wireguard-go is configured from outside: wg_uapi writes the UAPI set
-# request `wg set` would send (the launcher writes it to the socket itself,
-# no fork), wg_ip_batch the `ip -batch` lines.
+# request `wg set` would send; the launcher writes it to the socket and sets
+# the interface's address, MTU, up and route over rtnetlink itself (--netlink:
+# what `ip` would do), so that no fork is timed on one side only.
 key_hex() { base64 -d <"$1" | od -An -v -tx1 | tr -d ' \n'; }
 wg_uapi() { # FILE KEY PEERKEY PEERADDR [ENDPOINT]
   {
@@ -402,9 +403,6 @@ wg_uapi() { # FILE KEY PEERKEY PEERADDR [ENDPOINT]
     echo
   } >"$1"
   chmod 600 "$1"
-}
-wg_ip_batch() { # FILE IFACE ADDR PEERADDR
-  printf 'addr add %s/32 dev %s\nlink set %s mtu 1420 up\nroute add %s/32 dev %s\n' "$3" "$2" "$2" "$4" "$2" >"$1"
 }
 
 # launch_gw SIDE REP IMPL NS LAUNCH-OPTION... -- CMD...: gateway SIDE (a or b)
@@ -452,13 +450,11 @@ up_wireguard-go() {
   local rep=$1
   wg_uapi "$WORK_DIR/wg-b.uapi" "$KEYS/b.key" "$KEYS/a.pub" 198.18.2.1
   wg_uapi "$WORK_DIR/wg-a.uapi" "$KEYS/a.key" "$KEYS/b.pub" 198.18.2.2 "$UNDER_B:51821"
-  wg_ip_batch "$WORK_DIR/wg-b.ip" "${P}wb" 198.18.2.2 198.18.2.1
-  wg_ip_batch "$WORK_DIR/wg-a.ip" "${P}wa" 198.18.2.1 198.18.2.2
   launch_gw b "$rep" wireguard-go "$NS_B" --iface "${P}wb" --ready "unix:/run/wireguard/${P}wb.sock" \
-    --uapi "$WORK_DIR/wg-b.uapi" --ip-batch "$WORK_DIR/wg-b.ip" --route-to 198.18.2.1 -- \
+    --uapi "$WORK_DIR/wg-b.uapi" --netlink 198.18.2.2,1420,198.18.2.1 --route-to 198.18.2.1 -- \
     env LOG_LEVEL=error wireguard-go -f "${P}wb" || return 1
   launch_gw a "$rep" wireguard-go "$NS_A" --iface "${P}wa" --ready "unix:/run/wireguard/${P}wa.sock" \
-    --uapi "$WORK_DIR/wg-a.uapi" --ip-batch "$WORK_DIR/wg-a.ip" --route-to 198.18.2.2 --dest 198.18.2.2 -- \
+    --uapi "$WORK_DIR/wg-a.uapi" --netlink 198.18.2.1,1420,198.18.2.2 --route-to 198.18.2.2 --dest 198.18.2.2 -- \
     env LOG_LEVEL=error wireguard-go -f "${P}wa"
 }
 
