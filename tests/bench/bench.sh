@@ -4,22 +4,28 @@
 # host, in network namespaces.
 #
 # Usage (as root, from anywhere):
-#   bash tests/bench/bench.sh [--quick] [--micro [--microbench PATH]] [--only LIST] [--out DIR] [SITELINKD]
-#     --quick       short runs, one repetition (about a minute and a half)
+#   bash tests/bench/bench.sh [--quick] [--switches] [--micro [--microbench PATH]] [--only LIST]
+#                             [--out DIR] [--save NAME] [SITELINKD]
+#     --quick       short runs, one repetition (about two minutes)
+#     --switches    instead of the side-by-side table: sitelink alone, each
+#                   data-path switch added in turn (the per-technique table)
 #     --micro       also run the Google Benchmark microbenchmarks (microbench)
 #     --microbench  the microbench binary (default: next to SITELINKD's build,
-#                   BUILD/tests/bench/microbench)
+#                   BUILD/tests/bench/microbench); every run that finds it
+#                   measures the AEAD floor with it (a few seconds)
 #     --only LIST   only these paths, comma-separated (raw, sitelink,
-#                   sitelink-pool, wireguard-go, fastd, openvpn)
+#                   sitelink-pool, wireguard-go, fastd, openvpn; sw0..sw6)
 #     --out DIR     where results go (default <repo>/build/bench): bench.md (the
 #                   table), bench.json, bench.png (gnuplot), micro.json, and
-#                   raw/ (every iperf3 -J and ping output, samples.tsv)
+#                   raw/ (every iperf3 -J, ping, start and socket-buffer file)
+#     --save NAME   also copy bench.json and bench.md to
+#                   tests/bench/results/NAME.json and NAME.md (to commit)
 #     SITELINKD     default <repo>/build/daemon/sitelinkd (build it Release
 #                   or RelWithDebInfo)
-#   A full run takes about 13 minutes with four paths, 21 with all six and
-#   --micro. Run it on an otherwise idle machine; the figures are noisy anyway.
-#   SITELINK_COMMIT=REV names the commit SITELINKD was built from in the
-#   results when it lies outside this repository.
+#   A full run takes about 20 minutes with all six paths and --micro; a
+#   --switches run about 6. Run it on an otherwise idle machine; the figures
+#   are noisy anyway. SITELINK_COMMIT=REV names the commit SITELINKD was
+#   built from in the results when it lies outside this repository.
 #
 # Layout: one namespace per site holding the gateway's tunnel interface and
 # the iperf3 endpoint (client in site A, server in site B), the two joined by
@@ -34,26 +40,55 @@
 #                                                          (crypto-threads: auto)
 #   sitelink-pool  the same, with crypto-threads: 1 (auto gives none on 2
 #                  CPUs): the crypto pool's before/after
-#   wireguard-go   198.18.2.1 / 198.18.2.2 (TUN)   51821   wireguard-go -f, wg set, ip
+#   wireguard-go   198.18.2.1 / 198.18.2.2 (TUN)   51821   wireguard-go -f, then a
+#                                                          UAPI set and rtnetlink
 #   fastd          198.18.3.1 / 198.18.3.2 (TUN)   10000   fastd v22, salsa2012+umac
 #   openvpn        198.18.4.1 / 198.18.4.2 (TUN)   1194    OpenVPN 2.6 p2p, TLS,
 #                                                          ChaCha20-Poly1305, no DCO
+#   sw0..sw6       (--switches) as sitelink: sw0 with every data-path switch
+#                  off, then socket-buffer, batch-io, udp-gro, udp-gso,
+#                  tun-offload and crypto-threads: 1 added one at a time
 #
 # sitelink and wireguard-go gateways have two configured peers: the other
 # site and an idle spare (no endpoint); fastd (one interface per peer in tun
 # mode) and OpenVPN (point to point) have one. MTU 1420 on every tunnel.
 #
+# Socket buffers: every gateway's UDP sockets hold the same buffers,
+# SOCKBUF (4 MiB) asked for, which the kernel doubles (8 MiB granted):
+# sitelinkd by its socket-buffer (default), OpenVPN by --rcvbuf/--sndbuf.
+# wireguard-go 0.0.20220316 and fastd have no option, and net.core.[rw]mem_*
+# cannot be set per namespace here (read-only outside the initial one), so
+# the benchmark sets SO_RCVBUFFORCE/SO_SNDBUFFORCE on their own sockets from
+# outside (pidfd_getfd), once the path is up and before any traffic. What
+# every socket actually holds is read the same way, after start and after the
+# traffic, into raw/IMPL.REP.sockbuf-*.json and bench.json.
+#
 # For each repetition (3 full, 1 quick) every path is brought up in turn (the
 # order rotates between repetitions) and measured, then taken down again:
-#   start to first packet  gateway B runs; the clock (CLOCK_MONOTONIC) starts,
-#                          gateway A is started (and, for wireguard-go,
-#                          configured with wg and ip), and an ICMP echo goes to
-#                          B's tunnel address every millisecond until the first
-#                          reply: process start, interface, handshake included
+#   start to first packet  gateway B is up; then gateway A is started by
+#                          bench.py launch, which reads CLOCK_MONOTONIC around
+#                          three phases, each ended by the same in-process
+#                          poll of /proc (every 0.2 ms, no fork, no shell):
+#                          process start  exec until the daemon can be
+#                            configured: its UDP socket bound, or for
+#                            wireguard-go (which binds only once up) its UAPI
+#                            socket;
+#                          configuration  until the route to B's tunnel
+#                            address is in: sitelinkd and OpenVPN do it
+#                            themselves, fastd by its on-up hook, wireguard-go
+#                            by the launcher itself: a UAPI set on its socket
+#                            (what `wg set` sends), then address, MTU and up,
+#                            route over rtnetlink (what `ip` does), no fork;
+#                          handshake + first echo  an ICMP echo to B's tunnel
+#                            address every millisecond until the first reply
 #   ping RTT               100 pings at 0.01 s; median and average
-#   TCP                    iperf3 -t 10 (2 quick), 1 and 4 streams, A -> B
-#   CPU s per GB           utime+stime of both gateway daemons over the two TCP
-#                          runs, divided by the GB (1e9 bytes) received
+#   TCP                    iperf3 -t 10 (2 quick; 5 with --switches), 1 and 4
+#                          streams, A -> B
+#   CPU s per GB           utime+stime (/proc/PID/stat) of each gateway daemon
+#                          alone over the two TCP runs, divided by the GB (1e9
+#                          bytes) received: A seals the data, B opens it
+#   AEAD floor             microbench Transport/AeadSeal/1420 and AeadOpen/1420:
+#                          ChaCha20-Poly1305 alone, s per GB of 1420-byte packets
 #   UDP                    iperf3 -u at 200, 500, 1000 Mbit/s offered, 1392-byte
 #                          datagrams, -t 10 (2 quick), 4 MiB socket buffers:
 #                          loss % and Mbit/s received
@@ -61,26 +96,30 @@
 #                          daemons after the traffic
 # Then, once per run, memory per configured peer: each daemon alone in a third
 # namespace, idle, with 2 and with 1000 configured peers (random keys, one /32
-# each, no endpoints); (RSS_1000 - RSS_2) / 998.
+# each, no endpoints); (RSS_1000 - RSS_2) / 998. --switches measures TCP and
+# CPU only.
 #
 # Figures are medians over the repetitions. They are printed as a Markdown
 # table and as `FIGURE: path.name=value` lines, and written to DIR. Nothing
 # asserts a speed: the exit status is non-zero only when a figure could not
 # be produced (a path that does not come up, an iperf3 that fails, ...).
-# fastd and OpenVPN are measured only where installed; on this project's
-# machines they are not, and the run says so.
+# fastd and OpenVPN are measured only where installed (apt-get install fastd
+# openvpn); the run says so when they are not.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$SCRIPT_DIR/../.." && pwd)
 BENCH_PY="$SCRIPT_DIR/bench.py"
 
-QUICK=0 MICRO=0 MICROBENCH="" OUT_DIR="" SITELINKD="" ONLY=""
-usage() { sed -n '6,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+QUICK=0 MICRO=0 SWITCHES=0 MICROBENCH="" OUT_DIR="" SITELINKD="" ONLY="" SAVE=""
+ARGS=("$@")
+usage() { sed -n '6,31p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while (($#)); do
   case $1 in
     --quick) QUICK=1 ;;
     --micro) MICRO=1 ;;
+    --switches) SWITCHES=1 ;;
+    --save) SAVE=${2:?--save needs a name}; shift ;;
     --microbench) MICROBENCH=${2:?--microbench needs a path}; shift ;;
     --out) OUT_DIR=${2:?--out needs a directory}; shift ;;
     --only) ONLY=${2:?--only needs a list}; shift ;;
@@ -103,13 +142,19 @@ require_root
 require_tools ip ping iperf3 ss wireguard-go wg python3 gnuplot timeout awk
 require_tun
 require_exec SITELINKD
-if ((MICRO)); then
-  MICROBENCH=${MICROBENCH:-"$(dirname "$SITELINKD")/../tests/bench/microbench"}
-  [[ -x "$MICROBENCH" ]] || { log "not executable: $MICROBENCH (build the microbench target; needs libbenchmark-dev)"; exit 1; }
+SITELINK="$(dirname "$SITELINKD")/sitelink"
+MICROBENCH=${MICROBENCH:-"$(dirname "$SITELINKD")/../tests/bench/microbench"}
+if [[ ! -x "$MICROBENCH" ]]; then
+  ((MICRO)) && { log "not executable: $MICROBENCH (build the microbench target; needs libbenchmark-dev)"; exit 1; }
+  log "no microbench at $MICROBENCH: the AEAD floor is not measured"
+  MICROBENCH=""
 fi
+[[ -n "$SAVE" && ! "$SAVE" =~ ^[A-Za-z0-9._-]+$ ]] && { log "--save: a plain file name, not $SAVE"; exit 64; }
 
 if ((QUICK)); then
   REPS=1 TCP_T=2 UDP_T=2
+elif ((SWITCHES)); then
+  REPS=3 TCP_T=5 UDP_T=0
 else
   REPS=3 TCP_T=10 UDP_T=10
 fi
@@ -121,6 +166,9 @@ UDP_LEN=1392       # 1420 - 20 (IPv4) - 8 (UDP): no fragmentation in the tunnels
 # 208 KiB, the bare veth already loses 7-9 % at 500 Mbit/s on a busy 2-core host.
 UDP_WIN=$(awk 'BEGIN { m = 4194304 } $1 < m { m = $1 } END { print m }' /proc/sys/net/core/[rw]mem_max)
 MEM_FEW=2 MEM_MANY=1000
+# The UDP socket buffers every gateway gets (sitelinkd's socket-buffer
+# default; the kernel grants twice what is asked).
+SOCKBUF=4194304
 UP_BOUND=10        # s for a gateway to start and carry its first packet
 IPERF_PORT=5201
 
@@ -135,6 +183,27 @@ OVPN_CIPHER=CHACHA20-POLY1305
 skipped=()
 if command -v fastd >/dev/null; then IMPLS+=(fastd); else skipped+=(fastd); fi
 if command -v openvpn >/dev/null && command -v openssl >/dev/null; then IMPLS+=(openvpn); else skipped+=(openvpn); fi
+
+# --switches: sw0 has every data-path switch off; swK adds the first K of
+# SWITCH_ORDER (cumulative), each at its SW_ON value.
+SWITCH_ORDER=(socket-buffer batch-io udp-gro udp-gso tun-offload crypto-threads)
+declare -A SW_OFF=([socket-buffer]=0 [batch-io]=false [udp-gro]=false [udp-gso]=false [tun-offload]=false [crypto-threads]=0)
+declare -A SW_ON=([socket-buffer]=$SOCKBUF [batch-io]=true [udp-gro]=true [udp-gso]=true [tun-offload]=true [crypto-threads]=1)
+# switch_lines K: the interface lines of step swK.
+switch_lines() {
+  local i sw
+  for i in "${!SWITCH_ORDER[@]}"; do
+    sw=${SWITCH_ORDER[$i]}
+    if ((i < $1)); then echo "$sw: ${SW_ON[$sw]}"; else echo "$sw: ${SW_OFF[$sw]}"; fi
+  done
+}
+if ((SWITCHES)); then
+  IMPLS=() MEM_IMPLS=() skipped=()
+  for ((k = 0; k <= ${#SWITCH_ORDER[@]}; k++)); do
+    IMPLS+=("sw$k")
+    DST[sw$k]=198.18.1.2
+  done
+fi
 if [[ -n "$ONLY" ]]; then
   keep=()
   for impl in "${IMPLS[@]}"; do [[ ",$ONLY," == *",$impl,"* ]] && keep+=("$impl"); done
@@ -149,7 +218,7 @@ mkdir -p "$OUT_DIR"
 OUT_DIR=$(cd "$OUT_DIR" && pwd)
 RAW="$OUT_DIR/raw"
 rm -rf "$RAW"
-rm -f "$OUT_DIR"/bench.{json,md,png,dat,gp} "$OUT_DIR/micro.json"
+rm -f "$OUT_DIR"/bench.{json,md,png,dat,gp} "$OUT_DIR/micro.json" "$OUT_DIR/aead.json"
 mkdir -p "$RAW"
 SAMPLES="$RAW/samples.tsv"
 : >"$SAMPLES"
@@ -157,33 +226,70 @@ sample() { echo "$1 $2 $3 ${4:-nan}" >>"$SAMPLES"; }
 
 # --- run description --------------------------------------------------------------------
 for t in "${skipped[@]}"; do log "$t: not installed, skipped"; done
+dpkg_version() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "not installed"; }
 {
   printf 'date\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  printf 'command\t%s\n' "bash tests/bench/bench.sh$( ((QUICK)) && echo ' --quick')$( ((MICRO)) && echo ' --micro')"
+  printf 'command\t%s\n' "bash tests/bench/bench.sh ${ARGS[*]}"
+  printf 'mode\t%s\n' "$( ((SWITCHES)) && echo switches || echo side-by-side)"
   printf 'quick\t%s\nmicro\t%s\n' "$QUICK" "$MICRO"
   printf 'repetitions\t%s\ntcp_seconds\t%s\nudp_seconds\t%s\npings\t%s\n' "$REPS" "$TCP_T" "$UDP_T" "$PINGS"
   printf 'udp_rates_mbps\t%s\nudp_datagram_bytes\t%s\nudp_socket_buffer_bytes\t%s\n' "${UDP_RATES[*]}" "$UDP_LEN" "$UDP_WIN"
+  printf 'gateway_socket_buffer_bytes\t%s\n' "$SOCKBUF"
+  printf 'microbench\t%s\n' "$MICROBENCH"
   printf 'implementations\t%s\nmem_implementations\t%s\n' "${IMPLS[*]}" "${MEM_IMPLS[*]}"
   printf 'clk_tck\t%s\nmem_peers_few\t%s\nmem_peers_many\t%s\n' "$(getconf CLK_TCK)" "$MEM_FEW" "$MEM_MANY"
   printf 'machine.nproc\t%s\n' "$(nproc)"
   printf 'machine.kernel\t%s\n' "$(uname -r)"
   printf 'machine.cpu\t%s\n' "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
   printf 'machine.memory\t%s\n' "$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
+  printf 'machine.os\t%s\n' "$(. /etc/os-release && echo "$PRETTY_NAME")"
+  printf 'machine.net_core\t%s\n' "$(for f in rmem_max wmem_max rmem_default wmem_default; do printf '%s=%s ' "$f" "$(cat /proc/sys/net/core/$f)"; done)"
   printf 'version.sitelink\t%s\n' "$("$SITELINKD" --version | head -1 | awk '{ print $NF }')"
   # The commit the measured sitelinkd was built from: SITELINK_COMMIT if set,
-  # else this repository's when SITELINKD lies inside it.
-  commit=${SITELINK_COMMIT:-unknown}
+  # else this repository's HEAD (and whether its tracked files differ from
+  # it) when SITELINKD lies inside it.
+  commit=${SITELINK_COMMIT:-unknown} dirty=unknown
   if [[ -z "${SITELINK_COMMIT:-}" && $SITELINKD == "$REPO_DIR"/* ]]; then
-    commit=$(git -C "$REPO_DIR" describe --always --dirty 2>/dev/null || echo unknown)
+    commit=$(git -C "$REPO_DIR" rev-parse HEAD 2>/dev/null || echo unknown)
+    if [[ -n $(git -C "$REPO_DIR" status --porcelain --untracked-files=no 2>/dev/null) ]]; then dirty=true; else dirty=false; fi
   fi
-  printf 'version.sitelink_commit\t%s\nsitelinkd\t%s\n' "$commit" "$SITELINKD"
+  printf 'version.sitelink_commit\t%s\nversion.sitelink_dirty\t%s\nsitelinkd\t%s\n' "$commit" "$dirty" "$SITELINKD"
   printf 'version.wireguard-go\t%s\n' "$(wireguard-go --version | head -1 | awk '{ print $2 }')"
   printf 'version.iperf3\t%s\n' "$(iperf3 --version | head -1)"
   printf 'version.kernel\t%s\n' "$(uname -r)"
+  for pkg in wireguard-go fastd openvpn iperf3; do printf 'dpkg.%s\t%s\n' "$pkg" "$(dpkg_version "$pkg")"; done
   command -v fastd >/dev/null && printf 'version.fastd\t%s\n' "$(fastd --version | awk '{ print $2 }') ($FASTD_METHOD)"
   command -v openvpn >/dev/null && printf 'version.openvpn\t%s\n' "$(openvpn --version | awk 'NR == 1 { print $2 }') ($OVPN_CIPHER, no DCO)"
   for t in "${skipped[@]}"; do printf 'skipped.%s\t%s\n' "$t" "not installed"; done
+  if ((SWITCHES)); then
+    printf 'label.sw0\t%s\n' "every switch off: one system call per packet, the kernel's default socket buffers"
+    for ((k = 1; k <= ${#SWITCH_ORDER[@]}; k++)); do
+      sw=${SWITCH_ORDER[$((k - 1))]}
+      printf 'label.sw%d\t+ %s: %s\n' "$k" "$sw" "${SW_ON[$sw]}"
+    done
+  fi
 } >"$RAW/meta.tsv"
+
+# The machine's load over the run (it is shared): the load averages every 10 s.
+load_sampler() {
+  while :; do
+    echo "$(date +%s) $(cut -d' ' -f1-3 /proc/loadavg)"
+    sleep 10
+  done
+}
+start_bg "$RAW/load.tsv" load_sampler
+LOAD_PID=$BG_PID
+
+# --- the AEAD floor ---------------------------------------------------------------------------
+# ChaCha20-Poly1305 alone on this CPU, 1420-byte packets: what a gateway
+# cannot go below per GB, whatever its data path.
+if [[ -n "$MICROBENCH" ]]; then
+  log "AEAD floor: $MICROBENCH Transport/Aead{Seal,Open}/1420"
+  timeout 120 "$MICROBENCH" '--benchmark_filter=^Transport/Aead(Seal|Open)/1420$' --benchmark_repetitions=3 \
+    "--benchmark_min_time=$( ((QUICK)) && echo 0.1 || echo 0.5)" --benchmark_report_aggregates_only=true \
+    --benchmark_out="$RAW/aead.json" --benchmark_out_format=json >"$RAW/aead.txt" 2>&1 ||
+    log "the AEAD floor's microbench failed: $(tail -1 "$RAW/aead.txt")"
+fi
 
 # --- microbenchmarks ------------------------------------------------------------------------
 if ((MICRO)); then
@@ -208,10 +314,13 @@ mkdir -m 700 "$KEYS"
 for k in a b spare m; do gen_key wg "$KEYS" "$k"; done
 
 # --- reading a daemon -----------------------------------------------------------------------
-# cpu_ticks PID...: utime+stime of all the processes (empty if one is gone).
+# cpu_ticks PID...: utime+stime of all the processes (empty if one is gone,
+# or for no PID: the bare veth has no daemon).
 cpu_ticks() {
   local pid sum=0 t
+  (($#)) || return 0
   for pid in "$@"; do
+    [[ $pid =~ ^[0-9]+$ ]] || return 0
     t=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{ print $12 + $13 }') || return 0
     [[ -n "$t" ]] || return 0
     sum=$((sum + t))
@@ -256,9 +365,10 @@ alive() {
 }
 
 # --- bringing paths up and down -----------------------------------------------------------------
-# up_IMPL REP sets A_PID, B_PID (the daemons), LAUNCH_PID (A's launcher) and
-# START_MS; down_IMPL stops them.
-A_PID="" B_PID="" LAUNCH_PID="" START_MS=""
+# up_IMPL REP sets A_PID, B_PID (the daemons), A_LAUNCH, B_LAUNCH (their
+# launchers); down_IMPL stops them. Both gateways start through bench.py
+# launch (the same phases and polls); A's phases are the start figures.
+A_PID="" B_PID="" A_LAUNCH="" B_LAUNCH=""
 
 # FILE IFACE KEY ADDR PEERKEY PEERADDR [ENDPOINT]; listen-port PORT (51820),
 # and the interface lines in SL_EXTRA.
@@ -272,35 +382,44 @@ sitelink_yaml() {
   } >"$1"
 }
 
-# wg_setup IFACE KEY ADDR PEERKEY PEERADDR [ENDPOINT]: the commands that
-# configure a wireguard-go interface, as one bash script (run in its namespace).
-wg_setup() {
-  local ep=""
-  [[ -n "${6:-}" ]] && ep="endpoint $6"
-  cat <<EOF
-set -e
-for ((i = 0; i < 5000; i++)); do [[ -S /run/wireguard/$1.sock ]] && break; sleep 0.001; done
-wg set $1 private-key $2 listen-port 51821 peer $(cat "$4") $ep allowed-ips $5/32 peer $(cat "$KEYS/spare.pub") allowed-ips 198.18.9.0/24
-ip addr add $3/32 dev $1
-ip link set $1 mtu 1420 up
-ip route add $5/32 dev $1
-EOF
+# wireguard-go is configured from outside: wg_uapi writes the UAPI set
+# request `wg set` would send; the launcher writes it to the socket and sets
+# the interface's address, MTU, up and route over rtnetlink itself (--netlink:
+# what `ip` would do), so that no fork is timed on one side only.
+key_hex() { base64 -d <"$1" | od -An -v -tx1 | tr -d ' \n'; }
+wg_uapi() { # FILE KEY PEERKEY PEERADDR [ENDPOINT]
+  {
+    echo "set=1"
+    echo "private_key=$(key_hex "$2")"
+    echo "listen_port=51821"
+    echo "replace_peers=true"
+    echo "public_key=$(key_hex "$3")"
+    [[ -n "${5:-}" ]] && echo "endpoint=$5"
+    echo "replace_allowed_ips=true"
+    echo "allowed_ip=$4/32"
+    echo "public_key=$(key_hex "$KEYS/spare.pub")"
+    echo "replace_allowed_ips=true"
+    echo "allowed_ip=198.18.9.0/24"
+    echo
+  } >"$1"
+  chmod 600 "$1"
 }
 
-# launch_a REP IMPL DEST [--setup SCRIPT] -- CMD...: gateway A through the
-# launcher, which times start to first packet.
-launch_a() {
-  local rep=$1 impl=$2 dest=$3
-  shift 3
-  local pidf="$WORK_DIR/$impl-$rep.pid" resf="$WORK_DIR/$impl-$rep.start"
-  start_bg "$WORK_DIR/$impl-a-$rep.log" ip netns exec "$NS_A" python3 "$BENCH_PY" launch \
-    --pidfile "$pidf" --result "$resf" --dest "$dest" --bound "$UP_BOUND" "$@"
-  LAUNCH_PID=$BG_PID
-  wait_until "gateway A ($impl) and its first packet" $((UP_BOUND + 5)) test -f "$resf" || return 1
-  A_PID=$(cat "$pidf")
-  adopt_pid "$A_PID"
-  START_MS=$(cat "$resf")
-  [[ $START_MS != fail ]] || { log "$impl: no reply through the tunnel within ${UP_BOUND}s"; START_MS=""; return 1; }
+# launch_gw SIDE REP IMPL NS LAUNCH-OPTION... -- CMD...: gateway SIDE (a or b)
+# through bench.py launch in NS; waits for its result (the phases, in
+# RAW/IMPL.REP.start-SIDE.json). Sets A_PID and A_LAUNCH, or B_PID and B_LAUNCH.
+launch_gw() {
+  local side=$1 rep=$2 impl=$3 ns=$4 pid
+  shift 4
+  local pidf="$WORK_DIR/$impl-$side-$rep.pid" resf="$RAW/$impl.$rep.start-$side.json"
+  start_bg "$WORK_DIR/$impl-$side-$rep.log" ip netns exec "$ns" python3 "$BENCH_PY" launch \
+    --pidfile "$pidf" --result "$resf" --bound "$UP_BOUND" "$@"
+  if [[ $side == a ]]; then A_LAUNCH=$BG_PID; else B_LAUNCH=$BG_PID; fi
+  wait_until "gateway $side ($impl)" $((UP_BOUND + 5)) test -f "$resf" || return 1
+  pid=$(cat "$pidf")
+  adopt_pid "$pid"
+  if [[ $side == a ]]; then A_PID=$pid; else B_PID=$pid; fi
+  grep -q '"ok": true' "$resf" || { log "$impl: gateway $side did not come up: $(cat "$resf")"; return 1; }
 }
 
 # up_sitelink REP [IMPL [LINE...]]: the pair as IMPL (default sitelink), with
@@ -310,33 +429,44 @@ up_sitelink() {
   SL_EXTRA=("${@:3}")
   sitelink_yaml "$WORK_DIR/sl-b.yaml" "${P}sb" "$KEYS/b.key" 198.18.1.2 "$KEYS/a.pub" 198.18.1.1
   sitelink_yaml "$WORK_DIR/sl-a.yaml" "${P}sa" "$KEYS/a.key" 198.18.1.1 "$KEYS/b.pub" 198.18.1.2 "$UNDER_B:51820"
-  start_bg "$WORK_DIR/$impl-b-$rep.log" ip netns exec "$NS_B" "$SITELINKD" --config "$WORK_DIR/sl-b.yaml" --log-level info
-  B_PID=$BG_PID
-  wait_until "sitelinkd B" "$UP_BOUND" gateway_ready "$NS_B" "${P}sb" 51820 "$B_PID" || return 1
+  launch_gw b "$rep" "$impl" "$NS_B" --iface "${P}sb" --ready udp:51820 --route-to 198.18.1.1 -- \
+    "$SITELINKD" --config "$WORK_DIR/sl-b.yaml" --log-level info || return 1
+  # What SPEC.md promises once sitelinkd is up: its UAPI socket too.
+  wait_until "sitelinkd B's UAPI socket" "$UP_BOUND" gateway_ready "$NS_B" "${P}sb" 51820 "$B_PID" || return 1
   alive "$B_PID" || { log "sitelinkd B exited"; return 1; }
-  launch_a "$rep" "$impl" 198.18.1.2 -- "$SITELINKD" --config "$WORK_DIR/sl-a.yaml" --log-level info
+  launch_gw a "$rep" "$impl" "$NS_A" --iface "${P}sa" --ready udp:51820 --route-to 198.18.1.2 --dest 198.18.1.2 -- \
+    "$SITELINKD" --config "$WORK_DIR/sl-a.yaml" --log-level info || return 1
+  wait_until "sitelinkd A's UAPI socket" "$UP_BOUND" gateway_ready "$NS_A" "${P}sa" 51820 "$A_PID"
 }
 up_sitelink-pool() { up_sitelink "$1" sitelink-pool "crypto-threads: 1"; }
+# up_swK REP: a --switches step.
+up_switch() {
+  local rep=$1 k=${2#sw} lines
+  mapfile -t lines < <(switch_lines "$k")
+  up_sitelink "$rep" "$2" "${lines[@]}"
+}
 
 up_wireguard-go() {
   local rep=$1
-  start_bg "$WORK_DIR/wg-b-$rep.log" ip netns exec "$NS_B" env LOG_LEVEL=error wireguard-go -f "${P}wb"
-  B_PID=$BG_PID
-  wg_setup "${P}wb" "$KEYS/b.key" 198.18.2.2 "$KEYS/a.pub" 198.18.2.1 >"$WORK_DIR/wg-b.sh"
-  wg_setup "${P}wa" "$KEYS/a.key" 198.18.2.1 "$KEYS/b.pub" 198.18.2.2 "$UNDER_B:51821" >"$WORK_DIR/wg-a.sh"
-  ip netns exec "$NS_B" timeout "$UP_BOUND" bash "$WORK_DIR/wg-b.sh" || return 1
-  launch_a "$rep" wireguard-go 198.18.2.2 --setup "bash $WORK_DIR/wg-a.sh" -- \
+  wg_uapi "$WORK_DIR/wg-b.uapi" "$KEYS/b.key" "$KEYS/a.pub" 198.18.2.1
+  wg_uapi "$WORK_DIR/wg-a.uapi" "$KEYS/a.key" "$KEYS/b.pub" 198.18.2.2 "$UNDER_B:51821"
+  launch_gw b "$rep" wireguard-go "$NS_B" --iface "${P}wb" --ready "unix:/run/wireguard/${P}wb.sock" \
+    --uapi "$WORK_DIR/wg-b.uapi" --netlink 198.18.2.2,1420,198.18.2.1 --route-to 198.18.2.1 -- \
+    env LOG_LEVEL=error wireguard-go -f "${P}wb" || return 1
+  launch_gw a "$rep" wireguard-go "$NS_A" --iface "${P}wa" --ready "unix:/run/wireguard/${P}wa.sock" \
+    --uapi "$WORK_DIR/wg-a.uapi" --netlink 198.18.2.1,1420,198.18.2.2 --route-to 198.18.2.2 --dest 198.18.2.2 -- \
     env LOG_LEVEL=error wireguard-go -f "${P}wa"
 }
 
-up_raw() { A_PID="" B_PID="" START_MS=""; }
+up_raw() { A_PID="" B_PID=""; }
 down_raw() { :; }
 
 down_daemons() {
-  [[ -n "$LAUNCH_PID" ]] && stop_pid "$LAUNCH_PID"
-  [[ -n "$A_PID" ]] && stop_pid "$A_PID"  # gone with its launcher, unless that was killed
-  [[ -n "$B_PID" ]] && stop_pid "$B_PID"
-  LAUNCH_PID="" A_PID="" B_PID=""
+  local pid
+  for pid in "$A_LAUNCH" "$A_PID" "$B_LAUNCH" "$B_PID"; do
+    [[ -n "$pid" ]] && stop_pid "$pid"  # a daemon is gone with its launcher, unless that was killed
+  done
+  A_LAUNCH="" A_PID="" B_LAUNCH="" B_PID=""
   local ifc
   for ifc in "$@"; do
     wait_until "$ifc removed" 5 bash -c "! ip -n '$NS_A' link show '$ifc' >/dev/null 2>&1 && ! ip -n '$NS_B' link show '$ifc' >/dev/null 2>&1" ||
@@ -349,6 +479,10 @@ down_sitelink-pool() { down_sitelink; }
 down_wireguard-go() { down_daemons "${P}wa" "${P}wb"; }
 down_fastd() { down_daemons "${P}fa" "${P}fb"; }
 down_openvpn() { down_daemons "${P}oa" "${P}ob"; }
+
+# up IMPL REP / down IMPL: the path's functions (swK: the --switches steps).
+up() { if [[ $1 == sw* ]]; then up_switch "$2" "$1"; else "up_$1" "$2"; fi; }
+down() { if [[ $1 == sw* ]]; then down_sitelink; else "down_$1"; fi; }
 
 # fastd, tun mode, keys made with fastd itself; the interface is configured
 # by its on-up hook (so that counts into start to first packet). One peer
@@ -376,16 +510,16 @@ up_fastd() {
   [[ -s "$KEYS/b.fpub" ]] || { fastd_key a && fastd_key b; } || return 1
   fastd_conf "$WORK_DIR/fastd-b.conf" "${P}fb" b "$UNDER_B" 198.18.3.2 a 198.18.3.1
   fastd_conf "$WORK_DIR/fastd-a.conf" "${P}fa" a "$UNDER_A" 198.18.3.1 b 198.18.3.2 "$UNDER_B"
-  start_bg "$WORK_DIR/fastd-b-$rep.log" ip netns exec "$NS_B" fastd --config "$WORK_DIR/fastd-b.conf"
-  B_PID=$BG_PID
-  wait_until "fastd B" "$UP_BOUND" up_ready "$NS_B" "${P}fb" 10000 "$B_PID" || return 1
-  alive "$B_PID" || { log "fastd B exited"; return 1; }
-  launch_a "$rep" fastd 198.18.3.2 -- fastd --config "$WORK_DIR/fastd-a.conf"
+  launch_gw b "$rep" fastd "$NS_B" --iface "${P}fb" --ready udp:10000 --route-to 198.18.3.1 -- \
+    fastd --config "$WORK_DIR/fastd-b.conf" || return 1
+  launch_gw a "$rep" fastd "$NS_A" --iface "${P}fa" --ready udp:10000 --route-to 198.18.3.2 --dest 198.18.3.2 -- \
+    fastd --config "$WORK_DIR/fastd-a.conf"
 }
 
 # OpenVPN 2.6 peer to peer over TLS with self-signed certificates pinned by
 # --peer-fingerprint, ChaCha20-Poly1305 for data, in userspace (no DCO).
-# OpenVPN sets the point-to-point addresses itself (--ifconfig).
+# OpenVPN sets the point-to-point addresses itself (--ifconfig), and its
+# socket buffers (--rcvbuf, --sndbuf: SOCKBUF, as sitelinkd's).
 ovpn_cert() { # NAME: KEYS/NAME.crt, .pem (key), .fp (SHA-256 fingerprint)
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj "/CN=$1" \
     -keyout "$KEYS/$1.pem" -out "$KEYS/$1.crt" 2>/dev/null &&
@@ -393,21 +527,18 @@ ovpn_cert() { # NAME: KEYS/NAME.crt, .pem (key), .fp (SHA-256 fingerprint)
 }
 ovpn_args() { # IFACE CERTNAME PEERCERTNAME LOCAL_TUN REMOTE_TUN
   echo --dev "$1" --dev-type tun --proto udp --port 1194 --ifconfig "$4" "$5" --tun-mtu 1420 \
-    --data-ciphers "$OVPN_CIPHER" --dh none --disable-dco --cert "$KEYS/$2.crt" --key "$KEYS/$2.pem" \
+    --data-ciphers "$OVPN_CIPHER" --dh none --disable-dco --rcvbuf "$SOCKBUF" --sndbuf "$SOCKBUF" --cert "$KEYS/$2.crt" --key "$KEYS/$2.pem" \
     --peer-fingerprint "$(cat "$KEYS/$3.fp")" --verb 1
 }
 up_openvpn() {
   local rep=$1
   [[ -s "$KEYS/ovpn-b.fp" ]] || { ovpn_cert ovpn-a && ovpn_cert ovpn-b; } || return 1
   # shellcheck disable=SC2046  # ovpn_args prints words without spaces
-  start_bg "$WORK_DIR/openvpn-b-$rep.log" ip netns exec "$NS_B" openvpn --tls-server --local "$UNDER_B" \
-    $(ovpn_args "${P}ob" ovpn-b ovpn-a 198.18.4.2 198.18.4.1)
-  B_PID=$BG_PID
-  wait_until "OpenVPN B" "$UP_BOUND" up_ready "$NS_B" "${P}ob" 1194 "$B_PID" || return 1
-  alive "$B_PID" || { log "OpenVPN B exited"; return 1; }
+  launch_gw b "$rep" openvpn "$NS_B" --iface "${P}ob" --ready udp:1194 --route-to 198.18.4.1 -- \
+    openvpn --tls-server --local "$UNDER_B" $(ovpn_args "${P}ob" ovpn-b ovpn-a 198.18.4.2 198.18.4.1) || return 1
   # shellcheck disable=SC2046
-  launch_a "$rep" openvpn 198.18.4.2 -- openvpn --tls-client --remote "$UNDER_B" \
-    $(ovpn_args "${P}oa" ovpn-a ovpn-b 198.18.4.1 198.18.4.2)
+  launch_gw a "$rep" openvpn "$NS_A" --iface "${P}oa" --ready udp:1194 --route-to 198.18.4.2 --dest 198.18.4.2 -- \
+    openvpn --tls-client --remote "$UNDER_B" $(ovpn_args "${P}oa" ovpn-a ovpn-b 198.18.4.1 198.18.4.2)
 }
 
 # --- measurements ----------------------------------------------------------------------------
@@ -428,24 +559,49 @@ iperf() {
   stop_pid "$srv" 2
 }
 
+# sockbufs IMPL REP WHEN: what every UDP socket of both gateways holds,
+# into RAW/IMPL.REP.sockbuf-WHEN.json; at "up", wireguard-go's and fastd's
+# are first set to SOCKBUF (they have no option for it). sitelinkd's own
+# report (sitelink show --json: data_path) goes beside it.
+sockbufs() {
+  local impl=$1 rep=$2 when=$3 how args=()
+  case $impl in
+    sitelink* | sw*) how="own option: socket-buffer (sitelinkd's default, 4 MiB; 0 = the kernel's default)" ;;
+    openvpn) how="own options: --rcvbuf $SOCKBUF --sndbuf $SOCKBUF (SO_RCVBUF/SO_SNDBUF, capped by net.core.[rw]mem_max)" ;;
+    *)
+      how="no option of its own: SO_RCVBUFFORCE/SO_SNDBUFFORCE $SOCKBUF set by the benchmark on the daemon's socket (pidfd_getfd)"
+      [[ $when == up ]] && args=(--set "$SOCKBUF")
+      ;;
+  esac
+  python3 "$BENCH_PY" sockbuf --pid "$A_PID" --pid "$B_PID" --how "$how" "${args[@]}" \
+    --out "$RAW/$impl.$rep.sockbuf-$when.json" || log "$impl: could not read (or set) every gateway socket's buffers"
+  if [[ $impl == sitelink* || $impl == sw* ]] && [[ -x "$SITELINK" ]]; then
+    "$SITELINK" show "${P}sa" --json >"$RAW/$impl.$rep.show-a-$when.json" 2>/dev/null || true
+    "$SITELINK" show "${P}sb" --json >"$RAW/$impl.$rep.show-b-$when.json" 2>/dev/null || true
+  fi
+}
+
 measure() {
-  local impl=$1 rep=$2 dst=${DST[$1]} base="$RAW/$1.$2" t0 t1 rate pids=()
+  local impl=$1 rep=$2 dst=${DST[$1]} base="$RAW/$1.$2" a0 a1 b0 b1 rate pids=()
   # The gateway daemons of this path (none for the bare veth).
   [[ -n $A_PID ]] && pids+=("$A_PID")
   [[ -n $B_PID ]] && pids+=("$B_PID")
   log "rep $rep: $impl"
-  ip netns exec "$NS_A" timeout 60 ping -n -c "$PINGS" -i 0.01 -W 1 "$dst" >"$base.ping.txt" 2>&1 || true
+  ((SWITCHES)) || ip netns exec "$NS_A" timeout 60 ping -n -c "$PINGS" -i 0.01 -W 1 "$dst" >"$base.ping.txt" 2>&1 || true
   # A gateway that died takes no more time (its figures stay missing).
-  t0=$(cpu_ticks "${pids[@]}")
+  a0=$(cpu_ticks ${A_PID:+"$A_PID"}) b0=$(cpu_ticks ${B_PID:+"$B_PID"})
   alive "${pids[@]}" && iperf "$base.tcp1.json" "$TCP_T" "$dst"
   alive "${pids[@]}" && iperf "$base.tcp4.json" "$TCP_T" "$dst" -P 4
-  t1=$(cpu_ticks "${pids[@]}")
-  for rate in "${UDP_RATES[@]}"; do
-    alive "${pids[@]}" && iperf "$base.udp$rate.json" "$UDP_T" "$dst" -u -b "${rate}M" -l "$UDP_LEN" -w "$UDP_WIN"
-  done
+  a1=$(cpu_ticks ${A_PID:+"$A_PID"}) b1=$(cpu_ticks ${B_PID:+"$B_PID"})
+  if ((!SWITCHES)); then
+    for rate in "${UDP_RATES[@]}"; do
+      alive "${pids[@]}" && iperf "$base.udp$rate.json" "$UDP_T" "$dst" -u -b "${rate}M" -l "$UDP_LEN" -w "$UDP_WIN"
+    done
+  fi
   alive "${pids[@]}" || log "rep $rep: $impl: a gateway daemon exited during the measurements"
   if [[ $impl != raw ]]; then
-    [[ -n "$t0" && -n "$t1" ]] && sample "$impl" "$rep" cpu_ticks $((t1 - t0))
+    [[ -n "$a0" && -n "$a1" ]] && sample "$impl" "$rep" cpu_ticks_a $((a1 - a0))
+    [[ -n "$b0" && -n "$b1" ]] && sample "$impl" "$rep" cpu_ticks_b $((b1 - b0))
     sample "$impl" "$rep" rss_kib "$(status_kib VmRSS "$A_PID" "$B_PID")"
     sample "$impl" "$rep" hwm_kib "$(status_kib VmHWM "$A_PID" "$B_PID")"
   fi
@@ -456,13 +612,14 @@ for ((rep = 1; rep <= REPS; rep++)); do
   n=${#IMPLS[@]}
   for ((k = 0; k < n; k++)); do
     impl=${IMPLS[$(((k + rep - 1) % n))]}
-    if "up_$impl" "$rep"; then
-      [[ $impl != raw ]] && sample "$impl" "$rep" start_ms "$START_MS"
+    if up "$impl" "$rep"; then
+      [[ $impl != raw ]] && sockbufs "$impl" "$rep" up
       measure "$impl" "$rep"
+      [[ $impl != raw ]] && sockbufs "$impl" "$rep" after
     else
       log "rep $rep: $impl did not come up; its figures for this repetition are missing"
     fi
-    "down_$impl"
+    down "$impl"
   done
 done
 
@@ -500,8 +657,14 @@ for impl in "${MEM_IMPLS[@]}"; do
 done
 
 # --- report ----------------------------------------------------------------------------------------
+stop_pid "$LOAD_PID" 1
 if python3 "$BENCH_PY" report --out "$OUT_DIR"; then
   pass "every figure produced; results in $OUT_DIR (bench.md, bench.json, bench.png)"
 else
   fail "some figures are missing (see above); raw outputs in $RAW"
+fi
+if [[ -n "$SAVE" ]]; then
+  cp "$OUT_DIR/bench.json" "$SCRIPT_DIR/results/$SAVE.json"
+  cp "$OUT_DIR/bench.md" "$SCRIPT_DIR/results/$SAVE.md"
+  log "saved as tests/bench/results/$SAVE.json and $SAVE.md"
 fi
