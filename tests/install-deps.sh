@@ -13,7 +13,7 @@ PACKAGES=(
   iproute2 iputils-ping iperf3 tcpdump wireguard-go wireguard-tools ethtool
   python3 procps nftables
   # benchmark (tests/bench): the chart and the microbenchmarks
-  gnuplot-nox libbenchmark-dev
+  gnuplot-nox libbenchmark-dev fastd openvpn
   # packaging tests (systemd-analyze; cpack's dpkg-shlibdeps and file)
   systemd dpkg-dev file lintian
   # lint (tests/lint.sh)

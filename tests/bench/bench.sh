@@ -314,27 +314,49 @@ mkdir -m 700 "$KEYS"
 for k in a b spare m; do gen_key wg "$KEYS" "$k"; done
 
 # --- reading a daemon -----------------------------------------------------------------------
-# cpu_ticks PID...: utime+stime of all the processes (empty if one is gone,
+# A daemon is its process and that process's children: sitelinkd runs as a
+# monitor (the PID started) and a network process (its child; privilege
+# separation), and its figures are both's. The others are one process.
+# daemon_tree PID: PID and its children, one per line.
+daemon_tree() {
+  echo "$1"
+  pgrep -P "$1" || true
+}
+# socket_pid PID: the process of the daemon PID that holds its UDP socket:
+# sitelinkd's network process, or PID itself.
+socket_pid() {
+  local c
+  c=$(pgrep -P "$1" -x sitelinkd | head -n 1 || true)
+  echo "${c:-$1}"
+}
+# cpu_ticks PID...: utime+stime of all the daemons (empty if one is gone,
 # or for no PID: the bare veth has no daemon).
 cpu_ticks() {
-  local pid sum=0 t
+  local pid p sum=0 t
   (($#)) || return 0
   for pid in "$@"; do
     [[ $pid =~ ^[0-9]+$ ]] || return 0
-    t=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{ print $12 + $13 }') || return 0
-    [[ -n "$t" ]] || return 0
-    sum=$((sum + t))
+    for p in $(daemon_tree "$pid"); do
+      t=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }') || return 0
+      [[ -n "$t" ]] || return 0
+      sum=$((sum + t))
+    done
   done
   echo "$sum"
 }
-# status_kib FIELD PID...: the largest /proc/PID/status FIELD (VmRSS, VmHWM) in KiB.
+# status_kib FIELD PID...: the largest daemon's /proc/PID/status FIELD
+# (VmRSS, VmHWM) in KiB, summed over its processes.
 status_kib() {
-  local field=$1 pid v max=""
+  local field=$1 pid p v sum max=""
   shift
   for pid in "$@"; do
-    v=$(awk -v f="$field:" '$1 == f { print $2 }' "/proc/$pid/status" 2>/dev/null) || true
-    [[ -n "$v" ]] || continue
-    [[ -z "$max" || $v -gt $max ]] && max=$v
+    sum=""
+    for p in $(daemon_tree "$pid"); do
+      v=$(awk -v f="$field:" '$1 == f { print $2 }' "/proc/$p/status" 2>/dev/null) || true
+      [[ -n "$v" ]] && sum=$((${sum:-0} + v))
+    done
+    [[ -n "$sum" ]] || continue
+    [[ -z "$max" || $sum -gt $max ]] && max=$sum
   done
   echo "$max"
 }
@@ -573,7 +595,7 @@ sockbufs() {
       [[ $when == up ]] && args=(--set "$SOCKBUF")
       ;;
   esac
-  python3 "$BENCH_PY" sockbuf --pid "$A_PID" --pid "$B_PID" --how "$how" "${args[@]}" \
+  python3 "$BENCH_PY" sockbuf --pid "$(socket_pid "$A_PID")" --pid "$(socket_pid "$B_PID")" --how "$how" "${args[@]}" \
     --out "$RAW/$impl.$rep.sockbuf-$when.json" || log "$impl: could not read (or set) every gateway socket's buffers"
   if [[ $impl == sitelink* || $impl == sw* ]] && [[ -x "$SITELINK" ]]; then
     "$SITELINK" show "${P}sa" --json >"$RAW/$impl.$rep.show-a-$when.json" 2>/dev/null || true
