@@ -268,13 +268,15 @@ MonitorLink::Input MonitorLink::read() {
       in.gone = true;
       break;
     }
-    buf_.insert(buf_.end(), chunk, chunk + n);
+    // Frames carry keys: a buffer that grows leaves no copy behind.
+    append_wiping(buf_, std::string_view(reinterpret_cast<const char*>(chunk), static_cast<size_t>(n)));
     if (buf_.size() > kMaxFileSetFrame + 8) break;  // decoded (and refused) below
   }
   secure_zero(chunk, sizeof chunk);
   size_t start = 0;
   for (;;) {
-    auto frame = decode_monitor_frame(std::span<const uint8_t>(buf_).subspan(start));
+    const std::span<const uint8_t> all(reinterpret_cast<const uint8_t*>(buf_.data()), buf_.size());
+    auto frame = decode_monitor_frame(all.subspan(start));
     if (frame.status == MonitorFrame::Status::kIncomplete) break;
     if (frame.status == MonitorFrame::Status::kBad) {
       in.error = frame.error;
@@ -286,8 +288,11 @@ MonitorLink::Input MonitorLink::read() {
     if (frame.status == MonitorFrame::Status::kFileSet) in.file_sets.push_back(std::move(frame.files));
     start += frame.used;
   }
-  secure_zero(buf_.data(), start);
-  buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(start));
+  if (start > 0) {  // keep the rest in a fresh buffer; the old one is wiped whole
+    std::string rest(buf_, start);
+    secure_zero(buf_.data(), buf_.size());
+    buf_.swap(rest);
+  }
   return in;
 }
 

@@ -128,7 +128,7 @@ class MonitorLink {
  private:
   void send(std::string_view message);
   UniqueFd fd_;
-  std::vector<uint8_t> buf_;
+  std::string buf_;  // received, not yet a whole frame (may hold keys)
 };
 
 // The daemon's user, or an error that says how to make one.
