@@ -7,7 +7,13 @@
 #   MODE                     quick or full: the script's first argument
 #                            (--quick / --full) if it is one, which the
 #                            script then shifts away (MODE_ARGS is 1 or 0)
-#   proc_rss_kib PID         VmRSS in KiB (empty if the process is gone)
+#   proc_rss_kib PID         resident memory in KiB (empty if the process is
+#                            gone): VmRSS of PID; for a daemon of several
+#                            processes, VmRSS of its children (the network
+#                            process) plus only PID's private pages (the
+#                            monitor's own), so that what the two share after
+#                            fork, the loaded configuration included, counts
+#                            once
 #   proc_fds PID             number of open file descriptors
 #   proc_cpu_ns PID          CPU time (user + system) of all its threads, in
 #                            nanoseconds, from schedstat (exact) or, where the
@@ -29,8 +35,14 @@ _proc_tree() {
 
 proc_rss_kib() {
   [[ -r /proc/$1/status ]] || return 0
-  local p total=0 v
-  for p in $(_proc_tree "$1"); do
+  local p total=0 v children
+  children=$(pgrep -P "$1" || true)
+  if [[ -z $children || ! -r /proc/$1/smaps_rollup ]]; then
+    awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null
+    return 0
+  fi
+  total=$(awk '/^Private_(Clean|Dirty):/ {s += $2} END {print s + 0}' "/proc/$1/smaps_rollup" 2>/dev/null)
+  for p in $children; do
     v=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null)
     total=$((total + ${v:-0}))
   done
