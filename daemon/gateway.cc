@@ -2,6 +2,7 @@
 #include "daemon/gateway.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -12,6 +13,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <functional>
 
 #include "config/load.h"
 #include "daemon/daemonize.h"
@@ -460,7 +462,7 @@ namespace {
 // Splits into the monitor and the network process (privsep.h). Returns the
 // exit code in the monitor; nullopt in the network process, with `sep` set.
 std::optional<int> separate(const std::string& config_path, const std::string& iface, tunnel::Logger& log,
-                            Gateway::Separation& sep, Detach* detach) {
+                            Gateway::Separation& sep, Detach* detach, const std::function<void()>& in_monitor = {}) {
   auto user = network_user();
   if (!user) {
     LogLine(log, LogLevel::kError) << "sitelinkd: " << user.error().message();
@@ -476,7 +478,10 @@ std::optional<int> separate(const std::string& config_path, const std::string& i
   if (split->is_monitor()) {
     // The network process says ready or failed to whoever waits.
     if (detach != nullptr) detach->release();
-    return run_monitor(std::move(*split), MonitorOptions{config_path, socket_path(iface)}, log);
+    // Made before in_monitor, which may clear what `iface` refers to.
+    MonitorOptions options{config_path, socket_path(iface)};
+    if (in_monitor) in_monitor();
+    return run_monitor(std::move(*split), options, log);
   }
   sep.channel = std::move(split->channel);
   sep.user = *user;
@@ -485,11 +490,18 @@ std::optional<int> separate(const std::string& config_path, const std::string& i
 
 }  // namespace
 
-int run_gateway(const std::string& path, const config::Config& cfg, std::optional<config::LogLevel> cli_level) {
+int run_gateway(const std::string& path, config::Config cfg, std::optional<config::LogLevel> cli_level) {
   tunnel::Logger log;
   log.set_level(to_tunnel(cli_level.value_or(cfg.interface.log_level.value_or(config::LogLevel::kInfo))));
   Gateway::Separation sep;
-  if (auto monitor_exit = separate(path, cfg.interface.name, log, sep, nullptr)) return *monitor_exit;
+  // The monitor has no use for the loaded configuration: it drops it (its
+  // keys wiped) and gives the memory back, rather than keep a copy of every
+  // peer beside the network process's.
+  const auto drop_config = [&cfg] {
+    cfg = config::Config{};
+    ::malloc_trim(0);
+  };
+  if (auto monitor_exit = separate(path, cfg.interface.name, log, sep, nullptr, drop_config)) return *monitor_exit;
   auto g = Gateway::start(path, cfg, log, std::move(sep));
   if (!g) {
     LogLine(log, LogLevel::kError) << "sitelinkd: " << g.error().message();

@@ -127,7 +127,7 @@ tunnel::LogLevel to_tunnel(config::LogLevel l);
 
 // sitelinkd --config: load, start, run. Returns the exit code. `cli_level`
 // (--log-level) wins over the file's log-level, at start and on reloads.
-int run_gateway(const std::string& path, const config::Config& cfg, std::optional<config::LogLevel> cli_level);
+int run_gateway(const std::string& path, config::Config cfg, std::optional<config::LogLevel> cli_level);
 // sitelinkd [-f] IFACE: daemonizes unless `foreground` (the parent exits 0
 // once the interface and socket exist, 1 if they could not be made).
 int run_interface(const std::string& iface, bool foreground, config::LogLevel level);

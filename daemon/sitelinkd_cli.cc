@@ -86,9 +86,9 @@ Result<DaemonOptions, int> interpret(const po::variables_map& vm, Io& io) {
 
 int run_config(const DaemonOptions& o, Io& io) {
   if (o.check) return check_config(o.config_file, io);
-  const auto cfg = load_and_report(o.config_file, io);
+  auto cfg = load_and_report(o.config_file, io);
   if (!cfg) return kExitConfig;
-  return run_gateway(o.config_file, *cfg, o.log_level);
+  return run_gateway(o.config_file, std::move(*cfg), o.log_level);
 }
 
 }  // namespace
