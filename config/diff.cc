@@ -37,6 +37,7 @@ std::vector<std::string> interface_fields(const InterfaceConfig& a, const Interf
   if (a.rekey_after_time != b.rekey_after_time) f.emplace_back("rekey-after-time");
   if (a.data_path != b.data_path) f.emplace_back("data-path");
   if (a.log_level != b.log_level) f.emplace_back("log-level");
+  if (a.mss_clamp != b.mss_clamp) f.emplace_back("mss-clamp");
   return f;
 }
 

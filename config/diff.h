@@ -26,7 +26,8 @@ struct ConfigDiff {
   std::vector<PeerChange> changed;
   std::vector<PeerConfig> unchanged;  // as in the new config (order of the new file)
   // Interface keys that differ: "name", "private-key", "listen-port", "address",
-  // "mtu", "routes", "fwmark", "rekey-after-time", "data-path", "log-level".
+  // "mtu", "routes", "fwmark", "rekey-after-time", "data-path", "log-level",
+  // "mss-clamp".
   std::vector<std::string> interface_changes;
 
   bool empty() const { return added.empty() && removed.empty() && changed.empty() && interface_changes.empty(); }

@@ -1,6 +1,6 @@
 // The `interface:` section: name, private key (inline or from a file),
-// listen-port, address, mtu, routes, fwmark, rekey-after-time, log-level and
-// the data path switches, each turned into a typed value or a diagnostic.
+// listen-port, address, mtu, routes, fwmark, rekey-after-time, log-level,
+// mss-clamp and the data path switches, each turned into a typed value or a diagnostic.
 #include <algorithm>
 
 #include "config/load_internal.h"
@@ -63,6 +63,17 @@ void parse_level(const Entry& e, Reporter& r, InterfaceConfig& i) {
   r.error(location_of(e.value), e.path, "'" + *v + "' is not a log level; expected " + kExpected);
 }
 
+void parse_mss_clamp(const Entry& e, Reporter& r, InterfaceConfig& i) {
+  if (e.value.IsScalar() && (e.value.Scalar() == "auto" || e.value.Scalar() == "off")) {
+    i.mss_clamp = MssClamp{e.value.Scalar() == "auto" ? MssClamp::Mode::kAuto : MssClamp::Mode::kOff, 0};
+    return;
+  }
+  if (auto v = uint_value(e, kMinMssClamp, kMaxMssClamp,
+                          "auto, off, or the largest IPv4 TCP MSS, 536..65535 (IPv6 gets 20 less)", r)) {
+    i.mss_clamp = MssClamp{MssClamp::Mode::kFixed, static_cast<uint16_t>(*v)};
+  }
+}
+
 void parse_data_path_switch(const Entry& e, Reporter& r, DataPathConfig& dp) {
   bool* target = e.key == "batch-io"      ? &dp.batch_io
                  : e.key == "udp-gso"     ? &dp.udp_gso
@@ -107,6 +118,8 @@ void parse_field(const Entry& e, Reporter& r, Draft& d) {
     parse_rekey(e, r, i);
   } else if (e.key == "log-level") {
     parse_level(e, r, i);
+  } else if (e.key == "mss-clamp") {
+    parse_mss_clamp(e, r, i);
   } else if (e.key == "crypto-threads") {
     parse_crypto_threads(e, r, i.data_path);
   } else if (e.key == "socket-buffer") {

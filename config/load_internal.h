@@ -27,10 +27,10 @@
 namespace sitelink::config::detail {
 
 inline constexpr std::array<std::string_view, 2> kTopKeys{"interface", "peers"};
-inline constexpr std::array<std::string_view, 16> kInterfaceKeys{
-    "name",    "private-key", "private-key-file", "listen-port",   "address",  "mtu",
-    "routes",  "fwmark",      "rekey-after-time", "log-level",     "batch-io", "udp-gso",
-    "udp-gro", "tun-offload", "socket-buffer",    "crypto-threads"};
+inline constexpr std::array<std::string_view, 17> kInterfaceKeys{
+    "name",    "private-key", "private-key-file", "listen-port",    "address",  "mtu",
+    "routes",  "fwmark",      "rekey-after-time", "log-level",      "batch-io", "udp-gso",
+    "udp-gro", "tun-offload", "socket-buffer",    "crypto-threads", "mss-clamp"};
 inline constexpr std::array<std::string_view, 7> kPeerKeys{
     "name", "public-key", "preshared-key", "preshared-key-file", "endpoint", "allowed-ips", "persistent-keepalive"};
 

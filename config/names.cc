@@ -1,7 +1,10 @@
-// Interface name rules (see names.h) and log level names (types.h).
+// Interface name rules (see names.h), log level names and the mss-clamp
+// limits (types.h).
 #include "config/names.h"
 
 #include "config/types.h"
+
+#include <algorithm>
 
 namespace sitelink::config {
 
@@ -32,6 +35,33 @@ std::string_view to_string(LogLevel l) {
     case LogLevel::kDebug: return "debug";
   }
   return "info";
+}
+
+uint16_t MssClamp::ipv4_limit(uint32_t mtu) const {
+  switch (mode) {
+    case Mode::kOff: return 0;
+    case Mode::kFixed: return mss;
+    case Mode::kAuto: break;
+  }
+  return mtu > 40 ? static_cast<uint16_t>(std::min<uint32_t>(mtu - 40, kMaxMssClamp)) : 0;
+}
+
+uint16_t MssClamp::ipv6_limit(uint32_t mtu) const {
+  switch (mode) {
+    case Mode::kOff: return 0;
+    case Mode::kFixed: return mss > 20 ? static_cast<uint16_t>(mss - 20) : 0;
+    case Mode::kAuto: break;
+  }
+  return mtu > 60 ? static_cast<uint16_t>(std::min<uint32_t>(mtu - 60, kMaxMssClamp)) : 0;
+}
+
+std::string MssClamp::to_string() const {
+  switch (mode) {
+    case Mode::kOff: return "off";
+    case Mode::kFixed: return std::to_string(mss);
+    case Mode::kAuto: break;
+  }
+  return "auto";
 }
 
 }  // namespace sitelink::config

@@ -53,6 +53,27 @@ std::optional<LogLevel> parse_log_level(std::string_view s);
 std::string_view to_string(LogLevel l);
 inline constexpr uint32_t kMaxCryptoThreads = 64;
 
+// `mss-clamp` (SPEC.md "Real office networks"): the largest TCP MSS that
+// SYNs crossing the tunnel may announce. auto: tunnel MTU - 40 for IPv4,
+// - 60 for IPv6 (the segment plus IP and TCP headers fits the tunnel). N is
+// the IPv4 MSS, 536 (RFC 879's default) to 65535; IPv6 SYNs get N - 20, so
+// that segments of either family make packets of the same size.
+struct MssClamp {
+  enum class Mode : uint8_t { kAuto, kOff, kFixed };
+  Mode mode = Mode::kAuto;
+  uint16_t mss = 0;  // kFixed only
+
+  // The limits for IPv4 and IPv6 SYNs under this setting and `mtu`; 0 = no
+  // clamping.
+  uint16_t ipv4_limit(uint32_t mtu) const;
+  uint16_t ipv6_limit(uint32_t mtu) const;
+  // "auto", "off" or the number.
+  std::string to_string() const;
+  friend bool operator==(const MssClamp&, const MssClamp&) = default;
+};
+inline constexpr uint32_t kMinMssClamp = 536;
+inline constexpr uint32_t kMaxMssClamp = 65535;
+
 struct InterfaceConfig {
   std::string name = "sl0";
   handshake::PrivateKey private_key;
@@ -65,6 +86,7 @@ struct InterfaceConfig {
   std::chrono::seconds rekey_after_time = kWireGuardRekeyAfterTime;
   DataPathConfig data_path;
   std::optional<LogLevel> log_level;  // absent: info, unless --log-level says otherwise
+  MssClamp mss_clamp;
 
   handshake::PublicKey public_key() const { return private_key.public_key(); }
 };

@@ -82,8 +82,8 @@ Gateway::Gateway(std::string path, config::Config cfg, tunnel::Logger& log, tunn
       nl_(std::move(nl)),
       tun_(std::move(tun)),
       udp_(std::move(udp)) {
-  tunnel::Device::Settings s{cfg_.interface.mtu, cfg_.interface.rekey_after_time};
-  dev_ = std::make_unique<tunnel::Device>(cfg_.interface.private_key, s, clock_, rng_, tun_, udp_, log_);
+  dev_ = std::make_unique<tunnel::Device>(cfg_.interface.private_key, device_settings(cfg_.interface), clock_, rng_,
+                                          tun_, udp_, log_);
 }
 
 // Becomes the daemon's user with CAP_NET_ADMIN only (privileges.h), then

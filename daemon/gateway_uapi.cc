@@ -40,6 +40,7 @@ std::string Gateway::status() {
   out += "socket_rcvbuf=" + std::to_string(udp_.receive_buffer()) + "\n";
   out += "socket_sndbuf=" + std::to_string(udp_.send_buffer()) + "\n";
   out += "crypto_threads=" + std::to_string(dev_->crypto_threads()) + "\n";
+  out += "mss_clamped=" + std::to_string(dev_->mss_clamped()) + "\n";
   // What the running configuration asks of the host that the host does not
   // do (forwarding off), as at start-up and reloads.
   for (const auto& w : forwarding_warnings(cfg_, *this)) out += "warning=" + w + "\n";

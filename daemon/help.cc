@@ -52,6 +52,10 @@ Configuration file (YAML, keys in kebab-case; unknown keys are errors):
     rekey-after-time: 120         seconds, 1..3600 (default 120, WireGuard's)
     log-level: info               error, warn, info or debug; a reload applies it;
                                   --log-level on the command line wins
+    mss-clamp: auto               lower the MSS of TCP SYNs crossing the tunnel so
+                                  segments fit: auto = MTU - 40 (IPv4), MTU - 60
+                                  (IPv6); off; or N = the IPv4 MSS, 536..65535
+                                  (IPv6: N - 20); default auto, a reload applies it
     batch-io: true                many datagrams per system call (default true)
     udp-gso: true                 send trains of datagrams in one call (default true)
     udp-gro: true                 receive trains of datagrams in one call (default true)

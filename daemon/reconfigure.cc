@@ -12,6 +12,11 @@ namespace sitelink::daemon {
 // own interface's subnet) through the tunnel needs this host to forward
 // packets; with forwarding off, the tunnel comes up and the LANs still
 // cannot reach each other. Said at start-up, at every change, and by show.
+tunnel::Device::Settings device_settings(const config::InterfaceConfig& i) {
+  return tunnel::Device::Settings{i.mtu, i.rekey_after_time,
+                                  tunnel::MssLimits{i.mss_clamp.ipv4_limit(i.mtu), i.mss_clamp.ipv6_limit(i.mtu)}};
+}
+
 std::vector<std::string> forwarding_warnings(const config::Config& cfg, GatewayControl& gw) {
   const auto own_subnet = [&](const config::IpPrefix& p) {
     return std::any_of(cfg.interface.addresses.begin(), cfg.interface.addresses.end(),
@@ -180,13 +185,17 @@ class Applier {
     number("listen-port", now.listen_port, was.listen_port, [&](uint16_t v) { return gw_.set_listen_port(v); });
     number("fwmark", now.fwmark, was.fwmark, [&](uint32_t v) { return gw_.set_fwmark(v); });
     number("mtu", now.mtu, was.mtu, [&](uint32_t v) { return gw_.set_mtu(v); });
-    // The device takes the MTU (its padding limit) and the rekey interval together.
     if (changed("rekey-after-time")) {
       report_.applied.emplace_back("rekey-after-time " + std::to_string(was.rekey_after_time.count()) + " s -> " +
                                    std::to_string(now.rekey_after_time.count()) + " s");
     }
-    if (now.mtu != was.mtu || changed("rekey-after-time")) {
-      dev_.set_settings(tunnel::Device::Settings{now.mtu, now.rekey_after_time});
+    if (changed("mss-clamp")) {
+      report_.applied.emplace_back("mss-clamp " + was.mss_clamp.to_string() + " -> " + now.mss_clamp.to_string());
+    }
+    // The device takes the MTU (its padding limit and, under mss-clamp: auto,
+    // the MSS limits), the rekey interval and mss-clamp together.
+    if (now.mtu != was.mtu || changed("rekey-after-time") || changed("mss-clamp")) {
+      dev_.set_settings(device_settings(now));
     }
   }
 

@@ -67,6 +67,10 @@ struct ChangeReport {
   bool empty() const { return applied.empty() && deferred.empty() && failed.empty(); }
 };
 
+// What the device takes from the interface section: the MTU, the rekey
+// interval and the mss-clamp limits.
+tunnel::Device::Settings device_settings(const config::InterfaceConfig& i);
+
 // The warnings that the host will not forward what `cfg` routes (a LAN
 // behind a peer while IPv4 or IPv6 forwarding is off); empty when it will.
 std::vector<std::string> forwarding_warnings(const config::Config& cfg, GatewayControl& gw);

@@ -400,6 +400,7 @@ std::string render_text(const InterfaceStatus& iface, WallTime now) {
            std::to_string(d.socket_rcvbuf.value_or(0)) + "/" + std::to_string(d.socket_sndbuf.value_or(0)) +
            " bytes, crypto threads " + std::to_string(d.crypto_threads.value_or(0)) + "\n";
   }
+  if (iface.extra.mss_clamped) out += "  mss clamped: " + std::to_string(*iface.extra.mss_clamped) + " TCP SYNs\n";
   for (const auto& w : iface.extra.warnings) out += "  warning: " + w + "\n";
   if (!iface.extra.drops.empty()) {
     out += "  dropped:";
@@ -441,6 +442,8 @@ std::string render_json(const std::vector<InterfaceStatus>& ifaces, WallTime now
     j.key("dropped").begin_object();
     for (const auto& [reason, n] : i.extra.drops) j.key(reason).value(n);
     j.end_object();
+    j.key("mss_clamped");
+    i.extra.mss_clamped ? j.value(*i.extra.mss_clamped) : j.null();
     json_data_path(j, i.extra.data_path);
     j.key("warnings").begin_array();
     for (const auto& w : i.extra.warnings) j.value(w);

@@ -457,6 +457,8 @@ SitelinkStatus parse_status(std::string_view text) {
     if (peer == nullptr && parse_data_path_line(key, value, number, st.data_path)) continue;
     if (key == "warning" && peer == nullptr) {
       st.warnings.push_back(value);
+    } else if (key == "mss_clamped" && peer == nullptr) {
+      st.mss_clamped = number;
     } else if (key == "drop") {
       const size_t colon = value.rfind(':');
       if (colon != std::string::npos)

@@ -155,6 +155,7 @@ class UapiBackend {
   //                    as actually in effect now (a kernel that lacks one,
   //                    or refuses it at run time, turns it off)
   //   socket_rcvbuf= socket_sndbuf= bytes the kernel granted; crypto_threads=
+  //   mss_clamped=N    TCP SYNs whose MSS option was lowered (mss-clamp)
   //   warning=TEXT     what the host does not do that the configuration
   //                    needs (forwarding off), repeated
   //   public_key=HEX   starts a peer; then name=, rx_packets=, tx_packets=,
@@ -189,6 +190,7 @@ struct SitelinkStatus {
   std::vector<std::pair<std::string, uint64_t>> drops;  // reason, count
   std::vector<std::string> warnings;
   DataPathStatus data_path;
+  std::optional<uint64_t> mss_clamped;
   std::vector<std::pair<handshake::PublicKey, SitelinkPeerStatus>> peers;
 };
 // Lenient: unknown keys and malformed lines are skipped (it is informational).

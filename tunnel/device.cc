@@ -413,6 +413,9 @@ void Device::route_outbound(const Now& now, MutableBytes frame, size_t len) {
     }
     return;
   }
+  // A packet from the TUN has a full checksum: the reader completed any
+  // partial one (tun_device.cc).
+  if (clamp_mss(frame.subspan(hs::kHeadroom, len), settings_.mss_clamp)) ++mss_clamped_;
   Peer& p = *peers_.at(*id);
   PeerIo io(*this, p);
   p.machine->send(now, frame, len, settings_.mtu, io);
@@ -637,7 +640,9 @@ void Device::deliver(Peer& p, MutableBytes packet) {
     }
     return;
   }
-  tun_out_.push_back(packet.first(h->total_length));  // written by flush_tun
+  const MutableBytes inner = packet.first(h->total_length);
+  if (clamp_mss(inner, settings_.mss_clamp)) ++mss_clamped_;
+  tun_out_.push_back(inner);  // written by flush_tun
 }
 
 // --- Status -----------------------------------------------------------------------

@@ -30,6 +30,7 @@
 #include "tunnel/crypto_pool.h"
 #include "tunnel/index_table.h"
 #include "tunnel/log.h"
+#include "tunnel/mss_clamp.h"
 #include "tunnel/ratelimiter.h"
 #include "tunnel/slot_arena.h"
 #include "tunnel/sock_addr.h"
@@ -98,6 +99,9 @@ class Device {
   struct Settings {
     size_t mtu = 1420;
     std::chrono::seconds rekey_after_time = std::chrono::seconds(120);
+    // TCP SYNs crossing the tunnel, both ways, announce at most this MSS
+    // (mss-clamp; the default is auto for the default MTU).
+    MssLimits mss_clamp{1380, 1360};
   };
 
   Device(handshake::PrivateKey key, Settings settings, Clock& clock, handshake::Rng& rng, TunDevice& tun,
@@ -135,6 +139,8 @@ class Device {
   std::vector<PeerStatus> peers() const;
   std::optional<PeerStatus> peer(const handshake::PublicKey& key) const;
   uint64_t drops(Drop d) const { return drops_[static_cast<size_t>(d)]; }
+  // TCP SYNs whose MSS option was lowered (mss-clamp), both directions.
+  uint64_t mss_clamped() const { return mss_clamped_; }
   size_t peer_count() const { return peers_.size(); }
   // Peers with a session that can carry traffic now (no allocation).
   size_t sessions_up() const;
@@ -204,6 +210,7 @@ class Device {
   std::set<std::pair<Instant, PeerId>> deadlines_;  // one entry per peer with a timer
   PeerId next_id_ = 1;
   std::array<uint64_t, static_cast<size_t>(Drop::kCount)> drops_{};
+  uint64_t mss_clamped_ = 0;
   // Under-load detection: handshake messages seen in the current second.
   Instant load_window_start_{};
   uint32_t load_window_count_ = 0;

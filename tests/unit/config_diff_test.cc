@@ -102,6 +102,15 @@ TEST(ConfigDiff, InterfaceChangesAreListedByKey) {
   EXPECT_FALSE(d.empty());
 }
 
+TEST(ConfigDiff, MssClampChangesAreListed) {
+  const Config autos = load("interface:\n  private-key: PRIV_A\n");
+  const Config off = load("interface:\n  private-key: PRIV_A\n  mss-clamp: off\n");
+  const Config n = load("interface:\n  private-key: PRIV_A\n  mss-clamp: 1300\n");
+  EXPECT_EQ(diff(autos, off).interface_changes, std::vector<std::string>{"mss-clamp"});
+  EXPECT_EQ(diff(off, n).interface_changes, std::vector<std::string>{"mss-clamp"});
+  EXPECT_TRUE(diff(autos, load("interface:\n  private-key: PRIV_A\n  mss-clamp: auto\n")).empty());
+}
+
 TEST(ConfigDiff, NewPrivateKeyIsAnInterfaceChange) {
   Config a = load("interface:\n  private-key: PRIV_A\n");
   Config b = a;

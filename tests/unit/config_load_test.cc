@@ -122,6 +122,44 @@ TEST(ConfigLoad, LogLevelIsOptionalAndTakesTheFourNames) {
   }
 }
 
+TEST(ConfigLoad, MssClampIsAutoByDefaultAndTakesOffOrANumber) {
+  const MssClamp def = load_ok("interface:\n  private-key: PRIV_A\n").interface.mss_clamp;
+  EXPECT_EQ(def.mode, MssClamp::Mode::kAuto);
+  EXPECT_EQ(def.ipv4_limit(1420), 1380);
+  EXPECT_EQ(def.ipv6_limit(1420), 1360);
+  EXPECT_EQ(def.ipv4_limit(1280), 1240);
+  EXPECT_EQ(def.to_string(), "auto");
+  const MssClamp autos = load_ok("interface:\n  private-key: PRIV_A\n  mss-clamp: auto\n").interface.mss_clamp;
+  EXPECT_EQ(autos, def);
+  const MssClamp off = load_ok("interface:\n  private-key: PRIV_A\n  mss-clamp: off\n").interface.mss_clamp;
+  EXPECT_EQ(off.mode, MssClamp::Mode::kOff);
+  EXPECT_EQ(off.ipv4_limit(1420), 0);
+  EXPECT_EQ(off.ipv6_limit(1420), 0);
+  EXPECT_EQ(off.to_string(), "off");
+  for (const uint32_t n : {536u, 1300u, 65535u}) {
+    const std::string text = "interface:\n  private-key: PRIV_A\n  mss-clamp: " + std::to_string(n) + "\n";
+    const MssClamp c = load_ok(text.c_str()).interface.mss_clamp;
+    EXPECT_EQ(c.mode, MssClamp::Mode::kFixed);
+    EXPECT_EQ(c.ipv4_limit(1420), n);  // N, whatever the MTU
+    EXPECT_EQ(c.ipv6_limit(1420), n - 20);
+    EXPECT_EQ(c.to_string(), std::to_string(n));
+  }
+}
+
+TEST(ConfigLoad, BadMssClampValuesAreLocated) {
+  for (const char* bad : {"535", "65536", "0", "sometimes", "[1300]", "-1", "true"}) {
+    const std::string text = std::string("interface:\n  private-key: PRIV_A\n  mss-clamp: ") + bad + "\n";
+    const auto r = load_text(with_keys(text), "mss.yaml");
+    ASSERT_FALSE(r.ok()) << bad;
+    ASSERT_EQ(r.error().size(), 1u) << dump(r.error());
+    const auto& d = r.error()[0];
+    EXPECT_EQ(d.path, "interface.mss-clamp") << bad;
+    EXPECT_EQ(d.where.line, 3) << bad;
+    EXPECT_EQ(d.where.column, 14) << bad;
+    EXPECT_NE(d.message.find("auto, off, or the largest IPv4 TCP MSS, 536..65535"), std::string::npos) << d.message;
+  }
+}
+
 TEST(ConfigLoad, BadDataPathValuesNameTheirField) {
   const auto r = load_text(with_keys(R"(interface:
   private-key: PRIV_A

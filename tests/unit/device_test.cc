@@ -10,6 +10,8 @@
 #include "fakes/fake_network.h"
 #include "fakes/fake_tun.h"
 #include "fakes/packets.h"
+#include "support/naive_offload.h"
+#include "support/tcp_syn.h"
 #include "support/test_support.h"
 
 namespace sitelink::tunnel {
@@ -52,9 +54,10 @@ const CryptoMode kThreads{"threads", {.threads = 2, .min_parallel = 1, .caller_s
 class TwoOffices : public ::testing::TestWithParam<CryptoMode> {
  protected:
   void SetUp() override { build({}); }
-  void build(Device::Settings s) {
-    a = std::make_unique<Gateway>(net, clock, rng, "203.0.113.1:51820", s, GetParam().options);
-    b = std::make_unique<Gateway>(net, clock, rng, "198.51.100.2:51820", s, GetParam().options);
+  void build(Device::Settings s) { build(s, s); }
+  void build(Device::Settings sa, Device::Settings sb) {
+    a = std::make_unique<Gateway>(net, clock, rng, "203.0.113.1:51820", sa, GetParam().options);
+    b = std::make_unique<Gateway>(net, clock, rng, "198.51.100.2:51820", sb, GetParam().options);
     const auto psk = hs::PresharedKey::generate(rng);
     a->dev->upsert_peer(PeerSpec{b->key.public_key(),
                                  psk,
@@ -432,6 +435,77 @@ TEST_P(TwoOffices, UpdatingAPeerKeepsItsSession) {
   EXPECT_EQ(a->dev->drops(Drop::kTunNoRoute), 1u);
   EXPECT_EQ(a->dev->peer(b->key.public_key())->stats.last_handshake, before);
   EXPECT_EQ(a->dev->peer(b->key.public_key())->endpoint->to_string(), "198.51.100.2:51820");
+}
+
+using test::mss_of;
+using test::tcp_syn;
+
+TEST_P(TwoOffices, SynMssIsClampedToTheTunnelByDefault) {
+  const auto syn = tcp_syn("198.18.1.5", "198.18.2.7", 1460);
+  const auto syn6 = tcp_syn("2001:db8:a::5", "2001:db8:b::7", 1440);
+  ASSERT_TRUE(test::tcp_checksum_ok(syn));
+  ASSERT_TRUE(test::tcp_checksum_ok(syn6));
+  from_a(syn);
+  from_a(syn6);
+  pump();
+  ASSERT_EQ(b->tun.outbound.size(), 2u);
+  EXPECT_EQ(mss_of(b->tun.outbound[0]), 1380);  // MTU 1420 - 40
+  EXPECT_EQ(mss_of(b->tun.outbound[1]), 1360);  // MTU 1420 - 60
+  EXPECT_TRUE(test::tcp_checksum_ok(b->tun.outbound[0]));
+  EXPECT_TRUE(test::tcp_checksum_ok(b->tun.outbound[1]));
+  EXPECT_EQ(a->dev->mss_clamped(), 2u);  // on the way in at A; nothing left for B
+  EXPECT_EQ(b->dev->mss_clamped(), 0u);
+  // The SYN-ACK back, and an MSS already small enough: untouched.
+  const auto synack = tcp_syn("198.18.2.7", "198.18.1.5", 1460, true);
+  const auto small = tcp_syn("198.18.2.7", "198.18.1.5", 1200, true);
+  from_b(synack);
+  from_b(small);
+  pump();
+  ASSERT_EQ(a->tun.outbound.size(), 2u);
+  EXPECT_EQ(mss_of(a->tun.outbound[0]), 1380);
+  EXPECT_TRUE(test::tcp_checksum_ok(a->tun.outbound[0]));
+  EXPECT_EQ(a->tun.outbound[1], small);
+  EXPECT_EQ(b->dev->mss_clamped(), 1u);
+}
+
+TEST_P(TwoOffices, SynMssIsClampedOnDeliveryToo) {
+  // A does not clamp (mss-clamp: off); B clamps what it delivers.
+  build(Device::Settings{1420, 120s, MssLimits{}}, Device::Settings{1420, 120s, MssLimits{1300, 1280}});
+  const auto syn = tcp_syn("198.18.1.5", "198.18.2.7", 1460);
+  from_a(syn);
+  from_a(tcp_syn("2001:db8:a::5", "2001:db8:b::7", 1440));
+  pump();
+  ASSERT_EQ(b->tun.outbound.size(), 2u);
+  EXPECT_EQ(mss_of(b->tun.outbound[0]), 1300);
+  EXPECT_EQ(mss_of(b->tun.outbound[1]), 1280);
+  EXPECT_TRUE(test::tcp_checksum_ok(b->tun.outbound[0]));
+  EXPECT_TRUE(test::tcp_checksum_ok(b->tun.outbound[1]));
+  EXPECT_EQ(a->dev->mss_clamped(), 0u);
+  EXPECT_EQ(b->dev->mss_clamped(), 2u);
+  // A's side is off: B's SYN-ACK reaches A's TUN as it was sent.
+  const auto synack = tcp_syn("198.18.2.7", "198.18.1.5", 1460, true);
+  b->dev->set_settings(Device::Settings{1420, 120s, MssLimits{}});  // as a reload to off does
+  from_b(synack);
+  pump();
+  ASSERT_EQ(a->tun.outbound.size(), 1u);
+  EXPECT_EQ(a->tun.outbound[0], synack);
+}
+
+TEST_P(TwoOffices, SynMssIsLeftAloneWhenOff) {
+  build(Device::Settings{1420, 120s, MssLimits{}});
+  const auto syn = tcp_syn("198.18.1.5", "198.18.2.7", 1460);
+  from_a(syn);
+  pump();
+  ASSERT_EQ(b->tun.outbound.size(), 1u);
+  EXPECT_EQ(b->tun.outbound[0], syn);
+  EXPECT_EQ(a->dev->mss_clamped() + b->dev->mss_clamped(), 0u);
+  // A reload back to a limit applies to the next SYN.
+  a->dev->set_settings(Device::Settings{1420, 120s, MssLimits{1300, 1280}});
+  from_a(syn);
+  pump();
+  ASSERT_EQ(b->tun.outbound.size(), 2u);
+  EXPECT_EQ(mss_of(b->tun.outbound[1]), 1300);
+  EXPECT_TRUE(test::tcp_checksum_ok(b->tun.outbound[1]));
 }
 
 INSTANTIATE_TEST_SUITE_P(Crypto, TwoOffices, ::testing::Values(kInline, kThreads),

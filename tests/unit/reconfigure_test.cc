@@ -17,6 +17,7 @@
 #include "fakes/fake_clock.h"
 #include "fakes/fake_network.h"
 #include "fakes/fake_tun.h"
+#include "support/tcp_syn.h"
 #include "support/test_support.h"
 
 namespace sitelink::daemon {
@@ -254,6 +255,39 @@ TEST_F(Reconfigure, FailedStepIsReportedAndTheOldValueStaysInEffect) {
   EXPECT_TRUE(r.ok());
   EXPECT_EQ(control.mtus, std::vector<uint32_t>{1380});
   EXPECT_EQ(running.interface.mtu, 1380u);
+}
+
+// mss-clamp is applied by the device and a reload changes it; under auto an
+// MTU change moves the limit.
+TEST_F(Reconfigure, MssClampFollowsReloads) {
+  b->set_settings(tunnel::Device::Settings{1420, 120s, tunnel::MssLimits{}});  // only A clamps
+  const auto syn = test::tcp_syn("198.18.1.5", "198.18.2.7", 1460);
+  const auto send_syn = [&] {
+    tun_a.inbound.push_back(syn);
+    while (a->handle_tun_readable()) {
+    }
+    pump();
+    return tun_b.outbound.empty() ? 0 : test::mss_of(tun_b.outbound.back());
+  };
+  config::Config next = running;
+  next.peers = {office_b()};
+  apply(next);
+  pump();
+  EXPECT_EQ(send_syn(), 1380);  // auto, MTU 1420
+  next.interface.mss_clamp = config::MssClamp{config::MssClamp::Mode::kOff, 0};
+  ChangeReport r = apply(next);
+  EXPECT_TRUE(mentions(r.applied, "mss-clamp auto -> off"));
+  EXPECT_EQ(send_syn(), 1460);
+  next.interface.mss_clamp = config::MssClamp{config::MssClamp::Mode::kFixed, 1300};
+  r = apply(next);
+  EXPECT_TRUE(mentions(r.applied, "mss-clamp off -> 1300"));
+  EXPECT_EQ(send_syn(), 1300);
+  next.interface.mss_clamp = config::MssClamp{};
+  next.interface.mtu = 1400;
+  apply(next);
+  EXPECT_EQ(send_syn(), 1360);  // auto, MTU 1400
+  EXPECT_TRUE(test::tcp_checksum_ok(tun_b.outbound.back()));
+  EXPECT_EQ(a->mss_clamped(), 3u);
 }
 
 TEST_F(Reconfigure, AddressFailuresAreReportedAndRetried) {

@@ -478,18 +478,27 @@ TEST(UapiShowText, ShowsTheDataPathInEffect) {
   EXPECT_EQ(render_text({"sl0", s, {}}, kNow).find("data path"), std::string::npos);
 }
 
+TEST(UapiShowText, ShowsClampedSyns) {
+  UapiState s = sample_state();
+  const SitelinkStatus extra = parse_status("mss_clamped=42\nbatch_io=1\n\n");
+  EXPECT_EQ(extra.mss_clamped, std::optional<uint64_t>(42));
+  EXPECT_NE(render_text({"sl0", s, extra}, kNow).find("  mss clamped: 42 TCP SYNs\n"), std::string::npos);
+  EXPECT_NE(render_json({{"sl0", s, extra}}, kNow).find("\"mss_clamped\":42,"), std::string::npos);
+  EXPECT_EQ(render_text({"sl0", s, {}}, kNow).find("mss clamped"), std::string::npos);
+}
+
 TEST(UapiShowJson, OneObjectWithEveryInterface) {
   UapiState s = sample_state();
   s.peers.resize(1);
   UapiState empty;
   const std::string expected =
       std::string("{\"interfaces\":[{\"name\":\"sl0\",\"public_key\":\"") + kPubA +
-      "\",\"listen_port\":51820,\"fwmark\":4660,\"dropped\":{}," + kNoDataPath +
+      "\",\"listen_port\":51820,\"fwmark\":4660,\"dropped\":{},\"mss_clamped\":null," + kNoDataPath +
       ",\"warnings\":[],\"peers\":[{\"public_key\":\"" + kPubB +
       "\",\"name\":null,\"rx_packets\":0,\"tx_packets\":0,\"state\":\"up\",\"state_reason\":\"\",\"preshared_key\":true,\"endpoint\":\"203.0.113.2:51820\","
       "\"allowed_ips\":[\"198.18.1.0/24\",\"2001:db8:b::/48\"],\"latest_handshake\":1700000000,"
       "\"seconds_since_handshake\":100,\"rx_bytes\":3145728,\"tx_bytes\":1536,\"persistent_keepalive\":25}]},"
-      "{\"name\":\"we\\\"ird\\\\\\u0001\\u00ff\",\"public_key\":null,\"listen_port\":0,\"fwmark\":0,\"dropped\":{}," +
+      "{\"name\":\"we\\\"ird\\\\\\u0001\\u00ff\",\"public_key\":null,\"listen_port\":0,\"fwmark\":0,\"dropped\":{},\"mss_clamped\":null," +
       kNoDataPath + ",\"warnings\":[],\"peers\":[]}]}\n";
   EXPECT_EQ(render_json({{"sl0", s, {}}, {"we\"ird\\\x01\xff", empty, {}}}, kNow), expected);
   EXPECT_EQ(render_json({}, kNow), "{\"interfaces\":[]}\n");
