@@ -186,12 +186,15 @@ void Device::upsert_peer(const PeerSpec& spec) {
     p = fresh.get();
     peers_.emplace(id, std::move(fresh));
     by_key_.emplace(spec.public_key, id);
+    if (spec.endpoint) by_endpoint_.emplace(*spec.endpoint, id);
   } else {
     const bool keepalive_turned_on = spec.persistent_keepalive.count() > 0 &&
                                      spec.persistent_keepalive != p->spec.persistent_keepalive;
-    std::optional<SockAddr> endpoint = spec.endpoint ? spec.endpoint : p->spec.endpoint;
+    const std::optional<SockAddr> old = p->spec.endpoint;  // what by_endpoint_ holds
+    const std::optional<SockAddr> endpoint = spec.endpoint ? spec.endpoint : old;
     p->spec = spec;
-    p->spec.endpoint = endpoint;
+    p->spec.endpoint = old;
+    set_peer_endpoint(*p, endpoint);
     p->machine->set_preshared_key(spec.preshared_key);
     p->machine->set_timer_settings(timer_settings(spec));
     if (keepalive_turned_on && has_key_) {  // as the kernel does when the interval is set
@@ -210,13 +213,14 @@ bool Device::remove_peer(const hs::PublicKey& key) {
   const PeerId id = p->id;
   routes_.remove_peer(id);
   if (!p->scheduled.is_never()) deadlines_.erase({p->scheduled, id});
+  set_peer_endpoint(*p, std::nullopt);
   by_key_.erase(key);
   peers_.erase(id);  // wipes its keys and releases its indices
   return true;
 }
 
 void Device::set_endpoint(const hs::PublicKey& key, const SockAddr& endpoint) {
-  if (Peer* p = find(key)) p->spec.endpoint = endpoint;
+  if (Peer* p = find(key)) set_peer_endpoint(*p, endpoint);
 }
 
 void Device::initiate(const hs::PublicKey& key) {
@@ -530,10 +534,15 @@ bool Device::admit_handshake(const Now& now, Bytes msg, const SockAddr& from) {
   return true;
 }
 
+size_t Device::EndpointHash::operator()(const SockAddr& a) const {
+  std::array<uint8_t, 18> id;
+  const size_t n = a.identity(id);
+  return std::hash<std::string_view>()(std::string_view(reinterpret_cast<const char*>(id.data()), n));
+}
+
 Device::Peer* Device::peer_at(const SockAddr& from) const {
-  const auto it = std::find_if(peers_.begin(), peers_.end(),
-                               [&](const auto& entry) { return entry.second->spec.endpoint == from; });
-  return it == peers_.end() ? nullptr : it->second.get();
+  const auto it = by_endpoint_.find(from);
+  return it == by_endpoint_.end() ? nullptr : peers_.at(it->second).get();
 }
 
 bool Device::is_peer_endpoint(const SockAddr& from) const { return peer_at(from) != nullptr; }
@@ -571,7 +580,23 @@ void Device::update_endpoint(Peer& p, const SockAddr& from) {
     LogLine(*log_, LogLevel::kInfo) << "peer " << p.label() << ": endpoint changed from "
                                     << p.spec.endpoint->to_string() << " to " << from.to_string();
   }
-  p.spec.endpoint = from;
+  set_peer_endpoint(p, from);
+}
+
+// Every change of a peer's endpoint goes through here, keeping by_endpoint_
+// (the per-packet checks of a source against the peers' endpoints) true.
+void Device::set_peer_endpoint(Peer& p, const std::optional<SockAddr>& endpoint) {
+  if (p.spec.endpoint) {
+    auto [first, last] = by_endpoint_.equal_range(*p.spec.endpoint);
+    for (auto it = first; it != last; ++it) {
+      if (it->second == p.id) {
+        by_endpoint_.erase(it);
+        break;
+      }
+    }
+  }
+  p.spec.endpoint = endpoint;
+  if (endpoint) by_endpoint_.emplace(*endpoint, p.id);
 }
 
 void Device::receive_indexed(const Now& now, const hs::Message& m, uint32_t index, const SockAddr& from) {

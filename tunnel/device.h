@@ -178,6 +178,7 @@ class Device {
   bool is_peer_endpoint(const SockAddr& from) const;
   // The peer whose endpoint is `from`, if any.
   Peer* peer_at(const SockAddr& from) const;
+  void set_peer_endpoint(Peer& p, const std::optional<SockAddr>& endpoint);
   void receive_initiation(const Now& now, const handshake::InitiationMsg& m, const SockAddr& from);
   void receive_indexed(const Now& now, const handshake::Message& m, uint32_t index, const SockAddr& from);
   void queue_open(const Now& now, const handshake::TransportMsg& m, const SockAddr& from);
@@ -207,6 +208,13 @@ class Device {
   HandshakeBudget budget_;
   std::unordered_map<PeerId, std::unique_ptr<Peer>> peers_;
   std::map<handshake::PublicKey, PeerId> by_key_;
+  // Peers by their endpoint, so that checking a datagram's source against
+  // them (a flood of invalid-mac1 or over-budget handshakes) costs no scan
+  // of every peer. Kept by set_peer_endpoint.
+  struct EndpointHash {
+    size_t operator()(const SockAddr& a) const;
+  };
+  std::unordered_multimap<SockAddr, PeerId, EndpointHash> by_endpoint_;
   std::set<std::pair<Instant, PeerId>> deadlines_;  // one entry per peer with a timer
   PeerId next_id_ = 1;
   std::array<uint64_t, static_cast<size_t>(Drop::kCount)> drops_{};

@@ -2,6 +2,9 @@
 
 #include <cstddef>
 
+#include "handshake/base/bytes.h"
+#include "tunnel/offload.h"
+
 namespace sitelink::tunnel {
 namespace {
 
@@ -13,19 +16,12 @@ constexpr uint8_t kOptNop = 1;
 constexpr uint8_t kOptMss = 2;
 constexpr uint8_t kOptMssLen = 4;
 
-uint16_t load16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
-void store16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
 uint16_t swap16(uint16_t v) { return static_cast<uint16_t>(v << 8 | v >> 8); }
 
 // RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m').
 uint16_t adjust_checksum(uint16_t hc, uint16_t old_word, uint16_t new_word) {
-  uint32_t sum = uint32_t{static_cast<uint16_t>(~hc)} + uint16_t(~old_word) + new_word;
-  sum = (sum & 0xffff) + (sum >> 16);
-  sum = (sum & 0xffff) + (sum >> 16);
-  return static_cast<uint16_t>(~sum);
+  return static_cast<uint16_t>(
+      ~checksum_fold(uint32_t{static_cast<uint16_t>(~hc)} + static_cast<uint16_t>(~old_word) + new_word));
 }
 
 // The MSS option in TCP header `tcp` of `hlen` bytes: lowered to `limit` if
@@ -45,16 +41,16 @@ bool clamp_options(uint8_t* tcp, size_t hlen, uint16_t limit, bool partial_check
     if (kind == kOptMss) {
       if (len != kOptMssLen) return false;
       uint8_t* value = tcp + i + 2;
-      const uint16_t mss = load16(value);
+      const uint16_t mss = load_be16(value);
       if (mss <= limit) return false;
-      store16(value, limit);
+      store_be16(value, limit);
       if (!partial_checksum) {
         // The one's-complement sum is byte-order independent: a value at an
         // odd offset counts byte-swapped.
         const bool odd = ((i + 2) & 1) != 0;
         const uint16_t old_word = odd ? swap16(mss) : mss;
         const uint16_t new_word = odd ? swap16(limit) : limit;
-        store16(tcp + 16, adjust_checksum(load16(tcp + 16), old_word, new_word));
+        store_be16(tcp + 16, adjust_checksum(load_be16(tcp + 16), old_word, new_word));
       }
       return true;
     }
@@ -78,15 +74,15 @@ bool clamp_mss(MutableBytes packet, MssLimits limits, bool partial_checksum) {
     l4 = size_t{p[0] & 0x0fu} * 4;
     if (l4 < 20 || size < l4 + kTcpMinHeader) return false;
     if ((p[l4 + 13] & kTcpSyn) == 0) return false;
-    if ((load16(p + 6) & 0x3fff) != 0) return false;  // MF or a fragment offset
-    end = load16(p + 2);
+    if ((load_be16(p + 6) & 0x3fff) != 0) return false;  // MF or a fragment offset
+    end = load_be16(p + 2);
     limit = limits.ipv4;
   } else if (version == 6) {
     if (p[6] != kProtoTcp) return false;  // extension headers: left alone
     l4 = 40;
     if (size < l4 + kTcpMinHeader) return false;
     if ((p[l4 + 13] & kTcpSyn) == 0) return false;
-    end = l4 + load16(p + 4);
+    end = l4 + load_be16(p + 4);
     limit = limits.ipv6;
   } else {
     return false;

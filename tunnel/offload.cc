@@ -18,11 +18,6 @@ constexpr size_t kTcpChecksumOffset = 16;
 constexpr uint8_t kTcpFin = 0x01, kTcpSyn = 0x02, kTcpRst = 0x04, kTcpPsh = 0x08, kTcpAck = 0x10, kTcpUrg = 0x20,
                   kTcpCwr = 0x80;
 
-uint16_t load_be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
-void store_be16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
 uint16_t load_host16(const uint8_t* p) {
   uint16_t v = 0;
   std::memcpy(&v, p, 2);

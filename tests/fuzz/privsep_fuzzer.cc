@@ -14,17 +14,10 @@
 #include <string_view>
 
 #include "daemon/privsep.h"
+#include "fuzz/fuzz_check.h"
 
 namespace sitelink::daemon {
 namespace {
-
-#define FUZZ_CHECK(cond)                                                            \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                 \
-    }                                                                               \
-  } while (0)
 
 void check_frames(std::span<const uint8_t> in) {
   while (!in.empty()) {

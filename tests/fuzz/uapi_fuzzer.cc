@@ -13,18 +13,11 @@
 #include <string_view>
 
 #include "daemon/uapi.h"
+#include "fuzz/fuzz_check.h"
 #include "handshake/crypto.h"
 
 namespace sitelink::daemon {
 namespace {
-
-#define FUZZ_CHECK(cond)                                                            \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                 \
-    }                                                                               \
-  } while (0)
 
 void check_set(std::string_view text) {
   const auto r = parse_set(text);

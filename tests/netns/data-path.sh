@@ -124,56 +124,7 @@ print()' >"$STRESS_OUT/data_path.json"
   log "figures in $STRESS_OUT/data_path.json"
 }
 
-# The transfer tool: `serve PORT` takes one connection, hashes everything it
-# receives and answers "SHA256 BYTES"; `send HOST PORT FILE` sends the file,
-# half-closes, and prints the answer and the rate in Mbit/s.
-cat >"$WORK_DIR/xfer.py" <<'EOF'
-import hashlib, socket, sys, time
-
-def serve(port):
-    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("::", port))
-    s.listen(1)
-    s.settimeout(60)
-    print("ready", flush=True)
-    c, peer = s.accept()
-    c.settimeout(60)
-    h, n = hashlib.sha256(), 0
-    while True:
-        b = c.recv(1 << 20)
-        if not b:
-            break
-        h.update(b)
-        n += len(b)
-    c.sendall(f"{h.hexdigest()} {n}\n".encode())
-    c.close()
-    print(f"received {n} bytes from {peer[0]}, sha256 {h.hexdigest()}", flush=True)
-
-def send(host, port, path):
-    with open(path, "rb") as f:
-        data = f.read()
-    c = socket.create_connection((host, port), timeout=30)
-    t0 = time.monotonic()
-    c.sendall(data)
-    c.shutdown(socket.SHUT_WR)
-    reply = b""
-    while True:
-        b = c.recv(4096)
-        if not b:
-            break
-        reply += b
-    seconds = time.monotonic() - t0
-    digest, n = reply.decode().split()
-    print(digest, n, round(len(data) * 8 / seconds / 1e6))
-
-if sys.argv[1] == "serve":
-    serve(int(sys.argv[2]))
-else:
-    send(sys.argv[2], int(sys.argv[3]), sys.argv[4])
-EOF
-
+XFER="$SCRIPT_DIR/../support/xfer.py" # sha256-checked TCP transfers
 DATA="$WORK_DIR/data.bin"
 head -c "$((TRANSFER_MB * 1024 * 1024))" /dev/urandom >"$DATA"
 DATA_SHA=$(sha256sum "$DATA" | cut -d' ' -f1)
@@ -195,7 +146,7 @@ transfer() {
   NEXT_PORT=$((NEXT_PORT + 1))
   local slog="$WORK_DIR/xfer-$port-server.log" out="$WORK_DIR/xfer-$port-client.out"
   local what="$c: TCP $from -> $to ($dst), $TRANSFER_MB MB"
-  start_bg "$slog" ip netns exec "$(ns_of "$to")" timeout "$TRANSFER_BOUND" python3 "$WORK_DIR/xfer.py" serve "$port"
+  start_bg "$slog" ip netns exec "$(ns_of "$to")" timeout "$TRANSFER_BOUND" python3 "$XFER" serve "$port"
   local server=$BG_PID
   if ! wait_until "transfer server on $to" 10 grep -q ready "$slog"; then
     fail "$what: the server did not start"
@@ -207,7 +158,7 @@ transfer() {
     tx0=$(stat_of "$stun_ns" "$stun" tx_bytes) txp0=$(stat_of "$stun_ns" "$stun" tx_packets)
     rx0=$(stat_of "$rtun_ns" "$rtun" rx_bytes) rxp0=$(stat_of "$rtun_ns" "$rtun" rx_packets)
   fi
-  if ! ip netns exec "$(ns_of "$from")" timeout "$TRANSFER_BOUND" python3 "$WORK_DIR/xfer.py" \
+  if ! ip netns exec "$(ns_of "$from")" timeout "$TRANSFER_BOUND" python3 "$XFER" \
       send "$dst" "$port" "$DATA" >"$out" 2>&1; then
     fail "$what: the sender failed: $(tr '\n' ' ' <"$out")"
     stop_pid "$server"

@@ -63,50 +63,7 @@ start_gw a
 start_gw b
 wait_until "tunnel up on both gateways" "$START_BOUND" tunnel_up a b
 
-# The transfer tool: `serve PORT` takes one connection, hashes what it
-# receives and answers "SHA256 BYTES"; `send HOST PORT FILE` sends the file,
-# half-closes and prints the answer.
-cat >"$WORK_DIR/xfer.py" <<'EOF'
-import hashlib, socket, sys
-
-def serve(port):
-    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("::", port))
-    s.listen(1)
-    print("ready", flush=True)
-    c, _ = s.accept()
-    h, n = hashlib.sha256(), 0
-    while True:
-        b = c.recv(1 << 16)
-        if not b:
-            break
-        h.update(b)
-        n += len(b)
-    c.sendall(f"{h.hexdigest()} {n}\n".encode())
-    c.close()
-
-def send(host, port, path):
-    with open(path, "rb") as f:
-        data = f.read()
-    c = socket.create_connection((host, port))
-    c.sendall(data)
-    c.shutdown(socket.SHUT_WR)
-    reply = b""
-    while True:
-        b = c.recv(4096)
-        if not b:
-            break
-        reply += b
-    print(reply.decode().strip())
-
-if sys.argv[1] == "serve":
-    serve(int(sys.argv[2]))
-else:
-    send(sys.argv[2], int(sys.argv[3]), sys.argv[4])
-EOF
-
+XFER="$SCRIPT_DIR/../support/xfer.py" # sha256-checked TCP transfers
 DATA="$WORK_DIR/data.bin"
 head -c "$((TRANSFER_KB * 1024))" /dev/urandom >"$DATA"
 WANT="$(sha256sum "$DATA" | cut -d' ' -f1) $((TRANSFER_KB * 1024))"
@@ -118,16 +75,18 @@ transfer() {
   local dst=$1 bound=$2 port=$NEXT_PORT slog got rc=0
   NEXT_PORT=$((NEXT_PORT + 1))
   slog="$WORK_DIR/serve-$port.log"
-  start_bg "$slog" ip netns exec "$NS_HB" python3 "$WORK_DIR/xfer.py" serve "$port"
+  start_bg "$slog" ip netns exec "$NS_HB" python3 "$XFER" serve "$port"
   local server=$BG_PID
   if ! wait_until "server on port $port" 10 grep -q ready "$slog"; then
     stop_pid "$server"
     return 1
   fi
-  got=$(ip netns exec "$NS_HA" timeout "$bound" python3 "$WORK_DIR/xfer.py" send "$dst" "$port" "$DATA" 2>&1) || rc=$?
+  got=$(ip netns exec "$NS_HA" timeout "$bound" python3 "$XFER" send "$dst" "$port" "$DATA" 2>&1) || rc=$?
   stop_pid "$server" 2
   log "transfer to $dst: exit $rc, answer '${got}'"
-  ((rc == 0)) && [[ $got == "$WANT" ]]
+  local digest bytes
+  read -r digest bytes _ <<<"$got"
+  ((rc == 0)) && [[ "$digest $bytes" == "$WANT" ]]
 }
 
 # clamped_syns: gw-a's count of clamped SYNs from `sitelink show --json`.

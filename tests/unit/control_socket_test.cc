@@ -429,43 +429,45 @@ TEST_F(ControlSocketTest, AClientThatStallsIsCutOff) {
   EXPECT_LT(got.size(), format_get(big).size());
 }
 
+// A socket that serves at most two connections.
+class ControlSocketCap : public ControlSocketTest {
+ protected:
+  void SetUp() override {
+    ControlSocketTest::SetUp();
+    ControlSocket::Limits limits;
+    limits.max_connections = 2;
+    ASSERT_TRUE(served_.listen_at(path(), limits));
+    served_.start();
+  }
+  // A get=1 on `fd` is answered in full.
+  void expect_get_answered(int fd) {
+    send_all(fd, "get=1\n\n");
+    EXPECT_EQ(read_answers(fd, 1), format_get(one_peer_state()) + "errno=0\n\n");
+  }
+  Served served_{backend_};
+};
+
 // Full, a new client takes the place of the one idle the longest: clients
 // that connect and wait cannot lock `wg` out (issue 14.5).
-TEST_F(ControlSocketTest, BeyondTheCapTheLongestIdleConnectionMakesRoom) {
-  Served s(backend_);
-  ControlSocket::Limits limits;
-  limits.max_connections = 2;
-  ASSERT_TRUE(s.listen_at(path(), limits));
-  s.start();
+TEST_F(ControlSocketCap, TheLongestIdleConnectionMakesRoom) {
   const auto a = connect_unix(path());
   const auto b = connect_unix(path());
-  // Both are in: each has had an answer, b before a.
-  send_all(b.get(), "get=1\n\n");
-  ASSERT_EQ(read_answers(b.get(), 1), format_get(one_peer_state()) + "errno=0\n\n");
-  send_all(a.get(), "get=1\n\n");
-  ASSERT_EQ(read_answers(a.get(), 1), format_get(one_peer_state()) + "errno=0\n\n");
+  expect_get_answered(b.get());  // both are in, b idle since before a
+  expect_get_answered(a.get());
   const auto c = connect_unix(path());
-  send_all(c.get(), "get=1\n\n");
-  EXPECT_EQ(read_answers(c.get(), 1), format_get(one_peer_state()) + "errno=0\n\n");
+  expect_get_answered(c.get());
   EXPECT_TRUE(closed_within(b.get(), 2000ms)) << "b, idle the longest, was not closed";
-  send_all(a.get(), "get=1\n\n");
-  EXPECT_EQ(read_answers(a.get(), 1), format_get(one_peer_state()) + "errno=0\n\n");
+  expect_get_answered(a.get());
 }
 
-TEST_F(ControlSocketTest, BeyondTheCapWithEveryConnectionBusyTheNewOneIsClosed) {
-  Served s(backend_);
-  ControlSocket::Limits limits;
-  limits.max_connections = 2;
-  ASSERT_TRUE(s.listen_at(path(), limits));
-  s.start();
+TEST_F(ControlSocketCap, WithEveryConnectionBusyTheNewOneIsClosed) {
   const auto a = connect_unix(path());
   const auto b = connect_unix(path());
   // Each is in (answered), then holds half a request: busy, not idle. The
   // halves become readable before c connects, and the socket's epoll set
   // reports readiness in that order, so they are read before c is accepted.
   for (const auto* x : {&a, &b}) {
-    send_all(x->get(), "get=1\n\n");
-    ASSERT_EQ(read_answers(x->get(), 1), format_get(one_peer_state()) + "errno=0\n\n");
+    expect_get_answered(x->get());
     send_all(x->get(), "get=1\n");
   }
   const auto c = connect_unix(path());

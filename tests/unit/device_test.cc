@@ -198,6 +198,42 @@ TEST_P(TwoOffices, PacketWithoutRouteIsDroppedAndCounted) {
   })) << testing::PrintToString(a->lines);
 }
 
+// An invalid mac1 from a peer's endpoint names that peer, wherever the
+// endpoint has moved (wg set, a reload, roaming) and not once the peer or
+// its old endpoint is gone: the device's endpoint index follows every change.
+TEST_P(TwoOffices, InvalidMac1FromAPeersEndpointNamesThePeerWhereverItMoved) {
+  const auto x1 = addr("198.51.100.9:4000");
+  const auto x2 = addr("198.51.100.10:4001");
+  auto& s1 = net.socket(x1);
+  auto& s2 = net.socket(x2);
+  const auto named = [&] {
+    return std::ranges::count_if(a->lines, [](const std::string& l) {
+      return l.find("peer office-b (") != std::string::npos && l.find("invalid-mac1") != std::string::npos;
+    });
+  };
+  // A well-formed initiation whose mac1 is not keyed by a's public key.
+  std::vector<uint8_t> junk(hs::initiation::kSize, 0x5a);
+  junk[0] = 1, junk[1] = junk[2] = junk[3] = 0;
+  const auto probe = [&](test::FakeUdp& from) {
+    advance(61s);  // past the line's once-a-minute limit
+    from.send(junk, addr("203.0.113.1:51820"));
+    pump();
+  };
+  a->dev->set_endpoint(b->key.public_key(), x1);  // as `wg set ... endpoint`
+  probe(s1);
+  EXPECT_EQ(named(), 1) << testing::PrintToString(a->lines);
+  PeerSpec moved{b->key.public_key(), {}, x2, {prefix("198.18.2.0/24")}, 0s, "office-b"};
+  a->dev->upsert_peer(moved);  // as a reload
+  probe(s1);
+  EXPECT_EQ(named(), 1) << "the old endpoint still names the peer";
+  probe(s2);
+  EXPECT_EQ(named(), 2);
+  a->dev->remove_peer(b->key.public_key());
+  probe(s2);
+  EXPECT_EQ(named(), 2) << "a removed peer is still found by its endpoint";
+  EXPECT_GE(a->dev->drops(Drop::kInvalidMac1), 4u);
+}
+
 // A send the kernel refuses is counted, and logged once with its errno and
 // what it likely means; a different errno is news again.
 TEST_P(TwoOffices, RefusedSendsAreCountedAndLoggedWithTheirCause) {
