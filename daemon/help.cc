@@ -81,8 +81,10 @@ Configuration file (YAML, keys in kebab-case; unknown keys are errors):
       persistent-keepalive: 25    seconds 0..65535; 0 or absent = off
 
   Keys are WireGuard's: 32 bytes in base64, 44 characters (`sitelink genkey`,
-  `wg genkey`). A key file that group or others can access is refused (fix:
-  chmod 600 FILE). A prefix with host bits set is fixed, with a warning.
+  `wg genkey`). A key file that group or others can access, or that belongs
+  to anyone but root, the sitelink user or the reader, is refused (fix:
+  chmod 600 FILE; chown root: FILE). A prefix with host bits set is fixed,
+  with a warning.
   Problems are printed one per line as
     FILE:LINE:COLUMN: FIELD: MESSAGE
     FILE:LINE:COLUMN: warning: FIELD: MESSAGE
@@ -100,6 +102,14 @@ Signals:
   SIGHUP            re-read FILE and apply the difference: unchanged peers keep
                     their sessions; an invalid file is reported and the running
                     configuration stays
+
+Privileges:
+  sitelinkd runs as two processes. The network process (TUN, UDP, control
+  socket, handshakes) runs as the sitelink user (nobody where it does not
+  exist) with CAP_NET_ADMIN only and no_new_privs; the monitor, the process
+  started, keeps at most CAP_DAC_READ_SEARCH, reads the config and key files
+  on SIGHUP (sent to either process) and never touches the network. Started
+  as root, sitelinkd drops to this by itself.
 
 Files:
   /etc/sitelink/NAME.yaml       configuration of interface NAME
