@@ -62,22 +62,41 @@ struct Device::Peer {
   std::optional<WallTime> last_receive;
   int send_errno = 0;
   std::optional<WallTime> send_error_at;
+  // Sticky source: the local address its authenticated packets arrive on.
+  LocalAddr source;
+  // Health: the first data sent since it was last heard from, and when that was.
+  std::optional<Instant> unanswered_data_since;
+  std::optional<Instant> last_receive_mono;
+  // With `endpoints:`: the list's state, and the last initiation sent (not
+  // secret: it went out in the clear), which failover sends again to the
+  // next entry.
+  std::unique_ptr<EndpointFailover> failover;
+  std::vector<uint8_t> last_initiation;
+  uint64_t initiations = 0;
 };
 
+namespace {
+bool is_initiation(Bytes d) { return d.size() == hs::initiation::kSize && d[0] == 1; }
+}  // namespace
+
 // The Transmit a peer's machine talks to. Replies to an inbound message go
-// to where it came from; everything else to the peer's endpoint.
+// to where it came from, from the address it came to; everything else to
+// the peer's endpoint, from its sticky source (initiations of a peer with
+// an endpoint list where failover says).
 class Device::PeerIo final : public hs::Transmit {
  public:
-  PeerIo(Device& d, Peer& p, const SockAddr* reply_to = nullptr) : d_(d), p_(p), reply_to_(reply_to) {}
+  PeerIo(Device& d, Peer& p, const Datagram* reply_to = nullptr) : d_(d), p_(p), reply_to_(reply_to) {}
   void send_to_network(Bytes datagram) override {
-    const SockAddr* to = reply_to_ != nullptr ? reply_to_ : (p_.spec.endpoint ? &*p_.spec.endpoint : nullptr);
+    if (reply_to_ == nullptr && p_.failover && is_initiation(datagram)) return d_.send_initiation(p_, datagram);
+    const SockAddr* to = reply_to_ != nullptr ? &reply_to_->from : (p_.spec.endpoint ? &*p_.spec.endpoint : nullptr);
     if (to == nullptr) return d_.drop(Drop::kNoEndpoint);
+    const LocalAddr& from = reply_to_ != nullptr ? reply_to_->local : p_.source;
     // Sealed in a batch slot: leaves with the batch. Anything else (a
     // handshake message, a staged packet) lives only as long as this call:
     // it goes now, after what is queued, so that order is kept.
-    if (d_.tx_.contains(datagram.data())) return d_.udp_->queue(datagram, *to);
+    if (d_.tx_.contains(datagram.data())) return d_.udp_->queue(datagram, *to, from);
     d_.flush_udp();
-    if (!d_.udp_->send(datagram, *to)) {
+    if (!d_.udp_->send(datagram, *to, from)) {
       d_.drop(Drop::kSendFailed);
       d_.report_send_error(&p_);
     }
@@ -95,7 +114,7 @@ class Device::PeerIo final : public hs::Transmit {
  private:
   Device& d_;
   Peer& p_;
-  const SockAddr* reply_to_;
+  const Datagram* reply_to_;
 };
 
 Device::Device(hs::PrivateKey key, Settings settings, Clock& clock, hs::Rng& rng, TunDevice& tun, UdpSocket& udp,
@@ -174,7 +193,10 @@ void Device::clear_private_key(hs::Rng& rng) {
 void Device::set_settings(const Settings& s) {
   settings_ = s;
   if (slot_room(s.mtu) > tx_.packet_room()) tx_.resize(kTxSlots, slot_room(s.mtu));
-  for (auto& [id, p] : peers_) p->machine->set_timer_settings(timer_settings(p->spec));
+  for (auto& [id, p] : peers_) {
+    p->machine->set_timer_settings(timer_settings(p->spec));
+    if (p->failover) p->failover->set_settings(s.failover);
+  }
 }
 
 void Device::upsert_peer(const PeerSpec& spec) {
@@ -187,6 +209,10 @@ void Device::upsert_peer(const PeerSpec& spec) {
     peers_.emplace(id, std::move(fresh));
     by_key_.emplace(spec.public_key, id);
     if (spec.endpoint) by_endpoint_.emplace(*spec.endpoint, id);
+    if (!spec.endpoints.empty()) {
+      p->failover = std::make_unique<EndpointFailover>(spec.endpoints, settings_.failover);
+      use_first_endpoint(*p);
+    }
   } else {
     const bool keepalive_turned_on = spec.persistent_keepalive.count() > 0 &&
                                      spec.persistent_keepalive != p->spec.persistent_keepalive;
@@ -195,6 +221,14 @@ void Device::upsert_peer(const PeerSpec& spec) {
     p->spec = spec;
     p->spec.endpoint = old;
     set_peer_endpoint(*p, endpoint);
+    if (spec.endpoints.empty()) {
+      p->failover.reset();
+    } else if (!p->failover || !p->failover->same_list(spec.endpoints)) {
+      // A new list starts from its first entry; an unchanged one keeps the
+      // entry in use and the session (reload).
+      p->failover = std::make_unique<EndpointFailover>(spec.endpoints, settings_.failover);
+      use_first_endpoint(*p);
+    }
     p->machine->set_preshared_key(spec.preshared_key);
     p->machine->set_timer_settings(timer_settings(spec));
     if (keepalive_turned_on && has_key_) {  // as the kernel does when the interval is set
@@ -219,8 +253,20 @@ bool Device::remove_peer(const hs::PublicKey& key) {
   return true;
 }
 
+// An endpoint set from outside (UAPI `endpoint=`, a DNS name resolved
+// again) replaces the list, until the next reload gives it back.
 void Device::set_endpoint(const hs::PublicKey& key, const SockAddr& endpoint) {
-  if (Peer* p = find(key)) set_peer_endpoint(*p, endpoint);
+  Peer* p = find(key);
+  if (p == nullptr) return;
+  p->failover.reset();
+  if (p->spec.endpoint != endpoint) p->source = {};
+  set_peer_endpoint(*p, endpoint);
+}
+
+void Device::use_first_endpoint(Peer& p) {
+  const EndpointChoice& first = p.failover->initial();
+  set_peer_endpoint(p, first.address);
+  p.source = first.source;
 }
 
 void Device::initiate(const hs::PublicKey& key) {
@@ -265,7 +311,7 @@ void Device::drop(Drop d, const SockAddr& from) {
 }
 
 void Device::reschedule(Peer& p) {
-  const Instant d = p.machine->next_deadline();
+  const Instant d = peer_deadline(p);
   if (d == p.scheduled) return;
   if (!p.scheduled.is_never()) deadlines_.erase({p.scheduled, p.id});
   p.scheduled = d;
@@ -281,9 +327,97 @@ void Device::handle_timers() {
     deadlines_.erase(deadlines_.begin());
     Peer& p = *peers_.at(id);
     p.scheduled = Instant::never();
-    PeerIo io(*this, p);
-    p.machine->on_timer(now, io);
+    if (p.machine->next_deadline() <= now.mono) {
+      PeerIo io(*this, p);
+      p.machine->on_timer(now, io);
+    }
+    if (p.failover && p.failover->next_deadline() <= now.mono) run_failover(now, p);
     reschedule(p);
+  }
+  flush_udp();
+}
+
+Instant Device::peer_deadline(const Peer& p) const {
+  const Instant d = p.machine->next_deadline();
+  return p.failover ? std::min(d, p.failover->next_deadline()) : d;
+}
+
+// --- Endpoint lists (issue 15) ------------------------------------------------------
+
+void Device::send_to_entry(Peer& p, size_t entry, Bytes msg) {
+  const EndpointChoice& c = p.failover->entries()[entry].choice;
+  // From the entry's configured source; else from the sticky one where the
+  // entry is where the peer is; else the kernel's choice.
+  const LocalAddr from = c.source.valid() ? c.source : (p.spec.endpoint == c.address ? p.source : LocalAddr{});
+  flush_udp();
+  if (!udp_->send(msg, c.address, from)) {
+    drop(Drop::kSendFailed);
+    report_send_error(&p);
+  }
+}
+
+void Device::send_initiation(Peer& p, Bytes msg) {
+  const Now now = clock_->now();
+  p.last_initiation.assign(msg.begin(), msg.end());
+  const std::vector<size_t> targets = p.failover->on_initiation(now.mono, now.wall);
+  if (targets.empty()) {  // following a roamed peer: where it is
+    if (!p.spec.endpoint) return drop(Drop::kNoEndpoint);
+    flush_udp();
+    if (!udp_->send(msg, *p.spec.endpoint, p.source)) {
+      drop(Drop::kSendFailed);
+      report_send_error(&p);
+    }
+    return;
+  }
+  for (size_t i : targets) send_to_entry(p, i, msg);
+}
+
+void Device::run_failover(const Now& now, Peer& p) {
+  EndpointFailover& f = *p.failover;
+  const bool was_exhausted = f.exhausted();
+  const EndpointFailover::Action a = f.on_timer(now.mono);
+  if (a.kind == EndpointFailover::Action::Kind::kInitiate) {
+    const uint64_t before = p.initiations;
+    if (has_key_) {
+      PeerIo io(*this, p);
+      p.machine->initiate(now, io);
+    }
+    if (p.initiations == before) f.on_initiate_refused(now.mono);
+  } else if (a.kind == EndpointFailover::Action::Kind::kResend) {
+    const std::string& next = f.entries()[a.entry].choice.label;
+    const std::string current = f.active() ? f.entries()[*f.active()].choice.label
+                                           : (p.spec.endpoint ? p.spec.endpoint->to_string() : "(none)");
+    LogLine(*log_, f.first_move_of_outage() ? LogLevel::kWarn : LogLevel::kDebug)
+        << "peer " << p.label() << ": endpoint " << current << " not answering, trying " << next;
+    f.told_outage();
+    if (!p.last_initiation.empty()) send_to_entry(p, a.entry, p.last_initiation);
+    f.on_resent(now.mono, now.wall, a.entry);
+  }
+  if (f.exhausted() && !was_exhausted) {
+    LogLine(*log_, LogLevel::kWarn) << "peer " << p.label() << ": none of its " << f.entries().size()
+                                    << " endpoints answers; trying them one at a time, as WireGuard retries";
+  }
+}
+
+void Device::log_switch(Peer& p, const EndpointFailover::Switch& s) {
+  const auto& entries = p.failover->entries();
+  if (s.to == 0 && s.from && *s.from > 0) {
+    LogLine(*log_, LogLevel::kInfo) << "peer " << p.label() << ": back on preferred endpoint "
+                                    << entries[0].choice.label;
+  } else {
+    LogLine(*log_, LogLevel::kInfo) << "peer " << p.label() << ": endpoint " << entries[s.to].choice.label
+                                    << " answers; using it (entry " << s.to + 1 << " of " << entries.size() << ")";
+  }
+}
+
+void Device::forget_lost_sources() {
+  for (const LocalAddr& lost : udp_->take_lost_sources()) {
+    for (auto& [id, p] : peers_) {
+      if (p->source != lost) continue;
+      p->source = {};
+      LogLine(*log_, LogLevel::kInfo) << "peer " << p->label() << ": local address " << lost.to_string()
+                                      << " is gone; sending from the kernel's choice until the peer is heard from";
+    }
   }
 }
 
@@ -299,6 +433,10 @@ void Device::on_peer_event(Peer& p, hs::PeerEvent e) {
       p.unanswered_since.reset();
       break;
     case hs::PeerEvent::kHandshakeGaveUp:
+      if (p.failover) {
+        p.failover->on_gave_up();
+        use_first_endpoint(p);
+      }
       LogLine(*log_, LogLevel::kWarn) << "peer " << p.label() << ": tunnel down: no handshake response from "
                                       << (p.spec.endpoint ? p.spec.endpoint->to_string() : "(no endpoint)")
                                       << " for 90 s; will retry when there is traffic";
@@ -312,6 +450,7 @@ void Device::on_peer_event(Peer& p, hs::PeerEvent e) {
       LogLine(*log_, LogLevel::kInfo) << "peer " << p.label() << " is under load and sent a cookie";
       break;
     case hs::PeerEvent::kHandshakeInitiated:
+      ++p.initiations;
       if (p.unanswered++ == 0) p.unanswered_since = clock_->now().wall;
       if (p.unanswered == kUnansweredWarning + 1 && p.spec.endpoint) {
         LogLine(*log_, LogLevel::kWarn) << "peer " << p.label() << ": no answer to " << kUnansweredWarning
@@ -421,6 +560,8 @@ void Device::route_outbound(const Now& now, MutableBytes frame, size_t len) {
   // partial one (tun_device.cc).
   if (clamp_mss(frame.subspan(hs::kHeadroom, len), settings_.mss_clamp)) ++mss_clamped_;
   Peer& p = *peers_.at(*id);
+  if (!p.unanswered_data_since) p.unanswered_data_since = now.mono;
+  if (p.failover) p.failover->on_data_sent(now.mono);
   PeerIo io(*this, p);
   p.machine->send(now, frame, len, settings_.mtu, io);
   reschedule(p);
@@ -441,6 +582,7 @@ void Device::flush_udp() {
   const size_t failed = udp_->flush();
   for (size_t i = 0; i < failed; ++i) drop(Drop::kSendFailed);
   if (failed > 0) report_send_error(nullptr);
+  forget_lost_sources();
 }
 
 void Device::flush_tun() {
@@ -456,7 +598,7 @@ bool Device::handle_udp_readable(size_t budget) {
   for (size_t i = 0; i < budget; ++i) {
     rx_datagrams_.clear();
     const size_t filled = udp_->recv_batch(rx_buffers_, rx_datagrams_);
-    for (const Datagram& d : rx_datagrams_) receive_datagram(now, d.data, d.from);
+    for (const Datagram& d : rx_datagrams_) receive_datagram(now, d);
     open_queued(now);
     flush_tun();  // before the buffers are reused
     flush_udp();  // cookie replies
@@ -466,18 +608,18 @@ bool Device::handle_udp_readable(size_t budget) {
   return true;
 }
 
-void Device::receive_datagram(const Now& now, MutableBytes datagram, const SockAddr& from) {
+void Device::receive_datagram(const Now& now, const Datagram& dg) {
   if (!has_key_) return drop(Drop::kNoPrivateKey);
-  auto m = hs::classify(datagram);
-  if (!m) return drop(Drop::kMalformed, from);
-  if (auto* data = std::get_if<hs::TransportMsg>(&*m)) return queue_open(now, *data, from);
+  auto m = hs::classify(dg.data);
+  if (!m) return drop(Drop::kMalformed, dg.from);
+  if (auto* data = std::get_if<hs::TransportMsg>(&*m)) return queue_open(now, *data, dg);
   open_queued(now);  // a handshake message may change keypairs: finish what came before it
   if (auto* init = std::get_if<hs::InitiationMsg>(&*m)) {
-    if (admit_handshake(now, init->bytes, from)) receive_initiation(now, *init, from);
+    if (admit_handshake(now, init->bytes, dg)) receive_initiation(now, *init, dg);
   } else if (auto* resp = std::get_if<hs::ResponseMsg>(&*m)) {
-    if (admit_handshake(now, resp->bytes, from)) receive_indexed(now, *m, resp->receiver(), from);
+    if (admit_handshake(now, resp->bytes, dg)) receive_indexed(now, *m, resp->receiver(), dg);
   } else {
-    receive_indexed(now, *m, std::get<hs::CookieReplyMsg>(*m).receiver(), from);
+    receive_indexed(now, *m, std::get<hs::CookieReplyMsg>(*m).receiver(), dg);
   }
 }
 
@@ -495,7 +637,8 @@ bool Device::under_load(Instant now) {
 // rate limit (wg_receive_handshake_packet) and the device-wide budget,
 // which a peer's known endpoint does not need: it has just proved its
 // address with mac2, and the per-source limit still holds it.
-bool Device::admit_handshake(const Now& now, Bytes msg, const SockAddr& from) {
+bool Device::admit_handshake(const Now& now, Bytes msg, const Datagram& dg) {
+  const SockAddr& from = dg.from;
   const bool load = under_load(now.mono);
   if (!cookies_->check_mac1(msg)) {
     drop(Drop::kInvalidMac1, from);
@@ -519,7 +662,7 @@ bool Device::admit_handshake(const Now& now, Bytes msg, const SockAddr& from) {
     }
     const auto reply = replies_.take().subspan(hs::kHeadroom).first<hs::cookie_reply::kSize>();
     cookies_->create_reply(reply, msg, source, now.mono, *rng_);
-    udp_->queue(reply, from);  // sent with the rest of the batch
+    udp_->queue(reply, from, dg.local);  // sent with the rest of the batch, from where it came
     drop(Drop::kCookieSent);
     return false;
   }
@@ -547,7 +690,8 @@ Device::Peer* Device::peer_at(const SockAddr& from) const {
 
 bool Device::is_peer_endpoint(const SockAddr& from) const { return peer_at(from) != nullptr; }
 
-void Device::receive_initiation(const Now& now, const hs::InitiationMsg& m, const SockAddr& from) {
+void Device::receive_initiation(const Now& now, const hs::InitiationMsg& m, const Datagram& dg) {
+  const SockAddr& from = dg.from;
   auto consumed = hs::consume_initiation(*identity_, m);
   if (!consumed) return drop(Drop::kHandshakeRefused, from);
   Peer* p = find(consumed->initiator_static);
@@ -564,19 +708,32 @@ void Device::receive_initiation(const Now& now, const hs::InitiationMsg& m, cons
     }
     return;
   }
-  PeerIo io(*this, *p, &from);
+  PeerIo io(*this, *p, &dg);
   if (auto r = p->machine->receive_initiation(now, std::move(*consumed), io); !r) {
     count_refusal(r.error(), *p, from);
   } else {
-    update_endpoint(*p, from);
+    update_endpoint(now, *p, dg);
   }
   reschedule(*p);
 }
 
-// Roaming: the endpoint follows the latest authenticated source.
-void Device::update_endpoint(Peer& p, const SockAddr& from) {
+// Roaming: the endpoint follows the latest authenticated source, and our
+// replies leave from the address it came to (sticky source). With an
+// endpoint list, the entry it came from is the one in use.
+void Device::update_endpoint(const Now& now, Peer& p, const Datagram& dg) {
+  const SockAddr& from = dg.from;
+  p.source = dg.local;
+  p.unanswered_data_since.reset();
+  p.last_receive_mono = now.mono;
+  bool told = false;
+  if (p.failover) {
+    if (const auto s = p.failover->on_authenticated(now.mono, now.wall, from, dg.local)) {
+      log_switch(p, *s);
+      told = true;
+    }
+  }
   if (p.spec.endpoint == from) return;
-  if (p.spec.endpoint) {
+  if (p.spec.endpoint && !told) {
     LogLine(*log_, LogLevel::kInfo) << "peer " << p.label() << ": endpoint changed from "
                                     << p.spec.endpoint->to_string() << " to " << from.to_string();
   }
@@ -599,10 +756,11 @@ void Device::set_peer_endpoint(Peer& p, const std::optional<SockAddr>& endpoint)
   if (endpoint) by_endpoint_.emplace(*endpoint, p.id);
 }
 
-void Device::receive_indexed(const Now& now, const hs::Message& m, uint32_t index, const SockAddr& from) {
+void Device::receive_indexed(const Now& now, const hs::Message& m, uint32_t index, const Datagram& dg) {
+  const SockAddr& from = dg.from;
   Peer* p = by_index(index);
   if (p == nullptr) return drop(Drop::kUnknownIndex, from);
-  PeerIo io(*this, *p, &from);
+  PeerIo io(*this, *p, &dg);
   Result<void, hs::ProtoError> r;
   bool roam = true;
   if (const auto* resp = std::get_if<hs::ResponseMsg>(&m)) {
@@ -614,19 +772,19 @@ void Device::receive_indexed(const Now& now, const hs::Message& m, uint32_t inde
   if (!r) {
     count_refusal(r.error(), *p, from);
   } else if (roam) {
-    update_endpoint(*p, from);
+    update_endpoint(now, *p, dg);
   }
   reschedule(*p);
 }
 
 // Transport messages are opened together, then finished in arrival order
 // (PeerMachine::prepare_transport / finish_transport).
-void Device::queue_open(const Now& now, const hs::TransportMsg& m, const SockAddr& from) {
+void Device::queue_open(const Now& now, const hs::TransportMsg& m, const Datagram& dg) {
   Peer* p = by_index(m.receiver());
-  if (p == nullptr) return drop(Drop::kUnknownIndex, from);
+  if (p == nullptr) return drop(Drop::kUnknownIndex, dg.from);
   auto job = p->machine->prepare_transport(now, m);
-  if (!job) return count_refusal(job.error(), *p, from);
-  opens_.push_back({p, m, *job, &from, false});
+  if (!job) return count_refusal(job.error(), *p, dg.from);
+  opens_.push_back({p, m, *job, &dg, false});
 }
 
 void Device::open_queued(const Now& now) {
@@ -635,15 +793,15 @@ void Device::open_queued(const Now& now) {
   pool_->run(opens_.size(), open);
   for (const QueuedOpen& q : opens_) {
     if (!q.opened) {
-      count_refusal(hs::ProtoError::kDecryptFailed, *q.peer, *q.from);
+      count_refusal(hs::ProtoError::kDecryptFailed, *q.peer, q.dg->from);
       continue;
     }
-    PeerIo io(*this, *q.peer, q.from);
+    PeerIo io(*this, *q.peer, q.dg);
     if (auto r = q.peer->machine->finish_transport(now, q.msg, io); !r) {
-      count_refusal(r.error(), *q.peer, *q.from);
+      count_refusal(r.error(), *q.peer, q.dg->from);
     } else {
       q.peer->last_receive = now.wall;
-      update_endpoint(*q.peer, *q.from);
+      update_endpoint(now, *q.peer, *q.dg);
     }
     reschedule(*q.peer);
   }
@@ -703,6 +861,15 @@ std::optional<PeerStatus> Device::peer(const hs::PublicKey& key) const {
   s.last_receive = p->last_receive;
   s.send_errno = p->send_errno;
   s.send_error_at = p->send_error_at;
+  s.source = p->source;
+  s.last_receive_mono = p->last_receive_mono;
+  const Instant now = clock_->now().mono;
+  s.path_alive = !p->unanswered_data_since || now - *p->unanswered_data_since < settings_.failover.failover_after;
+  if (p->failover) {
+    s.endpoints = p->failover->entries();
+    s.active_endpoint = p->failover->active();
+    s.endpoint_switches = p->failover->switches();
+  }
   return s;
 }
 

@@ -28,6 +28,7 @@
 #include "tunnel/allowed_ips.h"
 #include "tunnel/clock.h"
 #include "tunnel/crypto_pool.h"
+#include "tunnel/endpoint_failover.h"
 #include "tunnel/index_table.h"
 #include "tunnel/log.h"
 #include "tunnel/mss_clamp.h"
@@ -72,6 +73,9 @@ struct PeerSpec {
   std::vector<config::IpPrefix> allowed_ips;
   std::chrono::seconds persistent_keepalive{0};
   std::string name;  // label for logs; may be empty
+  // `endpoints:` resolved, in order of preference (then `endpoint` is not
+  // used): the peer fails over down the list and back (EndpointFailover).
+  std::vector<EndpointChoice> endpoints{};
 };
 
 struct PeerStatus {
@@ -92,6 +96,17 @@ struct PeerStatus {
   std::optional<WallTime> last_receive;
   int send_errno = 0;
   std::optional<WallTime> send_error_at;
+  // The local address its packets arrive on, which replies leave from.
+  LocalAddr source;
+  // Health: when data last came, and whether the path counts as alive
+  // (not: data sent for failover-after with nothing back).
+  std::optional<Instant> last_receive_mono;
+  bool path_alive = true;
+  // With `endpoints:`: the list and each entry's state, which is in use
+  // (none: the peer roamed elsewhere), and how often that changed.
+  std::vector<EndpointFailover::Entry> endpoints;
+  std::optional<size_t> active_endpoint;
+  uint64_t endpoint_switches = 0;
 };
 
 class Device {
@@ -102,6 +117,8 @@ class Device {
     // TCP SYNs crossing the tunnel, both ways, announce at most this MSS
     // (mss-clamp; the default is auto for the default MTU).
     MssLimits mss_clamp{1380, 1360};
+    // Peers with `endpoints:` (failover-after, failback-interval).
+    EndpointFailover::Settings failover{};
   };
 
   Device(handshake::PrivateKey key, Settings settings, Clock& clock, handshake::Rng& rng, TunDevice& tun,
@@ -173,19 +190,29 @@ class Device {
   void route_outbound(const Now& now, MutableBytes frame, size_t len);
   void flush_udp();
   void flush_tun();
-  void receive_datagram(const Now& now, MutableBytes datagram, const SockAddr& from);
-  bool admit_handshake(const Now& now, Bytes msg, const SockAddr& from);
+  void receive_datagram(const Now& now, const Datagram& dg);
+  bool admit_handshake(const Now& now, Bytes msg, const Datagram& dg);
   bool is_peer_endpoint(const SockAddr& from) const;
   // The peer whose endpoint is `from`, if any.
   Peer* peer_at(const SockAddr& from) const;
   void set_peer_endpoint(Peer& p, const std::optional<SockAddr>& endpoint);
-  void receive_initiation(const Now& now, const handshake::InitiationMsg& m, const SockAddr& from);
-  void receive_indexed(const Now& now, const handshake::Message& m, uint32_t index, const SockAddr& from);
-  void queue_open(const Now& now, const handshake::TransportMsg& m, const SockAddr& from);
+  void receive_initiation(const Now& now, const handshake::InitiationMsg& m, const Datagram& dg);
+  void receive_indexed(const Now& now, const handshake::Message& m, uint32_t index, const Datagram& dg);
+  void queue_open(const Now& now, const handshake::TransportMsg& m, const Datagram& dg);
   void open_queued(const Now& now);
   void seal_queued();
   void deliver(Peer& p, MutableBytes packet);
-  void update_endpoint(Peer& p, const SockAddr& from);
+  void update_endpoint(const Now& now, Peer& p, const Datagram& dg);
+  // Endpoint lists: where an initiation goes, the timer's actions, and
+  // sends to one entry.
+  void send_initiation(Peer& p, Bytes msg);
+  void send_to_entry(Peer& p, size_t entry, Bytes msg);
+  void run_failover(const Now& now, Peer& p);
+  void use_first_endpoint(Peer& p);
+  void log_switch(Peer& p, const EndpointFailover::Switch& s);
+  // Sources the socket found gone: their peers send from the kernel's choice.
+  void forget_lost_sources();
+  Instant peer_deadline(const Peer& p) const;
   void on_peer_event(Peer& p, handshake::PeerEvent e);
   void count_refusal(handshake::ProtoError e, const Peer& p, const SockAddr& from);
   void report_send_error(Peer* to);
@@ -246,7 +273,7 @@ class Device {
     Peer* peer;
     handshake::TransportMsg msg;
     handshake::OpenJob job;
-    const SockAddr* from;
+    const Datagram* dg;
     bool opened;
   };
   std::vector<QueuedSeal> seals_;

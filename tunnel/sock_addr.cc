@@ -89,6 +89,12 @@ std::string SockAddr::to_string() const {
   return (is_v4() ? host : "[" + host + "]") + ":" + std::to_string(port_);
 }
 
+std::string LocalAddr::to_string() const {
+  if (!ip) return "(kernel's choice)";
+  const bool link_local = !ip->is_v4() && ip->raw()[0] == 0xfe && (ip->raw()[1] & 0xc0) == 0x80;
+  return ip->to_string() + (link_local && ifindex != 0 ? "%" + std::to_string(ifindex) : "");
+}
+
 size_t SockAddr::identity(std::array<uint8_t, 18>& out) const {
   const size_t n = is_v4() ? 4 : 16;
   std::memcpy(out.data(), ip_.raw().data(), n);

@@ -46,4 +46,19 @@ class SockAddr {
   uint16_t port_ = 0;
 };
 
+// The local end of a path: the address of this host that a datagram
+// arrived on, and the interface it came in by (IP_PKTINFO / IPV6_PKTINFO).
+// Sending from it keeps a peer's replies on the address the peer chose
+// ("sticky sockets"); unset, the kernel chooses the source.
+struct LocalAddr {
+  std::optional<config::IpAddress> ip;
+  int ifindex = 0;
+
+  bool valid() const { return ip.has_value(); }
+  // "203.0.113.5", "2001:db8::5%3" (the interface only where it scopes the
+  // address: IPv6 link-local), or "(kernel's choice)".
+  std::string to_string() const;
+  friend bool operator==(const LocalAddr&, const LocalAddr&) = default;
+};
+
 }  // namespace sitelink::tunnel

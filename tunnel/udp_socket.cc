@@ -5,6 +5,7 @@
 #include "tunnel/udp_socket.h"
 
 #include <netinet/in.h>
+#include <netinet/ip.h>
 #include <netinet/udp.h>
 #include <sys/socket.h>
 
@@ -57,6 +58,79 @@ void grow_buffers(int fd, int bytes) {
     }
   }
 }
+
+// Every datagram received says which local address it came to: IP_PKTINFO
+// for IPv4 (also for v4-mapped peers of a dual-stack socket), and
+// IPV6_RECVPKTINFO. Without them (an old kernel) replies leave from the
+// kernel's choice, as before.
+void enable_pktinfo(int fd, int family) {
+  const int on = 1;
+  (void)::setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof on);
+  if (family == AF_INET6) (void)::setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof on);
+}
+
+// Control-message room: UDP_GRO/UDP_SEGMENT and one packet-info message.
+constexpr size_t kControlBytes = CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(in6_pktinfo));
+
+// The local address and interface from a received message's control data.
+// UDP_GRO's segment size is returned in `train` (0 if absent).
+LocalAddr parse_control(const msghdr& h, size_t& train) {
+  LocalAddr local;
+  train = 0;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(const_cast<msghdr*>(&h), c)) {
+    if (c->cmsg_level == IPPROTO_UDP && c->cmsg_type == UDP_GRO) {
+      int size = 0;
+      std::memcpy(&size, CMSG_DATA(c), sizeof size);
+      train = size > 0 ? static_cast<size_t>(size) : 0;
+    } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+      in_pktinfo info;
+      std::memcpy(&info, CMSG_DATA(c), sizeof info);
+      std::array<uint8_t, 4> b;
+      std::memcpy(b.data(), &info.ipi_addr, 4);
+      local = {config::IpAddress::v4(b), info.ipi_ifindex};
+    } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+      in6_pktinfo info;
+      std::memcpy(&info, CMSG_DATA(c), sizeof info);
+      std::array<uint8_t, 16> b;
+      std::memcpy(b.data(), &info.ipi6_addr, 16);
+      local = {config::IpAddress::v6(b), static_cast<int>(info.ipi6_ifindex)};
+    }
+  }
+  return local;
+}
+
+// Adds to `h` (whose msg_control has room, msg_controllen counting what is
+// there already) the message that makes the datagram leave from `from`: an
+// IPv4 source as IP_PKTINFO's spec_dst (the kernel routes by it, so policy
+// rules on the source pick the line; no interface is forced), an IPv6 one
+// as IPV6_PKTINFO, with the interface only for a link-local address, whose
+// scope it is.
+void add_source(msghdr& h, const LocalAddr& from) {
+  auto* c = reinterpret_cast<cmsghdr*>(static_cast<char*>(h.msg_control) + h.msg_controllen);
+  if (from.ip->is_v4()) {
+    in_pktinfo info{};
+    std::memcpy(&info.ipi_spec_dst, from.ip->raw().data(), 4);
+    c->cmsg_level = IPPROTO_IP;
+    c->cmsg_type = IP_PKTINFO;
+    c->cmsg_len = CMSG_LEN(sizeof info);
+    std::memcpy(CMSG_DATA(c), &info, sizeof info);
+    h.msg_controllen += CMSG_SPACE(sizeof info);
+    return;
+  }
+  in6_pktinfo info{};
+  std::memcpy(&info.ipi6_addr, from.ip->raw().data(), 16);
+  const bool link_local = from.ip->raw()[0] == 0xfe && (from.ip->raw()[1] & 0xc0) == 0x80;
+  info.ipi6_ifindex = link_local ? static_cast<unsigned>(from.ifindex) : 0;
+  c->cmsg_level = IPPROTO_IPV6;
+  c->cmsg_type = IPV6_PKTINFO;
+  c->cmsg_len = CMSG_LEN(sizeof info);
+  std::memcpy(CMSG_DATA(c), &info, sizeof info);
+  h.msg_controllen += CMSG_SPACE(sizeof info);
+}
+
+// A source of the other family than the destination cannot be used; the
+// kernel's choice is then the right one.
+bool usable_source(const LocalAddr& from, const SockAddr& to) { return from.valid() && from.ip->is_v4() == to.is_v4(); }
 
 // Turns on what the kernel supports of the options; returns them as they are.
 LinuxUdp::Options enable_offloads(int fd, LinuxUdp::Options o) {
@@ -112,6 +186,7 @@ SysResult<LinuxUdp> LinuxUdp::bind(uint16_t port, uint32_t fwmark, Options optio
   auto fd = make_socket(family);
   if (!fd) return Err(fd.error());
   grow_buffers(fd->get(), options.buffer_bytes);
+  enable_pktinfo(fd->get(), family);
   options = enable_offloads(fd->get(), options);
   LinuxUdp sock(std::move(*fd), family, 0, options);
   if (fwmark != 0) {
@@ -127,23 +202,41 @@ SysResult<LinuxUdp> LinuxUdp::bind(uint16_t port, uint32_t fwmark, Options optio
 std::optional<Received> LinuxUdp::recv(MutableBytes buf) {
   for (;;) {
     sockaddr_storage ss{};
-    socklen_t len = sizeof ss;
-    const ssize_t n = ::recvfrom(fd_.get(), buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&ss), &len);
+    iovec iov{buf.data(), buf.size()};
+    alignas(cmsghdr) std::array<char, kControlBytes> control;
+    msghdr h{};
+    h.msg_name = &ss;
+    h.msg_namelen = sizeof ss;
+    h.msg_iov = &iov;
+    h.msg_iovlen = 1;
+    h.msg_control = control.data();
+    h.msg_controllen = control.size();
+    const ssize_t n = ::recvmsg(fd_.get(), &h, MSG_DONTWAIT);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return std::nullopt;  // EAGAIN: nothing waiting; ICMP errors etc.: caller reads again
-    const auto from = SockAddr::from_raw(reinterpret_cast<const sockaddr*>(&ss), len);
+    const auto from = SockAddr::from_raw(reinterpret_cast<const sockaddr*>(&ss), h.msg_namelen);
     if (!from) continue;  // not an IP source: cannot happen on an inet socket; skip it
-    return Received{static_cast<size_t>(n), *from};
+    size_t train = 0;
+    return Received{static_cast<size_t>(n), *from, parse_control(h, train)};
   }
 }
 
-bool LinuxUdp::send(Bytes datagram, const SockAddr& to) {
+bool LinuxUdp::send_one(Bytes datagram, const SockAddr& to, const LocalAddr& from) {
   if (!to.valid() || (family_ == AF_INET && !to.is_v4())) return false;
   sockaddr_storage ss{};
-  const socklen_t len = to.to_raw(ss, family_);
+  iovec iov{const_cast<uint8_t*>(datagram.data()), datagram.size()};
+  alignas(cmsghdr) std::array<char, kControlBytes> control{};
+  msghdr h{};
+  h.msg_name = &ss;
+  h.msg_namelen = to.to_raw(ss, family_);
+  h.msg_iov = &iov;
+  h.msg_iovlen = 1;
+  if (usable_source(from, to)) {
+    h.msg_control = control.data();
+    add_source(h, from);
+  }
   for (;;) {
-    const ssize_t n = ::sendto(fd_.get(), datagram.data(), datagram.size(), 0, reinterpret_cast<const sockaddr*>(&ss),
-                               len);
+    const ssize_t n = ::sendmsg(fd_.get(), &h, 0);
     if (n >= 0) return static_cast<size_t>(n) == datagram.size();
     if (errno != EINTR) {
       send_error_ = SendError{errno, to};
@@ -159,16 +252,40 @@ size_t UdpSocket::recv_batch(std::span<const MutableBytes> buffers, std::vector<
   for (; filled < buffers.size(); ++filled) {
     auto r = recv(buffers[filled]);
     if (!r) break;
-    out.push_back({buffers[filled].first(std::min(r->length, buffers[filled].size())), r->from});
+    out.push_back({buffers[filled].first(std::min(r->length, buffers[filled].size())), r->from, r->local});
   }
   return filled;
 }
 
-void UdpSocket::queue(Bytes datagram, const SockAddr& to) { pending_.push_back({datagram, to}); }
+// EINVAL from the route lookup for a source the host does not have, or
+// EADDRNOTAVAIL: the address was removed (or is not yet usable).
+bool UdpSocket::source_gone(int error) { return error == EINVAL || error == EADDRNOTAVAIL; }
+
+void UdpSocket::note_lost_source(const LocalAddr& from) {
+  if (std::find(lost_sources_.begin(), lost_sources_.end(), from) == lost_sources_.end()) {
+    lost_sources_.push_back(from);
+  }
+}
+
+bool UdpSocket::send(Bytes datagram, const SockAddr& to, const LocalAddr& from) {
+  if (send_one(datagram, to, from)) return true;
+  if (!from.valid() || !send_error_ || !source_gone(send_error_->error)) return false;
+  // The address went away: this datagram, and the next ones once the
+  // caller has heard, leave from the kernel's choice.
+  send_error_.reset();
+  note_lost_source(from);
+  return send_one(datagram, to, LocalAddr{});
+}
+
+void UdpSocket::queue(Bytes datagram, const SockAddr& to, const LocalAddr& from) {
+  pending_.push_back({datagram, to, from});
+}
 
 size_t UdpSocket::send_pending(size_t first, size_t count) {
   size_t failed = 0;
-  for (size_t i = first; i < first + count; ++i) failed += send(pending_[i].data, pending_[i].to) ? 0 : 1;
+  for (size_t i = first; i < first + count; ++i) {
+    failed += send(pending_[i].data, pending_[i].to, pending_[i].from) ? 0 : 1;
+  }
   return failed;
 }
 
@@ -183,7 +300,7 @@ size_t LinuxUdp::recv_batch(std::span<const MutableBytes> buffers, std::vector<D
   std::array<mmsghdr, kMaxBatch> msgs;
   std::array<iovec, kMaxBatch> iov;
   std::array<sockaddr_storage, kMaxBatch> names;
-  alignas(cmsghdr) std::array<std::array<char, CMSG_SPACE(sizeof(int))>, kMaxBatch> control;
+  alignas(cmsghdr) std::array<std::array<char, kControlBytes>, kMaxBatch> control;
   for (size_t i = 0; i < n; ++i) {
     iov[i] = {buffers[i].data(), buffers[i].size()};
     msgs[i].msg_hdr = msghdr{};
@@ -207,34 +324,31 @@ size_t LinuxUdp::recv_batch(std::span<const MutableBytes> buffers, std::vector<D
     const auto from = SockAddr::from_raw(reinterpret_cast<const sockaddr*>(&names[i]), h.msg_namelen);
     if (!from || (h.msg_flags & MSG_TRUNC)) continue;  // cannot happen with 64 KiB buffers
     size_t train = 0;                                  // UDP_GRO: the size of each datagram of a train
-    for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(const_cast<msghdr*>(&h), c)) {
-      if (c->cmsg_level == IPPROTO_UDP && c->cmsg_type == UDP_GRO) {
-        int size = 0;
-        std::memcpy(&size, CMSG_DATA(c), sizeof size);
-        train = size > 0 ? static_cast<size_t>(size) : 0;
-      }
-    }
+    const LocalAddr local = parse_control(h, train);
     const MutableBytes data = buffers[i].first(len);
     if (train == 0 || train >= len) {
-      out.push_back({data, *from});
+      out.push_back({data, *from, local});
       continue;
     }
-    for (size_t off = 0; off < len; off += train) out.push_back({data.subspan(off, std::min(train, len - off)), *from});
+    for (size_t off = 0; off < len; off += train) {
+      out.push_back({data.subspan(off, std::min(train, len - off)), *from, local});
+    }
   }
   return static_cast<size_t>(got);
 }
 
-void LinuxUdp::queue(Bytes datagram, const SockAddr& to) {
+void LinuxUdp::queue(Bytes datagram, const SockAddr& to, const LocalAddr& from) {
   if (!to.valid() || (family_ == AF_INET && !to.is_v4())) {
     ++queue_failures_;  // would fail anyway, and must not count against GSO
     return;
   }
-  pending_.push_back({datagram, to});
+  pending_.push_back({datagram, to, usable_source(from, to) ? from : LocalAddr{}});
 }
 
 // Groups the queue into messages: with GSO, a run of datagrams to the same
-// address, all of one size but the last (which may be shorter), becomes one
-// train; then sendmmsg sends up to kMaxBatch messages per call.
+// address from the same source, all of one size but the last (which may be
+// shorter), becomes one train; then sendmmsg sends up to kMaxBatch messages
+// per call.
 size_t LinuxUdp::flush() {
   size_t failed = std::exchange(queue_failures_, 0);
   struct Group {
@@ -243,7 +357,7 @@ size_t LinuxUdp::flush() {
   std::array<Group, kMaxBatch> groups;
   std::array<mmsghdr, kMaxBatch> msgs;
   std::array<sockaddr_storage, kMaxBatch> names;
-  alignas(cmsghdr) std::array<std::array<char, CMSG_SPACE(sizeof(uint16_t))>, kMaxBatch> control;
+  alignas(cmsghdr) std::array<std::array<char, kControlBytes>, kMaxBatch> control;
   std::array<iovec, kMaxBatch * kMaxSegments> iov;
 
   size_t next = 0;
@@ -258,7 +372,9 @@ size_t LinuxUdp::flush() {
       size_t total = seg;
       while (options_.gso && next + count < pending_.size() && count < kMaxSegments) {
         const Pending& p = pending_[next + count];
-        if (p.to != head.to || p.data.size() > seg || total + p.data.size() > kMaxTrainBytes) break;
+        if (p.to != head.to || p.from != head.from || p.data.size() > seg || total + p.data.size() > kMaxTrainBytes) {
+          break;
+        }
         total += p.data.size();
         ++count;
         if (p.data.size() < seg) break;  // a shorter datagram ends the train
@@ -274,16 +390,21 @@ size_t LinuxUdp::flush() {
         const Bytes d = pending_[next + i].data;
         iov[v++] = {const_cast<uint8_t*>(d.data()), d.size()};
       }
-      if (count > 1) {
+      if (count > 1 || head.from.valid()) {
+        control[m].fill(0);
         h.msg_control = control[m].data();
-        h.msg_controllen = control[m].size();
-        cmsghdr* c = CMSG_FIRSTHDR(&h);
+        h.msg_controllen = 0;
+      }
+      if (count > 1) {
+        auto* c = reinterpret_cast<cmsghdr*>(control[m].data());
         c->cmsg_level = IPPROTO_UDP;
         c->cmsg_type = UDP_SEGMENT;
         c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
         const auto size = static_cast<uint16_t>(seg);
         std::memcpy(CMSG_DATA(c), &size, sizeof size);
+        h.msg_controllen = CMSG_SPACE(sizeof(uint16_t));
       }
+      if (head.from.valid()) add_source(h, head.from);
       next += count;
       ++m;
     }
@@ -297,7 +418,11 @@ size_t LinuxUdp::flush() {
       if (sent < 0 && errno == EINTR) continue;
       const int err = errno;
       const Group g = groups[k++];
-      if (g.count > 1 && err != EAGAIN && err != ENOBUFS) {
+      if (pending_[g.first].from.valid() && source_gone(err)) {
+        // The source address went away: these leave from the kernel's
+        // choice (send() retries each without it and notes the loss).
+        failed += send_pending(g.first, g.count);
+      } else if (g.count > 1 && err != EAGAIN && err != ENOBUFS) {
         // The kernel refused the train: send it one by one. A segment
         // larger than the route's MTU (EMSGSIZE) is that destination's
         // business (singles are fragmented); other refusals mean the

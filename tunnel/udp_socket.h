@@ -1,6 +1,9 @@
 // UdpSocket: the outer transport. One socket serves IPv4 and IPv6 peers
 // (dual-stack, or IPv4 only where IPv6 is unavailable). LinuxUdp is the real
 // socket (non-blocking, SO_MARK for fwmark); tests use an in-memory network.
+// Every datagram received says which local address it arrived on, and every
+// send may name the local address to leave from, so that a host with several
+// addresses answers each peer from the one it used (issue 15).
 #pragma once
 
 #include <cstdint>
@@ -19,12 +22,14 @@ namespace sitelink::tunnel {
 struct Received {
   size_t length;
   SockAddr from;
+  LocalAddr local{};  // the address it was sent to (unset if the socket cannot tell)
 };
 
 // One datagram of a batch, inside one of the caller's buffers.
 struct Datagram {
   MutableBytes data;
   SockAddr from;
+  LocalAddr local{};
 };
 
 class UdpSocket {
@@ -32,8 +37,12 @@ class UdpSocket {
   virtual ~UdpSocket() = default;
   // One datagram into `buf`, or nullopt when none is waiting.
   virtual std::optional<Received> recv(MutableBytes buf) = 0;
-  // False if it could not be sent (counted by the caller, never fatal).
-  virtual bool send(Bytes datagram, const SockAddr& to) = 0;
+  // One datagram to `to`, from the local address `from` when that is set
+  // (else the kernel's choice). False if it could not be sent (counted by
+  // the caller, never fatal). A `from` that is no longer an address of this
+  // host is no failure: the datagram leaves from the kernel's choice and
+  // take_lost_sources() reports `from`.
+  bool send(Bytes datagram, const SockAddr& to, const LocalAddr& from = {});
   virtual int fd() const = 0;
   virtual uint16_t port() const = 0;
 
@@ -44,7 +53,7 @@ class UdpSocket {
   virtual size_t recv_batch(std::span<const MutableBytes> buffers, std::vector<Datagram>& out);
   // Sends `datagram` later, at flush(); its bytes must stay untouched until
   // then. Datagrams leave in the order they were queued.
-  virtual void queue(Bytes datagram, const SockAddr& to);
+  virtual void queue(Bytes datagram, const SockAddr& to, const LocalAddr& from);
   // Sends everything queued; returns how many datagrams could not be sent.
   virtual size_t flush();
 
@@ -55,11 +64,21 @@ class UdpSocket {
     SockAddr to;
   };
   std::optional<SendError> take_send_error() { return std::exchange(send_error_, std::nullopt); }
+  // Local addresses that sends were asked to leave from but that the kernel
+  // no longer has (removed from the host), since the last call.
+  std::vector<LocalAddr> take_lost_sources() { return std::exchange(lost_sources_, {}); }
 
  protected:
+  // The send itself; sets send_error_ when the kernel refuses.
+  virtual bool send_one(Bytes datagram, const SockAddr& to, const LocalAddr& from) = 0;
+  // Whether a refusal of a send from `from` means that address is gone.
+  static bool source_gone(int error);
+  void note_lost_source(const LocalAddr& from);
+
   struct Pending {
     Bytes data;
     SockAddr to;
+    LocalAddr from;
   };
   // Sends pending_[first, first + count) one by one; returns the failures.
   size_t send_pending(size_t first, size_t count);
@@ -67,6 +86,7 @@ class UdpSocket {
   std::vector<Pending> pending_;
   size_t queue_failures_ = 0;  // refused by queue(), reported by the next flush()
   std::optional<SendError> send_error_;
+  std::vector<LocalAddr> lost_sources_;
 };
 
 class LinuxUdp final : public UdpSocket {
@@ -86,9 +106,8 @@ class LinuxUdp final : public UdpSocket {
   }
 
   std::optional<Received> recv(MutableBytes buf) override;
-  bool send(Bytes datagram, const SockAddr& to) override;
   size_t recv_batch(std::span<const MutableBytes> buffers, std::vector<Datagram>& out) override;
-  void queue(Bytes datagram, const SockAddr& to) override;
+  void queue(Bytes datagram, const SockAddr& to, const LocalAddr& from) override;
   size_t flush() override;
   int fd() const override { return fd_.get(); }
   uint16_t port() const override { return port_; }
@@ -100,6 +119,9 @@ class LinuxUdp final : public UdpSocket {
   int receive_buffer() const;
   int send_buffer() const;
   [[nodiscard]] SysResult<void> set_fwmark(uint32_t mark);
+
+ protected:
+  bool send_one(Bytes datagram, const SockAddr& to, const LocalAddr& from) override;
 
  private:
   LinuxUdp(UniqueFd fd, int family, uint16_t port, Options options)

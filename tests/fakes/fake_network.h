@@ -5,6 +5,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cerrno>
 #include <deque>
 #include <functional>
 #include <map>
@@ -20,6 +21,11 @@ struct Datagram {
   std::vector<uint8_t> bytes;
 };
 
+// A socket of a host with several addresses: it receives datagrams sent to
+// any of them (each says which: Received::local), sends from the one asked
+// for, and refuses (EINVAL, as the kernel's route lookup does) a source the
+// host does not have, until it is added.
+
 class FakeNetwork;
 
 class FakeUdp final : public tunnel::UdpSocket {
@@ -31,19 +37,25 @@ class FakeUdp final : public tunnel::UdpSocket {
     inbox.pop_front();
     const size_t n = std::min(d.bytes.size(), buf.size());
     std::copy_n(d.bytes.begin(), n, buf.begin());
-    return tunnel::Received{n, d.from};
+    return tunnel::Received{n, d.from, tunnel::LocalAddr{d.to.ip(), 1}};
   }
-  bool send(Bytes datagram, const tunnel::SockAddr& to) override;
   int fd() const override { return -1; }
   uint16_t port() const override { return addr_.port(); }
   const tunnel::SockAddr& address() const { return addr_; }
   void rebind(tunnel::SockAddr addr);
+  // More addresses of this host (same port); remove_address takes one away.
+  void add_address(const config::IpAddress& ip);
+  void remove_address(const config::IpAddress& ip);
 
   std::deque<Datagram> inbox;
   size_t sent = 0;
   int fail_errno = 0;  // nonzero: every send fails with this errno, as a refusing kernel's
 
+ protected:
+  bool send_one(Bytes datagram, const tunnel::SockAddr& to, const tunnel::LocalAddr& from) override;
+
  private:
+  std::vector<config::IpAddress> extra_;
   FakeNetwork* net_;
   tunnel::SockAddr addr_;
 };
@@ -79,6 +91,8 @@ class FakeNetwork {
     by_addr_.erase(old_addr.to_string());
     by_addr_[new_addr.to_string()] = &s;
   }
+  void alias(FakeUdp& s, const tunnel::SockAddr& addr) { by_addr_[addr.to_string()] = &s; }
+  void unalias(const tunnel::SockAddr& addr) { by_addr_.erase(addr.to_string()); }
 
   Fault fault;
   bool reorder = false;
@@ -89,14 +103,28 @@ class FakeNetwork {
   std::vector<Datagram> in_flight_;
 };
 
-inline bool FakeUdp::send(Bytes datagram, const tunnel::SockAddr& to) {
-  if (fail_errno != 0) {
-    send_error_ = SendError{fail_errno, to};
+inline bool FakeUdp::send_one(Bytes datagram, const tunnel::SockAddr& to, const tunnel::LocalAddr& from) {
+  const bool have = !from.valid() || *from.ip == addr_.ip() ||
+                    std::find(extra_.begin(), extra_.end(), *from.ip) != extra_.end();
+  const int error = fail_errno != 0 ? fail_errno : (have ? 0 : EINVAL);
+  if (error != 0) {
+    send_error_ = SendError{error, to};
     return false;
   }
   ++sent;
-  net_->send(Datagram{addr_, to, std::vector<uint8_t>(datagram.begin(), datagram.end())});
+  const tunnel::SockAddr source = from.valid() ? tunnel::SockAddr(*from.ip, addr_.port()) : addr_;
+  net_->send(Datagram{source, to, std::vector<uint8_t>(datagram.begin(), datagram.end())});
   return true;
+}
+
+inline void FakeUdp::add_address(const config::IpAddress& ip) {
+  extra_.push_back(ip);
+  net_->alias(*this, tunnel::SockAddr(ip, addr_.port()));
+}
+
+inline void FakeUdp::remove_address(const config::IpAddress& ip) {
+  extra_.erase(std::remove(extra_.begin(), extra_.end(), ip), extra_.end());
+  net_->unalias(tunnel::SockAddr(ip, addr_.port()));
 }
 
 inline void FakeUdp::rebind(tunnel::SockAddr addr) {

@@ -156,7 +156,7 @@ TEST_P(UdpBatch, QueuedDatagramsArriveIntactAndInOrder) {
       q('b', 1399, 1);
       q('a', 9000, 10);  // jumbo datagrams (loopback's MTU is 64 KiB)
     }
-    for (const Buf& d : queued) sender.queue(d, loopback(d[4] == 'a' ? a.port() : b.port()));
+    for (const Buf& d : queued) sender.queue(d, loopback(d[4] == 'a' ? a.port() : b.port()), LocalAddr{});
     EXPECT_EQ(sender.flush(), 0u);
     for (auto [dest, sock] : {std::pair<uint8_t, LinuxUdp*>{'a', &a}, {'b', &b}}) {
       SCOPED_TRACE(std::string("to ") + static_cast<char>(dest));
@@ -273,9 +273,9 @@ TEST(UdpBatchSend, UnusableDestinationsCountAsFailures) {
   BIND_OR_SKIP(tx, options(true, true, true));
   BIND_OR_SKIP(rx, options(true, true, true));
   const Buf d = datagram(1, 'x', 100);
-  tx.queue(d, SockAddr{});  // no address
-  tx.queue(d, loopback(rx.port()));
-  tx.queue(d, SockAddr{});
+  tx.queue(d, SockAddr{}, LocalAddr{});  // no address
+  tx.queue(d, loopback(rx.port()), LocalAddr{});
+  tx.queue(d, SockAddr{}, LocalAddr{});
   EXPECT_EQ(tx.flush(), 2u);
   EXPECT_EQ(tx.flush(), 0u) << "failures are counted once";
   const Received2 r = receive(rx, 1);
@@ -296,8 +296,8 @@ TEST(UdpBatchSend, TheKernelsRefusalKeepsItsErrnoAndDestination) {
   EXPECT_EQ(e->error, EACCES);
   EXPECT_EQ(e->to, broadcast);
   EXPECT_FALSE(tx.take_send_error()) << "taken once";
-  tx.queue(d, broadcast);
-  tx.queue(d, broadcast);
+  tx.queue(d, broadcast, LocalAddr{});
+  tx.queue(d, broadcast, LocalAddr{});
   EXPECT_EQ(tx.flush(), 2u);
   e = tx.take_send_error();
   ASSERT_TRUE(e);
@@ -319,13 +319,15 @@ class TinyUdp final : public UdpSocket {
     std::memcpy(buf.data(), d.data(), std::min(d.size(), buf.size()));
     return Received{d.size(), from};  // the full length, as recvfrom reports a truncated one
   }
-  bool send(Bytes datagram, const SockAddr& to) override {
+  int fd() const override { return -1; }
+  uint16_t port() const override { return 0; }
+
+ protected:
+  bool send_one(Bytes datagram, const SockAddr& to, const LocalAddr&) override {
     if (refuse) return false;
     sent.emplace_back(Buf(datagram.begin(), datagram.end()), to);
     return true;
   }
-  int fd() const override { return -1; }
-  uint16_t port() const override { return 0; }
 };
 
 TEST(UdpBatchDefaults, RecvBatchFillsBuffersInOrderUntilNothingWaits) {
@@ -369,8 +371,8 @@ TEST(UdpBatchDefaults, QueueSendsAtFlushInOrderAndCountsFailures) {
   const SockAddr to = *SockAddr::parse("198.51.100.7:1");
   Buf a = datagram(1, 'q', 10);
   const Buf b = datagram(2, 'q', 20);
-  u.queue(a, to);
-  u.queue(b, to);
+  u.queue(a, to, LocalAddr{});
+  u.queue(b, to, LocalAddr{});
   EXPECT_TRUE(u.sent.empty());
   a[0] = 'z';  // written after queue(): what leaves is this
   EXPECT_EQ(u.flush(), 0u);
@@ -381,9 +383,9 @@ TEST(UdpBatchDefaults, QueueSendsAtFlushInOrderAndCountsFailures) {
   EXPECT_EQ(u.flush(), 0u);
   EXPECT_EQ(u.sent.size(), 2u);
   u.refuse = true;
-  u.queue(a, to);
-  u.queue(b, to);
-  u.queue(a, to);
+  u.queue(a, to, LocalAddr{});
+  u.queue(b, to, LocalAddr{});
+  u.queue(a, to, LocalAddr{});
   EXPECT_EQ(u.flush(), 3u);
   EXPECT_EQ(u.flush(), 0u);
 }

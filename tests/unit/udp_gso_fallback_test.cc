@@ -182,7 +182,7 @@ void run_phases(const std::vector<Phase>& phases, Reporter& out) {
     std::vector<std::vector<uint8_t>> queued;  // alive until flush() returns
     for (size_t n = 0; n < phases[i].trains * kPerTrain; ++n)
       queued.push_back(numbered(seq + static_cast<uint32_t>(n)));
-    for (const auto& d : queued) tx->queue(d, to);
+    for (const auto& d : queued) tx->queue(d, to, LocalAddr{});
     out.put(p + "failures", tx->flush());
     out.put(p + "gso", tx->gso() ? "on" : "off");
     const Arrivals a = receive(*rx, seq, queued.size(), from);

@@ -1,0 +1,140 @@
+// EndpointFailover: a peer's endpoints in order of preference (`endpoints:`,
+// SPEC.md "Real office networks"), which one is in use, and the rules that
+// move between them. Pure logic on a clock the caller passes in; the device
+// sends what it asks for. The rules (README, "Two internet lines"):
+//
+//   suspect   data has gone to the peer for `failover_after` and nothing
+//             authenticated came back: the device starts a handshake (which
+//             goes to the endpoint in use).
+//   move on   an initiation unanswered for `probe_timeout` is sent again, the
+//             same bytes, to the next entry not yet tried, one per
+//             probe_timeout, round the list once. The far end answers the
+//             first copy that reaches it and ignores the rest as replays,
+//             so this costs it one handshake.
+//   all dead  once every entry was tried without an answer, no more copies:
+//             each new initiation (WireGuard's retries: every 5 s for 90 s,
+//             then only when there is traffic) goes to the next entry in
+//             turn, one each.
+//   answer    any authenticated packet from an entry (its address, and its
+//             source address where one is configured) makes it the one in
+//             use. From an address in no entry: the peer roamed, as in
+//             WireGuard; it is followed, and no entry is in use until one
+//             answers again.
+//   failback  while an entry other than the first is in use, every
+//             `failback_interval` an initiation goes to each entry before it
+//             (and not to the one in use, whose session carries on: make
+//             before break). If none answers, WireGuard's retry of that
+//             initiation goes to the entry in use.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "handshake/base/time.h"
+#include "tunnel/sock_addr.h"
+
+namespace sitelink::tunnel {
+
+// One entry of a peer's list, resolved: where to send, and from where.
+struct EndpointChoice {
+  SockAddr address;
+  LocalAddr source;   // configured `source` (unset: the kernel's choice, or the sticky one)
+  std::string label;  // as written ("gw.example:51820 from 203.0.113.130"), for logs
+  friend bool operator==(const EndpointChoice&, const EndpointChoice&) = default;
+};
+
+class EndpointFailover {
+ public:
+  struct Settings {
+    Duration failover_after = std::chrono::seconds(3);
+    Duration probe_timeout = std::chrono::seconds(1);
+    Duration failback_interval = std::chrono::seconds(20);
+  };
+  enum class State : uint8_t { kUntried, kAnswering, kNotAnswering };
+  struct Entry {
+    EndpointChoice choice;
+    State state = State::kUntried;
+    std::optional<WallTime> last_tried;
+    std::optional<WallTime> last_answered;
+  };
+  // What the device should do now (on_timer).
+  struct Action {
+    enum class Kind : uint8_t { kNone, kInitiate, kResend } kind = Kind::kNone;
+    size_t entry = 0;  // kResend: send the last initiation again, to this entry
+  };
+  // A change of the entry in use, for the log (on_authenticated).
+  struct Switch {
+    std::optional<size_t> from;  // nullopt: from an address in no entry
+    size_t to;
+  };
+
+  static constexpr size_t kMaxEntries = 16;
+
+  EndpointFailover(std::vector<EndpointChoice> entries, Settings settings);
+
+  const std::vector<Entry>& entries() const { return entries_; }
+  std::optional<size_t> active() const { return active_; }
+  uint64_t switches() const { return switches_; }
+  const Settings& settings() const { return settings_; }
+  void set_settings(const Settings& s) { settings_ = s; }
+  // The entry handshakes start from (the first, until one answers).
+  const EndpointChoice& initial() const { return entries_.front().choice; }
+  bool same_list(const std::vector<EndpointChoice>& entries) const;
+
+  // A transport packet carrying data went to the peer.
+  void on_data_sent(Instant now) {
+    if (!unanswered_since_) unanswered_since_ = now;
+  }
+  // An authenticated packet came from `from` to our `local`. Returns the
+  // switch, if the entry in use changed to a listed one.
+  std::optional<Switch> on_authenticated(Instant now, WallTime wall, const SockAddr& from, const LocalAddr& local);
+  // The machine sent a new handshake initiation: the entries it goes to.
+  std::vector<size_t> on_initiation(Instant now, WallTime wall);
+  // The device asked for a handshake (kInitiate) but the machine may not
+  // start one yet (REKEY_TIMEOUT): ask again later.
+  void on_initiate_refused(Instant now);
+  // The machine gave up (no answer for 90 s): start again from the first.
+  void on_gave_up();
+  // The entry a resend went to was tried (kResend done).
+  void on_resent(Instant now, WallTime wall, size_t entry);
+
+  Action on_timer(Instant now);
+  Instant next_deadline() const;
+
+  // "Up but dead": data went out for failover_after with nothing back.
+  bool path_alive(Instant now) const {
+    return !unanswered_since_ || now - *unanswered_since_ < settings_.failover_after;
+  }
+  // The log says "trying B" once per outage (bounded log lines).
+  bool first_move_of_outage() const { return !told_outage_; }
+  void told_outage() { told_outage_ = true; }
+  bool exhausted() const { return exhausted_; }
+
+ private:
+  struct Attempt {
+    Instant last_copy;
+    uint32_t tried = 0;  // bit i: this initiation went to entry i
+    size_t cursor = 0;   // the entry tried last
+    bool probe = false;  // a failback probe: no copies down the list
+  };
+  std::optional<size_t> match(const SockAddr& from, const LocalAddr& local) const;
+  std::optional<size_t> next_untried(const Attempt& a) const;
+  void mark_tried(size_t i, WallTime wall);
+
+  std::vector<Entry> entries_;
+  Settings settings_;
+  std::optional<size_t> active_ = 0;
+  uint64_t switches_ = 0;
+  std::optional<Instant> unanswered_since_;  // first data sent since the last answer
+  std::optional<Attempt> attempt_;           // an initiation in flight
+  bool exhausted_ = false;                   // every entry tried in this outage
+  size_t rotate_ = 0;                        // when exhausted: the next entry in turn
+  Instant next_probe_ = Instant::never();    // failback
+  bool probe_due_ = false;                   // the next initiation is a failback probe
+  Instant retry_initiate_ = Instant::never();
+  bool told_outage_ = false;
+};
+
+}  // namespace sitelink::tunnel
