@@ -29,8 +29,19 @@ UapiState Gateway::get() {
   return st;
 }
 
+namespace {
+// A value on one line of the key=value answer.
+std::string one_line(std::string s) {
+  for (char& ch : s) {
+    if (ch == '\n' || ch == '\r') ch = ' ';
+  }
+  return s;
+}
+}  // namespace
+
 std::string Gateway::status() {
   std::string out;
+  const Instant now_mono = clock_.now().mono;
   // The data path as in effect, not as configured.
   const auto flag = [&out](const char* key, bool on) { out += std::string(key) + "=" + (on ? "1" : "0") + "\n"; };
   flag("batch_io", udp_.batch());
@@ -52,13 +63,7 @@ std::string Gateway::status() {
   }
   for (const auto& p : dev_->peers()) {
     out += "public_key=" + key_to_hex(p.public_key.bytes()) + "\n";
-    if (p.label != p.public_key.to_base64()) {
-      std::string name = p.label;
-      for (char& ch : name) {
-        if (ch == '\n' || ch == '\r') ch = ' ';  // one line per key
-      }
-      out += "name=" + name + "\n";
-    }
+    if (p.label != p.public_key.to_base64()) out += "name=" + one_line(p.label) + "\n";
     out += "rx_packets=" + std::to_string(p.stats.rx_packets) + "\n";
     out += "tx_packets=" + std::to_string(p.stats.tx_packets) + "\n";
     out += "handshake_attempts=" + std::to_string(p.handshake_attempts) + "\n";
@@ -72,6 +77,22 @@ std::string Gateway::status() {
       out += "send_error=" + std::to_string(p.send_errno) + "\n";
       out += "send_error_time=" + seconds(p.send_error_at) + "\n";
     }
+    // Health and paths (issue 15): the local address replies leave from,
+    // how long since anything authenticated came, whether the path counts
+    // as alive, and with an endpoint list each entry as
+    // state,last-tried,in-use,label (the label last: it is free text).
+    if (p.source.valid()) out += "source=" + p.source.to_string() + "\n";
+    if (p.last_receive_mono) {
+      const auto ago = std::chrono::duration_cast<std::chrono::seconds>(now_mono - *p.last_receive_mono);
+      out += "since_last_receive=" + std::to_string(std::max<int64_t>(ago.count(), 0)) + "\n";
+    }
+    out += std::string("path_alive=") + (p.path_alive ? "1" : "0") + "\n";
+    for (size_t i = 0; i < p.endpoints.size(); ++i) {
+      const auto& e = p.endpoints[i];
+      out += "endpoint_entry=" + std::string(tunnel::to_string(e.state)) + "," + seconds(e.last_tried) + "," +
+             (p.active_endpoint == i ? "1" : "0") + "," + one_line(e.choice.label) + "\n";
+    }
+    if (!p.endpoints.empty()) out += "endpoint_switches=" + std::to_string(p.endpoint_switches) + "\n";
   }
   return out;
 }

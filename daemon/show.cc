@@ -114,6 +114,22 @@ void render_peer(std::string& out, const UapiPeerState& p, const SitelinkPeerSta
   }
   if (p.persistent_keepalive != 0)
     out += "  persistent keepalive: every " + pretty_duration(p.persistent_keepalive) + "\n";
+  if (extra == nullptr) return;
+  if (!extra->source.empty()) out += "  local address: " + extra->source + "\n";
+  if (extra->since_last_receive) {
+    out += "  last heard: " + pretty_duration(*extra->since_last_receive) + " ago" +
+           (extra->path_alive == false ? " (path not answering)" : "") + "\n";
+  }
+  if (!extra->endpoints.empty()) {
+    out += "  endpoints (" + std::to_string(extra->endpoint_switches) + " switches):\n";
+    const auto n = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(now.since_epoch).count());
+    for (size_t i = 0; i < extra->endpoints.size(); ++i) {
+      const auto& e = extra->endpoints[i];
+      out += "    " + std::to_string(i + 1) + ". " + e.label + ": " + e.state +
+             (e.last_tried != 0 ? ", tried " + pretty_duration(n - std::min(n, e.last_tried)) + " ago" : "") +
+             (e.in_use ? " (in use)" : "") + "\n";
+    }
+  }
 }
 
 // A JSON writer for one document: values, arrays and objects, with commas
@@ -210,6 +226,32 @@ void json_peer(Json& j, const UapiPeerState& p, const SitelinkPeerStatus* extra,
   j.key("rx_bytes").value(p.rx_bytes);
   j.key("tx_bytes").value(p.tx_bytes);
   j.key("persistent_keepalive").value(static_cast<uint64_t>(p.persistent_keepalive));
+  // Health and paths (issue 15).
+  j.key("source");
+  extra != nullptr && !extra->source.empty() ? j.value(extra->source) : j.null();
+  j.key("since_last_receive");
+  extra != nullptr && extra->since_last_receive ? j.value(*extra->since_last_receive) : j.null();
+  j.key("path_alive");
+  extra != nullptr && extra->path_alive ? j.value(*extra->path_alive) : j.null();
+  j.key("endpoints").begin_array();
+  std::optional<uint64_t> active;
+  if (extra != nullptr) {
+    for (size_t i = 0; i < extra->endpoints.size(); ++i) {
+      const auto& e = extra->endpoints[i];
+      if (e.in_use) active = i;
+      j.begin_object();
+      j.key("endpoint").value(e.label);
+      j.key("state").value(e.state);
+      j.key("last_tried");
+      e.last_tried != 0 ? j.value(e.last_tried) : j.null();
+      j.key("in_use").value(e.in_use);
+      j.end_object();
+    }
+  }
+  j.end_array();
+  j.key("active_endpoint");
+  active ? j.value(*active) : j.null();
+  j.key("endpoint_switches").value(extra != nullptr ? extra->endpoint_switches : 0);
   j.end_object();
 }
 
@@ -339,6 +381,13 @@ PeerHealth peer_health(const UapiPeerState& p, const SitelinkPeerStatus* extra, 
     if (extra->last_receive != 0) {
       no_answer += "; nothing received for " + pretty_duration(n - std::min(n, extra->last_receive));
     }
+  }
+  // Up but dead: a session, data going out, nothing coming back.
+  if (recent && no_answer.empty() && extra != nullptr && extra->path_alive == false) {
+    const std::string quiet = extra->since_last_receive
+                                  ? "nothing received for " + pretty_duration(*extra->since_last_receive)
+                                  : "nothing received yet";
+    return {PeerState::kUp, "but not answering: data sent, " + quiet + (failing.empty() ? "" : "; " + failing)};
   }
   if (recent && no_answer.empty()) return {PeerState::kUp, failing};
   if (!p.endpoint) return {PeerState::kDown, "no endpoint, waiting for the peer to connect; " + last};

@@ -488,6 +488,23 @@ SitelinkStatus parse_status(std::string_view text) {
       peer->send_errno = static_cast<int>(std::min<uint64_t>(number, 4095));
     } else if (peer != nullptr && key == "send_error_time") {
       peer->send_error_time = number;
+    } else if (peer != nullptr && key == "source") {
+      peer->source = value;
+    } else if (peer != nullptr && key == "since_last_receive") {
+      peer->since_last_receive = number;
+    } else if (peer != nullptr && key == "path_alive") {
+      peer->path_alive = value == "1";
+    } else if (peer != nullptr && key == "endpoint_switches") {
+      peer->endpoint_switches = number;
+    } else if (peer != nullptr && key == "endpoint_entry") {
+      // STATE,LAST_TRIED,IN_USE,LABEL
+      const size_t a = value.find(',');
+      const size_t b = a == std::string::npos ? a : value.find(',', a + 1);
+      const size_t c = b == std::string::npos ? b : value.find(',', b + 1);
+      if (c != std::string::npos) {
+        peer->endpoints.push_back({value.substr(0, a), std::strtoull(value.c_str() + a + 1, nullptr, 10),
+                                   value.substr(b + 1, c - b - 1) == "1", value.substr(c + 1)});
+      }
     }
   }
   return st;

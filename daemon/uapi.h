@@ -163,7 +163,13 @@ class UapiBackend {
   //                    since its last session) and unanswered_since= (the
   //                    first of them), last_receive= (its last data),
   //                    send_error= (errno of the last refused send) and
-  //                    send_error_time=; times in seconds since the epoch
+  //                    send_error_time=; source= (the local address its
+  //                    packets arrive on and replies leave from),
+  //                    since_last_receive= (seconds since anything
+  //                    authenticated came), path_alive=1|0, and with an
+  //                    endpoint list endpoint_entry=STATE,LAST_TRIED,IN_USE,LABEL
+  //                    per entry and endpoint_switches=; times in seconds
+  //                    since the epoch
   virtual std::string status() { return {}; }
 };
 
@@ -179,6 +185,17 @@ struct SitelinkPeerStatus {
   uint64_t last_receive = 0;
   int send_errno = 0;
   uint64_t send_error_time = 0;
+  std::string source;                          // empty: the kernel's choice
+  std::optional<uint64_t> since_last_receive;  // seconds
+  std::optional<bool> path_alive;              // nullopt: not reported
+  struct Entry {
+    std::string state;  // "untried", "answering", "not answering"
+    uint64_t last_tried = 0;
+    bool in_use = false;
+    std::string label;
+  };
+  std::vector<Entry> endpoints;  // `endpoints:` only
+  uint64_t endpoint_switches = 0;
 };
 // The data path as in effect (get=sitelink), nullopt where not reported
 // (another daemon, or an older sitelinkd).

@@ -11,6 +11,15 @@ namespace {
 uint32_t bit(size_t i) { return uint32_t{1} << i; }
 }  // namespace
 
+std::string_view to_string(EndpointFailover::State s) {
+  switch (s) {
+    case EndpointFailover::State::kAnswering: return "answering";
+    case EndpointFailover::State::kNotAnswering: return "not answering";
+    case EndpointFailover::State::kUntried: break;
+  }
+  return "untried";
+}
+
 EndpointFailover::EndpointFailover(std::vector<EndpointChoice> entries, Settings settings) : settings_(settings) {
   if (entries.size() > kMaxEntries) entries.resize(kMaxEntries);
   for (auto& c : entries) entries_.push_back(Entry{std::move(c), State::kUntried, std::nullopt, std::nullopt});

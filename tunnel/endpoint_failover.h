@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "handshake/base/time.h"
@@ -136,5 +137,8 @@ class EndpointFailover {
   Instant retry_initiate_ = Instant::never();
   bool told_outage_ = false;
 };
+
+// "untried", "answering" or "not answering".
+std::string_view to_string(EndpointFailover::State s);
 
 }  // namespace sitelink::tunnel

@@ -497,7 +497,9 @@ TEST(UapiShowJson, OneObjectWithEveryInterface) {
       ",\"warnings\":[],\"peers\":[{\"public_key\":\"" + kPubB +
       "\",\"name\":null,\"rx_packets\":0,\"tx_packets\":0,\"state\":\"up\",\"state_reason\":\"\",\"preshared_key\":true,\"endpoint\":\"203.0.113.2:51820\","
       "\"allowed_ips\":[\"198.18.1.0/24\",\"2001:db8:b::/48\"],\"latest_handshake\":1700000000,"
-      "\"seconds_since_handshake\":100,\"rx_bytes\":3145728,\"tx_bytes\":1536,\"persistent_keepalive\":25}]},"
+      "\"seconds_since_handshake\":100,\"rx_bytes\":3145728,\"tx_bytes\":1536,\"persistent_keepalive\":25,"
+      "\"source\":null,\"since_last_receive\":null,\"path_alive\":null,\"endpoints\":[],\"active_endpoint\":null,"
+      "\"endpoint_switches\":0}]},"
       "{\"name\":\"we\\\"ird\\\\\\u0001\\u00ff\",\"public_key\":null,\"listen_port\":0,\"fwmark\":0,\"dropped\":{},\"mss_clamped\":null," +
       kNoDataPath + ",\"warnings\":[],\"peers\":[]}]}\n";
   EXPECT_EQ(render_json({{"sl0", s, {}}, {"we\"ird\\\x01\xff", empty, {}}}, kNow), expected);
