@@ -19,7 +19,12 @@ std::vector<std::string> peer_fields(const PeerConfig& a, const PeerConfig& b) {
   std::vector<std::string> f;
   if (a.name != b.name) f.emplace_back("name");
   if (!(a.preshared_key == b.preshared_key)) f.emplace_back("preshared-key");
-  if (a.endpoint != b.endpoint) f.emplace_back("endpoint");
+  // By value, not by how it was written: `endpoint: X` and `endpoints: [X]`
+  // are the same list. A change is "endpoint" while both are written with
+  // `endpoint:`, else "endpoints".
+  if (a.endpoint_list() != b.endpoint_list()) {
+    f.emplace_back(a.endpoints.empty() && b.endpoints.empty() ? "endpoint" : "endpoints");
+  }
   if (sorted(a.allowed_ips) != sorted(b.allowed_ips)) f.emplace_back("allowed-ips");
   if (a.persistent_keepalive != b.persistent_keepalive) f.emplace_back("persistent-keepalive");
   return f;
@@ -38,6 +43,8 @@ std::vector<std::string> interface_fields(const InterfaceConfig& a, const Interf
   if (a.data_path != b.data_path) f.emplace_back("data-path");
   if (a.log_level != b.log_level) f.emplace_back("log-level");
   if (a.mss_clamp != b.mss_clamp) f.emplace_back("mss-clamp");
+  if (a.failover_after != b.failover_after) f.emplace_back("failover-after");
+  if (a.failback_interval != b.failback_interval) f.emplace_back("failback-interval");
   return f;
 }
 

@@ -15,7 +15,11 @@ namespace sitelink::config {
 struct PeerChange {
   PeerConfig before;
   PeerConfig after;
-  std::vector<std::string> fields;  // config keys that differ: "endpoint", "allowed-ips", ...
+  // Config keys that differ: "name", "preshared-key", "endpoint" (both
+  // written with `endpoint:`), "endpoints" (the list of endpoints differs,
+  // either side written with `endpoints:`), "allowed-ips",
+  // "persistent-keepalive".
+  std::vector<std::string> fields;
   // A new preshared key: existing sessions were made with the old one.
   bool needs_new_handshake() const;
 };
@@ -27,7 +31,7 @@ struct ConfigDiff {
   std::vector<PeerConfig> unchanged;  // as in the new config (order of the new file)
   // Interface keys that differ: "name", "private-key", "listen-port", "address",
   // "mtu", "routes", "fwmark", "rekey-after-time", "data-path", "log-level",
-  // "mss-clamp".
+  // "mss-clamp", "failover-after", "failback-interval".
   std::vector<std::string> interface_changes;
 
   bool empty() const { return added.empty() && removed.empty() && changed.empty() && interface_changes.empty(); }

@@ -1,6 +1,7 @@
 // The `interface:` section: name, private key (inline or from a file),
 // listen-port, address, mtu, routes, fwmark, rekey-after-time, log-level,
-// mss-clamp and the data path switches, each turned into a typed value or a diagnostic.
+// mss-clamp, the endpoint failover timing (failover-after, failback-interval)
+// and the data path switches, each turned into a typed value or a diagnostic.
 #include <algorithm>
 
 #include "config/load_internal.h"
@@ -74,6 +75,19 @@ void parse_mss_clamp(const Entry& e, Reporter& r, InterfaceConfig& i) {
   }
 }
 
+// failover-after and failback-interval: whole seconds within their bounds.
+void parse_failover(const Entry& e, Reporter& r, InterfaceConfig& i) {
+  const bool after = e.key == "failover-after";
+  const auto lo = after ? kMinFailoverAfter : kMinFailbackInterval;
+  const auto hi = after ? kMaxFailoverAfter : kMaxFailbackInterval;
+  const auto def = after ? kDefaultFailoverAfter : kDefaultFailbackInterval;
+  const std::string expected = "seconds, " + std::to_string(lo.count()) + ".." + std::to_string(hi.count()) +
+                               " (default " + std::to_string(def.count()) + ")";
+  const auto v = uint_value(e, static_cast<uint64_t>(lo.count()), static_cast<uint64_t>(hi.count()), expected, r);
+  if (!v) return;
+  (after ? i.failover_after : i.failback_interval) = std::chrono::seconds(*v);
+}
+
 void parse_data_path_switch(const Entry& e, Reporter& r, DataPathConfig& dp) {
   bool* target = e.key == "batch-io"      ? &dp.batch_io
                  : e.key == "udp-gso"     ? &dp.udp_gso
@@ -120,6 +134,8 @@ void parse_field(const Entry& e, Reporter& r, Draft& d) {
     parse_level(e, r, i);
   } else if (e.key == "mss-clamp") {
     parse_mss_clamp(e, r, i);
+  } else if (e.key == "failover-after" || e.key == "failback-interval") {
+    parse_failover(e, r, i);
   } else if (e.key == "crypto-threads") {
     parse_crypto_threads(e, r, i.data_path);
   } else if (e.key == "socket-buffer") {

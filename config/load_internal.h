@@ -27,14 +27,18 @@
 namespace sitelink::config::detail {
 
 inline constexpr std::array<std::string_view, 2> kTopKeys{"interface", "peers"};
-inline constexpr std::array<std::string_view, 17> kInterfaceKeys{
-    "name",    "private-key", "private-key-file", "listen-port",    "address",  "mtu",
-    "routes",  "fwmark",      "rekey-after-time", "log-level",      "batch-io", "udp-gso",
-    "udp-gro", "tun-offload", "socket-buffer",    "crypto-threads", "mss-clamp"};
-inline constexpr std::array<std::string_view, 7> kPeerKeys{
-    "name", "public-key", "preshared-key", "preshared-key-file", "endpoint", "allowed-ips", "persistent-keepalive"};
+inline constexpr std::array<std::string_view, 19> kInterfaceKeys{
+    "name",           "private-key",    "private-key-file",  "listen-port", "address",     "mtu",
+    "routes",         "fwmark",         "rekey-after-time",  "log-level",   "batch-io",    "udp-gso",
+    "udp-gro",        "tun-offload",    "socket-buffer",     "crypto-threads", "mss-clamp", "failover-after",
+    "failback-interval"};
+inline constexpr std::array<std::string_view, 8> kPeerKeys{
+    "name",      "public-key",  "preshared-key",       "preshared-key-file",
+    "endpoint",  "endpoints",   "allowed-ips",         "persistent-keepalive"};
+// The keys of an `endpoints:` entry written as a map.
+inline constexpr std::array<std::string_view, 2> kEndpointKeys{"endpoint", "source"};
 
-enum class Section { kTop, kInterface, kPeer };
+enum class Section { kTop, kInterface, kPeer, kEndpoint };
 
 // Collects diagnostics for one file.
 class Reporter {
@@ -115,6 +119,16 @@ std::optional<bool> bool_value(const Entry& e, Reporter& r);
 // `what` names it in messages ("private key"). On success the 32 bytes are
 // in `out`; on failure the problem is reported.
 bool read_key(const Entry& e, bool from_file, std::string_view what, Context& ctx, std::span<uint8_t, 32> out);
+
+// A peer's `endpoint:` value (also an `endpoints:` entry's); reported if it
+// is not HOST:PORT.
+std::optional<EndpointSpec> endpoint_value(const Entry& e, Reporter& r);
+// A peer's `endpoints:` list (load_endpoints.cc): the entries that are valid,
+// in order. Every problem is reported: an empty or too long list, an entry
+// that is not HOST:PORT or a map with `endpoint:` and optional `source:`, a
+// source that is not an IP address or not of the endpoint's family, and
+// duplicates.
+std::vector<EndpointEntry> parse_endpoints(const Entry& e, Reporter& r, Draft& d);
 
 void parse_interface(const Entry& section, Context& ctx, Draft& d);
 void parse_peers(const Entry& peers, Context& ctx, Draft& d);

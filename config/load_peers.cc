@@ -1,6 +1,7 @@
 // The `peers:` list: each peer's name, public key, preshared key (inline or
-// from a file), endpoint, allowed-ips (canonicalised, with a warning when
-// host bits were set) and persistent-keepalive.
+// from a file), endpoint or endpoints (load_endpoints.cc), allowed-ips
+// (canonicalised, with a warning when host bits were set) and
+// persistent-keepalive.
 #include <algorithm>
 
 #include "config/load_internal.h"
@@ -30,22 +31,6 @@ void parse_name(const Entry& e, Reporter& r, PeerConfig& p) {
     return;
   }
   p.name = *v;
-}
-
-void parse_endpoint_field(const Entry& e, Reporter& r, PeerConfig& p) {
-  if (e.value.IsSequence()) {
-    r.error(location_of(e.value), e.path,
-            "is a list; an IPv6 endpoint must be quoted, since YAML reads '[' as a list: \"[2001:db8::1]:51820\"");
-    return;
-  }
-  const auto v = scalar_value(e, "HOST:PORT", r);
-  if (!v) return;
-  auto ep = parse_endpoint(*v);
-  if (!ep) {
-    r.error(location_of(e.value), e.path, ep.error());
-    return;
-  }
-  p.endpoint = *ep;
 }
 
 void parse_allowed_ips(const Entry& e, Reporter& r, Draft& d, PeerDraft& pd) {
@@ -82,7 +67,9 @@ void parse_field(const Entry& e, Context& ctx, Draft& d, PeerDraft& pd) {
       pd.has_public_key = true;
     }
   } else if (e.key == "endpoint") {
-    parse_endpoint_field(e, r, pd.peer);
+    pd.peer.endpoint = endpoint_value(e, r);
+  } else if (e.key == "endpoints") {
+    pd.peer.endpoints = parse_endpoints(e, r, d);
   } else if (e.key == "allowed-ips") {
     parse_allowed_ips(e, r, d, pd);
   } else if (e.key == "persistent-keepalive") {
@@ -93,10 +80,29 @@ void parse_field(const Entry& e, Context& ctx, Draft& d, PeerDraft& pd) {
   }
 }
 
+// The later of two keys that may not be set together.
+const Entry* later_of(const Entry& a, const Entry& b) {
+  return location_of(a.key_node) < location_of(b.key_node) ? &b : &a;
+}
+
+// At most one of endpoint and endpoints (SPEC.md "Real office networks").
+void check_endpoint_keys(const std::vector<Entry>& entries, Reporter& r) {
+  const auto find = [&](std::string_view key) {
+    const auto it = std::find_if(entries.begin(), entries.end(), [&](const Entry& e) { return e.key == key; });
+    return it == entries.end() ? nullptr : &*it;
+  };
+  const Entry* one = find("endpoint");
+  const Entry* list = find("endpoints");
+  if (one == nullptr || list == nullptr) return;
+  const Entry* later = later_of(*one, *list);
+  r.error(location_of(later->key_node), later->path,
+          "set either endpoint or endpoints, not both (list every endpoint under endpoints:, the preferred first)");
+}
+
 // At most one of preshared-key and preshared-key-file; neither is fine.
 void parse_preshared_key(const Entry* inline_key, const Entry* file, Context& ctx, PeerConfig& p) {
   if (inline_key != nullptr && file != nullptr) {
-    const Entry* later = location_of(inline_key->key_node) < location_of(file->key_node) ? file : inline_key;
+    const Entry* later = later_of(*inline_key, *file);
     ctx.report.error(location_of(later->key_node), later->path,
                      "set either preshared-key or preshared-key-file, not both");
     return;
@@ -129,6 +135,7 @@ void parse_peer(const YAML::Node& node, size_t index, Context& ctx, Draft& d) {
     }
   }
   parse_preshared_key(psk, psk_file, ctx, pd.peer);
+  check_endpoint_keys(*entries, ctx.report);
   const bool written = std::any_of(entries->begin(), entries->end(),
                                    [](const Entry& e) { return e.key == "public-key"; });
   if (!written) {

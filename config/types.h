@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -28,6 +29,14 @@ inline constexpr size_t kMaxInterfaceName = 15;  // IFNAMSIZ - 1
 inline constexpr std::chrono::seconds kMaxRekeyAfterTime{3600};
 inline constexpr std::chrono::seconds kWireGuardRekeyAfterTime{120};
 inline constexpr std::chrono::seconds kMaxPersistentKeepalive{65535};
+inline constexpr size_t kMaxEndpoints = 16;  // entries of a peer's `endpoints:`
+// `failover-after` and `failback-interval` (InterfaceConfig): bounds and defaults.
+inline constexpr std::chrono::seconds kMinFailoverAfter{1};
+inline constexpr std::chrono::seconds kMaxFailoverAfter{60};
+inline constexpr std::chrono::seconds kDefaultFailoverAfter{3};
+inline constexpr std::chrono::seconds kMinFailbackInterval{5};
+inline constexpr std::chrono::seconds kMaxFailbackInterval{3600};
+inline constexpr std::chrono::seconds kDefaultFailbackInterval{20};
 
 // How the data path talks to the kernel (each technique can be switched off,
 // e.g. to measure it or to work around a kernel that misbehaves; each also
@@ -87,8 +96,25 @@ struct InterfaceConfig {
   DataPathConfig data_path;
   std::optional<LogLevel> log_level;  // absent: info, unless --log-level says otherwise
   MssClamp mss_clamp;
+  // Endpoint failover (SPEC.md "Real office networks"): data sent to a peer
+  // for this long with nothing authenticated back makes its current endpoint
+  // suspect, and the next one in its `endpoints:` is tried.
+  std::chrono::seconds failover_after = kDefaultFailoverAfter;  // `failover-after`: 1..60
+  // How often a peer that is not on its first endpoint probes the preferred ones.
+  std::chrono::seconds failback_interval = kDefaultFailbackInterval;  // `failback-interval`: 5..3600
 
   handshake::PublicKey public_key() const { return private_key.public_key(); }
+};
+
+// One entry of a peer's `endpoints:` (SPEC.md "Real office networks"):
+// where to send, and optionally the local address to send from (a gateway
+// with two lines picks the line by source address, through policy routing).
+struct EndpointEntry {
+  EndpointSpec endpoint;
+  std::optional<IpAddress> source;  // `source:`: send from this local address
+  // "198.51.100.1:51820" or "198.51.100.1:51820 from 203.0.113.130".
+  std::string to_string() const;
+  friend bool operator==(const EndpointEntry&, const EndpointEntry&) = default;
 };
 
 struct PeerConfig {
@@ -97,9 +123,13 @@ struct PeerConfig {
   handshake::PresharedKey preshared_key;  // all zeros = none, as in WireGuard
   std::string preshared_key_file;         // as written (empty when inline or absent)
   std::optional<EndpointSpec> endpoint;
+  std::vector<EndpointEntry> endpoints;  // `endpoints:` (never together with `endpoint`)
   std::vector<IpPrefix> allowed_ips;             // canonical (host bits cleared)
   std::chrono::seconds persistent_keepalive{0};  // 0 = off
 
+  // The endpoints in order of preference: `endpoints`, or `endpoint` as a
+  // one-entry list, or none.
+  std::vector<EndpointEntry> endpoint_list() const;
   // For logs and status: the name, or the base64 public key.
   std::string label() const { return name.empty() ? public_key.to_base64() : name; }
 };

@@ -18,6 +18,7 @@ std::span<const std::string_view> keys_of(Section s) {
     case Section::kTop: return kTopKeys;
     case Section::kInterface: return kInterfaceKeys;
     case Section::kPeer: return kPeerKeys;
+    case Section::kEndpoint: return kEndpointKeys;
   }
   return {};
 }
@@ -42,6 +43,8 @@ std::optional<std::string> misplaced(std::string_view key, Section section) {
   if (section == Section::kPeer && in_interface) return "'" + k + "' belongs under 'interface:', not in a peer";
   if (section == Section::kInterface && in_peer)
     return "'" + k + "' belongs in an entry of 'peers:', not under 'interface:'";
+  if (section == Section::kEndpoint && in_peer)
+    return "'" + k + "' belongs to the peer, not to an entry of 'endpoints:' (indented too far?)";
   return std::nullopt;
 }
 

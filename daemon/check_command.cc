@@ -7,6 +7,7 @@
 
 #include "config/load.h"
 #include "daemon/exit_codes.h"
+#include "daemon/local_addresses.h"
 
 namespace sitelink::daemon {
 namespace {
@@ -77,15 +78,16 @@ int check_config(const std::string& path, Io& io) {
   for (const auto& [key_path, contents] : files.key_files) key_paths.push_back(key_path);
   files.wipe();
   if (!cfg) return kExitConfig;
+  const char* warn = std::getenv("JOURNAL_STREAM") != nullptr ? "<4>warning: " : "warning: ";
   // The unit reads /etc/sitelink/NAME.yaml: a file that the unit could never
   // read itself (a draft in /tmp) is not meant for it, and its key files
   // need no warning either.
   if (unit_visibility_warnings({path}).empty()) {
-    const bool journal = std::getenv("JOURNAL_STREAM") != nullptr;
-    for (const auto& w : unit_visibility_warnings(key_paths)) {
-      io.err << (journal ? "<4>" : "") << "warning: " << w << '\n';
-    }
+    for (const auto& w : unit_visibility_warnings(key_paths)) io.err << warn << w << '\n';
   }
+  // Checked on this host: a config checked elsewhere before it is copied
+  // here gets these warnings too, which say "(yet)" for that reason.
+  for (const auto& w : nonlocal_sources(*cfg)) io.err << warn << w << '\n';
   io.out << path << ": OK (interface " << cfg->interface.name << ", " << plural(cfg->peers.size(), "peer") << ")\n";
   io.out.flush();
   return kExitOk;

@@ -24,8 +24,9 @@ std::optional<config::Config> load_and_report(const std::string& path, Io& io, c
 std::vector<std::string> unit_visibility_warnings(const std::vector<std::string>& paths);
 
 // load_and_report() and, for a file the unit could read, the
-// unit_visibility_warnings() of its key files, plus a one-line summary on io.out when the file is usable. Returns
-// kExitOk (warnings allowed) or kExitConfig.
+// unit_visibility_warnings() of its key files, then the nonlocal_sources()
+// (local_addresses.h) of its endpoints, plus a one-line summary on io.out
+// when the file is usable. Returns kExitOk (warnings allowed) or kExitConfig.
 int check_config(const std::string& path, Io& io);
 
 }  // namespace sitelink::daemon

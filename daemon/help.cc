@@ -56,6 +56,11 @@ Configuration file (YAML, keys in kebab-case; unknown keys are errors):
                                   segments fit: auto = MTU - 40 (IPv4), MTU - 60
                                   (IPv6); off; or N = the IPv4 MSS, 536..65535
                                   (IPv6: N - 20); default auto, a reload applies it
+    failover-after: 3             seconds 1..60 (default 3): data sent to a peer for
+                                  this long with nothing authenticated back makes
+                                  its endpoint suspect; the next one is tried
+    failback-interval: 20         seconds 5..3600 (default 20): how often a peer not
+                                  on its first endpoint probes the preferred ones
     batch-io: true                many datagrams per system call (default true)
     udp-gso: true                 send trains of datagrams in one call (default true)
     udp-gro: true                 receive trains of datagrams in one call (default true)
@@ -74,6 +79,11 @@ Configuration file (YAML, keys in kebab-case; unknown keys are errors):
       preshared-key: BASE64       ... or the key inline (at most one of the two)
       endpoint: HOST:PORT         optional: IPv4 address or DNS name and port, or
                                   "[IPv6]:PORT" in quotes (YAML reads [ as a list)
+      endpoints:                  ... or 1..16 endpoints tried in order, the first
+                                  preferred (never with endpoint); each HOST:PORT
+        - endpoint: HOST:PORT     or a map of endpoint and, optionally,
+          source: ADDRESS         the local address to send from (an IP address
+                                  of the endpoint's family)
       allowed-ips: [198.18.1.0/24, 2001:db8:b::/48]
                                   addresses routed to and accepted from this peer;
                                   never the same prefix as another peer's; one

@@ -34,11 +34,27 @@ void check_diagnostics(const Diagnostics& ds, std::string_view text) {
   }
 }
 
+// `endpoints:` never beside `endpoint`, 1..16 entries (an empty list is an
+// error, so absent), none twice, a source of an IP endpoint's family.
+void check_endpoints(const PeerConfig& p) {
+  FUZZ_CHECK(!p.endpoint || p.endpoints.empty());
+  FUZZ_CHECK(p.endpoints.size() <= kMaxEndpoints);
+  FUZZ_CHECK(p.endpoint_list().size() == (p.endpoint ? 1 : p.endpoints.size()));
+  for (size_t n = 0; n < p.endpoints.size(); ++n) {
+    const EndpointEntry& e = p.endpoints[n];
+    FUZZ_CHECK(e.endpoint.port >= 1 && e.endpoint.is_dns_name != e.endpoint.address.has_value());
+    if (e.source && e.endpoint.address) FUZZ_CHECK(e.source->family() == e.endpoint.address->family());
+    for (size_t m = 0; m < n; ++m) FUZZ_CHECK(!(p.endpoints[m] == e));
+  }
+}
+
 void check_config(const Config& c) {
   const InterfaceConfig& i = c.interface;
   FUZZ_CHECK(interface_name_problem(i.name).empty());
   FUZZ_CHECK(i.mtu >= kMinMtuIpv4 && i.mtu <= kMaxMtu);
   FUZZ_CHECK(i.rekey_after_time.count() >= 1 && i.rekey_after_time <= kMaxRekeyAfterTime);
+  FUZZ_CHECK(i.failover_after >= kMinFailoverAfter && i.failover_after <= kMaxFailoverAfter);
+  FUZZ_CHECK(i.failback_interval >= kMinFailbackInterval && i.failback_interval <= kMaxFailbackInterval);
   bool v6 = false;
   for (const auto& a : i.addresses) v6 = v6 || !a.address().is_v4();
   for (size_t k = 0; k < c.peers.size(); ++k) {
@@ -46,6 +62,7 @@ void check_config(const Config& c) {
     FUZZ_CHECK(!(p.public_key == i.public_key()) || i.private_key.is_zero());
     FUZZ_CHECK(p.persistent_keepalive.count() >= 0 && p.persistent_keepalive <= kMaxPersistentKeepalive);
     if (p.endpoint) FUZZ_CHECK(p.endpoint->port >= 1 && p.endpoint->is_dns_name != p.endpoint->address.has_value());
+    check_endpoints(p);
     for (const auto& a : p.allowed_ips) {
       FUZZ_CHECK(a.is_canonical());
       v6 = v6 || !a.address().is_v4();
