@@ -252,6 +252,11 @@ std::optional<tunnel::SockAddr> Gateway::resolve(const config::EndpointSpec& e) 
   return resolve_now(e.host, e.port);
 }
 
+std::vector<tunnel::SockAddr> Gateway::resolve_all(const config::EndpointSpec& e) {
+  if (e.address) return {tunnel::SockAddr(*e.address, e.port)};
+  return resolve_all_now(e.host, e.port);
+}
+
 std::optional<bool> Gateway::forwarding(config::Family family) {
   const char* path = family == config::Family::kV4 ? "/proc/sys/net/ipv4/ip_forward"
                                                    : "/proc/sys/net/ipv6/conf/all/forwarding";

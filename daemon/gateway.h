@@ -92,6 +92,7 @@ class Gateway final : public UapiBackend, private GatewayControl {
   std::vector<std::string> sync_addresses(const std::vector<config::IpPrefix>& wanted) override;
   std::vector<std::string> sync_routes(const std::vector<config::IpPrefix>& wanted) override;
   std::optional<tunnel::SockAddr> resolve(const config::EndpointSpec& endpoint) override;
+  std::vector<tunnel::SockAddr> resolve_all(const config::EndpointSpec& endpoint) override;
   size_t set_crypto(const config::DataPathConfig& d) override;
   bool set_log_level(std::optional<config::LogLevel> level) override;
   std::optional<bool> forwarding(config::Family family) override;

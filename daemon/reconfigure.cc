@@ -1,6 +1,8 @@
 // Applying a configuration change to the running gateway (see reconfigure.h).
 #include "daemon/reconfigure.h"
 
+#include "daemon/local_addresses.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <map>
@@ -13,8 +15,12 @@ namespace sitelink::daemon {
 // packets; with forwarding off, the tunnel comes up and the LANs still
 // cannot reach each other. Said at start-up, at every change, and by show.
 tunnel::Device::Settings device_settings(const config::InterfaceConfig& i) {
+  tunnel::EndpointFailover::Settings failover;
+  failover.failover_after = i.failover_after;
+  failover.failback_interval = i.failback_interval;
   return tunnel::Device::Settings{i.mtu, i.rekey_after_time,
-                                  tunnel::MssLimits{i.mss_clamp.ipv4_limit(i.mtu), i.mss_clamp.ipv6_limit(i.mtu)}};
+                                  tunnel::MssLimits{i.mss_clamp.ipv4_limit(i.mtu), i.mss_clamp.ipv6_limit(i.mtu)},
+                                  failover};
 }
 
 std::vector<std::string> forwarding_warnings(const config::Config& cfg, GatewayControl& gw) {
@@ -91,6 +97,13 @@ std::vector<std::string> describe(const config::PeerChange& c) {
     } else if (f == "endpoint") {
       parts.emplace_back("endpoint " + (a.endpoint ? a.endpoint->to_string() : "none") + " -> " +
                          (b.endpoint ? b.endpoint->to_string() : "none"));
+    } else if (f == "endpoints") {
+      const auto entries = [](const config::PeerConfig& p) {
+        std::vector<std::string> s;
+        for (const auto& e : p.endpoint_list()) s.push_back(e.to_string());
+        return s.empty() ? std::string("none") : list(s);
+      };
+      parts.emplace_back("endpoints " + entries(a) + " -> " + entries(b));
     } else if (f == "allowed-ips") {
       const std::set<config::IpPrefix> was(a.allowed_ips.begin(), a.allowed_ips.end());
       const std::set<config::IpPrefix> now(b.allowed_ips.begin(), b.allowed_ips.end());
@@ -192,9 +205,18 @@ class Applier {
     if (changed("mss-clamp")) {
       report_.applied.emplace_back("mss-clamp " + was.mss_clamp.to_string() + " -> " + now.mss_clamp.to_string());
     }
+    for (const char* f : {"failover-after", "failback-interval"}) {
+      if (!changed(f)) continue;
+      const bool after = std::string_view(f) == "failover-after";
+      report_.applied.emplace_back(
+          std::string(f) + " " + std::to_string((after ? was.failover_after : was.failback_interval).count()) +
+          " s -> " + std::to_string((after ? now.failover_after : now.failback_interval).count()) + " s");
+    }
     // The device takes the MTU (its padding limit and, under mss-clamp: auto,
-    // the MSS limits), the rekey interval and mss-clamp together.
-    if (now.mtu != was.mtu || changed("rekey-after-time") || changed("mss-clamp")) {
+    // the MSS limits), the rekey interval, mss-clamp and the failover timing
+    // together.
+    if (now.mtu != was.mtu || changed("rekey-after-time") || changed("mss-clamp") || changed("failover-after") ||
+        changed("failback-interval")) {
       dev_.set_settings(device_settings(now));
     }
   }
@@ -235,8 +257,35 @@ class Applier {
     }
   }
 
+  // `endpoints:` resolved: an IP entry is one choice; a DNS name is one per
+  // address it has (in the resolver's order), each labelled with the name.
+  std::vector<tunnel::EndpointChoice> endpoint_choices(const config::PeerConfig& p) {
+    std::vector<tunnel::EndpointChoice> out;
+    for (const auto& e : p.endpoints) {
+      const tunnel::LocalAddr source{e.source, 0};
+      if (!e.endpoint.is_dns_name) {
+        out.push_back({tunnel::SockAddr(*e.endpoint.address, e.endpoint.port), source, e.to_string()});
+        continue;
+      }
+      const auto addresses = gw_.resolve_all(e.endpoint);
+      if (addresses.empty()) report_.failed.emplace_back("peer " + p.label() + ": cannot resolve " + e.endpoint.host);
+      for (const auto& a : addresses) out.push_back({a, source, e.to_string() + " (" + a.to_string() + ")"});
+    }
+    if (out.size() > tunnel::EndpointFailover::kMaxEntries) out.resize(tunnel::EndpointFailover::kMaxEntries);
+    return out;
+  }
+
   tunnel::PeerSpec spec(const config::PeerConfig& p, bool with_endpoint) {
     tunnel::PeerSpec s{p.public_key, p.preshared_key, std::nullopt, p.allowed_ips, p.persistent_keepalive, p.name};
+    if (!p.endpoints.empty()) {
+      // The list always goes to the device, which keeps the entry in use
+      // and the session when it is unchanged.
+      s.endpoints = endpoint_choices(p);
+      if (s.endpoints.empty()) {
+        report_.failed.emplace_back("peer " + p.label() + ": none of its endpoints resolves; will wait for it");
+      }
+      return s;
+    }
     if (with_endpoint && p.endpoint) {
       s.endpoint = gw_.resolve(*p.endpoint);
       if (!s.endpoint) {
@@ -253,7 +302,8 @@ class Applier {
     }
     for (const auto& c : diff_.changed) {
       // An unchanged endpoint is left alone: the peer may have roamed.
-      const bool endpoint = std::find(c.fields.begin(), c.fields.end(), "endpoint") != c.fields.end();
+      const bool endpoint = std::find(c.fields.begin(), c.fields.end(), "endpoint") != c.fields.end() ||
+                            std::find(c.fields.begin(), c.fields.end(), "endpoints") != c.fields.end();
       dev_.upsert_peer(spec(c.after, endpoint));
       for (auto& part : describe(c)) report_.applied.emplace_back("peer " + c.after.label() + ": " + part);
       // Sessions made with the old preshared key end with a new handshake.
@@ -282,6 +332,9 @@ class Applier {
 
   void check_forwarding() {
     for (auto& w : forwarding_warnings(effect_, gw_)) report_.warnings.push_back(std::move(w));
+    // A `source:` this host does not have (yet): sends go from the kernel's
+    // choice until it appears.
+    for (auto& w : nonlocal_sources(effect_)) report_.warnings.push_back(std::move(w));
   }
 
   // New peers come up at once, as at start-up (peers without an endpoint

@@ -45,6 +45,11 @@ class GatewayControl {
   virtual std::vector<std::string> sync_routes(const std::vector<config::IpPrefix>& wanted) = 0;
   // The endpoint's address now (DNS names are looked up; may be nullopt).
   virtual std::optional<tunnel::SockAddr> resolve(const config::EndpointSpec& endpoint) = 0;
+  // Every address of the endpoint (a DNS name may have several), preferred first.
+  virtual std::vector<tunnel::SockAddr> resolve_all(const config::EndpointSpec& endpoint) {
+    auto a = resolve(endpoint);
+    return a ? std::vector<tunnel::SockAddr>{*a} : std::vector<tunnel::SockAddr>{};
+  }
   // Restarts the crypto threads as `d.crypto_threads` asks; returns how many run.
   virtual size_t set_crypto(const config::DataPathConfig& d) = 0;
   // The file's log-level (absent: info); false when --log-level on the

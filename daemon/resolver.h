@@ -20,6 +20,8 @@ namespace sitelink::daemon {
 // Blocking lookup: the first address of `host` (IPv4 preferred when both
 // exist, as most office links are IPv4), or nullopt.
 std::optional<tunnel::SockAddr> resolve_now(const std::string& host, uint16_t port);
+// Blocking lookup: every address of `host`, IPv4 ones first, each once.
+std::vector<tunnel::SockAddr> resolve_all_now(const std::string& host, uint16_t port);
 
 class Resolver {
  public:
