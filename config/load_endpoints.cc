@@ -135,7 +135,8 @@ std::vector<EndpointEntry> parse_endpoints(const Entry& e, Reporter& r, Draft& d
     d.where[path] = location_of(item.IsNull() ? e.key_node : item);
     if (n == kMaxEndpoints) {
       r.error(location_of(item), path,
-              "a peer has at most 16 endpoints; this list has " + std::to_string(items->size()));
+              "a peer has at most " + std::to_string(kMaxEndpoints) + " endpoints; this list has " +
+                  std::to_string(items->size()));
       break;
     }
     auto entry = list_entry(e, item, path, r, d);
