@@ -43,6 +43,9 @@ std::string syntax_hint(std::string_view source_line) {
   if (source_line.find("endpoint:") != std::string_view::npos && source_line.find('[') != std::string_view::npos) {
     return " (an IPv6 endpoint must be quoted: endpoint: \"[2001:db8::1]:51820\")";
   }
+  if (source_line.find("- [") != std::string_view::npos && source_line.find("]:") != std::string_view::npos) {
+    return " (an IPv6 endpoint must be quoted: - \"[2001:db8::1]:51820\")";  // an entry of endpoints:
+  }
   if (source_line.find('\t') != std::string_view::npos) return " (YAML does not allow tabs for indentation)";
   return {};
 }

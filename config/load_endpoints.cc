@@ -81,8 +81,8 @@ std::optional<EndpointEntry> map_entry(const YAML::Node& item, const std::string
 }
 
 // An entry of `list`, either form.
-std::optional<EndpointEntry> list_entry(const Entry& list, const YAML::Node& item, const std::string& path,
-                                        Reporter& r, Draft& d) {
+std::optional<EndpointEntry> list_entry(const Entry& list, const YAML::Node& item, const std::string& path, Reporter& r,
+                                        Draft& d) {
   if (item.IsMap()) return map_entry(item, path, r, d);
   if (item.IsNull()) {  // a bare '-': its mark points past it, so name the list's line
     r.error(location_of(list.key_node), path, std::string("is empty; expected ") + kItemExpected);
@@ -135,7 +135,8 @@ std::vector<EndpointEntry> parse_endpoints(const Entry& e, Reporter& r, Draft& d
     d.where[path] = location_of(item.IsNull() ? e.key_node : item);
     if (n == kMaxEndpoints) {
       r.error(location_of(item), path,
-              "a peer has at most 16 endpoints; this list has " + std::to_string(items->size()));
+              "a peer has at most " + std::to_string(kMaxEndpoints) + " endpoints; this list has " +
+                  std::to_string(items->size()));
       break;
     }
     auto entry = list_entry(e, item, path, r, d);

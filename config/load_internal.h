@@ -28,13 +28,29 @@ namespace sitelink::config::detail {
 
 inline constexpr std::array<std::string_view, 2> kTopKeys{"interface", "peers"};
 inline constexpr std::array<std::string_view, 19> kInterfaceKeys{
-    "name",           "private-key",    "private-key-file",  "listen-port", "address",     "mtu",
-    "routes",         "fwmark",         "rekey-after-time",  "log-level",   "batch-io",    "udp-gso",
-    "udp-gro",        "tun-offload",    "socket-buffer",     "crypto-threads", "mss-clamp", "failover-after",
-    "failback-interval"};
+    "name",
+    "private-key",
+    "private-key-file",
+    "listen-port",
+    "address",
+    "mtu",
+    "routes",
+    "fwmark",
+    "rekey-after-time",
+    "log-level",
+    "batch-io",
+    "udp-gso",
+    "udp-gro",
+    "tun-offload",
+    "socket-buffer",
+    "crypto-threads",
+    "mss-clamp",
+    "failover-after",
+    "failback-interval",
+};
 inline constexpr std::array<std::string_view, 8> kPeerKeys{
-    "name",      "public-key",  "preshared-key",       "preshared-key-file",
-    "endpoint",  "endpoints",   "allowed-ips",         "persistent-keepalive"};
+    "name",     "public-key", "preshared-key", "preshared-key-file",
+    "endpoint", "endpoints",  "allowed-ips",   "persistent-keepalive"};
 // The keys of an `endpoints:` entry written as a map.
 inline constexpr std::array<std::string_view, 2> kEndpointKeys{"endpoint", "source"};
 

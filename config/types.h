@@ -123,7 +123,7 @@ struct PeerConfig {
   handshake::PresharedKey preshared_key;  // all zeros = none, as in WireGuard
   std::string preshared_key_file;         // as written (empty when inline or absent)
   std::optional<EndpointSpec> endpoint;
-  std::vector<EndpointEntry> endpoints;  // `endpoints:` (never together with `endpoint`)
+  std::vector<EndpointEntry> endpoints;          // `endpoints:` (never together with `endpoint`)
   std::vector<IpPrefix> allowed_ips;             // canonical (host bits cleared)
   std::chrono::seconds persistent_keepalive{0};  // 0 = off
 

@@ -60,6 +60,8 @@ std::vector<std::string> nonlocal_sources(const config::Config& cfg, const std::
   return out;
 }
 
-std::vector<std::string> nonlocal_sources(const config::Config& cfg) { return nonlocal_sources(cfg, local_addresses()); }
+std::vector<std::string> nonlocal_sources(const config::Config& cfg) {
+  return nonlocal_sources(cfg, local_addresses());
+}
 
 }  // namespace sitelink::daemon

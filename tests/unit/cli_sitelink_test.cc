@@ -149,6 +149,24 @@ TEST_F(CliSitelinkCheck, SameOutputAsSitelinkdCheck) {
   }
 }
 
+// A source that is not an address of this host is a warning, not an
+// error (addresses come and go): loopback is local, 198.51.100.77 is not.
+TEST_F(CliSitelinkCheck, SourceThatIsNotLocalIsAWarning) {
+  const std::string yaml = dir_.write(
+      "two-lines.yaml",
+      std::string("interface:\n  private-key-file: a.key\npeers:\n  - name: office-b\n    public-key: ") + kPubB +
+          "\n    allowed-ips: [198.18.1.0/24]\n    endpoints:\n      - endpoint: 127.0.0.1:51820\n"
+          "        source: 127.0.0.1\n      - endpoint: 198.51.100.1:51820\n        source: 198.51.100.77\n",
+      0600);
+  const auto r = run(sitelink({"check", yaml}));
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out, yaml + ": OK (interface sl0, 1 peer)\n");
+  EXPECT_EQ(r.err,
+            "warning: peer office-b: source 198.51.100.77 is not an address of this host (yet): the kernel will "
+            "choose the source until it is\n");
+  EXPECT_EQ(run(sitelinkd({"--check", "--config", yaml})).err, r.err);
+}
+
 TEST_F(CliSitelinkCheck, MissingFileIs78) {
   const auto r = run(sitelink({"check", dir_.file("absent.yaml")}));
   EXPECT_EQ(r.exit_code, 78);

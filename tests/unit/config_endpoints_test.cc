@@ -55,12 +55,12 @@ TEST(ConfigEndpoints, EveryEntryFormIsAccepted) {
   EXPECT_FALSE(p.endpoint.has_value());
   std::vector<std::string> text;
   for (const auto& e : p.endpoints) text.push_back(e.to_string());
-  EXPECT_EQ(text, (std::vector<std::string>{
-                      "198.51.100.1:51820", "[2001:db8::1]:51820", "gw.office-b.example:51820",
-                      "198.51.100.129:51820 from 203.0.113.130", "[2001:db8::2]:443 from 2001:db8:a::130",
-                      "backup.office-b.example:51820 from 203.0.113.131",
-                      // The same endpoint as the first, from another source: another path.
-                      "198.51.100.1:51820 from 203.0.113.130", "198.51.100.9:51820"}));
+  EXPECT_EQ(text, (std::vector<std::string>{"198.51.100.1:51820", "[2001:db8::1]:51820", "gw.office-b.example:51820",
+                                            "198.51.100.129:51820 from 203.0.113.130",
+                                            "[2001:db8::2]:443 from 2001:db8:a::130",
+                                            "backup.office-b.example:51820 from 203.0.113.131",
+                                            // The same endpoint as the first, from another source: another path.
+                                            "198.51.100.1:51820 from 203.0.113.130", "198.51.100.9:51820"}));
   ASSERT_EQ(p.endpoints.size(), 8u);
   EXPECT_EQ(p.endpoints[0].endpoint.address, ip("198.51.100.1"));
   EXPECT_EQ(p.endpoints[0].endpoint.port, 51820);
@@ -168,12 +168,12 @@ const RuleCase kEndpointCases[] = {
      "peers[0].endpoints", kMapNotList.c_str()},
     {"SeventeenEntries", kSeventeen.c_str(), Severity::kError, 23, 9, "peers[0].endpoints[16]",
      "a peer has at most 16 endpoints; this list has 17"},
-    {"SameEntryTwice", PEER("endpoints:\n      - 198.51.100.1:51820\n      - 198.51.100.1:51820"), Severity::kError,
-     8, 9, "peers[0].endpoints[1]",
+    {"SameEntryTwice", PEER("endpoints:\n      - 198.51.100.1:51820\n      - 198.51.100.1:51820"), Severity::kError, 8,
+     9, "peers[0].endpoints[1]",
      "same endpoint as peers[0].endpoints[0] (198.51.100.1:51820); list each endpoint once"},
-    {"SameEntryTwiceAsStringAndMap", PEER("endpoints:\n      - 198.51.100.1:51820\n      - endpoint: 198.51.100.1:51820"),
-     Severity::kError, 8, 9, "peers[0].endpoints[1]",
-     "same endpoint as peers[0].endpoints[0] (198.51.100.1:51820); list each endpoint once"},
+    {"SameEntryTwiceAsStringAndMap",
+     PEER("endpoints:\n      - 198.51.100.1:51820\n      - endpoint: 198.51.100.1:51820"), Severity::kError, 8, 9,
+     "peers[0].endpoints[1]", "same endpoint as peers[0].endpoints[0] (198.51.100.1:51820); list each endpoint once"},
     {"SameEntryTwiceWithSource",
      PEER("endpoints:\n      - endpoint: 198.51.100.1:51820\n        source: 203.0.113.130\n"
           "      - endpoint: 198.51.100.1:51820\n        source: 203.0.113.130"),
@@ -184,46 +184,45 @@ const RuleCase kEndpointCases[] = {
      "same endpoint as peers[0].endpoints[0] ([2001:DB8:0::1]:51820); list each endpoint once"},
     {"SameDnsNameInAnotherCase", PEER("endpoints: [gw.example:51820, GW.Example.:51820]"), Severity::kError, 6, 35,
      "peers[0].endpoints[1]", "same endpoint as peers[0].endpoints[0] (GW.Example.:51820); list each endpoint once"},
-    {"SourceNotAnAddress",
-     PEER("endpoints:\n      - endpoint: 198.51.100.1:51820\n        source: 203.0.113.130/24"), Severity::kError, 8,
-     17, "peers[0].endpoints[0].source", kSourceNotIp.c_str()},
-    {"SourceWithAPort",
-     PEER("endpoints:\n      - endpoint: 198.51.100.1:51820\n        source: 203.0.113.130:51820"), Severity::kError,
-     8, 17, "peers[0].endpoints[0].source", kSourceWithPort.c_str()},
-    {"SourceWithoutValue", PEER("endpoints:\n      - endpoint: 198.51.100.1:51820\n        source:"),
-     Severity::kError, 8, 9, "peers[0].endpoints[0].source", kSourceHasNoValue.c_str()},
+    {"SourceNotAnAddress", PEER("endpoints:\n      - endpoint: 198.51.100.1:51820\n        source: 203.0.113.130/24"),
+     Severity::kError, 8, 17, "peers[0].endpoints[0].source", kSourceNotIp.c_str()},
+    {"SourceWithAPort", PEER("endpoints:\n      - endpoint: 198.51.100.1:51820\n        source: 203.0.113.130:51820"),
+     Severity::kError, 8, 17, "peers[0].endpoints[0].source", kSourceWithPort.c_str()},
+    {"SourceWithoutValue", PEER("endpoints:\n      - endpoint: 198.51.100.1:51820\n        source:"), Severity::kError,
+     8, 9, "peers[0].endpoints[0].source", kSourceHasNoValue.c_str()},
     {"Ipv6SourceForIpv4Endpoint",
-     PEER("endpoints:\n      - 198.51.100.7:51820\n      - endpoint: 198.51.100.1:51820\n        source: 2001:db8::130"),
+     PEER(
+         "endpoints:\n      - 198.51.100.7:51820\n      - endpoint: 198.51.100.1:51820\n        source: 2001:db8::130"),
      Severity::kError, 9, 17, "peers[0].endpoints[1].source",
      "2001:db8::130 is an IPv6 address but the endpoint 198.51.100.1:51820 is IPv4; a source must be of the "
      "endpoint's family"},
     {"Ipv4SourceForIpv6Endpoint",
-     PEER("endpoints:\n      - source: 203.0.113.130\n        endpoint: \"[2001:db8::1]:51820\""), Severity::kError,
-     7, 17, "peers[0].endpoints[0].source",
+     PEER("endpoints:\n      - source: 203.0.113.130\n        endpoint: \"[2001:db8::1]:51820\""), Severity::kError, 7,
+     17, "peers[0].endpoints[0].source",
      "203.0.113.130 is an IPv4 address but the endpoint [2001:db8::1]:51820 is IPv6; a source must be of the "
      "endpoint's family"},
     {"MapWithoutEndpoint", PEER("endpoints:\n      - source: 203.0.113.130"), Severity::kError, 7, 9,
      "peers[0].endpoints[0]", "missing 'endpoint'; expected 'endpoint: HOST:PORT' (and optionally 'source: ADDRESS')"},
-    {"UnknownKeyInAnEntry",
-     PEER("endpoints:\n      - endpoint: 198.51.100.1:51820\n        sorce: 203.0.113.130"), Severity::kError, 8, 9,
-     "peers[0].endpoints[0].sorce", "unknown key 'sorce'; did you mean 'source'?"},
+    {"UnknownKeyInAnEntry", PEER("endpoints:\n      - endpoint: 198.51.100.1:51820\n        sorce: 203.0.113.130"),
+     Severity::kError, 8, 9, "peers[0].endpoints[0].sorce", "unknown key 'sorce'; did you mean 'source'?"},
     {"UnknownKeyInAnEntryWithoutSuggestion",
      PEER("endpoints:\n      - endpoint: 198.51.100.1:51820\n        weight: 2"), Severity::kError, 8, 9,
      "peers[0].endpoints[0].weight", "unknown key 'weight'; expected one of: endpoint, source"},
     {"PeerKeyIndentedIntoAnEntry",
-     PEER("endpoints:\n      - endpoint: 198.51.100.1:51820\n        persistent-keepalive: 25"), Severity::kError,
-     8, 9, "peers[0].endpoints[0].persistent-keepalive",
+     PEER("endpoints:\n      - endpoint: 198.51.100.1:51820\n        persistent-keepalive: 25"), Severity::kError, 8, 9,
+     "peers[0].endpoints[0].persistent-keepalive",
      "'persistent-keepalive' belongs to the peer, not to an entry of 'endpoints:' (indented too far?)"},
-    {"BadEndpointInTheList", PEER("endpoints:\n      - 198.51.100.1:51820\n      - gw.example"), Severity::kError, 8,
-     9, "peers[0].endpoints[1]",
+    {"BadEndpointInTheList", PEER("endpoints:\n      - 198.51.100.1:51820\n      - gw.example"), Severity::kError, 8, 9,
+     "peers[0].endpoints[1]",
      "'gw.example' is not an endpoint: the port is missing; expected HOST:PORT, e.g. 198.51.100.7:51820, "
      "\"[2001:db8::1]:51820\" or gw.example.net:51820"},
     {"BadEndpointInAMap", PEER("endpoints:\n      - endpoint: 198.51.100.1:0"), Severity::kError, 7, 19,
-     "peers[0].endpoints[0].endpoint",
-     "'0' is not a port in '198.51.100.1:0'; expected a port number 1..65535"},
+     "peers[0].endpoints[0].endpoint", "'0' is not a port in '198.51.100.1:0'; expected a port number 1..65535"},
     {"EmptyEntry", PEER("endpoints:\n      - 198.51.100.1:51820\n      -"), Severity::kError, 6, 5,
      "peers[0].endpoints[1]",
      "is empty; expected HOST:PORT or a map with 'endpoint: HOST:PORT' and an optional 'source: ADDRESS'"},
+    {"UnquotedIpv6WithPortIsASyntaxError", PEER("endpoints:\n      - [2001:db8::1]:51820"), Severity::kError, 7, 22, "",
+     "YAML syntax error: end of sequence not found (an IPv6 endpoint must be quoted: - \"[2001:db8::1]:51820\")"},
     {"UnquotedIpv6IsAList", PEER("endpoints:\n      - [2001:db8::1]"), Severity::kError, 7, 9, "peers[0].endpoints[0]",
      "is a list; an IPv6 endpoint must be quoted, since YAML reads '[' as a list: \"[2001:db8::1]:51820\""},
 };
@@ -236,12 +235,12 @@ const RuleCase kTimingCases[] = {
      "61 is out of range; expected seconds, 1..60 (default 3)"},
     {"FailoverAfterWithUnit", IFACE("failover-after: 3s"), Severity::kError, 3, 19, "interface.failover-after",
      "'3s' is not a number; expected seconds, 1..60 (default 3)"},
-    {"FailbackIntervalTooShort", IFACE("failback-interval: 4"), Severity::kError, 3, 22,
-     "interface.failback-interval", "4 is out of range; expected seconds, 5..3600 (default 20)"},
+    {"FailbackIntervalTooShort", IFACE("failback-interval: 4"), Severity::kError, 3, 22, "interface.failback-interval",
+     "4 is out of range; expected seconds, 5..3600 (default 20)"},
     {"FailbackIntervalTooLong", IFACE("failback-interval: 3601"), Severity::kError, 3, 22,
      "interface.failback-interval", "3601 is out of range; expected seconds, 5..3600 (default 20)"},
-    {"FailbackIntervalAList", IFACE("failback-interval: [20]"), Severity::kError, 3, 22,
-     "interface.failback-interval", "expected seconds, 5..3600 (default 20), not a list"},
+    {"FailbackIntervalAList", IFACE("failback-interval: [20]"), Severity::kError, 3, 22, "interface.failback-interval",
+     "expected seconds, 5..3600 (default 20), not a list"},
     {"TimingKeyInAPeer", PEER("failover-after: 3"), Severity::kError, 6, 5, "peers[0].failover-after",
      "'failover-after' belongs under 'interface:', not in a peer"},
 };
@@ -300,11 +299,12 @@ TEST(ConfigEndpointsDiff, AChangeOfTheListIsTheFieldEndpoints) {
   EXPECT_EQ(changed_fields(kTwoLines, replaced(kTwoLines, "198.51.100.1:", "198.51.100.2:")), endpoints);
   EXPECT_EQ(changed_fields(kTwoLines, replaced(kTwoLines, "203.0.113.130", "203.0.113.131")), endpoints);
   EXPECT_EQ(changed_fields(kTwoLines, replaced(kTwoLines, "        source: 203.0.113.130\n", "")), endpoints);
-  const std::string swapped = replaced(replaced(kTwoLines, "      - 198.51.100.1:51820\n", ""),
-                                       "    allowed-ips", "      - 198.51.100.1:51820\n    allowed-ips");
+  const std::string swapped = replaced(replaced(kTwoLines, "      - 198.51.100.1:51820\n", ""), "    allowed-ips",
+                                       "      - 198.51.100.1:51820\n    allowed-ips");
   EXPECT_EQ(changed_fields(kTwoLines, swapped), endpoints);
-  EXPECT_EQ(changed_fields(kTwoLines, replaced(kTwoLines, "    allowed-ips", "      - 198.51.100.9:51820\n    allowed-ips")),
-            endpoints);
+  EXPECT_EQ(
+      changed_fields(kTwoLines, replaced(kTwoLines, "    allowed-ips", "      - 198.51.100.9:51820\n    allowed-ips")),
+      endpoints);
   const ConfigDiff d = diff(load_ok(kTwoLines), load_ok(replaced(kTwoLines, "203.0.113.130", "203.0.113.131")));
   ASSERT_EQ(d.changed.size(), 1u);
   EXPECT_FALSE(d.changed[0].needs_new_handshake());
