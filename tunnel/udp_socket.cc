@@ -59,18 +59,24 @@ void grow_buffers(int fd, int bytes) {
   }
 }
 
-// Every datagram received says which local address it came to: IP_PKTINFO
-// for IPv4 (also for v4-mapped peers of a dual-stack socket), and
-// IPV6_RECVPKTINFO. Without them (an old kernel) replies leave from the
-// kernel's choice, as before.
+// Every datagram received says which local address it came to: on a
+// dual-stack socket IPV6_RECVPKTINFO (IPv4 datagrams come as ::ffff:a.b.c.d),
+// on an IPv4 one IP_PKTINFO. Without them (an old kernel) replies leave from
+// the kernel's choice, as before.
 void enable_pktinfo(int fd, int family) {
   const int on = 1;
-  (void)::setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof on);
-  if (family == AF_INET6) (void)::setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof on);
+  if (family == AF_INET6) {
+    (void)::setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof on);
+  } else {
+    (void)::setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof on);
+  }
 }
 
-// Control-message room: UDP_GRO/UDP_SEGMENT and one packet-info message.
-constexpr size_t kControlBytes = CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(in6_pktinfo));
+// Control-message room for a received datagram (UDP_GRO and a packet-info
+// message of either family, with room to spare) and a sent one (UDP_SEGMENT
+// and one packet-info message).
+constexpr size_t kControlBytes =
+    CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(in_pktinfo)) + CMSG_SPACE(sizeof(in6_pktinfo));
 
 // The local address and interface from a received message's control data.
 // UDP_GRO's segment size is returned in `train` (0 if absent).
@@ -78,22 +84,28 @@ LocalAddr parse_control(const msghdr& h, size_t& train) {
   LocalAddr local;
   train = 0;
   for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(const_cast<msghdr*>(&h), c)) {
-    if (c->cmsg_level == IPPROTO_UDP && c->cmsg_type == UDP_GRO) {
+    // A message the kernel had to cut short (no room) says nothing.
+    const auto fits = [c](size_t n) { return c->cmsg_len >= CMSG_LEN(n); };
+    if (c->cmsg_level == IPPROTO_UDP && c->cmsg_type == UDP_GRO && fits(sizeof(int))) {
       int size = 0;
       std::memcpy(&size, CMSG_DATA(c), sizeof size);
       train = size > 0 ? static_cast<size_t>(size) : 0;
-    } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+    } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO && fits(sizeof(in_pktinfo))) {
       in_pktinfo info;
       std::memcpy(&info, CMSG_DATA(c), sizeof info);
       std::array<uint8_t, 4> b;
       std::memcpy(b.data(), &info.ipi_addr, 4);
       local = {config::IpAddress::v4(b), info.ipi_ifindex};
-    } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+    } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO && fits(sizeof(in6_pktinfo))) {
+      // A dual-stack socket reports IPv4 datagrams here too, as
+      // ::ffff:a.b.c.d: kept as the IPv4 address it is.
       in6_pktinfo info;
       std::memcpy(&info, CMSG_DATA(c), sizeof info);
-      std::array<uint8_t, 16> b;
-      std::memcpy(b.data(), &info.ipi6_addr, 16);
-      local = {config::IpAddress::v6(b), static_cast<int>(info.ipi6_ifindex)};
+      sockaddr_in6 as_name{};
+      as_name.sin6_family = AF_INET6;
+      as_name.sin6_addr = info.ipi6_addr;
+      const auto a = SockAddr::from_raw(reinterpret_cast<const sockaddr*>(&as_name), sizeof as_name);
+      if (a) local = {a->ip(), static_cast<int>(info.ipi6_ifindex)};
     }
   }
   return local;
