@@ -75,8 +75,8 @@ void enable_pktinfo(int fd, int family) {
 // Control-message room for a received datagram (UDP_GRO and a packet-info
 // message of either family, with room to spare) and a sent one (UDP_SEGMENT
 // and one packet-info message).
-constexpr size_t kControlBytes =
-    CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(in_pktinfo)) + CMSG_SPACE(sizeof(in6_pktinfo));
+constexpr size_t kControlBytes = CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(in_pktinfo)) +
+                                 CMSG_SPACE(sizeof(in6_pktinfo));
 
 // The local address and interface from a received message's control data.
 // UDP_GRO's segment size is returned in `train` (0 if absent).
@@ -269,9 +269,13 @@ size_t UdpSocket::recv_batch(std::span<const MutableBytes> buffers, std::vector<
   return filled;
 }
 
-// EINVAL from the route lookup for a source the host does not have, or
-// EADDRNOTAVAIL: the address was removed (or is not yet usable).
-bool UdpSocket::source_gone(int error) { return error == EINVAL || error == EADDRNOTAVAIL; }
+// What the route lookup says for a source the host does not have (IPv4:
+// ENETUNREACH on current kernels, EINVAL on older ones; IPv6: EINVAL), or
+// EADDRNOTAVAIL: the address was removed (or is not yet usable). Where the
+// destination is what has no route, the retry without the source fails
+// too and is reported as such; the peer's source is then learnt again from
+// its next packet.
+bool UdpSocket::source_gone(int error) { return error == EINVAL || error == EADDRNOTAVAIL || error == ENETUNREACH; }
 
 void UdpSocket::note_lost_source(const LocalAddr& from) {
   if (std::find(lost_sources_.begin(), lost_sources_.end(), from) == lost_sources_.end()) {
