@@ -254,7 +254,9 @@ std::optional<tunnel::SockAddr> Gateway::resolve(const config::EndpointSpec& e) 
 
 std::vector<tunnel::SockAddr> Gateway::resolve_all(const config::EndpointSpec& e) {
   if (e.address) return {tunnel::SockAddr(*e.address, e.port)};
-  return resolve_all_now(e.host, e.port);
+  auto all = resolve_all_now(e.host, e.port);
+  list_names_[e.to_string()] = all;
+  return all;
 }
 
 std::optional<bool> Gateway::forwarding(config::Family family) {
@@ -340,10 +342,19 @@ void Gateway::after_events() {
 void Gateway::re_resolve() {
   bool no_worker = false;
   for (const auto& p : cfg_.peers) {
-    if (!p.endpoint || !p.endpoint->is_dns_name) continue;
+    const bool names = std::any_of(p.endpoints.begin(), p.endpoints.end(),
+                                   [](const config::EndpointEntry& e) { return e.endpoint.is_dns_name; });
+    if ((!p.endpoint || !p.endpoint->is_dns_name) && !names) continue;
     auto st = dev_->peer(p.public_key);
     if (st && st->has_session && st->handshake_attempts < kFailedAttemptsBeforeReResolve) continue;
-    if (!resolver_.request(p.public_key, p.endpoint->host, p.endpoint->port)) no_worker = true;
+    if (p.endpoint && p.endpoint->is_dns_name) {
+      if (!resolver_.request(p.public_key, p.endpoint->host, p.endpoint->port)) no_worker = true;
+    }
+    for (const auto& e : p.endpoints) {
+      if (e.endpoint.is_dns_name && !resolver_.request(p.public_key, e.endpoint.host, e.endpoint.port)) {
+        no_worker = true;
+      }
+    }
   }
   if (no_worker) {
     LogLine(log_, LogLevel::kWarn) << "cannot start the DNS lookup thread; trying again in "
@@ -354,6 +365,12 @@ void Gateway::re_resolve() {
 
 void Gateway::take_resolved() {
   for (auto& r : resolver_.take()) {
+    const auto cfg = std::find_if(cfg_.peers.begin(), cfg_.peers.end(),
+                                  [&](const config::PeerConfig& p) { return p.public_key == r.peer; });
+    if (cfg != cfg_.peers.end() && !cfg->endpoints.empty()) {
+      take_resolved_list(*cfg, r);
+      continue;
+    }
     auto st = dev_->peer(r.peer);
     if (!st || !r.address || st->endpoint == r.address) continue;
     LogLine(log_, LogLevel::kInfo) << "peer " << st->label << ": " << r.host << " now resolves to "
@@ -361,6 +378,26 @@ void Gateway::take_resolved() {
     dev_->set_endpoint(r.peer, *r.address);
     dev_->initiate(r.peer);
   }
+}
+
+// A name of an `endpoints:` entry answered: when its addresses changed the
+// list is rebuilt (from what every name answered last) and starts again
+// from its first entry.
+void Gateway::take_resolved_list(const config::PeerConfig& p, const Resolver::Result& r) {
+  std::string name;
+  for (const auto& e : p.endpoints) {
+    if (e.endpoint.is_dns_name && e.endpoint.host == r.host) name = e.endpoint.to_string();
+  }
+  if (name.empty() || r.addresses.empty() || list_names_[name] == r.addresses) return;
+  list_names_[name] = r.addresses;
+  std::string text;
+  for (const auto& a : r.addresses) text += (text.empty() ? "" : ", ") + a.to_string();
+  LogLine(log_, LogLevel::kInfo) << "peer " << p.label() << ": " << r.host << " now resolves to " << text;
+  std::vector<std::string> unresolved;
+  const auto choices = endpoint_choices(
+      p, [this](const config::EndpointSpec& e) { return list_names_[e.to_string()]; }, unresolved);
+  dev_->set_endpoint_list(p.public_key, choices);
+  dev_->initiate(p.public_key);
 }
 
 void Gateway::on_tun_readable() {

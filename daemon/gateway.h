@@ -5,6 +5,7 @@
 // what it set up when it stops.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -82,6 +83,7 @@ class Gateway final : public UapiBackend, private GatewayControl {
   void apply_files(const config::FileSet& files);
   void re_resolve();
   void take_resolved();
+  void take_resolved_list(const config::PeerConfig& p, const Resolver::Result& r);
   void after_events();
   std::string status_line() const;
 
@@ -109,6 +111,9 @@ class Gateway final : public UapiBackend, private GatewayControl {
   std::unique_ptr<tunnel::EventLoop> loop_;
   tunnel::UniqueFd signals_;
   Resolver resolver_;
+  // What each DNS name of an `endpoints:` entry resolved to last ("host:port"),
+  // so that a list is rebuilt from a new answer without a blocking lookup.
+  std::map<std::string, std::vector<tunnel::SockAddr>> list_names_;
   std::unique_ptr<ControlSocket> control_;
   std::unique_ptr<MonitorLink> monitor_;
   Notifier notifier_;

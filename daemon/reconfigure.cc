@@ -10,6 +10,25 @@
 
 namespace sitelink::daemon {
 
+std::vector<tunnel::EndpointChoice> endpoint_choices(
+    const config::PeerConfig& p,
+    const std::function<std::vector<tunnel::SockAddr>(const config::EndpointSpec&)>& addresses_of,
+    std::vector<std::string>& unresolved) {
+  std::vector<tunnel::EndpointChoice> out;
+  for (const auto& e : p.endpoints) {
+    const tunnel::LocalAddr source{e.source, 0};
+    if (!e.endpoint.is_dns_name) {
+      out.push_back({tunnel::SockAddr(*e.endpoint.address, e.endpoint.port), source, e.to_string()});
+      continue;
+    }
+    const auto addresses = addresses_of(e.endpoint);
+    if (addresses.empty()) unresolved.push_back(e.endpoint.host);
+    for (const auto& a : addresses) out.push_back({a, source, e.to_string() + " (" + a.to_string() + ")"});
+  }
+  if (out.size() > tunnel::EndpointFailover::kMaxEntries) out.resize(tunnel::EndpointFailover::kMaxEntries);
+  return out;
+}
+
 // Routing an office's LAN (a prefix wider than one address that is not our
 // own interface's subnet) through the tunnel needs this host to forward
 // packets; with forwarding off, the tunnel comes up and the LANs still
@@ -257,21 +276,11 @@ class Applier {
     }
   }
 
-  // `endpoints:` resolved: an IP entry is one choice; a DNS name is one per
-  // address it has (in the resolver's order), each labelled with the name.
   std::vector<tunnel::EndpointChoice> endpoint_choices(const config::PeerConfig& p) {
-    std::vector<tunnel::EndpointChoice> out;
-    for (const auto& e : p.endpoints) {
-      const tunnel::LocalAddr source{e.source, 0};
-      if (!e.endpoint.is_dns_name) {
-        out.push_back({tunnel::SockAddr(*e.endpoint.address, e.endpoint.port), source, e.to_string()});
-        continue;
-      }
-      const auto addresses = gw_.resolve_all(e.endpoint);
-      if (addresses.empty()) report_.failed.emplace_back("peer " + p.label() + ": cannot resolve " + e.endpoint.host);
-      for (const auto& a : addresses) out.push_back({a, source, e.to_string() + " (" + a.to_string() + ")"});
-    }
-    if (out.size() > tunnel::EndpointFailover::kMaxEntries) out.resize(tunnel::EndpointFailover::kMaxEntries);
+    std::vector<std::string> unresolved;
+    auto out = daemon::endpoint_choices(
+        p, [this](const config::EndpointSpec& e) { return gw_.resolve_all(e); }, unresolved);
+    for (const auto& host : unresolved) report_.failed.emplace_back("peer " + p.label() + ": cannot resolve " + host);
     return out;
   }
 

@@ -14,6 +14,7 @@
 // are not touched: their sessions, roamed endpoints and counters stay.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -59,6 +60,15 @@ class GatewayControl {
   // (net.ipv4.ip_forward, net.ipv6.conf.all.forwarding); nullopt if unknown.
   virtual std::optional<bool> forwarding(config::Family family) = 0;
 };
+
+// A peer's `endpoints:` as the device takes them: an IP entry is one
+// choice; a DNS name one per address `addresses_of` gives for it (in its
+// order), each labelled with the name. Names without an address are added
+// to `unresolved`. At most EndpointFailover::kMaxEntries.
+std::vector<tunnel::EndpointChoice> endpoint_choices(
+    const config::PeerConfig& p,
+    const std::function<std::vector<tunnel::SockAddr>(const config::EndpointSpec&)>& addresses_of,
+    std::vector<std::string>& unresolved);
 
 struct ChangeReport {
   std::vector<std::string> applied;          // "mtu 1420 -> 1380", "peer office-c added"

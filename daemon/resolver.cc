@@ -69,7 +69,8 @@ Resolver::~Resolver() {
 bool Resolver::request(const handshake::PublicKey& peer, const std::string& host, uint16_t port) {
   {
     std::lock_guard lock(mu_);
-    const bool queued = std::any_of(jobs_.begin(), jobs_.end(), [&](const Job& j) { return j.peer == peer; });
+    const bool queued = std::any_of(jobs_.begin(), jobs_.end(),
+                                    [&](const Job& j) { return j.peer == peer && j.host == host; });
     if (!queued) jobs_.push_back(Job{peer, host, port});
   }
   cv_.notify_one();
@@ -93,7 +94,8 @@ void Resolver::work() {
       job = jobs_.front();
       jobs_.pop_front();
     }
-    Result r{job.peer, job.host, resolve_now(job.host, job.port)};
+    Result r{job.peer, job.host, std::nullopt, resolve_all_now(job.host, job.port)};
+    if (!r.addresses.empty()) r.address = r.addresses.front();
     {
       std::lock_guard lock(mu_);
       done_.push_back(std::move(r));

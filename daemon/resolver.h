@@ -28,7 +28,8 @@ class Resolver {
   struct Result {
     handshake::PublicKey peer;
     std::string host;
-    std::optional<tunnel::SockAddr> address;
+    std::optional<tunnel::SockAddr> address;  // the preferred one
+    std::vector<tunnel::SockAddr> addresses;  // all of them (an `endpoints:` entry uses every one)
   };
 
   Resolver();
@@ -42,7 +43,7 @@ class Resolver {
   // would keep them all.
   void start();
   int fd() const { return event_.get(); }
-  // Queues a lookup. False if the worker thread could not be started; the
+  // Queues a lookup (one per peer and name at a time). False if the worker thread could not be started; the
   // job stays queued and the next request (or start) tries again.
   bool request(const handshake::PublicKey& peer, const std::string& host, uint16_t port);
   // Results that arrived since the last call (drains the eventfd).

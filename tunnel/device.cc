@@ -263,6 +263,14 @@ void Device::set_endpoint(const hs::PublicKey& key, const SockAddr& endpoint) {
   set_peer_endpoint(*p, endpoint);
 }
 
+void Device::set_endpoint_list(const hs::PublicKey& key, const std::vector<EndpointChoice>& list) {
+  Peer* p = find(key);
+  if (p == nullptr || list.empty() || (p->failover && p->failover->same_list(list))) return;
+  p->failover = std::make_unique<EndpointFailover>(list, settings_.failover);
+  p->spec.endpoints = list;
+  use_first_endpoint(*p);
+}
+
 void Device::use_first_endpoint(Peer& p) {
   const EndpointChoice& first = p.failover->initial();
   set_peer_endpoint(p, first.address);

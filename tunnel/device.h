@@ -138,6 +138,9 @@ class Device {
   void upsert_peer(const PeerSpec& spec);
   bool remove_peer(const handshake::PublicKey& key);
   void set_endpoint(const handshake::PublicKey& key, const SockAddr& endpoint);
+  // A peer's endpoint list anew (a DNS name in it resolves differently):
+  // unchanged, nothing happens; else it starts again from the first entry.
+  void set_endpoint_list(const handshake::PublicKey& key, const std::vector<EndpointChoice>& list);
   // A handshake now with every peer that has an endpoint (start-up).
   void initiate_all();
   void initiate(const handshake::PublicKey& key);
