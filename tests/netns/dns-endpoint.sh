@@ -8,7 +8,12 @@
 # Name resolution inside A comes from /etc/netns/<A>/hosts, which
 # `ip netns exec` mounts over /etc/hosts for A only.
 #
-# Usage: dns-endpoint.sh SITELINKD SITELINK      (as root)
+# With `list`, A has `endpoints: [gw-b.sitelink.test:PORT]` instead, and the
+# name has two addresses, the first of which nobody answers: the entry
+# stands for both, A moves on to the one that answers, and the same move of
+# B to a new address is found again.
+#
+# Usage: dns-endpoint.sh SITELINKD SITELINK [list]      (as root)
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -21,7 +26,8 @@ source "$SCRIPT_DIR/topology.sh"
 require_root
 require_tools ip ping timeout
 require_tun
-sitelink_binaries "${1:?usage: $0 SITELINKD SITELINK}" "${2:?usage: $0 SITELINKD SITELINK}"
+sitelink_binaries "${1:?usage: $0 SITELINKD SITELINK [list]}" "${2:?usage: $0 SITELINKD SITELINK [list]}"
+MODE=${3:-single}
 
 P=$PREFIX
 NS_A="${P}a" NS_B="${P}b"
@@ -31,13 +37,25 @@ underlay_pair "$NS_A" "${P}va" "$NS_B" "${P}vb"
 
 on_cleanup rm -rf "/etc/netns/$NS_A"
 mkdir -p "/etc/netns/$NS_A"
-echo "203.0.113.2 gw-b.sitelink.test" >"/etc/netns/$NS_A/hosts"
+names() {  # the hosts file: in list mode a dead address first
+  if [[ $MODE == list ]]; then
+    printf '203.0.113.9 gw-b.sitelink.test\n%s gw-b.sitelink.test\n' "$1"
+  else
+    printf '%s gw-b.sitelink.test\n' "$1"
+  fi
+}
+names 203.0.113.2 >"/etc/netns/$NS_A/hosts"
+if [[ $MODE == list ]]; then
+  PEER_ENDPOINT="endpoints: [\"gw-b.sitelink.test:$PORT\"]"
+else
+  PEER_ENDPOINT="endpoint: gw-b.sitelink.test:$PORT"
+fi
 
 gw_keys a b
 {
   yaml_interface "${P}a0" "$WORK_DIR/gw-a.key" "address: [198.18.0.1/24]"
   echo "peers:"
-  yaml_peer office-b "$WORK_DIR/gw-b.pub" "endpoint: gw-b.sitelink.test:$PORT" "allowed-ips: [198.18.2.0/24]"
+  yaml_peer office-b "$WORK_DIR/gw-b.pub" "$PEER_ENDPOINT" "allowed-ips: [198.18.2.0/24]"
 } >"$WORK_DIR/gw-a.yaml"
 {
   yaml_interface "${P}b0" "$WORK_DIR/gw-b.key" "address: [198.18.2.1/24]"
@@ -50,6 +68,16 @@ launch_gw b debug
 
 if wait_until "A to reach B" 10 ping_once "$NS_A" 198.18.2.1; then
   pass "the name resolved at start-up: A reaches B"
+  if [[ $MODE == list ]]; then
+    json=$(ip netns exec "$NS_A" "$SITELINK" show --json "${P}a0")
+    # (The resolver orders the two addresses as RFC 6724 says.)
+    entries=$(python3 -c 'import json,sys; p=json.load(sys.stdin)["interfaces"][0]["peers"][0]; e=p["endpoints"]; print(len(e), " ".join(x["endpoint"] for x in e), "| in use:", e[p["active_endpoint"]]["endpoint"] if p["active_endpoint"] is not None else None)' <<<"$json")
+    if [[ $entries == "2 "*"(203.0.113.9:$PORT)"* && $entries == *"(203.0.113.2:$PORT)"* && $entries == *"in use: "*"(203.0.113.2:$PORT)" ]]; then
+      pass "the one entry stands for both addresses of the name, and the one that answers is in use: $entries"
+    else
+      fail "endpoint entries after start-up: $entries"
+    fi
+  fi
 else
   fail "A does not reach B through gw-b.sitelink.test"
 fi
@@ -63,12 +91,12 @@ stop_gw b
 ip -n "$NS_B" addr del 203.0.113.2/24 dev "${P}vb"
 ip -n "$NS_B" addr add 203.0.113.3/24 dev "${P}vb"
 launch_gw b debug
-echo "203.0.113.3 gw-b.sitelink.test" >"/etc/netns/$NS_A/hosts"
+names 203.0.113.3 >"/etc/netns/$NS_A/hosts"
 start=$SECONDS
 # Traffic keeps flowing from A, so A notices that nothing comes back.
 if wait_until "A to reach B at its new address" 90 ping_once "$NS_A" 198.18.2.1; then
   pass "after the move A reaches B again ($((SECONDS - start)) s)"
-  if grep -q "now resolves to 203.0.113.3:51820" "${GW_LOG[a]}"; then
+  if grep -q "now resolves to .*203.0.113.3:$PORT" "${GW_LOG[a]}"; then
     pass "A logged the new address"
   else
     fail "A did not log the new address"
