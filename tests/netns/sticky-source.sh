@@ -29,8 +29,11 @@
 #      of that family (W learned it by roaming). The longest gap is a figure
 #      (FIGURE: sticky.MODE.FAMILY.remove_gap_ms=N ms).
 #
-# Needs root, ip, ping, wg, wireguard-go, python3, timeout. Logs are printed
-# on failure, or always with NETNS_VERBOSE=1.
+# Takes about 50 s (the wg-go reference needs about 15 s to recover from the
+# IPv4 removal; sitelinkd about 0.1 s).
+#
+# Needs root, ip, ping, stdbuf, wg, wireguard-go, python3, timeout. Logs are
+# printed on failure, or always with NETNS_VERBOSE=1.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -51,7 +54,7 @@ PING_DEADLINE=60 # s: ping's own -w bound
 GAPS="$SCRIPT_DIR/../support/ping_gaps.py"
 
 require_root
-require_tools ip ping timeout python3 wg wireguard-go
+require_tools ip ping stdbuf timeout python3 wg wireguard-go
 require_tun
 sitelink_binaries "$@"
 
