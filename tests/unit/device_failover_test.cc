@@ -164,6 +164,25 @@ TEST_F(DeviceFailover, StartsOnTheFirstEntry) {
   EXPECT_EQ(b_status().source.ip, kB1.ip());
 }
 
+TEST_F(DeviceFailover, StartUpWithTheFirstEntryDeadComesUpOnTheSecond) {
+  dead = kB1;
+  a->dev->initiate_all();
+  pump();
+  const auto took = tick_until(5s, [&] { return a_status().has_session; });
+  ASSERT_TRUE(took.has_value());
+  EXPECT_LE(*took, 1s + 100ms);  // one probe_timeout
+  const PeerStatus s = a_status();
+  EXPECT_EQ(s.active_endpoint, 1u);
+  EXPECT_EQ(s.endpoint, kB2);
+  EXPECT_EQ(s.endpoints[0].state, EndpointFailover::State::kNotAnswering);
+  EXPECT_EQ(s.endpoints[1].state, EndpointFailover::State::kAnswering);
+  EXPECT_EQ(a->lines_with("not answering, trying 198.51.100.3:51820"), 1u);
+  const size_t at_b = b->tun.outbound.size();
+  for (int i = 0; i < 10; ++i) tick();
+  EXPECT_EQ(b->tun.outbound.size(), at_b + 10);
+  EXPECT_EQ(last_data_from_a()->to, kB2);
+}
+
 TEST_F(DeviceFailover, BlackholedLineFailsOverAndFailsBackWithoutLoss) {
   // Past REKEY_TIMEOUT (and its jitter) since the start-up handshake, so
   // that the handshake failover asks for may go at once.
@@ -268,6 +287,79 @@ TEST_F(DeviceFailover, BothLinesDeadForTenMinutesStayBounded) {
   EXPECT_LE(*took, 2 * (5s + 333ms) + 500ms);
   EXPECT_EQ(a_status().active_endpoint, 1u);
   EXPECT_EQ(a_status().endpoint, kB2);
+}
+
+// Entries with one address and two sources (our two lines to one far
+// address): the second entry's packets leave from our second address, and
+// the far end follows by roaming.
+TEST_F(DeviceFailover, EntriesWithASourceSendFromItAndAreToldApartByIt) {
+  const SockAddr a2 = addr("203.0.113.2:51820");
+  a->udp.add_address(a2.ip());
+  a_spec.endpoints = {{kB1, LocalAddr{kA.ip(), 0}, "198.51.100.2:51820 from 203.0.113.1"},
+                      {kB1, LocalAddr{a2.ip(), 0}, "198.51.100.2:51820 from 203.0.113.2"}};
+  a->dev->upsert_peer(a_spec);
+  for (int i = 0; i < 60; ++i) tick();
+  ASSERT_EQ(b->tun.outbound.size(), 60u);
+  for (const auto& d : wire) {
+    if (d.to == kB1) {
+      EXPECT_EQ(d.from, kA);
+    }
+  }
+  // Our first line dies.
+  dead = kA;
+  const size_t delivered = b->tun.outbound.size();
+  const auto took = tick_until(10s, [&] { return b->tun.outbound.size() > delivered; });
+  ASSERT_TRUE(took.has_value());
+  EXPECT_LE(*took, 3s + 1s + 500ms);
+  PeerStatus s = a_status();
+  EXPECT_EQ(s.active_endpoint, 1u);
+  EXPECT_EQ(s.source.ip, a2.ip());
+  EXPECT_EQ(b_status().endpoint, a2) << "B did not follow A to its second address";
+  wire.clear();
+  for (int i = 0; i < 10; ++i) tick();
+  size_t data = 0;
+  for (const auto& d : wire) {
+    if (is_data(d) && d.to == kB1) {
+      EXPECT_EQ(d.from, a2);
+      ++data;
+    }
+  }
+  EXPECT_EQ(data, 10u);
+  EXPECT_EQ(a->lines_with("not answering, trying 198.51.100.2:51820 from 203.0.113.2"), 1u);
+  // The first line returns: back on it.
+  dead.reset();
+  const size_t b_mark = b->tun.outbound.size();
+  const int p_mark = pings;
+  ASSERT_TRUE(tick_until(25s, [&] { return a_status().active_endpoint == 0u; }).has_value());
+  for (int i = 0; i < 10; ++i) tick();
+  EXPECT_EQ(b->tun.outbound.size() - b_mark, static_cast<size_t>(pings - p_mark));
+  EXPECT_EQ(a_status().source.ip, kA.ip());
+  EXPECT_EQ(b_status().endpoint, kA);
+  EXPECT_EQ(a->lines_with("back on preferred endpoint 198.51.100.2:51820 from 203.0.113.1"), 1u);
+}
+
+// The far end moves to an address in no entry (its NAT rebinds): followed,
+// as in WireGuard, with no entry in use.
+TEST_F(DeviceFailover, PeerRoamingToAnUnlistedAddressIsFollowed) {
+  for (int i = 0; i < 10; ++i) tick();
+  const SockAddr b3 = addr("198.51.100.4:40000");
+  b->udp.rebind(b3);
+  b->tun.inbound.push_back(test::ip_packet("198.18.2.7", "198.18.1.5", 100, 0xee));
+  pump();
+  PeerStatus s = a_status();
+  EXPECT_EQ(s.endpoint, b3);
+  EXPECT_EQ(s.active_endpoint, std::nullopt);
+  EXPECT_EQ(s.endpoint_switches, 0u);
+  wire.clear();
+  const size_t at_b = b->tun.outbound.size();
+  for (int i = 0; i < 100; ++i) tick();  // 10 s: no failover, no probes
+  EXPECT_EQ(b->tun.outbound.size(), at_b + 100);
+  for (const auto& d : wire) {
+    if (d.from == kA) {
+      EXPECT_EQ(d.to, b3);
+    }
+  }
+  EXPECT_EQ(a->lines_with("not answering"), 0u);
 }
 
 TEST_F(DeviceFailover, RepliesLeaveFromTheAddressThePeerChose) {
