@@ -183,6 +183,20 @@ TEST_F(DeviceFailover, StartUpWithTheFirstEntryDeadComesUpOnTheSecond) {
   EXPECT_EQ(last_data_from_a()->to, kB2);
 }
 
+// FAILS (reported to the lead): "tunnel up via" names the endpoint the
+// peer had before the answer, not the entry the session came up over. The
+// session is established inside receive_response (on_peer_event,
+// kSessionEstablished) before update_endpoint moves the endpoint to the
+// address the response came from.
+TEST_F(DeviceFailover, TunnelUpLineNamesTheEntryItCameUpOver) {
+  dead = kB1;
+  a->dev->initiate_all();
+  pump();
+  ASSERT_TRUE(tick_until(5s, [&] { return a_status().has_session; }).has_value());
+  EXPECT_EQ(a->lines_with("peer office-b: tunnel up via 198.51.100.3:51820"), 1u);
+  EXPECT_EQ(a->lines_with("peer office-b: tunnel up via 198.51.100.2:51820"), 0u);
+}
+
 TEST_F(DeviceFailover, BlackholedLineFailsOverAndFailsBackWithoutLoss) {
   // Past REKEY_TIMEOUT (and its jitter) since the start-up handshake, so
   // that the handshake failover asks for may go at once.
