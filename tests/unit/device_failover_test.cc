@@ -22,9 +22,31 @@ namespace hs = handshake;
 config::IpPrefix prefix(const char* s) { return *config::IpPrefix::parse(s); }
 SockAddr addr(const char* s) { return *SockAddr::parse(s); }
 
-const SockAddr kA = addr("203.0.113.1:51820");
-const SockAddr kB1 = addr("198.51.100.2:51820");  // B's main address
-const SockAddr kB2 = addr("198.51.100.3:51820");  // B's second line
+// The outer network: IPv4 or IPv6 (the inner packets are IPv4 either way).
+struct Underlay {
+  const char* name;
+  const char* a;    // A's main address
+  const char* a2;   // A's second address (a second line of A's)
+  const char* b1;   // B's main address, its first line
+  const char* b2;   // B's second line
+  const char* b3;   // where B roams to, in no entry
+  const char* far;  // a third entry, for a changed list
+};
+void PrintTo(const Underlay& u, std::ostream* os) { *os << u.name; }
+const Underlay kIpv4{"ipv4",
+                     "203.0.113.1:51820",
+                     "203.0.113.2:51820",
+                     "198.51.100.2:51820",
+                     "198.51.100.3:51820",
+                     "198.51.100.4:40000",
+                     "198.51.100.9:51820"};
+const Underlay kIpv6{"ipv6",
+                     "[2001:db8:a::1]:51820",
+                     "[2001:db8:a::2]:51820",
+                     "[2001:db8:b::2]:51820",
+                     "[2001:db8:b::3]:51820",
+                     "[2001:db8:b::4]:40000",
+                     "[2001:db8:c::3]:51820"};
 
 struct Gateway {
   Gateway(test::FakeNetwork& net, test::FakeClock& clock, test::SeededRng& rng, const SockAddr& address,
@@ -56,8 +78,17 @@ struct Gateway {
 bool is_data(const test::Datagram& d) { return !d.bytes.empty() && d.bytes[0] == 4 && d.bytes.size() > 32; }
 bool is_initiation(const test::Datagram& d) { return !d.bytes.empty() && d.bytes[0] == 1; }
 
-class DeviceFailover : public ::testing::Test {
+class DeviceFailover : public ::testing::TestWithParam<Underlay> {
  protected:
+  const SockAddr kA = addr(GetParam().a);
+  const SockAddr kA2 = addr(GetParam().a2);
+  const SockAddr kB1 = addr(GetParam().b1);
+  const SockAddr kB2 = addr(GetParam().b2);
+  const SockAddr kB3 = addr(GetParam().b3);
+  const SockAddr kFar = addr(GetParam().far);
+  const std::string b1 = kB1.to_string();
+  const std::string b2 = kB2.to_string();
+
   void SetUp() override {
     Device::Settings s;
     s.failover = {.failover_after = 3s, .probe_timeout = 1s, .failback_interval = 20s};
@@ -65,13 +96,8 @@ class DeviceFailover : public ::testing::Test {
     b = std::make_unique<Gateway>(net, clock, rng, kB1, s);
     b->udp.add_address(kB2.ip());
     psk = hs::PresharedKey::generate(rng);
-    a_spec = PeerSpec{b->key.public_key(),
-                      psk,
-                      std::nullopt,
-                      {prefix("198.18.2.0/24")},
-                      0s,
-                      "office-b",
-                      {{kB1, {}, "198.51.100.2:51820"}, {kB2, {}, "198.51.100.3:51820"}}};
+    a_spec = PeerSpec{b->key.public_key(),           psk, std::nullopt, {prefix("198.18.2.0/24")}, 0s, "office-b",
+                      {{kB1, {}, b1}, {kB2, {}, b2}}};
     a->dev->upsert_peer(a_spec);
     b->dev->upsert_peer(PeerSpec{a->key.public_key(), psk, kA, {prefix("198.18.1.0/24")}, 0s, "office-a"});
     // Every datagram is recorded as sent; the blackhole drops what goes to
@@ -141,7 +167,7 @@ class DeviceFailover : public ::testing::Test {
   size_t answered = 0;
 };
 
-TEST_F(DeviceFailover, StartsOnTheFirstEntry) {
+TEST_P(DeviceFailover, StartsOnTheFirstEntry) {
   for (int i = 0; i < 20; ++i) tick();
   EXPECT_EQ(b->tun.outbound.size(), 20u);
   EXPECT_EQ(a->tun.outbound.size(), 20u);
@@ -164,7 +190,7 @@ TEST_F(DeviceFailover, StartsOnTheFirstEntry) {
   EXPECT_EQ(b_status().source.ip, kB1.ip());
 }
 
-TEST_F(DeviceFailover, StartUpWithTheFirstEntryDeadComesUpOnTheSecond) {
+TEST_P(DeviceFailover, StartUpWithTheFirstEntryDeadComesUpOnTheSecond) {
   dead = kB1;
   a->dev->initiate_all();
   pump();
@@ -176,7 +202,7 @@ TEST_F(DeviceFailover, StartUpWithTheFirstEntryDeadComesUpOnTheSecond) {
   EXPECT_EQ(s.endpoint, kB2);
   EXPECT_EQ(s.endpoints[0].state, EndpointFailover::State::kNotAnswering);
   EXPECT_EQ(s.endpoints[1].state, EndpointFailover::State::kAnswering);
-  EXPECT_EQ(a->lines_with("not answering, trying 198.51.100.3:51820"), 1u);
+  EXPECT_EQ(a->lines_with("not answering, trying " + b2), 1u);
   const size_t at_b = b->tun.outbound.size();
   for (int i = 0; i < 10; ++i) tick();
   EXPECT_EQ(b->tun.outbound.size(), at_b + 10);
@@ -188,16 +214,16 @@ TEST_F(DeviceFailover, StartUpWithTheFirstEntryDeadComesUpOnTheSecond) {
 // session is established inside receive_response (on_peer_event,
 // kSessionEstablished) before update_endpoint moves the endpoint to the
 // address the response came from.
-TEST_F(DeviceFailover, TunnelUpLineNamesTheEntryItCameUpOver) {
+TEST_P(DeviceFailover, TunnelUpLineNamesTheEntryItCameUpOver) {
   dead = kB1;
   a->dev->initiate_all();
   pump();
   ASSERT_TRUE(tick_until(5s, [&] { return a_status().has_session; }).has_value());
-  EXPECT_EQ(a->lines_with("peer office-b: tunnel up via 198.51.100.3:51820"), 1u);
-  EXPECT_EQ(a->lines_with("peer office-b: tunnel up via 198.51.100.2:51820"), 0u);
+  EXPECT_EQ(a->lines_with("peer office-b: tunnel up via " + b2), 1u);
+  EXPECT_EQ(a->lines_with("peer office-b: tunnel up via " + b1), 0u);
 }
 
-TEST_F(DeviceFailover, BlackholedLineFailsOverAndFailsBackWithoutLoss) {
+TEST_P(DeviceFailover, BlackholedLineFailsOverAndFailsBackWithoutLoss) {
   // Past REKEY_TIMEOUT (and its jitter) since the start-up handshake, so
   // that the handshake failover asks for may go at once.
   for (int i = 0; i < 60; ++i) tick();
@@ -212,9 +238,7 @@ TEST_F(DeviceFailover, BlackholedLineFailsOverAndFailsBackWithoutLoss) {
   EXPECT_LE(*took, 3s + 1s + 500ms);
   EXPECT_GT(pings, pings_before);
   EXPECT_EQ(a->lines_with("not answering, trying"), 1u);
-  EXPECT_EQ(a->lines_with("peer office-b: endpoint 198.51.100.2:51820 not answering, trying 198.51.100.3:51820",
-                          LogLevel::kWarn),
-            1u);
+  EXPECT_EQ(a->lines_with("peer office-b: endpoint " + b1 + " not answering, trying " + b2, LogLevel::kWarn), 1u);
   PeerStatus s = a_status();
   EXPECT_EQ(s.active_endpoint, 1u);
   EXPECT_EQ(s.endpoint, kB2);
@@ -244,7 +268,7 @@ TEST_F(DeviceFailover, BlackholedLineFailsOverAndFailsBackWithoutLoss) {
   const auto back = tick_until(30s, [&] { return a_status().active_endpoint == 0u; });
   ASSERT_TRUE(back.has_value()) << "never back on the preferred endpoint";
   EXPECT_LE(clock.now().mono - switched, 20s + 1s);
-  EXPECT_EQ(a->lines_with("peer office-b: back on preferred endpoint 198.51.100.2:51820"), 1u);
+  EXPECT_EQ(a->lines_with("peer office-b: back on preferred endpoint " + b1), 1u);
   for (int i = 0; i < 30; ++i) tick();
   EXPECT_EQ(b->tun.outbound.size() - b_mark, static_cast<size_t>(pings - p_mark)) << "pings lost at failback";
   EXPECT_EQ(a->tun.outbound.size() - a_mark, static_cast<size_t>(pings - p_mark)) << "answers lost at failback";
@@ -262,7 +286,7 @@ TEST_F(DeviceFailover, BlackholedLineFailsOverAndFailsBackWithoutLoss) {
 // keeps initiating (data is waiting), each initiation to one entry in turn,
 // a bounded number of log lines; then the second line returns alone and the
 // tunnel comes back over it.
-TEST_F(DeviceFailover, BothLinesDeadForTenMinutesStayBounded) {
+TEST_P(DeviceFailover, BothLinesDeadForTenMinutesStayBounded) {
   for (int i = 0; i < 60; ++i) tick();
   ASSERT_EQ(b->tun.outbound.size(), 60u);
   std::optional<SockAddr> alive;
@@ -306,11 +330,12 @@ TEST_F(DeviceFailover, BothLinesDeadForTenMinutesStayBounded) {
 // Entries with one address and two sources (our two lines to one far
 // address): the second entry's packets leave from our second address, and
 // the far end follows by roaming.
-TEST_F(DeviceFailover, EntriesWithASourceSendFromItAndAreToldApartByIt) {
-  const SockAddr a2 = addr("203.0.113.2:51820");
+TEST_P(DeviceFailover, EntriesWithASourceSendFromItAndAreToldApartByIt) {
+  const SockAddr a2 = kA2;
+  const std::string from1 = b1 + " from " + kA.ip().to_string();
+  const std::string from2 = b1 + " from " + kA2.ip().to_string();
   a->udp.add_address(a2.ip());
-  a_spec.endpoints = {{kB1, LocalAddr{kA.ip(), 0}, "198.51.100.2:51820 from 203.0.113.1"},
-                      {kB1, LocalAddr{a2.ip(), 0}, "198.51.100.2:51820 from 203.0.113.2"}};
+  a_spec.endpoints = {{kB1, LocalAddr{kA.ip(), 0}, from1}, {kB1, LocalAddr{a2.ip(), 0}, from2}};
   a->dev->upsert_peer(a_spec);
   for (int i = 0; i < 60; ++i) tick();
   ASSERT_EQ(b->tun.outbound.size(), 60u);
@@ -339,7 +364,7 @@ TEST_F(DeviceFailover, EntriesWithASourceSendFromItAndAreToldApartByIt) {
     }
   }
   EXPECT_EQ(data, 10u);
-  EXPECT_EQ(a->lines_with("not answering, trying 198.51.100.2:51820 from 203.0.113.2"), 1u);
+  EXPECT_EQ(a->lines_with("not answering, trying " + from2), 1u);
   // The first line returns: back on it.
   dead.reset();
   const size_t b_mark = b->tun.outbound.size();
@@ -349,14 +374,14 @@ TEST_F(DeviceFailover, EntriesWithASourceSendFromItAndAreToldApartByIt) {
   EXPECT_EQ(b->tun.outbound.size() - b_mark, static_cast<size_t>(pings - p_mark));
   EXPECT_EQ(a_status().source.ip, kA.ip());
   EXPECT_EQ(b_status().endpoint, kA);
-  EXPECT_EQ(a->lines_with("back on preferred endpoint 198.51.100.2:51820 from 203.0.113.1"), 1u);
+  EXPECT_EQ(a->lines_with("back on preferred endpoint " + from1), 1u);
 }
 
 // The far end moves to an address in no entry (its NAT rebinds): followed,
 // as in WireGuard, with no entry in use.
-TEST_F(DeviceFailover, PeerRoamingToAnUnlistedAddressIsFollowed) {
+TEST_P(DeviceFailover, PeerRoamingToAnUnlistedAddressIsFollowed) {
   for (int i = 0; i < 10; ++i) tick();
-  const SockAddr b3 = addr("198.51.100.4:40000");
+  const SockAddr b3 = kB3;
   b->udp.rebind(b3);
   b->tun.inbound.push_back(test::ip_packet("198.18.2.7", "198.18.1.5", 100, 0xee));
   pump();
@@ -376,7 +401,7 @@ TEST_F(DeviceFailover, PeerRoamingToAnUnlistedAddressIsFollowed) {
   EXPECT_EQ(a->lines_with("not answering"), 0u);
 }
 
-TEST_F(DeviceFailover, RepliesLeaveFromTheAddressThePeerChose) {
+TEST_P(DeviceFailover, RepliesLeaveFromTheAddressThePeerChose) {
   // A plain peer (no list) pointed at each of B's addresses in turn.
   a_spec.endpoints.clear();
   a_spec.endpoint = kB1;
@@ -413,7 +438,7 @@ TEST_F(DeviceFailover, RepliesLeaveFromTheAddressThePeerChose) {
   EXPECT_EQ(wire.front().from, kB1);
   EXPECT_EQ(b->dev->drops(Drop::kSendFailed), 0u);
   EXPECT_FALSE(b_status().source.valid());
-  EXPECT_EQ(b->lines_with("local address 198.51.100.3 is gone"), 1u);
+  EXPECT_EQ(b->lines_with("local address " + kB2.ip().to_string() + " is gone"), 1u);
   EXPECT_EQ(a_status().endpoint, kB1) << "A did not roam to B's main address";
   const size_t at_b = b->tun.outbound.size();
   for (int i = 0; i < 10; ++i) tick();
@@ -430,7 +455,7 @@ TEST_F(DeviceFailover, RepliesLeaveFromTheAddressThePeerChose) {
 
 // A handshake message that arrives on B2 is answered from B2, whatever B's
 // sticky source for that peer was.
-TEST_F(DeviceFailover, HandshakeResponseLeavesFromTheAddressTheInitiationCameTo) {
+TEST_P(DeviceFailover, HandshakeResponseLeavesFromTheAddressTheInitiationCameTo) {
   for (int i = 0; i < 5; ++i) tick();
   ASSERT_EQ(b_status().source.ip, kB1.ip());
   wire.clear();
@@ -451,7 +476,7 @@ TEST_F(DeviceFailover, HandshakeResponseLeavesFromTheAddressTheInitiationCameTo)
   EXPECT_EQ(responses, 1u);
 }
 
-TEST_F(DeviceFailover, ReloadWithTheSameListKeepsTheEntryAndTheSession) {
+TEST_P(DeviceFailover, ReloadWithTheSameListKeepsTheEntryAndTheSession) {
   for (int i = 0; i < 10; ++i) tick();
   dead = kB1;
   ASSERT_TRUE(tick_until(10s, [&] { return a_status().active_endpoint == 1u; }).has_value());
@@ -477,7 +502,7 @@ TEST_F(DeviceFailover, ReloadWithTheSameListKeepsTheEntryAndTheSession) {
   EXPECT_EQ(last_data_from_a()->to, kB2);
 
   // A different list starts again at its first entry; the session stays.
-  a_spec.endpoints.push_back({addr("192.0.2.3:51820"), {}, "192.0.2.3:51820"});
+  a_spec.endpoints.push_back({kFar, {}, kFar.to_string()});
   a->dev->upsert_peer(a_spec);
   s = a_status();
   EXPECT_EQ(s.active_endpoint, 0u);
@@ -491,7 +516,7 @@ TEST_F(DeviceFailover, ReloadWithTheSameListKeepsTheEntryAndTheSession) {
   EXPECT_EQ(last_data_from_a()->to, kB1);
 }
 
-TEST_F(DeviceFailover, UapiEndpointReplacesTheList) {
+TEST_P(DeviceFailover, UapiEndpointReplacesTheList) {
   for (int i = 0; i < 5; ++i) tick();
   a->dev->set_endpoint(b->key.public_key(), kB2);
   PeerStatus s = a_status();
@@ -513,6 +538,9 @@ TEST_F(DeviceFailover, UapiEndpointReplacesTheList) {
   EXPECT_EQ(s.active_endpoint, 0u);
   EXPECT_EQ(s.endpoint, kB1);
 }
+
+INSTANTIATE_TEST_SUITE_P(Underlays, DeviceFailover, ::testing::Values(kIpv4, kIpv6),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
 }  // namespace sitelink::tunnel

@@ -21,12 +21,12 @@ SockAddr addr(const char* s) { return *SockAddr::parse(s); }
 LocalAddr local(const char* ip) { return LocalAddr{*config::IpAddress::parse(ip), 2}; }
 
 const LocalAddr kOurs = local("203.0.113.1");  // where the peer's packets arrive, no source configured
-const SockAddr kUnlisted = addr("192.0.2.99:4444");
+const SockAddr kUnlisted = addr("203.0.113.99:4444");
 
 std::vector<EndpointChoice> three() {
   return {{addr("198.51.100.1:51820"), {}, "b1"},
           {addr("198.51.100.2:51820"), {}, "b2"},
-          {addr("192.0.2.3:51820"), {}, "b3"}};
+          {addr("198.51.100.9:51820"), {}, "b3"}};
 }
 
 EndpointFailover::Settings settings() { return {.failover_after = 3s, .probe_timeout = 1s, .failback_interval = 20s}; }
