@@ -476,6 +476,67 @@ TEST_P(DeviceFailover, HandshakeResponseLeavesFromTheAddressTheInitiationCameTo)
   EXPECT_EQ(responses, 1u);
 }
 
+// Under load, B answers an initiation with a cookie reply, from the
+// address the initiation came to.
+TEST_P(DeviceFailover, CookieReplyLeavesFromTheAddressTheInitiationCameTo) {
+  for (int i = 0; i < 5; ++i) tick();
+  a_spec.endpoints.clear();
+  a_spec.endpoint = kB1;
+  a->dev->upsert_peer(a_spec);
+  a->dev->set_endpoint(b->key.public_key(), kB2);
+  b->dev->force_under_load(true);
+  wire.clear();
+  clock.advance(6s);
+  a->dev->initiate(b->key.public_key());
+  pump();
+  size_t cookies = 0;
+  for (const auto& d : wire) {
+    if (d.to == kA && !d.bytes.empty() && d.bytes[0] == 3) {
+      EXPECT_EQ(d.from, kB2);
+      ++cookies;
+    }
+  }
+  EXPECT_EQ(cookies, 1u);
+  EXPECT_EQ(b->dev->drops(Drop::kCookieSent), 1u);
+}
+
+// The first line goes down and up every 7 s for five minutes: every switch
+// is logged once and counted, the warnings stay bounded, and most pings
+// get through.
+TEST_P(DeviceFailover, FlappingLineLogsAndCountsEachSwitchOnce) {
+  for (int i = 0; i < 60; ++i) tick();
+  const size_t lines_before = a->lines.size();
+  const int p_mark = pings;
+  const size_t b_mark = b->tun.outbound.size();
+  for (int period = 0; period < 43; ++period) {
+    if (period % 2 == 0) {
+      dead = kB1;
+    } else {
+      dead.reset();
+    }
+    for (int i = 0; i < 70; ++i) tick();
+  }
+  dead.reset();
+  for (int i = 0; i < 300; ++i) tick();  // settles back on the first line
+  const PeerStatus s = a_status();
+  EXPECT_EQ(s.active_endpoint, 0u);
+  size_t switch_lines = 0;
+  size_t warnings = 0;
+  for (size_t i = lines_before; i < a->lines.size(); ++i) {
+    const std::string& l = a->lines[i].second;
+    if (l.find("answers; using it") != std::string::npos || l.find("back on preferred") != std::string::npos) {
+      ++switch_lines;
+    }
+    if (a->lines[i].first <= LogLevel::kWarn) ++warnings;
+  }
+  EXPECT_EQ(switch_lines, s.endpoint_switches) << "a switch not logged, or logged twice";
+  EXPECT_GE(s.endpoint_switches, 2u);
+  // One warning per outage at most (22 outages).
+  EXPECT_LE(warnings, 22u);
+  const size_t delivered = b->tun.outbound.size() - b_mark;
+  EXPECT_GE(delivered * 10, static_cast<size_t>(pings - p_mark) * 6) << "fewer than 60% of pings arrived";
+}
+
 TEST_P(DeviceFailover, ReloadWithTheSameListKeepsTheEntryAndTheSession) {
   for (int i = 0; i < 10; ++i) tick();
   dead = kB1;
