@@ -288,6 +288,46 @@ TEST(EndpointFailover, AnsweredProbeAfterAnUnansweredOneSwitchesBack) {
   EXPECT_EQ(h.f.entries()[0].state, State::kAnswering);
 }
 
+// WireGuard retries an unanswered probe's handshake (REKEY_TIMEOUT later):
+// the retry goes to the entry in use, whose session carries on.
+TEST(EndpointFailover, RetryOfAnUnansweredProbeGoesToTheEntryInUse) {
+  Harness h;
+  fail_over_to(h, 2);
+  advance_answered(h, 20s, 2);
+  ASSERT_EQ(h.initiations.size(), 1u);
+  ASSERT_EQ(h.initiations[0], (std::vector<size_t>{0, 1}));
+  advance_answered(h, 5s, 2);
+  h.clock.advance(200ms);  // the retransmission's jitter
+  EXPECT_EQ(h.initiate(), std::vector<size_t>{2});
+  // Even when it comes before the timer saw the probe expire.
+  Harness g;
+  fail_over_to(g, 1);
+  advance_answered(g, 20s, 1);
+  ASSERT_EQ(g.initiations.size(), 1u);
+  g.clock.advance(5s);
+  EXPECT_EQ(g.initiate(), std::vector<size_t>{1});
+}
+
+// The line in use dies just as a failback probe goes out: the move down the
+// list waits for the probe to expire, then goes on; still within 10 s.
+TEST(EndpointFailover, LineInUseDyingDuringAProbeStillFailsOverInTime) {
+  Harness h;
+  fail_over_to(h, 1);
+  advance_answered(h, 20s, 1);
+  ASSERT_EQ(h.initiations.size(), 1u);  // the probe, to entry 0 (dead too)
+  const Instant died = h.now();
+  const auto took = [&]() -> std::optional<Duration> {
+    for (int i = 0; i < 200; ++i) {
+      h.advance(100ms, true);
+      if (!h.resends.empty()) return h.now() - died;
+    }
+    return std::nullopt;
+  }();
+  ASSERT_TRUE(took.has_value());
+  EXPECT_EQ(h.resends.front(), 2u) << "the copy goes to the entry not yet tried";
+  EXPECT_LE(*took, handshake::kRekeyTimeout + 1s);
+}
+
 TEST(EndpointFailover, FlappingLinesCountEverySwitchAndSendNothing) {
   Harness h;
   h.answer(0);
