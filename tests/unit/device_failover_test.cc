@@ -379,6 +379,27 @@ TEST_P(DeviceFailover, EntriesWithASourceSendFromItAndAreToldApartByIt) {
   EXPECT_EQ(a->lines_with("back on preferred endpoint " + from1), 1u);
 }
 
+// An entry's source that this host does not have (addresses come and go):
+// its packets leave from the kernel's choice, nothing fails. FAILS
+// (reported to the lead) on the last line: the answers arrive on our main
+// address, EndpointFailover::match() refuses the entry because its source
+// differs, and the peer counts as roamed (no entry in use, no failback)
+// while it answers on entry 1's address.
+TEST_P(DeviceFailover, SourceThatIsNotOursFallsBackToTheKernelsChoice) {
+  a_spec.endpoints = {{kB1, LocalAddr{kA2.ip(), 0}, b1 + " from " + kA2.ip().to_string()}, {kB2, {}, b2}};
+  a->dev->upsert_peer(a_spec);
+  for (int i = 0; i < 20; ++i) tick();
+  EXPECT_EQ(b->tun.outbound.size(), 20u);
+  EXPECT_EQ(a->tun.outbound.size(), 20u);
+  EXPECT_EQ(a->dev->drops(Drop::kSendFailed), 0u);
+  for (const auto& d : wire) {
+    if (d.to == kB1) {
+      EXPECT_EQ(d.from, kA);
+    }
+  }
+  EXPECT_EQ(a_status().active_endpoint, 0u) << "its answers come to our main address; the entry still matches";
+}
+
 // The far end moves to an address in no entry (its NAT rebinds): followed,
 // as in WireGuard, with no entry in use.
 TEST_P(DeviceFailover, PeerRoamingToAnUnlistedAddressIsFollowed) {
