@@ -384,7 +384,7 @@ TEST_P(DeviceFailover, EntriesWithASourceSendFromItAndAreToldApartByIt) {
 // (reported to the lead) on the last line: the answers arrive on our main
 // address, EndpointFailover::match() refuses the entry because its source
 // differs, and the peer counts as roamed (no entry in use, no failback)
-// while it answers on entry 1's address.
+// while it answers on the first entry's address.
 TEST_P(DeviceFailover, SourceThatIsNotOursFallsBackToTheKernelsChoice) {
   a_spec.endpoints = {{kB1, LocalAddr{kA2.ip(), 0}, b1 + " from " + kA2.ip().to_string()}, {kB2, {}, b2}};
   a->dev->upsert_peer(a_spec);
