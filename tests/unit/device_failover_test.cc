@@ -6,6 +6,9 @@
 // address is gone; a reload keeps the entry in use.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstdlib>
+
 #include "fakes/fake_clock.h"
 #include "fakes/fake_network.h"
 #include "fakes/fake_tun.h"
