@@ -73,6 +73,7 @@ struct Device::Peer {
   std::unique_ptr<EndpointFailover> failover;
   std::vector<uint8_t> last_initiation;
   uint64_t initiations = 0;
+  bool announce_up = false;  // a session began; the log says so with its address
 };
 
 namespace {
@@ -390,7 +391,14 @@ void Device::run_failover(const Now& now, Peer& p) {
       PeerIo io(*this, p);
       p.machine->initiate(now, io);
     }
-    if (p.initiations == before) f.on_initiate_refused(now.mono);
+    if (p.initiations == before) {
+      f.on_initiate_refused(now.mono);
+    } else if (f.probing() && has_key_) {
+      // A far end that moved its replies to the probed line (it roams on
+      // an initiation) moves them back: the line may work one way only.
+      PeerIo io(*this, p);
+      p.machine->send_keepalive(now, io);
+    }
   } else if (a.kind == EndpointFailover::Action::Kind::kResend) {
     const std::string& next = f.entries()[a.entry].choice.label;
     const std::string current = f.active() ? f.entries()[*f.active()].choice.label
@@ -432,10 +440,8 @@ void Device::forget_lost_sources() {
 void Device::on_peer_event(Peer& p, hs::PeerEvent e) {
   switch (e) {
     case hs::PeerEvent::kSessionEstablished:
-      if (!p.up) {
-        LogLine(*log_, LogLevel::kInfo) << "peer " << p.label() << ": tunnel up via "
-                                        << (p.spec.endpoint ? p.spec.endpoint->to_string() : "?");
-      }
+      // Said by update_endpoint, which runs next and knows where from.
+      if (!p.up) p.announce_up = true;
       p.up = true;
       p.unanswered = 0;
       p.unanswered_since.reset();
@@ -733,6 +739,10 @@ void Device::update_endpoint(const Now& now, Peer& p, const Datagram& dg) {
   p.source = dg.local;
   p.unanswered_data_since.reset();
   p.last_receive_mono = now.mono;
+  if (p.announce_up) {
+    p.announce_up = false;
+    LogLine(*log_, LogLevel::kInfo) << "peer " << p.label() << ": tunnel up via " << from.to_string();
+  }
   bool told = false;
   if (p.failover) {
     if (const auto s = p.failover->on_authenticated(now.mono, now.wall, from, dg.local)) {
@@ -872,7 +882,12 @@ std::optional<PeerStatus> Device::peer(const hs::PublicKey& key) const {
   s.source = p->source;
   s.last_receive_mono = p->last_receive_mono;
   const Instant now = clock_->now().mono;
-  s.path_alive = !p->unanswered_data_since || now - *p->unanswered_data_since < settings_.failover.failover_after;
+  // Without a list, WireGuard's own rule: data sent for KEEPALIVE +
+  // REKEY_TIMEOUT (15 s) with nothing back, as the far end answers one-way
+  // traffic only with a keepalive every 10 s.
+  s.path_alive = p->failover ? p->failover->path_alive(now)
+                             : !p->unanswered_data_since ||
+                                   now - *p->unanswered_data_since < hs::kKeepaliveTimeout + hs::kRekeyTimeout;
   if (p->failover) {
     s.endpoints = p->failover->entries();
     s.active_endpoint = p->failover->active();

@@ -33,13 +33,21 @@ bool EndpointFailover::same_list(const std::vector<EndpointChoice>& entries) con
 }
 
 std::optional<size_t> EndpointFailover::match(const SockAddr& from, const LocalAddr& local) const {
+  std::optional<size_t> by_address;
   for (size_t i = 0; i < entries_.size(); ++i) {
     const EndpointChoice& c = entries_[i].choice;
     if (c.address != from) continue;
+    if (!by_address) by_address = i;
     if (c.source.valid() && local.valid() && c.source.ip != local.ip) continue;
     return i;
   }
-  return std::nullopt;
+  return by_address;
+}
+
+Duration EndpointFailover::suspect_after() const {
+  return one_way_
+             ? std::max<Duration>(settings_.failover_after, handshake::kKeepaliveTimeout + handshake::kRekeyTimeout)
+             : settings_.failover_after;
 }
 
 std::optional<EndpointFailover::Switch> EndpointFailover::on_authenticated(Instant now, WallTime wall,
@@ -47,6 +55,9 @@ std::optional<EndpointFailover::Switch> EndpointFailover::on_authenticated(Insta
                                                                            const LocalAddr& local) {
   unanswered_since_.reset();
   retry_initiate_ = Instant::never();
+  // Answers closer together than failover_after: the traffic is two-way.
+  if (last_answer_ && now - *last_answer_ < settings_.failover_after) one_way_ = false;
+  last_answer_ = now;
   const EndpointChoice* in_use = active_ ? &entries_[*active_].choice : nullptr;
   const bool same = in_use != nullptr && in_use->address == from &&
                     (!in_use->source.valid() || !local.valid() || in_use->source.ip == local.ip);
@@ -64,14 +75,21 @@ std::optional<EndpointFailover::Switch> EndpointFailover::on_authenticated(Insta
   Entry& e = entries_[*k];
   e.state = State::kAnswering;
   e.last_answered = wall;
-  if (same) {
-    if (attempt_ && !attempt_->probe) attempt_.reset();
+  if (k == active_) {
+    if (attempt_ && !attempt_->probe) {
+      // The entry in use answered the handshake: it was alive; data went one way.
+      if (suspected_) one_way_ = true;
+      attempt_.reset();
+    }
+    suspected_ = false;
     exhausted_ = false;
     told_outage_ = false;
     return std::nullopt;
   }
   const Switch s{active_, *k};
   active_ = k;
+  suspected_ = false;
+  one_way_ = false;
   ++switches_;
   attempt_.reset();
   exhausted_ = false;
@@ -138,6 +156,8 @@ void EndpointFailover::on_initiate_refused(Instant now) { retry_initiate_ = now 
 
 void EndpointFailover::on_gave_up() {
   attempt_.reset();
+  suspected_ = false;
+  one_way_ = false;
   exhausted_ = false;
   told_outage_ = false;
   unanswered_since_.reset();
@@ -175,7 +195,10 @@ EndpointFailover::Action EndpointFailover::on_timer(Instant now) {
     return {};
   }
   if (exhausted_ || (!retry_initiate_.is_never() && now < retry_initiate_)) return {};
-  if (unanswered_since_ && now >= *unanswered_since_ + settings_.failover_after) return {Action::Kind::kInitiate};
+  if (unanswered_since_ && now >= *unanswered_since_ + suspect_after()) {
+    suspected_ = true;
+    return {Action::Kind::kInitiate};
+  }
   if (active_ && *active_ > 0 && now >= next_probe_) {
     probe_due_ = true;
     return {Action::Kind::kInitiate};
@@ -190,7 +213,7 @@ Instant EndpointFailover::next_deadline() const {
   }
   if (exhausted_) return Instant::never();
   Instant d = Instant::never();
-  if (unanswered_since_) d = *unanswered_since_ + settings_.failover_after;
+  if (unanswered_since_) d = *unanswered_since_ + suspect_after();
   if (active_ && *active_ > 0) d = std::min(d, next_probe_);
   if (d.is_never() || retry_initiate_.is_never()) return d;
   return std::max(d, retry_initiate_);

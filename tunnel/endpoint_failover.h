@@ -5,7 +5,12 @@
 //
 //   suspect   data has gone to the peer for `failover_after` and nothing
 //             authenticated came back: the device starts a handshake (which
-//             goes to the endpoint in use).
+//             goes to the endpoint in use). If the entry in use answers it,
+//             the traffic was one-way (the far end's passive keepalive comes
+//             only every 10 s): until answers come within failover_after of
+//             each other again, the wait is KEEPALIVE + REKEY_TIMEOUT (15 s,
+//             WireGuard's own new-handshake rule), not one handshake per
+//             failover_after.
 //   move on   an initiation unanswered for `probe_timeout` is sent again, the
 //             same bytes, to the next entry not yet tried, one per
 //             probe_timeout, round the list once. The far end answers the
@@ -16,15 +21,19 @@
 //             then only when there is traffic) goes to the next entry in
 //             turn, one each.
 //   answer    any authenticated packet from an entry (its address, and its
-//             source address where one is configured) makes it the one in
-//             use. From an address in no entry: the peer roamed, as in
+//             source address where one is configured; if none matches both,
+//             its address alone: a configured source the host lacks is sent
+//             around by the kernel) makes it the one in use. From an address in no entry: the peer roamed, as in
 //             WireGuard; it is followed, and no entry is in use until one
 //             answers again.
 //   failback  while an entry other than the first is in use, every
 //             `failback_interval` an initiation goes to each entry before it
 //             (and not to the one in use, whose session carries on: make
-//             before break). If none answers, WireGuard's retry of that
-//             initiation goes to the entry in use.
+//             before break), followed by a keepalive on the entry in use, so
+//             that a far end which moved its reply address to the probed
+//             line (WireGuard roams on an initiation) moves back at once even
+//             if that line works one way only. If none answers, WireGuard's
+//             retry of that initiation goes to the entry in use.
 #pragma once
 
 #include <cstdint>
@@ -96,6 +105,9 @@ class EndpointFailover {
   // The device asked for a handshake (kInitiate) but the machine may not
   // start one yet (REKEY_TIMEOUT): ask again later.
   void on_initiate_refused(Instant now);
+  // The initiation just sent was a failback probe (the device follows it
+  // with a keepalive on the entry in use).
+  bool probing() const { return attempt_ && attempt_->probe; }
   // The machine gave up (no answer for 90 s): start again from the first.
   void on_gave_up();
   // The entry a resend went to was tried (kResend done).
@@ -104,10 +116,9 @@ class EndpointFailover {
   Action on_timer(Instant now);
   Instant next_deadline() const;
 
-  // "Up but dead": data went out for failover_after with nothing back.
-  bool path_alive(Instant now) const {
-    return !unanswered_since_ || now - *unanswered_since_ < settings_.failover_after;
-  }
+  // "Up but dead": data went out for as long as makes the entry in use
+  // suspect (failover_after; 15 s for one-way traffic) with nothing back.
+  bool path_alive(Instant now) const { return !unanswered_since_ || now - *unanswered_since_ < suspect_after(); }
   // The log says "trying B" once per outage (bounded log lines).
   bool first_move_of_outage() const { return !told_outage_; }
   void told_outage() { told_outage_ = true; }
@@ -129,11 +140,15 @@ class EndpointFailover {
   std::optional<size_t> active_ = 0;
   uint64_t switches_ = 0;
   std::optional<Instant> unanswered_since_;  // first data sent since the last answer
-  std::optional<Attempt> attempt_;           // an initiation in flight
-  bool exhausted_ = false;                   // every entry tried in this outage
-  size_t rotate_ = 0;                        // when exhausted: the next entry in turn
-  Instant next_probe_ = Instant::never();    // failback
-  bool probe_due_ = false;                   // the next initiation is a failback probe
+  std::optional<Instant> last_answer_;
+  bool one_way_ = false;    // a suspect handshake was answered by the entry in use
+  bool suspected_ = false;  // the attempt in flight began as a suspicion
+  Duration suspect_after() const;
+  std::optional<Attempt> attempt_;         // an initiation in flight
+  bool exhausted_ = false;                 // every entry tried in this outage
+  size_t rotate_ = 0;                      // when exhausted: the next entry in turn
+  Instant next_probe_ = Instant::never();  // failback
+  bool probe_due_ = false;                 // the next initiation is a failback probe
   Instant retry_initiate_ = Instant::never();
   bool told_outage_ = false;
 };
