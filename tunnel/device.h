@@ -212,6 +212,7 @@ class Device {
   void send_to_entry(Peer& p, size_t entry, Bytes msg);
   void run_failover(const Now& now, Peer& p);
   void use_first_endpoint(Peer& p);
+  void set_source(Peer& p, const LocalAddr& source);
   void log_switch(Peer& p, const EndpointFailover::Switch& s);
   // Sources the socket found gone: their peers send from the kernel's choice.
   void forget_lost_sources();

@@ -473,7 +473,24 @@ SysResult<void> LinuxUdp::set_fwmark(uint32_t mark) {
   if (::setsockopt(fd_.get(), SOL_SOCKET, SO_MARK, &mark, sizeof mark) < 0) {
     return errno_error("setsockopt SO_MARK " + std::to_string(mark));
   }
+  fwmark_ = mark;
   return {};
+}
+
+// A connected socket of the same family and mark, never sent on: the
+// kernel fills in the source it would use (connect does the route lookup).
+std::optional<config::IpAddress> LinuxUdp::route_source(const SockAddr& to) {
+  UniqueFd probe(::socket(family_, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!probe.valid()) return std::nullopt;
+  if (fwmark_ != 0) (void)::setsockopt(probe.get(), SOL_SOCKET, SO_MARK, &fwmark_, sizeof fwmark_);
+  sockaddr_storage ss{};
+  const socklen_t len = to.to_raw(ss, family_);
+  if (::connect(probe.get(), reinterpret_cast<const sockaddr*>(&ss), len) < 0) return std::nullopt;
+  sockaddr_storage mine{};
+  socklen_t mine_len = sizeof mine;
+  if (::getsockname(probe.get(), reinterpret_cast<sockaddr*>(&mine), &mine_len) < 0) return std::nullopt;
+  const auto a = SockAddr::from_raw(reinterpret_cast<const sockaddr*>(&mine), mine_len);
+  return a ? std::optional(a->ip()) : std::nullopt;
 }
 
 }  // namespace sitelink::tunnel

@@ -67,6 +67,9 @@ class UdpSocket {
   // Local addresses that sends were asked to leave from but that the kernel
   // no longer has (removed from the host), since the last call.
   std::vector<LocalAddr> take_lost_sources() { return std::exchange(lost_sources_, {}); }
+  // The source address the kernel would choose for `to` now; nullopt if
+  // it cannot tell (then callers name their source on every send).
+  virtual std::optional<config::IpAddress> route_source(const SockAddr& /*to*/) { return std::nullopt; }
 
  protected:
   // The send itself; sets send_error_ when the kernel refuses.
@@ -119,6 +122,7 @@ class LinuxUdp final : public UdpSocket {
   int receive_buffer() const;
   int send_buffer() const;
   [[nodiscard]] SysResult<void> set_fwmark(uint32_t mark);
+  std::optional<config::IpAddress> route_source(const SockAddr& to) override;
 
  protected:
   bool send_one(Bytes datagram, const SockAddr& to, const LocalAddr& from) override;
@@ -132,6 +136,7 @@ class LinuxUdp final : public UdpSocket {
   uint16_t port_ = 0;
   Options options_;
   int gso_errors_ = 0;
+  uint32_t fwmark_ = 0;
 };
 
 }  // namespace sitelink::tunnel
