@@ -92,7 +92,14 @@ std::string SockAddr::to_string() const {
 std::string LocalAddr::to_string() const {
   if (!ip) return "(kernel's choice)";
   const bool link_local = !ip->is_v4() && ip->raw()[0] == 0xfe && (ip->raw()[1] & 0xc0) == 0x80;
-  return ip->to_string() + (link_local && ifindex != 0 ? "%" + std::to_string(ifindex) : "");
+  std::string out = ip->to_string();
+  if (link_local && ifindex != 0) {
+    // Appended piecewise: GCC 12 at -O3 reports a false -Wrestrict on
+    // "%" + std::to_string(...).
+    out += '%';
+    out += std::to_string(ifindex);
+  }
+  return out;
 }
 
 size_t SockAddr::identity(std::array<uint8_t, 18>& out) const {
