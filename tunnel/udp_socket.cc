@@ -367,9 +367,6 @@ void LinuxUdp::queue(Bytes datagram, const SockAddr& to, const LocalAddr& from) 
 // per call.
 size_t LinuxUdp::flush() {
   size_t failed = std::exchange(queue_failures_, 0);
-  struct Group {
-    size_t first, count;
-  };
   std::array<Group, kMaxBatch> groups;
   std::array<mmsghdr, kMaxBatch> msgs;
   std::array<sockaddr_storage, kMaxBatch> names;
@@ -424,35 +421,41 @@ size_t LinuxUdp::flush() {
       next += count;
       ++m;
     }
-    size_t k = 0;
-    while (k < m) {
-      const int sent = ::sendmmsg(fd_.get(), msgs.data() + k, static_cast<unsigned>(m - k), 0);
-      if (sent > 0) {
-        k += static_cast<size_t>(sent);
-        continue;
-      }
-      if (sent < 0 && errno == EINTR) continue;
-      const int err = errno;
-      const Group g = groups[k++];
-      if (pending_[g.first].from.valid() && source_gone(err)) {
-        // The source address went away: these leave from the kernel's
-        // choice (send() retries each without it and notes the loss).
-        failed += send_pending(g.first, g.count);
-      } else if (g.count > 1 && err != EAGAIN && err != ENOBUFS) {
-        // The kernel refused the train: send it one by one. A segment
-        // larger than the route's MTU (EMSGSIZE) is that destination's
-        // business (singles are fragmented); other refusals mean the
-        // kernel or device cannot do GSO, and after repeated ones the
-        // socket stops making trains.
-        if (err != EMSGSIZE && ++gso_errors_ >= kMaxGsoErrors) options_.gso = false;
-        failed += send_pending(g.first, g.count);
-      } else {
-        failed += g.count;
-        send_error_ = SendError{err, pending_[g.first].to};
-      }
-    }
+    failed += send_messages(std::span(msgs).first(m), std::span<const Group>(groups).first(m));
   }
   pending_.clear();
+  return failed;
+}
+
+size_t LinuxUdp::send_messages(std::span<mmsghdr> msgs, std::span<const Group> groups) {
+  size_t failed = 0;
+  size_t k = 0;
+  while (k < msgs.size()) {
+    const int sent = ::sendmmsg(fd_.get(), msgs.data() + k, static_cast<unsigned>(msgs.size() - k), 0);
+    if (sent > 0) {
+      k += static_cast<size_t>(sent);
+      continue;
+    }
+    if (sent < 0 && errno == EINTR) continue;
+    const int err = errno;
+    const Group g = groups[k++];
+    if (pending_[g.first].from.valid() && source_gone(err)) {
+      // The source address went away: these leave from the kernel's
+      // choice (send() retries each without it and notes the loss).
+      failed += send_pending(g.first, g.count);
+    } else if (g.count > 1 && err != EAGAIN && err != ENOBUFS) {
+      // The kernel refused the train: send it one by one. A segment
+      // larger than the route's MTU (EMSGSIZE) is that destination's
+      // business (singles are fragmented); other refusals mean the
+      // kernel or device cannot do GSO, and after repeated ones the
+      // socket stops making trains.
+      if (err != EMSGSIZE && ++gso_errors_ >= kMaxGsoErrors) options_.gso = false;
+      failed += send_pending(g.first, g.count);
+    } else {
+      failed += g.count;
+      send_error_ = SendError{err, pending_[g.first].to};
+    }
+  }
   return failed;
 }
 

@@ -6,6 +6,8 @@
 // addresses answers each peer from the one it used (issue 15).
 #pragma once
 
+#include <sys/socket.h>
+
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -130,6 +132,15 @@ class LinuxUdp final : public UdpSocket {
  private:
   LinuxUdp(UniqueFd fd, int family, uint16_t port, Options options)
       : fd_(std::move(fd)), family_(family), port_(port), options_(options) {}
+
+  // A message of a flush: pending_[first, first + count), one datagram or
+  // one GSO train.
+  struct Group {
+    size_t first, count;
+  };
+  // Sends the built messages with sendmmsg; a message the kernel refuses
+  // is retried as singles where that can help. Returns the failures.
+  size_t send_messages(std::span<mmsghdr> msgs, std::span<const Group> groups);
 
   UniqueFd fd_;
   int family_ = 0;

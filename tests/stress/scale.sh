@@ -46,6 +46,9 @@
 #   rss_per_peer, rss_per_session_peer    (N-peer minus 2-peer) / (N - 2)
 #   handshakes_per_second                 wall clock, paced by RATE
 #   handshakes_per_core_second            handshakes / hub CPU seconds
+#   hub_minor_faults_handshake            page faults the hub took meanwhile (both
+#                                         processes): a freshly forked network
+#                                         process's copy-on-write shows here
 #   hub_cpu_per_echo_us_{2,N}, rtt_median_us_{2,N}, rtt_p99_us_{2,N}
 #   hub_cpu_per_echo_us_2_again           the 2-peer cost, measured last
 #   echo_cost_ratio                       hub_cpu_per_echo_us_N / the larger 2-peer
@@ -251,6 +254,7 @@ figure handshake_seconds "$(result "$S" handshake_seconds)" s
 figure handshakes_per_second "$(result "$S" handshakes_per_second)" handshakes/s
 figure hub_cpu_handshake_seconds "$(result "$S" hub_cpu_handshake_seconds)" s
 figure handshakes_per_core_second "$(result "$S" handshakes_per_hub_cpu_second)" handshakes/cpu-s
+figure hub_minor_faults_handshake "$(result "$S" hub_minor_faults_handshake)" faults
 figure cookie_replies "$(result "$S" cookie_replies)" replies
 for run in 2 "$N"; do
   out=$([[ $run == 2 ]] && echo "$B" || echo "$S")

@@ -44,7 +44,9 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <iterator>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -219,6 +221,28 @@ int64_t process_cpu_ns(int pid) {
     while (f >> child) total += std::max<int64_t>(threads_cpu_ns(child), 0);
   }
   closedir(d);
+  return total;
+}
+
+// Minor page faults of `pid` and its child processes (/proc/PID/stat's
+// tenth field, all threads), or -1 if `pid`'s cannot be read.
+int64_t minor_faults(int pid) {
+  const auto one = [](int p) -> int64_t {
+    std::ifstream f("/proc/" + std::to_string(p) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    const size_t close = stat.rfind(')');  // the command name may hold spaces
+    if (close == std::string::npos) return -1;
+    std::istringstream rest(stat.substr(close + 1));
+    std::string field;
+    for (int i = 3; i <= 10; ++i) rest >> field;  // state is the third field, minflt the tenth
+    return rest ? std::stoll(field) : -1;
+  };
+  if (pid <= 0) return -1;
+  int64_t total = one(pid);
+  if (total < 0) return -1;
+  std::ifstream f("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+  int child = 0;
+  while (f >> child) total += std::max<int64_t>(one(child), 0);
   return total;
 }
 
@@ -446,7 +470,7 @@ class Fleet {
   std::vector<uint8_t> buf_ = std::vector<uint8_t>(65536);
   // Figures of the two phases.
   double hs_seconds_ = 0, echo_seconds_ = 0;
-  int64_t hs_cpu_ns_ = -1, echo_cpu_ns_ = -1;
+  int64_t hs_cpu_ns_ = -1, echo_cpu_ns_ = -1, hs_faults_ = -1;
 };
 
 Fleet::Fleet(const Options& o, const hs::PublicKey& hub, const sockaddr_in& hub_addr)
@@ -493,6 +517,7 @@ void Fleet::turn(int timeout_ms) {
 bool Fleet::handshakes(Instant deadline) {
   const Instant start = clock_.now().mono;
   const int64_t cpu0 = process_cpu_ns(o_.hub_pid);
+  const int64_t faults0 = minor_faults(o_.hub_pid);
   uint32_t started = 0;
   while (c_.established < spokes_.size() && clock_.now().mono < deadline) {
     const Now now = clock_.now();
@@ -509,6 +534,8 @@ bool Fleet::handshakes(Instant deadline) {
   hs_seconds_ = std::chrono::duration<double>(last - start).count();
   const int64_t cpu1 = process_cpu_ns(o_.hub_pid);
   if (cpu0 >= 0 && cpu1 >= 0) hs_cpu_ns_ = cpu1 - cpu0;
+  const int64_t faults1 = minor_faults(o_.hub_pid);
+  if (faults0 >= 0 && faults1 >= 0) hs_faults_ = faults1 - faults0;
   note(std::to_string(c_.established) + " of " + std::to_string(spokes_.size()) + " handshakes in " +
        std::to_string(hs_seconds_) + " s");
   return c_.established == spokes_.size();
@@ -569,6 +596,9 @@ bool Fleet::print_results() const {
     const double cpu = static_cast<double>(hs_cpu_ns_) / 1e9;
     f("hub_cpu_handshake_seconds", cpu);
     f("handshakes_per_hub_cpu_second", cpu > 0 ? static_cast<double>(c_.established) / cpu : 0);
+  }
+  if (hs_faults_ >= 0) {
+    f("hub_minor_faults_handshake", static_cast<double>(hs_faults_));
   }
   u("echo_sent", c_.echo_sent);
   u("echo_replies", c_.echo_replies);
