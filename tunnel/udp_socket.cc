@@ -72,6 +72,17 @@ void enable_pktinfo(int fd, int family) {
   }
 }
 
+// IPv4 datagrams leave without DF, as the kernel module's do: a router on a
+// path with a smaller MTU fragments them, where with DF it would drop them
+// and say so with an ICMP "fragmentation needed" that firewalls often drop
+// on the way (a black hole for every large packet; issue 16.2). On the
+// dual-stack socket this is its IPv4 side. IPv6 routers never fragment: there
+// the kernel learns the path MTU from "packet too big" and fragments itself.
+void allow_fragmentation(int fd) {
+  const int dont = IP_PMTUDISC_DONT;
+  (void)::setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &dont, sizeof dont);
+}
+
 // Control-message room for a received datagram (UDP_GRO and a packet-info
 // message of either family, with room to spare) and a sent one (UDP_SEGMENT
 // and one packet-info message).
@@ -199,6 +210,7 @@ SysResult<LinuxUdp> LinuxUdp::bind(uint16_t port, uint32_t fwmark, Options optio
   if (!fd) return Err(fd.error());
   grow_buffers(fd->get(), options.buffer_bytes);
   enable_pktinfo(fd->get(), family);
+  allow_fragmentation(fd->get());
   options = enable_offloads(fd->get(), options);
   LinuxUdp sock(std::move(*fd), family, 0, options);
   if (fwmark != 0) {

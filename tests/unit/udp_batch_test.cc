@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <deque>
@@ -388,6 +389,17 @@ TEST(UdpBatchDefaults, QueueSendsAtFlushInOrderAndCountsFailures) {
   u.queue(a, to, LocalAddr{});
   EXPECT_EQ(u.flush(), 3u);
   EXPECT_EQ(u.flush(), 0u);
+}
+
+// IPv4 datagrams leave without DF (issue 16.2): routers on a smaller path
+// fragment them instead of dropping them (netns.underlay_mtu shows it). The
+// dual-stack socket carries IPv4 on its IPv4 side, where the option lives.
+TEST(UdpBatchSend, Ipv4DatagramsMayBeFragmentedOnTheWay) {
+  BIND_OR_SKIP(tx, options(true, true, true));
+  int mode = -1;
+  socklen_t len = sizeof mode;
+  ASSERT_EQ(::getsockopt(tx.fd(), IPPROTO_IP, IP_MTU_DISCOVER, &mode, &len), 0) << std::strerror(errno);
+  EXPECT_EQ(mode, IP_PMTUDISC_DONT);
 }
 
 }  // namespace
