@@ -18,6 +18,7 @@
 #include "config/load.h"
 #include "daemon/daemonize.h"
 #include "daemon/exit_codes.h"
+#include "daemon/journal_events.h"
 #include "daemon/memory_lock.h"
 #include "daemon/privileges.h"
 #include "daemon/privsep.h"
@@ -84,6 +85,7 @@ Gateway::Gateway(std::string path, config::Config cfg, tunnel::Logger& log, tunn
       udp_(std::move(udp)) {
   dev_ = std::make_unique<tunnel::Device>(cfg_.interface.private_key, device_settings(cfg_.interface), clock_, rng_,
                                           tun_, udp_, log_);
+  send_audit_events_to_journal(dev_->audit(), log_, cfg_.interface.name);
 }
 
 // Becomes the daemon's user with CAP_NET_ADMIN only (privileges.h), then

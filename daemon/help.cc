@@ -129,10 +129,15 @@ Files:
 Environment:
   NOTIFY_SOCKET, WATCHDOG_USEC  set by systemd: readiness, reload and stop
                                 notifications, watchdog pings
-  JOURNAL_STREAM                set by systemd: log lines get a <N> priority prefix
+  JOURNAL_STREAM                set by systemd: log lines get a <N> priority prefix;
+                                if it names standard error, audit events go to the
+                                journal as entries with SITELINK_* fields
 
 Logs go to standard error, one event per line. Keys are never logged.
-Under the unit: journalctl -u sitelink@NAME. For more detail (handshakes,
+Under the unit: journalctl -u sitelink@NAME; its audit events (handshake,
+handshake-failed, endpoint-changed, peer-up, peer-down, with the peer's key,
+endpoint and role): journalctl -u sitelink@NAME SITELINK_EVENT=handshake.
+For more detail (handshakes,
 dropped packets with their source), set log-level: debug under interface:
 and reload; --log-level on the command line wins over the file. What each
 drop reason in `sitelink show` means: sitelink --help.

@@ -1,6 +1,6 @@
-// The systemd notify protocol (sd_notify(3)): one datagram of "KEY=VALUE"
-// lines to the unix socket named by $NOTIFY_SOCKET ('@' = abstract
-// namespace). A no-op when not started by systemd.
+// systemd's notify protocol, through libsystemd's sd_notify(3): readiness,
+// reloads, stopping, status and watchdog pings. A no-op when not started by
+// systemd ($NOTIFY_SOCKET unset).
 #pragma once
 
 #include <chrono>
@@ -17,17 +17,18 @@ std::string reloading_state();
 
 class Notifier {
  public:
-  Notifier();  // reads $NOTIFY_SOCKET and $WATCHDOG_USEC
-  bool enabled() const { return !path_.empty(); }
+  Notifier();  // reads $NOTIFY_SOCKET and the watchdog (sd_watchdog_enabled)
+  bool enabled() const { return enabled_; }
   void send(std::string_view state) const;
   // Sends through `relay` instead (the network process, whose monitor is
   // the main PID that systemd listens to; privsep.h).
   void relay_through(std::function<void(std::string_view)> relay) { relay_ = std::move(relay); }
-  // Half of $WATCHDOG_USEC (how often to send WATCHDOG=1), when set.
+  // Half of $WATCHDOG_USEC (how often to send WATCHDOG=1), when the
+  // watchdog is on and ours ($WATCHDOG_PID unset or this process).
   std::optional<std::chrono::microseconds> watchdog_interval() const { return watchdog_; }
 
  private:
-  std::string path_;
+  bool enabled_ = false;
   std::optional<std::chrono::microseconds> watchdog_;
   std::function<void(std::string_view)> relay_;
 };

@@ -9,6 +9,7 @@ PACKAGES=(
   cmake g++ make pkg-config clang libclang-rt-14-dev
   libsodium-dev libb2-dev libmnl-dev libyaml-cpp-dev
   libboost-program-options-dev libgtest-dev libgmock-dev
+  libsystemd-dev  # sd_notify, sd_journal_send (audit events)
   # system and interop tests
   iproute2 iputils-ping iperf3 tcpdump wireguard-go wireguard-tools ethtool
   python3 procps nftables

@@ -75,11 +75,20 @@ struct Device::Peer {
   std::unique_ptr<EndpointFailover> failover;
   std::vector<uint8_t> last_initiation;
   uint64_t initiations = 0;
-  bool announce_up = false;  // a session began; the log says so with its address
+  bool announce_up = false;         // a session began; the log says so with its address
+  bool announce_handshake = false;  // a handshake completed: its audit event, with its address
 };
 
 namespace {
 bool is_initiation(Bytes d) { return d.size() == hs::initiation::kSize && d[0] == 1; }
+
+// An audit event of `kind` at info level; Device::audit adds the peer.
+AuditEvent audit_event(AuditKind kind, std::string message) {
+  AuditEvent e;
+  e.kind = kind;
+  e.message = std::move(message);
+  return e;
+}
 }  // namespace
 
 // The Transmit a peer's machine talks to. Replies to an inbound message go
@@ -128,6 +137,7 @@ Device::Device(hs::PrivateKey key, Settings settings, Clock& clock, hs::Rng& rng
       tun_(&tun),
       udp_(&udp),
       log_(&log),
+      audit_(log),
       identity_(std::make_unique<hs::LocalIdentity>(std::move(key))),
       cookies_(std::make_unique<hs::CookieChecker>(identity_->public_key())),
       indices_(rng),
@@ -174,6 +184,12 @@ void Device::set_private_key(hs::PrivateKey key) {
     p->scheduled = Instant::never();
     history[id] = p->machine->handshake().replay_history();
     p->machine.reset();
+    if (p->up) {
+      AuditEvent e = audit_event(AuditKind::kPeerDown, "peer " + p->label() + ": tunnel down: our private key changed");
+      e.endpoint = p->spec.endpoint;
+      e.reason = "private-key-changed";
+      audit(*p, std::move(e));
+    }
   }
   identity_ = std::make_unique<hs::LocalIdentity>(std::move(key));
   cookies_ = std::make_unique<hs::CookieChecker>(identity_->public_key());
@@ -248,6 +264,14 @@ bool Device::remove_peer(const hs::PublicKey& key) {
   Peer* p = find(key);
   if (p == nullptr) return false;
   const PeerId id = p->id;
+  if (p->up) {
+    AuditEvent e = audit_event(AuditKind::kPeerDown,
+                               "peer " + p->label() + ": tunnel down: removed from the configuration");
+    e.endpoint = p->spec.endpoint;
+    e.reason = "removed";
+    audit(*p, std::move(e));
+  }
+  audit_.forget(key);
   routes_.remove_peer(id);
   if (!p->scheduled.is_never()) deadlines_.erase({p->scheduled, id});
   set_peer_endpoint(*p, std::nullopt);
@@ -430,14 +454,24 @@ void Device::run_failover(const Now& now, Peer& p) {
   }
 }
 
-void Device::log_switch(Peer& p, const EndpointFailover::Switch& s) {
+// A change of the entry in use: an endpoint-changed event when the peer
+// was elsewhere before (not the first entry to answer at start).
+void Device::log_switch(Peer& p, const EndpointFailover::Switch& s, const SockAddr& from) {
   const auto& entries = p.failover->entries();
+  std::string line;
   if (s.to == 0 && s.from && *s.from > 0) {
-    LogLine(*log_, LogLevel::kInfo) << "peer " << p.label() << ": back on preferred endpoint "
-                                    << entries[0].choice.label;
+    line = "peer " + p.label() + ": back on preferred endpoint " + entries[0].choice.label;
   } else {
-    LogLine(*log_, LogLevel::kInfo) << "peer " << p.label() << ": endpoint " << entries[s.to].choice.label
-                                    << " answers; using it (entry " << s.to + 1 << " of " << entries.size() << ")";
+    line = "peer " + p.label() + ": endpoint " + entries[s.to].choice.label + " answers; using it (entry " +
+           std::to_string(s.to + 1) + " of " + std::to_string(entries.size()) + ")";
+  }
+  if (s.from || (p.spec.endpoint && *p.spec.endpoint != from)) {
+    AuditEvent e = audit_event(AuditKind::kEndpointChanged, line);
+    e.endpoint = from;
+    e.previous = p.spec.endpoint;
+    audit(p, std::move(e));
+  } else {
+    log_->log(LogLevel::kInfo, line);
   }
 }
 
@@ -453,11 +487,38 @@ void Device::forget_lost_sources() {
   }
 }
 
+// Handshakes given up (no answer for REKEY_ATTEMPT_TIME): the peer is down
+// if it was up; both are audit events.
+void Device::gave_up(Peer& p) {
+  const std::string where = p.spec.endpoint ? p.spec.endpoint->to_string() : "(no endpoint)";
+  if (p.up) {
+    AuditEvent e = audit_event(AuditKind::kPeerDown,
+                               "peer " + p.label() + ": tunnel down: handshakes with " + where + " given up");
+    e.endpoint = p.spec.endpoint;
+    e.reason = "handshake-failed";
+    audit(p, std::move(e));
+  }
+  AuditEvent failed = audit_event(AuditKind::kHandshakeFailed,
+                                  "peer " + p.label() + ": tunnel down: no handshake response from " + where +
+                                      " for 90 s; will retry when there is traffic");
+  failed.endpoint = p.spec.endpoint;
+  failed.level = LogLevel::kWarn;
+  audit(p, std::move(failed));
+  p.up = false;
+}
+
+void Device::audit(const Peer& p, AuditEvent e) {
+  e.peer = p.spec.public_key;
+  e.peer_name = p.spec.name;
+  audit_.emit(clock_->now().mono, std::move(e));
+}
+
 void Device::on_peer_event(Peer& p, hs::PeerEvent e) {
   switch (e) {
     case hs::PeerEvent::kSessionEstablished:
       // Said by update_endpoint, which runs next and knows where from.
       if (!p.up) p.announce_up = true;
+      p.announce_handshake = true;
       p.up = true;
       p.unanswered = 0;
       p.unanswered_since.reset();
@@ -467,13 +528,15 @@ void Device::on_peer_event(Peer& p, hs::PeerEvent e) {
         p.failover->on_gave_up();
         use_first_endpoint(p);
       }
-      LogLine(*log_, LogLevel::kWarn) << "peer " << p.label() << ": tunnel down: no handshake response from "
-                                      << (p.spec.endpoint ? p.spec.endpoint->to_string() : "(no endpoint)")
-                                      << " for 90 s; will retry when there is traffic";
-      p.up = false;
+      gave_up(p);
       break;
     case hs::PeerEvent::kKeysZeroed:
-      if (p.up) LogLine(*log_, LogLevel::kInfo) << "peer " << p.label() << ": tunnel down: idle, keys wiped";
+      if (p.up) {
+        AuditEvent e = audit_event(AuditKind::kPeerDown, "peer " + p.label() + ": tunnel down: idle, keys wiped");
+        e.endpoint = p.spec.endpoint;
+        e.reason = "idle";
+        audit(p, std::move(e));
+      }
       p.up = false;
       break;
     case hs::PeerEvent::kCookieReceived:
@@ -747,6 +810,31 @@ void Device::receive_initiation(const Now& now, const hs::InitiationMsg& m, cons
   reschedule(*p);
 }
 
+// A session began (PeerEvent::kSessionEstablished): its audit events, now
+// that the datagram that completed it says where from. We initiated if it
+// was a response; else the peer's first data under the new keys confirmed
+// the handshake we answered.
+void Device::announce_session(Peer& p, const Datagram& dg) {
+  if (!p.announce_handshake) return;
+  p.announce_handshake = false;
+  const bool response = !dg.data.empty() && dg.data[0] == static_cast<uint8_t>(hs::MessageType::kResponse);
+  const HandshakeRole role = response ? HandshakeRole::kInitiator : HandshakeRole::kResponder;
+  AuditEvent handshake = audit_event(
+      AuditKind::kHandshake,
+      "peer " + p.label() + ": handshake completed as " + std::string(to_string(role)) + " via " + dg.from.to_string());
+  handshake.endpoint = dg.from;
+  handshake.role = role;
+  handshake.level = LogLevel::kDebug;  // every two minutes: the journal keeps it, the console need not show it
+  audit(p, std::move(handshake));
+  if (p.announce_up) {
+    p.announce_up = false;
+    AuditEvent up = audit_event(AuditKind::kPeerUp, "peer " + p.label() + ": tunnel up via " + dg.from.to_string());
+    up.endpoint = dg.from;
+    up.role = role;
+    audit(p, std::move(up));
+  }
+}
+
 // Roaming: the endpoint follows the latest authenticated source, and our
 // replies leave from the address it came to (sticky source). With an
 // endpoint list, the entry it came from is the one in use.
@@ -755,22 +843,23 @@ void Device::update_endpoint(const Now& now, Peer& p, const Datagram& dg) {
   const bool new_path = p.source != dg.local || p.spec.endpoint != from;
   p.unanswered_data_since.reset();
   p.last_receive_mono = now.mono;
-  if (p.announce_up) {
-    p.announce_up = false;
-    LogLine(*log_, LogLevel::kInfo) << "peer " << p.label() << ": tunnel up via " << from.to_string();
-  }
+  announce_session(p, dg);
   bool told = false;
   if (p.failover) {
     if (const auto s = p.failover->on_authenticated(now.mono, now.wall, from, dg.local)) {
-      log_switch(p, *s);
+      log_switch(p, *s, from);
       told = true;
     }
   }
   if (!new_path) return;
   if (p.spec.endpoint != from) {
     if (p.spec.endpoint && !told) {
-      LogLine(*log_, LogLevel::kInfo) << "peer " << p.label() << ": endpoint changed from "
-                                      << p.spec.endpoint->to_string() << " to " << from.to_string();
+      AuditEvent e = audit_event(
+          AuditKind::kEndpointChanged,
+          "peer " + p.label() + ": endpoint changed from " + p.spec.endpoint->to_string() + " to " + from.to_string());
+      e.endpoint = from;
+      e.previous = p.spec.endpoint;
+      audit(p, std::move(e));
     }
     set_peer_endpoint(p, from);
   }

@@ -26,6 +26,7 @@
 #include "handshake/cookie.h"
 #include "handshake/peer.h"
 #include "tunnel/allowed_ips.h"
+#include "tunnel/audit_events.h"
 #include "tunnel/clock.h"
 #include "tunnel/crypto_pool.h"
 #include "tunnel/endpoint_failover.h"
@@ -179,6 +180,9 @@ class Device {
   void force_under_load(bool on) { forced_under_load_ = on; }
   // The per-source rate limiter's table (sized by memory); tests shrink it.
   Ratelimiter& ratelimiter() { return ratelimiter_; }
+  // Audit events (handshakes, peers up and down, endpoint changes): the
+  // owner chooses where they go (audit_events.h).
+  AuditLog& audit() { return audit_; }
 
  private:
   struct Peer;
@@ -213,7 +217,11 @@ class Device {
   void run_failover(const Now& now, Peer& p);
   void use_first_endpoint(Peer& p);
   void set_source(Peer& p, const LocalAddr& source);
-  void log_switch(Peer& p, const EndpointFailover::Switch& s);
+  void log_switch(Peer& p, const EndpointFailover::Switch& s, const SockAddr& from);
+  void announce_session(Peer& p, const Datagram& dg);
+  void gave_up(Peer& p);
+  // An audit event about `p` (its key and name filled in), now.
+  void audit(const Peer& p, AuditEvent e);
   // Sources the socket found gone: their peers send from the kernel's choice.
   void forget_lost_sources();
   Instant peer_deadline(const Peer& p) const;
@@ -230,6 +238,7 @@ class Device {
   TunDevice* tun_;
   UdpSocket* udp_;
   Logger* log_;
+  AuditLog audit_;
   std::unique_ptr<handshake::LocalIdentity> identity_;
   bool has_key_ = true;
   std::unique_ptr<handshake::CookieChecker> cookies_;

@@ -30,7 +30,9 @@
 # monitor as the sitelink user with CAP_DAC_READ_SEARCH alone, the network
 # process and its threads with CAP_NET_ADMIN alone), no new privileges,
 # seccomp; the tunnel carries pings; the control socket in
-# /run/wireguard (0600) answers `sitelink show`; watchdog pings keep it
+# /run/wireguard (0600) answers `sitelink show`; audit events reach the
+# journal with their fields (journalctl SITELINK_EVENT=handshake, peer-up:
+# the peer's key, name, endpoint, role); watchdog pings keep it
 # alive; `systemctl reload` applies a valid file (adding a peer whose key
 # file is root's, 0600) and refuses an invalid one
 # (same PID, still up); SIGKILL -> restarted (Restart=on-failure); restart
@@ -384,6 +386,41 @@ if sd /run/sltest/bin/sitelink show "$TUN_S" >"$WORK_DIR/show.out" 2>&1 && grep 
   pass "sitelink show $TUN_S answers (handshake seen)"
 else
   fail "sitelink show $TUN_S: $(cat "$WORK_DIR/show.out")"
+fi
+
+# --- audit events in the journal --------------------------------------------------------------------------
+# The network process (not root, sandboxed: _PID is its) writes structured
+# entries to the journal's socket: `journalctl -u UNIT SITELINK_EVENT=handshake`
+# finds the handshake with the peer's key, its endpoint and our role.
+audit_entry() {  # EVENT: that event's newest entry, as KEY=VALUE lines
+  sd journalctl --no-pager -u "$U" "SITELINK_EVENT=$1" -o export -n 1 2>/dev/null | grep -a '^[A-Z_]*=' || true
+}
+handshake_logged() { audit_entry handshake | grep -q -x "SITELINK_PEER=$(cat "$WORK_DIR/peer.pub")"; }
+if wait_until "the handshake event in the journal" 10 handshake_logged; then
+  ev=$(audit_entry handshake)
+  if grep -q -x "SITELINK_PEER_NAME=peer" <<<"$ev" && grep -q -x "SITELINK_ENDPOINT=203.0.113.2:51820" <<<"$ev" &&
+    grep -q -x -E "SITELINK_ROLE=(initiator|responder)" <<<"$ev" && grep -q -x "SITELINK_INTERFACE=$TUN_S" <<<"$ev" &&
+    grep -q -x "SYSLOG_IDENTIFIER=sitelinkd" <<<"$ev" && grep -q -x "_PID=$NET1" <<<"$ev"; then
+    pass "journalctl -u $U SITELINK_EVENT=handshake: peer $(cat "$WORK_DIR/peer.pub"), $(grep -x -E 'SITELINK_(ROLE|ENDPOINT)=.*' <<<"$ev" | tr '\n' ' ')"
+  else
+    fail "the handshake event lacks fields: $(tr '\n' ' ' <<<"$ev")"
+  fi
+else
+  fail "no SITELINK_EVENT=handshake entry with SITELINK_PEER=$(cat "$WORK_DIR/peer.pub") in the journal: $(audit_entry handshake | tr '\n' ' ')"
+fi
+if audit_entry peer-up | grep -q -x "SITELINK_PEER=$(cat "$WORK_DIR/peer.pub")"; then
+  pass "journalctl -u $U SITELINK_EVENT=peer-up: the peer's key"
+else
+  fail "no SITELINK_EVENT=peer-up entry for the peer in the journal"
+fi
+# Each event once: as a structured entry (_TRANSPORT=journal), not also as
+# a plain line on stderr (_TRANSPORT=stdout).
+if sd journalctl --no-pager -u "$U" _TRANSPORT=stdout -o cat | grep -q "tunnel up via"; then
+  fail "the peer-up event was also written as a plain stderr line"
+elif sd journalctl --no-pager -u "$U" _TRANSPORT=journal -o cat | grep -q "peer peer: tunnel up via"; then
+  pass "the peer-up line is in the journal once, as the structured entry (no stderr copy)"
+else
+  fail "no structured entry whose MESSAGE is the peer-up line"
 fi
 
 # --- watchdog ----------------------------------------------------------------------------------------------
