@@ -36,6 +36,12 @@
 #   ping_counts FILE      PING_TX and PING_RX: packets sent and received by
 #                         ping's summary in FILE ("" if it has none)
 #   count PATTERN FILE    lines of FILE matching PATTERN (grep), 0 if none
+#   xfer_data KB          a random file of KB KiB to send (XFER_DATA) and
+#                         what a receiver must report for it (XFER_WANT)
+#   xfer FROM_NS TO_NS DST BOUND   a sha256-checked TCP transfer of
+#                         XFER_DATA (tests/support/xfer.py) from FROM_NS to a
+#                         fresh server in TO_NS at DST (ports from 5001 up);
+#                         true if every byte arrived within BOUND seconds
 #   wg_field NS IFACE FIELD PUBKEY [COLUMN]   column COLUMN (default 2) of
 #                         `wg show IFACE FIELD` in NS for the peer PUBKEY;
 #                         "" if not listed
@@ -232,6 +238,31 @@ veth_add() {
   ip -n "$ns1" link add "$if1" type veth peer name "$if2" netns "$ns2"
   ip -n "$ns1" link set "$if1" up
   ip -n "$ns2" link set "$if2" up
+}
+
+xfer_data() {
+  XFER_DATA="$WORK_DIR/xfer-data.bin"
+  head -c "$(($1 * 1024))" /dev/urandom >"$XFER_DATA"
+  XFER_WANT="$(sha256sum "$XFER_DATA" | cut -d' ' -f1) $(($1 * 1024))"
+}
+
+_XFER_PORT=5001
+xfer() {
+  local from=$1 to=$2 dst=$3 bound=$4 port=$_XFER_PORT slog got rc=0 server digest bytes
+  _XFER_PORT=$((_XFER_PORT + 1))
+  slog="$WORK_DIR/xfer-serve-$port.log"
+  start_bg "$slog" ip netns exec "$to" python3 "$_LIB_DIR/../support/xfer.py" serve "$port"
+  server=$BG_PID
+  if ! wait_until "server on port $port" 10 grep -q ready "$slog"; then
+    stop_pid "$server"
+    return 1
+  fi
+  got=$(ip netns exec "$from" timeout "$bound" python3 "$_LIB_DIR/../support/xfer.py" send "$dst" "$port" \
+    "$XFER_DATA" 2>&1) || rc=$?
+  stop_pid "$server" 2
+  log "transfer to $dst: exit $rc, answer '${got}'"
+  read -r digest bytes _ <<<"$got"
+  ((rc == 0)) && [[ "$digest $bytes" == "$XFER_WANT" ]]
 }
 
 wait_until() {

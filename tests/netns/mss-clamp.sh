@@ -63,31 +63,10 @@ start_gw a
 start_gw b
 wait_until "tunnel up on both gateways" "$START_BOUND" tunnel_up a b
 
-XFER="$SCRIPT_DIR/../support/xfer.py" # sha256-checked TCP transfers
-DATA="$WORK_DIR/data.bin"
-head -c "$((TRANSFER_KB * 1024))" /dev/urandom >"$DATA"
-WANT="$(sha256sum "$DATA" | cut -d' ' -f1) $((TRANSFER_KB * 1024))"
-NEXT_PORT=5001
+xfer_data "$TRANSFER_KB"
 
-# transfer DST BOUND: host-a sends DATA to host-b's DST within BOUND seconds;
-# true if host-b received every byte (sha256 and length checked).
-transfer() {
-  local dst=$1 bound=$2 port=$NEXT_PORT slog got rc=0
-  NEXT_PORT=$((NEXT_PORT + 1))
-  slog="$WORK_DIR/serve-$port.log"
-  start_bg "$slog" ip netns exec "$NS_HB" python3 "$XFER" serve "$port"
-  local server=$BG_PID
-  if ! wait_until "server on port $port" 10 grep -q ready "$slog"; then
-    stop_pid "$server"
-    return 1
-  fi
-  got=$(ip netns exec "$NS_HA" timeout "$bound" python3 "$XFER" send "$dst" "$port" "$DATA" 2>&1) || rc=$?
-  stop_pid "$server" 2
-  log "transfer to $dst: exit $rc, answer '${got}'"
-  local digest bytes
-  read -r digest bytes _ <<<"$got"
-  ((rc == 0)) && [[ "$digest $bytes" == "$WANT" ]]
-}
+# transfer DST BOUND: host-a sends XFER_DATA to host-b's DST within BOUND s.
+transfer() { xfer "$NS_HA" "$NS_HB" "$1" "$2"; }
 
 # clamped_syns: gw-a's count of clamped SYNs from `sitelink show --json`.
 clamped_syns() {

@@ -112,31 +112,11 @@ counter() {
   ip netns exec "$NS_NET" nft list counter inet mtu_watch "$1" | awk '/packets/ {print $2; exit}'
 }
 
-XFER="$SCRIPT_DIR/../support/xfer.py" # sha256-checked TCP transfers
-DATA="$WORK_DIR/data.bin"
-head -c "$((TRANSFER_KB * 1024))" /dev/urandom >"$DATA"
-WANT="$(sha256sum "$DATA" | cut -d' ' -f1) $((TRANSFER_KB * 1024))"
-NEXT_PORT=5001
+xfer_data "$TRANSFER_KB"
 
-# transfer FROM_NS TO_NS DST: FROM_NS sends DATA to a server in TO_NS at DST;
-# true if every byte arrived (sha256 and length checked) within the bound.
-transfer() {
-  local from=$1 to=$2 dst=$3 port=$NEXT_PORT slog got rc=0
-  NEXT_PORT=$((NEXT_PORT + 1))
-  slog="$WORK_DIR/serve-$port.log"
-  start_bg "$slog" ip netns exec "$to" python3 "$XFER" serve "$port"
-  local server=$BG_PID
-  if ! wait_until "server on port $port" 10 grep -q ready "$slog"; then
-    stop_pid "$server"
-    return 1
-  fi
-  got=$(ip netns exec "$from" timeout "$TRANSFER_BOUND" python3 "$XFER" send "$dst" "$port" "$DATA" 2>&1) || rc=$?
-  stop_pid "$server" 2
-  log "transfer to $dst: exit $rc, answer '${got}'"
-  local digest bytes
-  read -r digest bytes _ <<<"$got"
-  ((rc == 0)) && [[ "$digest $bytes" == "$WANT" ]]
-}
+# transfer FROM_NS TO_NS DST: FROM_NS sends XFER_DATA to a server in TO_NS at
+# DST; true if every byte arrived within the bound.
+transfer() { xfer "$1" "$2" "$3" "$TRANSFER_BOUND"; }
 
 # run_case NAME ENDPOINT_OF_A ENDPOINT_OF_B ICMP_DROP [LINE...]: fresh
 # gateways (the interface LINEs in both configs), the router's counters
