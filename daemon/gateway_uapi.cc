@@ -42,6 +42,9 @@ std::string one_line(std::string s) {
 std::string Gateway::status() {
   std::string out;
   const Instant now_mono = clock_.now().mono;
+  if (dev_->has_private_key()) {
+    out += "interface_public_key=" + key_to_hex(dev_->public_key().bytes()) + "\n";
+  }
   // The data path as in effect, not as configured.
   const auto flag = [&out](const char* key, bool on) { out += std::string(key) + "=" + (on ? "1" : "0") + "\n"; };
   flag("batch_io", udp_.batch());

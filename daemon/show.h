@@ -2,8 +2,9 @@
 // for its state over the UAPI socket (get=1, as `wg show` does) and prints
 // it the way `wg show` does, plus a state per peer. Without IFACE, every
 // *.sock in /run/wireguard is asked (wireguard-go's are shown too, as `wg
-// show` would). Peer names from the config are not part of UAPI and are not
-// shown.
+// show` would). Where the UAPI socket may not be opened (not root), the
+// read-only status socket /run/sitelink/IFACE.sock is asked instead
+// (control_socket.h; group `sitelink`): everything but the keys.
 //
 // Peer state, from what UAPI tells (a heuristic until the daemon reports it):
 //   up           a handshake within the last 180 s (REJECT_AFTER_TIME): a
@@ -32,6 +33,9 @@ namespace sitelink::daemon {
 [[nodiscard]] tunnel::SysResult<std::string> uapi_request(const std::string& path, std::string_view request,
                                                           std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
+// The interface names with a *.sock in `dir`, sorted; empty if none or unreadable.
+std::vector<std::string> socket_names(const std::string& dir);
+
 enum class PeerState { kUp, kHandshaking, kDown };
 std::string_view to_string(PeerState s);
 
@@ -52,6 +56,10 @@ struct InterfaceStatus {
   SitelinkStatus extra;  // from get=sitelink; empty for other daemons (wireguard-go)
 };
 
+// get=1 and get=sitelink from the daemon at `path` (a control or status
+// socket), as interface `name`. An answer that is not UAPI is EPROTO.
+[[nodiscard]] tunnel::SysResult<InterfaceStatus> fetch_status(const std::string& name, const std::string& path);
+
 // `wg show` text for one interface (ends with a newline), peers with the
 // most recent handshake first.
 std::string render_text(const InterfaceStatus& iface, WallTime now);
@@ -67,6 +75,7 @@ struct ShowOptions {
   std::optional<std::string> iface;  // validated by the caller
   bool json = false;
   std::string socket_dir = kSocketDirectory;
+  std::string status_dir = kStatusDirectory;  // asked where socket_dir's socket is not ours to open
 };
 
 // Prints the status; exit code 0, or 1 if a daemon could not be reached or
