@@ -70,6 +70,7 @@ std::string Gateway::status() {
     out += "rx_packets=" + std::to_string(p.stats.rx_packets) + "\n";
     out += "tx_packets=" + std::to_string(p.stats.tx_packets) + "\n";
     out += "handshake_attempts=" + std::to_string(p.handshake_attempts) + "\n";
+    out += "handshakes=" + std::to_string(p.stats.handshakes) + "\n";
     const auto seconds = [](const std::optional<WallTime>& t) {
       return t ? std::to_string(std::chrono::duration_cast<std::chrono::seconds>(t->since_epoch).count()) : "0";
     };

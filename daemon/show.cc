@@ -304,15 +304,16 @@ std::vector<std::string> socket_names(const std::string& dir) {
   return names;
 }
 
-tunnel::SysResult<InterfaceStatus> fetch_status(const std::string& name, const std::string& path) {
-  auto answer = uapi_request(path, "get=1\n\n");
+tunnel::SysResult<InterfaceStatus> fetch_status(const std::string& name, const std::string& path,
+                                                std::chrono::milliseconds timeout) {
+  auto answer = uapi_request(path, "get=1\n\n", timeout);
   if (!answer) return Err(answer.error());
   auto state = parse_get(*answer);
   secure_zero(answer->data(), answer->size());  // it may hold the keys (the parsed ones wipe themselves)
   if (!state) return tunnel::sys_error(EPROTO, "unexpected answer: " + state.error());
   InterfaceStatus st{name, std::move(*state), {}};
   // sitelink's own extension; another daemon (wireguard-go) just closes.
-  if (const auto extra = uapi_request(path, "get=sitelink\n\n")) st.extra = parse_status(*extra);
+  if (const auto extra = uapi_request(path, "get=sitelink\n\n", timeout)) st.extra = parse_status(*extra);
   return st;
 }
 
@@ -403,14 +404,27 @@ PeerHealth peer_health(const UapiPeerState& p, const SitelinkPeerStatus* extra, 
     const std::string quiet = extra->since_last_receive
                                   ? "nothing received for " + pretty_duration(*extra->since_last_receive)
                                   : "nothing received yet";
-    return {PeerState::kUp, "but not answering: data sent, " + quiet + (failing.empty() ? "" : "; " + failing)};
+    return {PeerState::kUp, "but not answering: data sent, " + quiet + (failing.empty() ? "" : "; " + failing), true,
+            "nothing-received"};
   }
-  if (recent && no_answer.empty()) return {PeerState::kUp, failing};
-  if (!p.endpoint) return {PeerState::kDown, "no endpoint, waiting for the peer to connect; " + last};
-  if (!failing.empty()) return {PeerState::kHandshaking, failing + "; " + last};
-  if (!no_answer.empty())
-    return {PeerState::kHandshaking, (recent ? "answered before, but " : "") + no_answer + "; " + last};
-  return {PeerState::kHandshaking, last};
+  if (recent && no_answer.empty()) return {PeerState::kUp, failing, false, failing.empty() ? "" : "send-failed"};
+  if (!p.endpoint)
+    return {PeerState::kDown, "no endpoint, waiting for the peer to connect; " + last, false, "no-endpoint"};
+  if (!failing.empty()) return {PeerState::kHandshaking, failing + "; " + last, false, "send-failed"};
+  if (!no_answer.empty()) {
+    return {PeerState::kHandshaking, (recent ? "answered before, but " : "") + no_answer + "; " + last, false,
+            "no-answer"};
+  }
+  return {PeerState::kHandshaking, last, false, "no-recent-handshake"};
+}
+
+std::string_view monitoring_state(const PeerHealth& h) {
+  switch (h.state) {
+    case PeerState::kUp: return h.dead ? "dead" : "up";
+    case PeerState::kDown: return "down";
+    case PeerState::kHandshaking: return h.reason == "send-failed" || h.reason == "no-answer" ? "down" : "connecting";
+  }
+  return "down";
 }
 
 std::string pretty_duration(uint64_t left) {

@@ -41,8 +41,21 @@ std::string_view to_string(PeerState s);
 
 struct PeerHealth {
   PeerState state;
-  std::string why;  // "last handshake 5 minutes, 3 seconds ago", "no endpoint: ..."; may be empty
+  std::string why;    // "last handshake 5 minutes, 3 seconds ago", "no endpoint: ..."; may be empty
+  bool dead = false;  // kUp, but nothing received while data goes out ("up but dead")
+  // `why` as a fixed word for machines (metrics labels): "" (up and well),
+  // "nothing-received", "send-failed", "no-answer", "no-endpoint",
+  // "no-recent-handshake".
+  std::string_view reason = "";
 };
+// The four states monitoring tells apart (SPEC.md "Monitoring", issue 18):
+//   up          a current session, and answers come
+//   dead        a current session, data going out, nothing coming back
+//   connecting  no current session; initiating, no sign of failure yet
+//   down        no current session, and no endpoint, or initiations go
+//               unanswered, or sends fail
+std::string_view monitoring_state(const PeerHealth& h);
+inline constexpr std::string_view kMonitoringStates[] = {"up", "dead", "connecting", "down"};
 // The peer's state and, when it is not simply up, why, in words that name
 // the likely cause: no answer to N initiations since T (the far end down, or
 // its UDP port blocked on the way), answered before but nothing received
@@ -58,7 +71,9 @@ struct InterfaceStatus {
 
 // get=1 and get=sitelink from the daemon at `path` (a control or status
 // socket), as interface `name`. An answer that is not UAPI is EPROTO.
-[[nodiscard]] tunnel::SysResult<InterfaceStatus> fetch_status(const std::string& name, const std::string& path);
+// Each of the two requests is bounded by `timeout`.
+[[nodiscard]] tunnel::SysResult<InterfaceStatus> fetch_status(
+    const std::string& name, const std::string& path, std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
 // `wg show` text for one interface (ends with a newline), peers with the
 // most recent handshake first.

@@ -491,6 +491,8 @@ SitelinkStatus parse_status(std::string_view text) {
       peer->rx_packets = number;
     } else if (peer != nullptr && key == "tx_packets") {
       peer->tx_packets = number;
+    } else if (peer != nullptr && key == "handshakes") {
+      peer->handshakes = number;
     } else if (peer != nullptr && key == "handshake_attempts") {
       peer->handshake_attempts = number;
     } else if (peer != nullptr && key == "unanswered_initiations") {

@@ -169,7 +169,7 @@ class UapiBackend {
   //   warning=TEXT     what the host does not do that the configuration
   //                    needs (forwarding off), repeated
   //   public_key=HEX   starts a peer; then name=, rx_packets=, tx_packets=,
-  //                    handshake_attempts=, unanswered_initiations= (sent
+  //                    handshakes= (sessions established), handshake_attempts=, unanswered_initiations= (sent
   //                    since its last session) and unanswered_since= (the
   //                    first of them), last_receive= (its last data),
   //                    send_error= (errno of the last refused send) and
@@ -189,6 +189,7 @@ struct SitelinkPeerStatus {
   uint64_t rx_packets = 0;
   uint64_t tx_packets = 0;
   uint64_t handshake_attempts = 0;
+  uint64_t handshakes = 0;  // sessions established since the peer was added
   // Seconds since the epoch; 0: never / none.
   uint64_t unanswered_initiations = 0;
   uint64_t unanswered_since = 0;
