@@ -209,6 +209,10 @@ void json_peer(Json& j, const UapiPeerState& p, const SitelinkPeerStatus* extra,
   j.key("tx_packets").value(extra != nullptr ? extra->tx_packets : 0);
   j.key("state").value(to_string(h.state));
   j.key("state_reason").value(h.why);
+  // The four states of monitoring (up, dead, connecting, down) with a fixed
+  // reason word, as `sitelink metrics` labels them.
+  j.key("health").value(monitoring_state(h));
+  j.key("health_reason").value(h.reason);
   j.key("preshared_key").value(!p.preshared_key.is_zero());
   j.key("endpoint");
   p.endpoint ? j.value(p.endpoint->to_string()) : j.null();
