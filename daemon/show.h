@@ -46,7 +46,7 @@ struct PeerHealth {
   // `why` as a fixed word for machines (metrics labels): "" (up and well),
   // "nothing-received", "send-failed", "no-answer", "no-endpoint",
   // "no-recent-handshake".
-  std::string_view reason = "";
+  std::string_view reason;
 };
 // The four states monitoring tells apart (SPEC.md "Monitoring", issue 18):
 //   up          a current session, and answers come

@@ -97,8 +97,11 @@ int metrics(const Parsed& p, Io& io) {
   options.listen = p.vm["listen"].as<std::string>();
   for (const std::string& iface : p.positional) {
     const std::string why = config::interface_name_problem(iface);
-    if (!why.empty())
-      return usage_error("sitelink metrics", "'" + iface + "' is not a valid interface name: " + why, io);
+    if (!why.empty()) {
+      std::string message = "'";
+      message.append(iface).append("' is not a valid interface name: ").append(why);
+      return usage_error("sitelink metrics", message, io);
+    }
     options.interfaces.push_back(iface);
   }
   return metrics_command(options, io);

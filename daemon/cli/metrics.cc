@@ -190,7 +190,7 @@ void render_peer(Exposition& e, const std::string& iface, const UapiPeerState& p
                  WallTime now) {
   std::vector<MetricLabel> l{{"interface", iface}, {"peer", p.public_key.to_base64()}};
   if (x != nullptr && !x->name.empty()) l.push_back({"name", x->name});
-  const auto with = [&](std::vector<std::pair<std::string_view, std::string_view>> more) {
+  const auto with = [&](const std::vector<std::pair<std::string_view, std::string_view>>& more) {
     auto out = l;
     for (const auto& [k, v] : more) out.push_back({k, std::string(v)});
     return out;

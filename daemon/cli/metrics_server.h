@@ -31,8 +31,8 @@ inline constexpr const char* kMetricsListen = "127.0.0.1:19586";
 inline constexpr unsigned kMaxConnections = 64;
 inline constexpr unsigned kMaxPerAddress = 16;
 inline constexpr unsigned kIdleTimeoutSeconds = 10;
-inline constexpr size_t kConnectionMemory = 32 * 1024;
-inline constexpr size_t kThreadStack = 256 * 1024;
+inline constexpr size_t kConnectionMemory = size_t{32} * 1024;
+inline constexpr size_t kThreadStack = size_t{256} * 1024;
 inline constexpr std::chrono::milliseconds kStatusTimeout{2000};
 
 struct MetricsOptions {
