@@ -4,6 +4,7 @@
 // set's fd, and each wakeup handles at most kEventsPerWakeup of its events.
 #include "daemon/control_socket.h"
 
+#include <grp.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <sys/socket.h>
@@ -67,6 +68,15 @@ tunnel::SysResult<void> check_stale(const std::string& path) {
   return tunnel::errno_error("connect " + path);
 }
 
+// The gid of `name`, nullopt if there is no such group.
+std::optional<gid_t> group_id(const char* name) {
+  std::array<char, 16384> buf;
+  group g{};
+  group* found = nullptr;
+  if (::getgrnam_r(name, &g, buf.data(), buf.size(), &found) != 0 || found == nullptr) return std::nullopt;
+  return found->gr_gid;
+}
+
 void wipe(std::string& s) {
   secure_zero(s.data(), s.size());
   s.clear();
@@ -122,6 +132,28 @@ tunnel::SysResult<std::unique_ptr<ControlSocket>> ControlSocket::listen_at(const
   return s;
 }
 
+tunnel::SysResult<std::unique_ptr<ControlSocket>> ControlSocket::listen_status(const std::string& iface,
+                                                                               UapiBackend& backend,
+                                                                               tunnel::EventLoop& loop, Limits limits) {
+  const std::string why = config::interface_name_problem(iface);
+  if (!why.empty()) return tunnel::sys_error(EINVAL, "'" + iface + "' is not a valid interface name: " + why);
+  if (::mkdir(kStatusDirectory, 0755) != 0 && errno != EEXIST) {
+    return tunnel::errno_error(std::string("mkdir ") + kStatusDirectory);
+  }
+  return listen_status_at(socket_path(iface, kStatusDirectory), backend, loop, group_id(kStatusGroup), limits);
+}
+
+tunnel::SysResult<std::unique_ptr<ControlSocket>> ControlSocket::listen_status_at(
+    const std::string& path, UapiBackend& backend, tunnel::EventLoop& loop, std::optional<gid_t> group, Limits limits) {
+  limits.max_request = std::min(limits.max_request, kStatusMaxRequest);
+  std::unique_ptr<ControlSocket> s(new ControlSocket(path, backend, loop, limits));
+  s->read_only_ = true;
+  s->mode_ = 0660;
+  s->group_ = group;
+  if (auto r = s->open(); !r) return Err(r.error());
+  return s;
+}
+
 tunnel::SysResult<void> ControlSocket::open() {
   if (path_.empty() || path_.size() >= sizeof(sockaddr_un::sun_path)) {
     return tunnel::sys_error(ENAMETOOLONG, "control socket path " + path_);
@@ -135,8 +167,8 @@ tunnel::SysResult<void> ControlSocket::bind_socket() {
   listen_fd_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!listen_fd_.valid()) return tunnel::errno_error("socket AF_UNIX");
   // Linux gives the new file the socket inode's mode (less the umask): set
-  // it first, so the file is never wider than 0600, even for an instant.
-  if (::fchmod(listen_fd_.get(), 0600) != 0) return tunnel::errno_error("fchmod control socket");
+  // it first, so the file is never wider than mode_, even for an instant.
+  if (::fchmod(listen_fd_.get(), mode_) != 0) return tunnel::errno_error("fchmod control socket");
   const sockaddr_un a = unix_addr(path_);
   const auto* sa = reinterpret_cast<const sockaddr*>(&a);
   if (::bind(listen_fd_.get(), sa, sizeof a) != 0) {
@@ -145,7 +177,12 @@ tunnel::SysResult<void> ControlSocket::bind_socket() {
     if (::unlink(path_.c_str()) != 0 && errno != ENOENT) return tunnel::errno_error("remove stale " + path_);
     if (::bind(listen_fd_.get(), sa, sizeof a) != 0) return tunnel::errno_error("bind " + path_);
   }
-  ::chmod(path_.c_str(), 0600);  // exactly 0600 even under a stricter umask (never wider before)
+  // The group first (until then the file is the process's group's), then
+  // exactly mode_ even under a stricter umask (never wider before).
+  if (group_ && ::chown(path_.c_str(), static_cast<uid_t>(-1), *group_) != 0) {
+    return tunnel::errno_error("chown " + path_ + " to group " + std::to_string(*group_));
+  }
+  ::chmod(path_.c_str(), mode_);
   struct stat st {};
   if (::lstat(path_.c_str(), &st) != 0) return tunnel::errno_error("lstat " + path_);
   dev_ = st.st_dev;
@@ -316,7 +353,8 @@ void ControlSocket::handle_requests(Conn& c) {
 
 void ControlSocket::answer(Conn& c, UapiOp op, std::string_view body) {
   if (op == UapiOp::kGet) {
-    c.out = format_get(backend_.get());  // holds the private key: wiped once sent
+    // The control socket's answer holds the private key: wiped once sent.
+    c.out = read_only_ ? format_public_get(without_secrets(backend_.get())) : format_get(backend_.get());
     c.out += format_errno(0);
     return;
   }
@@ -328,6 +366,11 @@ void ControlSocket::answer(Conn& c, UapiOp op, std::string_view body) {
   if (op == UapiOp::kBadGet) {
     debug("get=1 not followed by a blank line");
     c.out = format_errno(EINVAL);
+    return;
+  }
+  if (read_only_) {  // not even parsed: nothing on this socket changes anything
+    debug("set refused: read-only status socket");
+    c.out = format_errno(EPERM);
     return;
   }
   std::string why;

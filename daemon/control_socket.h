@@ -17,6 +17,17 @@
 // stall_timeout, or sits idle for idle_timeout, is cut off; beyond
 // max_connections a new client takes the place of the one idle the longest
 // (connected, nothing in flight), or is closed at once if none is idle.
+//
+// The status socket (SPEC.md, "Monitoring"; listen_status) is the same
+// machinery at /run/sitelink/IFACE.sock, mode 0660, group `sitelink` where
+// that group exists, for `sitelink metrics` and for `sitelink show` without
+// root. It answers only what carries no secret:
+//   "get=1\n\n"         the get answer WITHOUT private_key= and preshared_key=
+//                        lines (without_secrets() in uapi.h)
+//   "get=sitelink\n\n"  the status extension as on the control socket
+// and refuses every "set=1" request with errno=-1 (EPERM) without parsing
+// it; any other first line closes the connection. A request larger than
+// kStatusMaxRequest is answered errno=-EMSGSIZE.
 #pragma once
 
 #include <sys/types.h>
@@ -38,6 +49,9 @@
 namespace sitelink::daemon {
 
 inline constexpr const char* kSocketDirectory = "/run/wireguard";
+inline constexpr const char* kStatusDirectory = "/run/sitelink";
+inline constexpr const char* kStatusGroup = "sitelink";
+inline constexpr size_t kStatusMaxRequest = 4096;  // "get=sitelink\n\n" is 14 bytes
 
 // "/run/wireguard/IFACE.sock".
 std::string socket_path(std::string_view iface, std::string_view dir = kSocketDirectory);
@@ -64,6 +78,19 @@ class ControlSocket {
                                                                                    UapiBackend& backend,
                                                                                    tunnel::EventLoop& loop,
                                                                                    Limits limits = {});
+  // The read-only status socket (above): /run/sitelink/IFACE.sock (the
+  // directory is made 0755 if missing).
+  [[nodiscard]] static tunnel::SysResult<std::unique_ptr<ControlSocket>> listen_status(const std::string& iface,
+                                                                                       UapiBackend& backend,
+                                                                                       tunnel::EventLoop& loop,
+                                                                                       Limits limits = {});
+  // The same at any path whose directory exists; `group` (nullopt: the
+  // process's own) owns the file (tests).
+  [[nodiscard]] static tunnel::SysResult<std::unique_ptr<ControlSocket>> listen_status_at(const std::string& path,
+                                                                                          UapiBackend& backend,
+                                                                                          tunnel::EventLoop& loop,
+                                                                                          std::optional<gid_t> group,
+                                                                                          Limits limits = {});
   // Stops serving, closes every connection and removes the socket file if
   // it is still ours (not one a newer process put in its place).
   ~ControlSocket();
@@ -71,6 +98,7 @@ class ControlSocket {
   ControlSocket& operator=(const ControlSocket&) = delete;
 
   const std::string& path() const { return path_; }
+  bool read_only() const { return read_only_; }
   // False once the file at path() is gone or is no longer our socket.
   bool file_still_there() const;
   // Called once, from the loop, when the socket file is removed or replaced
@@ -104,6 +132,9 @@ class ControlSocket {
   void debug(const std::string& msg);
 
   std::string path_;
+  bool read_only_ = false;      // the status socket: no secrets, no changes
+  mode_t mode_ = 0600;          // of the socket file
+  std::optional<gid_t> group_;  // the file's group, if not the process's
   UapiBackend& backend_;
   tunnel::EventLoop& loop_;
   Limits limits_;

@@ -299,6 +299,15 @@ tunnel::SysResult<void> Gateway::setup_loop() {
   if (!control) return Err(control.error());
   control_ = std::move(*control);
   control_->set_logger(&log_);
+  // The status socket serves monitoring only: the gateway runs without it.
+  if (auto status = ControlSocket::listen_status(cfg_.interface.name, *this, *loop_)) {
+    status_ = std::move(*status);
+    status_->set_logger(&log_);
+  } else {
+    LogLine(log_, LogLevel::kWarn)
+        << "no status socket (sitelink metrics, and sitelink show without root, will not see " << cfg_.interface.name
+        << "): " << status.error().message();
+  }
   loop_->set_timer_handler([this] { dev_->handle_timers(); });
   loop_->set_after_events([this] { after_events(); });
   return {};
@@ -523,7 +532,7 @@ std::optional<int> separate(const std::string& config_path, const std::string& i
     // The network process says ready or failed to whoever waits.
     if (detach != nullptr) detach->release();
     // Made before in_monitor, which may clear what `iface` refers to.
-    MonitorOptions options{config_path, socket_path(iface)};
+    MonitorOptions options{config_path, socket_path(iface), socket_path(iface, kStatusDirectory)};
     if (in_monitor) in_monitor();
     return run_monitor(std::move(*split), options, log);
   }

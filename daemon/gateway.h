@@ -115,6 +115,7 @@ class Gateway final : public UapiBackend, private GatewayControl {
   // so that a list is rebuilt from a new answer without a blocking lookup.
   std::map<std::string, std::vector<tunnel::SockAddr>> list_names_;
   std::unique_ptr<ControlSocket> control_;
+  std::unique_ptr<ControlSocket> status_;  // read-only, /run/sitelink/IFACE.sock; null if it could not be made
   std::unique_ptr<MonitorLink> monitor_;
   Notifier notifier_;
   std::set<config::IpPrefix> routes_;     // routes we added

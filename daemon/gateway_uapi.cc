@@ -42,6 +42,9 @@ std::string one_line(std::string s) {
 std::string Gateway::status() {
   std::string out;
   const Instant now_mono = clock_.now().mono;
+  if (dev_->has_private_key()) {
+    out += "interface_public_key=" + key_to_hex(dev_->public_key().bytes()) + "\n";
+  }
   // The data path as in effect, not as configured.
   const auto flag = [&out](const char* key, bool on) { out += std::string(key) + "=" + (on ? "1" : "0") + "\n"; };
   flag("batch_io", udp_.batch());
@@ -67,6 +70,7 @@ std::string Gateway::status() {
     out += "rx_packets=" + std::to_string(p.stats.rx_packets) + "\n";
     out += "tx_packets=" + std::to_string(p.stats.tx_packets) + "\n";
     out += "handshake_attempts=" + std::to_string(p.handshake_attempts) + "\n";
+    out += "handshakes=" + std::to_string(p.stats.handshakes) + "\n";
     const auto seconds = [](const std::optional<WallTime>& t) {
       return t ? std::to_string(std::chrono::duration_cast<std::chrono::seconds>(t->since_epoch).count()) : "0";
     };

@@ -125,6 +125,9 @@ Files:
   /etc/sitelink/NAME.yaml       configuration of interface NAME
   /run/wireguard/IFACE.sock     control socket (WireGuard UAPI, mode 0600), read by
                                 `wg show IFACE` and `sitelink show IFACE`
+  /run/sitelink/IFACE.sock      status socket (read-only, no keys; mode 0660, group
+                                sitelink), read by `sitelink metrics` and by
+                                `sitelink show` without root
 
 Environment:
   NOTIFY_SOCKET, WATCHDOG_USEC  set by systemd: readiness, reload and stop
@@ -159,6 +162,9 @@ Commands:
                           handshake, bytes; read from /run/wireguard/IFACE.sock
   check FILE              validate a configuration file (key files included), the
                           same check as `sitelinkd --check --config FILE`
+  metrics [--listen ADDR:PORT] [IFACE...]
+                          serve Prometheus metrics at http://ADDR:PORT/metrics
+                          (default 127.0.0.1:19586) from the status sockets
 )";
 
 const std::string_view kSitelinkDetails = R"(
@@ -174,8 +180,29 @@ can access.
 warnings as FILE:LINE:COLUMN: warning: FIELD: MESSAGE), then FILE: OK if the
 file is usable. See `sitelinkd --help` for the configuration schema.
 
-`show` reads /run/wireguard/IFACE.sock (the same socket `wg show` uses); it
-exits with status 1 if no daemon answers there.
+`show` reads /run/wireguard/IFACE.sock (the same socket `wg show` uses);
+where that socket is not yours to open (not root), it reads the status
+socket /run/sitelink/IFACE.sock instead, open to group sitelink: the same
+status without the keys. It exits with status 1 if no daemon answers.
+
+`metrics` serves GET /metrics in the Prometheus text format, reading
+/run/sitelink/IFACE.sock for each IFACE (default: every one there) at each
+scrape. It needs no root, only membership of group sitelink; the package's
+sitelink-metrics.service runs it so (systemctl enable --now
+sitelink-metrics). Default address 127.0.0.1:19586 (loopback only); give
+--listen 0.0.0.0:19586 or [::]:19586 to let another host scrape it.
+Metrics, each labelled interface= and, per peer, peer= (its public key) and
+name= (where configured): sitelink_interface_up, sitelink_peer_up,
+sitelink_peer_state{state=up|dead|connecting|down} (dead: a session, data
+sent, nothing received), sitelink_peer_state_reason{state,reason},
+sitelink_peer_last_handshake_seconds and sitelink_peer_last_receive_seconds
+(Unix time, 0: never), sitelink_peer_receive_bytes_total,
+sitelink_peer_transmit_bytes_total, the same in _packets_total,
+sitelink_peer_handshakes_total, sitelink_peer_unanswered_initiations,
+sitelink_peer_path_alive, sitelink_peer_endpoint_switches_total,
+sitelink_drops_total{reason}, sitelink_mss_clamped_total,
+sitelink_data_path_enabled{technique}, sitelink_crypto_threads. Example alert
+rules: /usr/share/doc/sitelink/examples/sitelink-alerts.yml.
 
 Peer states in `show`: up (a handshake in the last 3 minutes), handshaking
 (it has an endpoint and is trying; the reason says since when), down (no

@@ -454,16 +454,22 @@ class Monitor {
   }
 
   void note_socket() {
-    struct stat st {};
-    if (!o_.socket_path.empty() && ::lstat(o_.socket_path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) socket_ = st;
+    sockets_.clear();
+    for (const std::string* path : {&o_.socket_path, &o_.status_socket_path}) {
+      struct stat st {};
+      if (!path->empty() && ::lstat(path->c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) sockets_.emplace_back(*path, st);
+    }
   }
 
-  // The network process (not root) may not remove its socket from root's
-  // /run/wireguard; the monitor does, if the file is still the one it made.
+  // The network process (not root) may not remove its sockets from root's
+  // /run/wireguard and /run/sitelink; the monitor does, each only if the
+  // file is still the one it made.
   void remove_socket() {
-    struct stat st {};
-    if (!socket_ || ::lstat(o_.socket_path.c_str(), &st) != 0) return;
-    if (st.st_dev == socket_->st_dev && st.st_ino == socket_->st_ino) ::unlink(o_.socket_path.c_str());
+    for (const auto& [path, made] : sockets_) {
+      struct stat st {};
+      if (::lstat(path.c_str(), &st) != 0) continue;
+      if (st.st_dev == made.st_dev && st.st_ino == made.st_ino) ::unlink(path.c_str());
+    }
   }
 
   pid_t child_;
@@ -474,7 +480,7 @@ class Monitor {
   UniqueFd signals_;
   const MonitorOptions& o_;
   tunnel::Logger& log_;
-  std::optional<struct stat> socket_;
+  std::vector<std::pair<std::string, struct stat>> sockets_;
   std::optional<int> exit_code_;
 };
 

@@ -97,10 +97,13 @@ struct Split {
 
 // The monitor's whole life, after split_processes; returns the exit code.
 // `config_path` is empty in cross-platform mode (nothing to reload);
-// `socket_path` is the control socket's file.
+// `socket_path` is the control socket's file, `status_socket_path` the
+// status socket's (control_socket.h); each is removed at exit if still the
+// file that was there at kSocketUp.
 struct MonitorOptions {
   std::string config_path;
   std::string socket_path;
+  std::string status_socket_path;
 };
 int run_monitor(Split split, const MonitorOptions& options, tunnel::Logger& log);
 

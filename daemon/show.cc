@@ -209,6 +209,10 @@ void json_peer(Json& j, const UapiPeerState& p, const SitelinkPeerStatus* extra,
   j.key("tx_packets").value(extra != nullptr ? extra->tx_packets : 0);
   j.key("state").value(to_string(h.state));
   j.key("state_reason").value(h.why);
+  // The four states of monitoring (up, dead, connecting, down) with a fixed
+  // reason word, as `sitelink metrics` labels them.
+  j.key("health").value(monitoring_state(h));
+  j.key("health_reason").value(h.reason);
   j.key("preshared_key").value(!p.preshared_key.is_zero());
   j.key("endpoint");
   p.endpoint ? j.value(p.endpoint->to_string()) : j.null();
@@ -255,7 +259,42 @@ void json_peer(Json& j, const UapiPeerState& p, const SitelinkPeerStatus* extra,
   j.end_object();
 }
 
-// The *.sock names in `dir`, sorted; empty if none or unreadable.
+// One interface, from its UAPI socket or, where that is not ours to open,
+// its status socket; false after reporting why on io.err.
+bool fetch(const ShowOptions& o, const std::string& name, std::vector<InterfaceStatus>& out, Io& io) {
+  std::string path = socket_path(name, o.socket_dir);
+  auto st = fetch_status(name, path);
+  if (!st && (st.error().error == EACCES || st.error().error == EPERM || st.error().error == ENOENT)) {
+    const std::string status_path = socket_path(name, o.status_dir);
+    auto ro = fetch_status(name, status_path);
+    if (ro || ro.error().error != ENOENT) {
+      st = std::move(ro);
+      path = status_path;
+    }
+  }
+  if (!st) {
+    const auto& e = st.error();
+    if (e.error == EPROTO && !e.what.empty()) {
+      io.err << "sitelink show: " << path << ": " << e.what << '\n';
+      return false;
+    }
+    const std::string hint = e.error == ENOENT || e.error == ECONNREFUSED ? " (is sitelinkd running for " + name + "?)"
+                             : e.error == EACCES
+                                 ? " (run as root, or as a member of group " + std::string(kStatusGroup) + ")"
+                                 : "";
+    io.err << "sitelink show: cannot reach the daemon at " << path << ": " << std::strerror(e.error) << hint << '\n';
+    return false;
+  }
+  out.push_back(std::move(*st));
+  return true;
+}
+
+WallTime wall_now() {
+  return WallTime{std::chrono::duration_cast<Duration>(std::chrono::system_clock::now().time_since_epoch())};
+}
+
+}  // namespace
+
 std::vector<std::string> socket_names(const std::string& dir) {
   std::vector<std::string> names;
   DIR* d = ::opendir(dir.c_str());
@@ -269,36 +308,18 @@ std::vector<std::string> socket_names(const std::string& dir) {
   return names;
 }
 
-// get=1 from one interface; false after reporting why on io.err.
-bool fetch(const std::string& dir, const std::string& name, std::vector<InterfaceStatus>& out, Io& io) {
-  const std::string path = socket_path(name, dir);
-  auto answer = uapi_request(path, "get=1\n\n");
-  if (!answer) {
-    const auto& e = answer.error();
-    const std::string hint = e.error == ENOENT || e.error == ECONNREFUSED ? " (is sitelinkd running for " + name + "?)"
-                             : e.error == EACCES                          ? " (run as root)"
-                                                                          : "";
-    io.err << "sitelink show: cannot reach the daemon at " << path << ": " << std::strerror(e.error) << hint << '\n';
-    return false;
-  }
+tunnel::SysResult<InterfaceStatus> fetch_status(const std::string& name, const std::string& path,
+                                                std::chrono::milliseconds timeout) {
+  auto answer = uapi_request(path, "get=1\n\n", timeout);
+  if (!answer) return Err(answer.error());
   auto state = parse_get(*answer);
-  secure_zero(answer->data(), answer->size());  // it holds the keys (the parsed ones wipe themselves)
-  if (!state) {
-    io.err << "sitelink show: " << path << ": unexpected answer: " << state.error() << '\n';
-    return false;
-  }
+  secure_zero(answer->data(), answer->size());  // it may hold the keys (the parsed ones wipe themselves)
+  if (!state) return tunnel::sys_error(EPROTO, "unexpected answer: " + state.error());
   InterfaceStatus st{name, std::move(*state), {}};
   // sitelink's own extension; another daemon (wireguard-go) just closes.
-  if (const auto extra = uapi_request(path, "get=sitelink\n\n")) st.extra = parse_status(*extra);
-  out.push_back(std::move(st));
-  return true;
+  if (const auto extra = uapi_request(path, "get=sitelink\n\n", timeout)) st.extra = parse_status(*extra);
+  return st;
 }
-
-WallTime wall_now() {
-  return WallTime{std::chrono::duration_cast<Duration>(std::chrono::system_clock::now().time_since_epoch())};
-}
-
-}  // namespace
 
 tunnel::SysResult<std::string> uapi_request(const std::string& path, std::string_view request,
                                             std::chrono::milliseconds timeout) {
@@ -387,14 +408,27 @@ PeerHealth peer_health(const UapiPeerState& p, const SitelinkPeerStatus* extra, 
     const std::string quiet = extra->since_last_receive
                                   ? "nothing received for " + pretty_duration(*extra->since_last_receive)
                                   : "nothing received yet";
-    return {PeerState::kUp, "but not answering: data sent, " + quiet + (failing.empty() ? "" : "; " + failing)};
+    return {PeerState::kUp, "but not answering: data sent, " + quiet + (failing.empty() ? "" : "; " + failing), true,
+            "nothing-received"};
   }
-  if (recent && no_answer.empty()) return {PeerState::kUp, failing};
-  if (!p.endpoint) return {PeerState::kDown, "no endpoint, waiting for the peer to connect; " + last};
-  if (!failing.empty()) return {PeerState::kHandshaking, failing + "; " + last};
-  if (!no_answer.empty())
-    return {PeerState::kHandshaking, (recent ? "answered before, but " : "") + no_answer + "; " + last};
-  return {PeerState::kHandshaking, last};
+  if (recent && no_answer.empty()) return {PeerState::kUp, failing, false, failing.empty() ? "" : "send-failed"};
+  if (!p.endpoint)
+    return {PeerState::kDown, "no endpoint, waiting for the peer to connect; " + last, false, "no-endpoint"};
+  if (!failing.empty()) return {PeerState::kHandshaking, failing + "; " + last, false, "send-failed"};
+  if (!no_answer.empty()) {
+    return {PeerState::kHandshaking, (recent ? "answered before, but " : "") + no_answer + "; " + last, false,
+            "no-answer"};
+  }
+  return {PeerState::kHandshaking, last, false, "no-recent-handshake"};
+}
+
+std::string_view monitoring_state(const PeerHealth& h) {
+  switch (h.state) {
+    case PeerState::kUp: return h.dead ? "dead" : "up";
+    case PeerState::kDown: return "down";
+    case PeerState::kHandshaking: return h.reason == "send-failed" || h.reason == "no-answer" ? "down" : "connecting";
+  }
+  return "down";
 }
 
 std::string pretty_duration(uint64_t left) {
@@ -434,6 +468,8 @@ std::string render_text(const InterfaceStatus& iface, WallTime now) {
   if (s.private_key && !s.private_key->is_zero()) {
     out += "  public key: " + s.private_key->public_key().to_base64() + "\n";
     out += "  private key: (hidden)\n";
+  } else if (iface.extra.public_key) {  // from the status socket, which has no private key
+    out += "  public key: " + iface.extra.public_key->to_base64() + "\n";
   }
   if (s.listen_port != 0) out += "  listening port: " + std::to_string(s.listen_port) + "\n";
   if (s.fwmark != 0) {
@@ -485,7 +521,11 @@ std::string render_json(const std::vector<InterfaceStatus>& ifaces, WallTime now
   for (const InterfaceStatus& i : ifaces) {
     const UapiState& s = i.state;
     j.begin_object().key("name").value(i.name).key("public_key");
-    s.private_key && !s.private_key->is_zero() ? j.value(s.private_key->public_key().to_base64()) : j.null();
+    if (s.private_key && !s.private_key->is_zero()) {
+      j.value(s.private_key->public_key().to_base64());
+    } else {
+      i.extra.public_key ? j.value(i.extra.public_key->to_base64()) : j.null();
+    }
     j.key("listen_port").value(static_cast<uint64_t>(s.listen_port));
     j.key("fwmark").value(static_cast<uint64_t>(s.fwmark));
     j.key("dropped").begin_object();
@@ -511,6 +551,7 @@ int show_command(const ShowOptions& o, Io& io) {
     names.push_back(*o.iface);
   } else {
     names = socket_names(o.socket_dir);
+    if (names.empty()) names = socket_names(o.status_dir);
     if (names.empty()) {
       io.err << "sitelink show: cannot reach any sitelinkd: no control sockets in " << o.socket_dir << "/\n";
       return kExitFailure;
@@ -518,7 +559,7 @@ int show_command(const ShowOptions& o, Io& io) {
   }
   std::vector<InterfaceStatus> found;
   bool all_ok = true;
-  for (const auto& n : names) all_ok = fetch(o.socket_dir, n, found, io) && all_ok;
+  for (const auto& n : names) all_ok = fetch(o, n, found, io) && all_ok;
   const WallTime now = wall_now();
   if (o.json) {
     io.out << render_json(found, now);

@@ -10,6 +10,7 @@
 #include "config/names.h"
 #include "config/suggest.h"
 #include "daemon/check_command.h"
+#include "daemon/cli/metrics_server.h"
 #include "daemon/exit_codes.h"
 #include "daemon/help.h"
 #include "daemon/key_commands.h"
@@ -26,7 +27,7 @@ struct Command {
   std::string_view summary;
 };
 
-constexpr std::array<Command, 5> kCommands{{
+constexpr std::array<Command, 6> kCommands{{
     {"genkey", "sitelink genkey", "Print a new private key (base64, 44 characters) on standard output."},
     {"pubkey", "sitelink pubkey < PRIVATE-KEY-FILE", "Read a private key on standard input and print its public key."},
     {"genpsk", "sitelink genpsk", "Print a new preshared key on standard output."},
@@ -34,6 +35,9 @@ constexpr std::array<Command, 5> kCommands{{
      "Show the status of IFACE (default: every interface): peers, endpoints, last handshake, bytes."},
     {"check", "sitelink check FILE",
      "Validate the configuration FILE and its key files, as `sitelinkd --check --config FILE` does."},
+    {"metrics", "sitelink metrics [--listen ADDR:PORT] [IFACE...]",
+     "Serve Prometheus metrics for IFACE (default: every interface) at http://ADDR:PORT/metrics, read from the "
+     "status sockets in /run/sitelink (group sitelink; no root needed). Runs until SIGTERM or SIGINT."},
 }};
 
 int usage_error(std::string_view who, const std::string& message, Io& io) {
@@ -88,11 +92,30 @@ int show(const Parsed& p, Io& io) {
   return show_command(options, io);
 }
 
+int metrics(const Parsed& p, Io& io) {
+  MetricsOptions options;
+  options.listen = p.vm["listen"].as<std::string>();
+  for (const std::string& iface : p.positional) {
+    const std::string why = config::interface_name_problem(iface);
+    if (!why.empty()) {
+      std::string message = "'";
+      message.append(iface).append("' is not a valid interface name: ").append(why);
+      return usage_error("sitelink metrics", message, io);
+    }
+    options.interfaces.push_back(iface);
+  }
+  return metrics_command(options, io);
+}
+
 int run_command(const Command& c, const std::vector<std::string>& args, Io& io) {
   po::options_description opts("Options");
   opts.add_options()("help,h", "print this help and exit");
   if (c.name == "show") opts.add_options()("json", po::bool_switch(), "print JSON instead of text");
-  const int max_positional = c.name == "show" || c.name == "check" ? 1 : 0;
+  if (c.name == "metrics") {
+    opts.add_options()("listen", po::value<std::string>()->default_value(kMetricsListen)->value_name("ADDR:PORT"),
+                       "address and port to serve HTTP on (loopback only by default)");
+  }
+  const int max_positional = c.name == "metrics" ? 1 << 16 : c.name == "show" || c.name == "check" ? 1 : 0;
   const auto p = parse(c, args, opts, max_positional, io);
   if (!p) return kExitUsage;
   if (p->vm.count("help") != 0) return command_help(c, opts, io);
@@ -100,6 +123,7 @@ int run_command(const Command& c, const std::vector<std::string>& args, Io& io) 
   if (c.name == "genpsk") return genpsk(io);
   if (c.name == "pubkey") return pubkey(io);
   if (c.name == "show") return show(*p, io);
+  if (c.name == "metrics") return metrics(*p, io);
   if (p->positional.empty()) return usage_error("sitelink check", "missing FILE (usage: sitelink check FILE)", io);
   return check_config(p->positional[0], io);
 }
@@ -135,14 +159,15 @@ int unknown_command(const std::string& name, Io& io) {
   for (size_t i = 0; i < kCommands.size(); ++i) names[i] = kCommands[i].name;
   const auto near = config::closest_key(name, names);
   const std::string hint = near ? "; did you mean '" + std::string(*near) + "'?"
-                                : "; expected genkey, pubkey, genpsk, show or check";
+                                : "; expected genkey, pubkey, genpsk, show, check or metrics";
   return usage_error("sitelink", "unknown command '" + name + "'" + hint, io);
 }
 
 }  // namespace
 
 int sitelink_main(const std::vector<std::string>& args, Io& io) {
-  if (args.empty()) return usage_error("sitelink", "missing COMMAND (genkey, pubkey, genpsk, show or check)", io);
+  if (args.empty())
+    return usage_error("sitelink", "missing COMMAND (genkey, pubkey, genpsk, show, check or metrics)", io);
   if (args[0] == "help") return run_global({"--help"}, io);
   if (!args[0].empty() && args[0][0] == '-') return run_global(args, io);
   const std::vector<std::string> rest(args.begin() + 1, args.end());

@@ -203,9 +203,9 @@ size_t get_answer_bound(const UapiState& s) {
   return n;
 }
 
-void put_peer(std::string& out, const UapiPeerState& p) {
+void put_peer(std::string& out, const UapiPeerState& p, bool secrets) {
   put(out, "public_key", key_to_hex(p.public_key.bytes()));
-  put_secret(out, "preshared_key", p.preshared_key.bytes());
+  if (secrets) put_secret(out, "preshared_key", p.preshared_key.bytes());
   put(out, "protocol_version", "1");
   if (p.endpoint && p.endpoint->valid()) put(out, "endpoint", p.endpoint->to_string());
   int64_t ns = p.last_handshake ? std::max<int64_t>(p.last_handshake->since_epoch.count(), 0) : 0;
@@ -366,15 +366,21 @@ std::string format_set(const UapiSet& s) {
   return out;
 }
 
-std::string format_get(const UapiState& s) {
+namespace {
+std::string format_get_lines(const UapiState& s, bool secrets) {
   std::string out;
   out.reserve(get_answer_bound(s));
-  if (s.private_key && !s.private_key->is_zero()) put_secret(out, "private_key", s.private_key->bytes());
+  if (secrets && s.private_key && !s.private_key->is_zero()) put_secret(out, "private_key", s.private_key->bytes());
   if (s.listen_port != 0) put(out, "listen_port", std::to_string(s.listen_port));
   if (s.fwmark != 0) put(out, "fwmark", std::to_string(s.fwmark));
-  for (const UapiPeerState& p : s.peers) put_peer(out, p);
+  for (const UapiPeerState& p : s.peers) put_peer(out, p, secrets);
   return out;
 }
+}  // namespace
+
+std::string format_get(const UapiState& s) { return format_get_lines(s, true); }
+
+std::string format_public_get(const UapiState& s) { return format_get_lines(s, false); }
 
 Result<UapiState, std::string> parse_get(std::string_view text) { return GetParser().run(text); }
 
@@ -441,6 +447,12 @@ bool parse_data_path_line(std::string_view key, const std::string& value, uint64
 
 }  // namespace
 
+UapiState without_secrets(UapiState state) {
+  state.private_key.reset();
+  for (auto& p : state.peers) p.preshared_key = handshake::PresharedKey();
+  return state;
+}
+
 SitelinkStatus parse_status(std::string_view text) {
   SitelinkStatus st;
   SitelinkPeerStatus* peer = nullptr;
@@ -457,6 +469,9 @@ SitelinkStatus parse_status(std::string_view text) {
     if (peer == nullptr && parse_data_path_line(key, value, number, st.data_path)) continue;
     if (key == "warning" && peer == nullptr) {
       st.warnings.push_back(value);
+    } else if (key == "interface_public_key" && peer == nullptr) {
+      std::array<uint8_t, handshake::kKeySize> k;
+      if (key_from_hex(value, k)) st.public_key = handshake::PublicKey(k);
     } else if (key == "mss_clamped" && peer == nullptr) {
       st.mss_clamped = number;
     } else if (key == "drop") {
@@ -476,6 +491,8 @@ SitelinkStatus parse_status(std::string_view text) {
       peer->rx_packets = number;
     } else if (peer != nullptr && key == "tx_packets") {
       peer->tx_packets = number;
+    } else if (peer != nullptr && key == "handshakes") {
+      peer->handshakes = number;
     } else if (peer != nullptr && key == "handshake_attempts") {
       peer->handshake_attempts = number;
     } else if (peer != nullptr && key == "unanswered_initiations") {

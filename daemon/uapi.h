@@ -55,6 +55,13 @@ struct UapiState {
 // does not leave an unwiped copy behind; wipe it after use.
 std::string format_get(const UapiState& state);
 
+// format_get without the private_key= and preshared_key= lines, whatever
+// `state` holds: the status socket's answer (control_socket.h). parse_get
+// reads it back (no private key, every preshared key zero).
+std::string format_public_get(const UapiState& state);
+// `state` without its secrets: no private key, every preshared key zero.
+UapiState without_secrets(UapiState state);
+
 // Parses a get answer (what format_get writes, optionally followed by
 // "errno=N" and a blank line; parsing stops at the blank line). Unknown keys
 // are skipped, as `wg` skips them. A non-zero errno or a malformed line is an
@@ -156,10 +163,13 @@ class UapiBackend {
   //                    or refuses it at run time, turns it off)
   //   socket_rcvbuf= socket_sndbuf= bytes the kernel granted; crypto_threads=
   //   mss_clamped=N    TCP SYNs whose MSS option was lowered (mss-clamp)
+  //   interface_public_key=HEX  the interface's own public key (first;
+  //                    absent while it has no private key), so that a
+  //                    client without the private key can name it
   //   warning=TEXT     what the host does not do that the configuration
   //                    needs (forwarding off), repeated
   //   public_key=HEX   starts a peer; then name=, rx_packets=, tx_packets=,
-  //                    handshake_attempts=, unanswered_initiations= (sent
+  //                    handshakes= (sessions established), handshake_attempts=, unanswered_initiations= (sent
   //                    since its last session) and unanswered_since= (the
   //                    first of them), last_receive= (its last data),
   //                    send_error= (errno of the last refused send) and
@@ -179,6 +189,7 @@ struct SitelinkPeerStatus {
   uint64_t rx_packets = 0;
   uint64_t tx_packets = 0;
   uint64_t handshake_attempts = 0;
+  uint64_t handshakes = 0;  // sessions established since the peer was added
   // Seconds since the epoch; 0: never / none.
   uint64_t unanswered_initiations = 0;
   uint64_t unanswered_since = 0;
@@ -204,6 +215,7 @@ struct DataPathStatus {
   std::optional<uint64_t> socket_rcvbuf, socket_sndbuf, crypto_threads;
 };
 struct SitelinkStatus {
+  std::optional<handshake::PublicKey> public_key;       // the interface's own (interface_public_key=)
   std::vector<std::pair<std::string, uint64_t>> drops;  // reason, count
   std::vector<std::string> warnings;
   DataPathStatus data_path;

@@ -193,6 +193,7 @@ void PeerMachine::add_keypair(const Now& now, SessionKeys&& keys) {
 void PeerMachine::handshake_complete(const Now& now, Transmit& out) {
   timers_.handshake_complete();
   stats_.last_handshake = now.wall;
+  ++stats_.handshakes;
   out.on_event(PeerEvent::kSessionEstablished);
 }
 

@@ -92,6 +92,7 @@ struct PeerStats {
   uint64_t tx_packets = 0;
   uint64_t rx_packets = 0;
   std::optional<WallTime> last_handshake;  // when the current session began
+  uint64_t handshakes = 0;                 // sessions established, as initiator or responder
 };
 
 class PeerMachine {

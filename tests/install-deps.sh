@@ -8,11 +8,13 @@ PACKAGES=(
   # build
   cmake g++ make pkg-config clang libclang-rt-14-dev
   libsodium-dev libb2-dev libmnl-dev libyaml-cpp-dev
-  libboost-program-options-dev libgtest-dev libgmock-dev
+  libboost-program-options-dev libgtest-dev libgmock-dev libmicrohttpd-dev
   libsystemd-dev  # sd_notify, sd_journal_send (audit events)
   # system and interop tests
   iproute2 iputils-ping iperf3 tcpdump wireguard-go wireguard-tools ethtool
   python3 procps nftables
+  # monitoring tests: promtool and a real Prometheus scraping `sitelink metrics`
+  prometheus
   # benchmark (tests/bench): the chart and the microbenchmarks
   gnuplot-nox libbenchmark-dev fastd openvpn
   # packaging tests (systemd-analyze; cpack's dpkg-shlibdeps and file)

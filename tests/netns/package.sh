@@ -38,11 +38,13 @@ FILES=(
   /usr/sbin/sitelinkd
   /usr/bin/sitelink
   /lib/systemd/system/sitelink@.service
+  /lib/systemd/system/sitelink-metrics.service
   /usr/share/man/man8/sitelinkd.8.gz
   /usr/share/man/man8/sitelink.8.gz
   /usr/share/doc/sitelink/copyright
   /usr/share/doc/sitelink/changelog.gz
   /usr/share/doc/sitelink/examples/office-a.yaml
+  /usr/share/doc/sitelink/examples/sitelink-alerts.yml
   /usr/share/lintian/overrides/sitelink
 )
 DIRS=(/etc/sitelink /usr/share/doc/sitelink/examples /usr/share/doc/sitelink)
@@ -91,9 +93,11 @@ entry() { awk -v p="$1" '$3 == p {print $1, $2}' "$WORK_DIR/contents"; }
 for f in /usr/sbin/sitelinkd /usr/bin/sitelink; do
   if [[ $(entry "$f") == "-rwxr-xr-x root/root" ]]; then pass "$f 0755 root"; else fail "$f: '$(entry "$f")'"; fi
 done
-for f in /lib/systemd/system/sitelink@.service /usr/share/man/man8/sitelinkd.8.gz /usr/share/man/man8/sitelink.8.gz \
+for f in /lib/systemd/system/sitelink@.service /lib/systemd/system/sitelink-metrics.service \
+  /usr/share/man/man8/sitelinkd.8.gz /usr/share/man/man8/sitelink.8.gz \
   /usr/share/doc/sitelink/copyright /usr/share/doc/sitelink/changelog.gz \
-  /usr/share/doc/sitelink/examples/office-a.yaml /usr/share/lintian/overrides/sitelink; do
+  /usr/share/doc/sitelink/examples/office-a.yaml /usr/share/doc/sitelink/examples/sitelink-alerts.yml \
+  /usr/share/lintian/overrides/sitelink; do
   if [[ $(entry "$f") == "-rw-r--r-- root/root" ]]; then pass "$f 0644 root"; else fail "$f: '$(entry "$f")'"; fi
 done
 if [[ $(entry /etc/sitelink) == "drwx------ root/root" ]]; then

@@ -43,7 +43,7 @@ P=$PREFIX
 NS_A="${P}a" NS_B="${P}b"
 TUN_A="${P}at" TUN_B="${P}bt"
 GW_NS=([a]=$NS_A [b]=$NS_B)
-for i in "$TUN_A" "$TUN_B" "${P}f0" "${P}d0"; do on_cleanup rm -f "/run/wireguard/$i.sock"; done
+for i in "$TUN_A" "$TUN_B" "${P}f0" "${P}d0"; do on_cleanup rm -f "/run/wireguard/$i.sock" "/run/sitelink/$i.sock"; done
 underlay_pair "$NS_A" "${P}va" "$NS_B" "${P}vb"
 
 if USER_NAME=sitelink && id -u sitelink >/dev/null 2>&1; then :; else USER_NAME=nobody; fi
@@ -184,7 +184,7 @@ if [[ -n $net ]] && wait_until "the network process to follow" "$BOUND" gone "$n
 else
   fail "f: the network process ($net) outlives its monitor"
 fi
-rm -f "/run/wireguard/$TUN_A.sock" # a killed monitor cannot remove it; the next start would
+rm -f "/run/wireguard/$TUN_A.sock" "/run/sitelink/$TUN_A.sock" # a killed monitor cannot remove it; the next start would
 
 # --- g. sitelinkd -f IFACE ------------------------------------------------------------
 IF_F="${P}f0"

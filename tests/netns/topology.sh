@@ -104,7 +104,8 @@ two_offices() {
   UL_A=${p}au UL_B=${p}bu TUN_A=${p}at TUN_B=${p}bt
   GW_NS=([a]=$NS_GA [b]=$NS_GB)
 
-  on_cleanup rm -f "/run/wireguard/$TUN_A.sock" "/run/wireguard/$TUN_B.sock"
+  on_cleanup rm -f "/run/wireguard/$TUN_A.sock" "/run/wireguard/$TUN_B.sock" "/run/sitelink/$TUN_A.sock" \
+    "/run/sitelink/$TUN_B.sock"
   if ((internet)); then
     ns_add "$NS_HA" "$NS_GA" "$NS_NET" "$NS_GB" "$NS_HB"
   else

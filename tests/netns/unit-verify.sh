@@ -49,7 +49,7 @@ want_line "AmbientCapabilities=CAP_NET_ADMIN CAP_DAC_READ_SEARCH"
 want_line "SecureBits=noroot noroot-locked no-setuid-fixup no-setuid-fixup-locked keep-caps-locked"
 want_line "NoNewPrivileges=yes"
 want_line "ProtectSystem=strict"
-want_line "RuntimeDirectory=wireguard"
+want_line "RuntimeDirectory=wireguard sitelink"
 want_line "RuntimeDirectoryPreserve=yes"
 want_line "DevicePolicy=closed"
 want_line "DeviceAllow=/dev/net/tun rw"
@@ -96,4 +96,28 @@ if systemd-analyze security --offline=yes --threshold="$MAX_EXPOSURE" "$WORK_DIR
 else
   grep '✗' "$sec_out" >&2 || true
   fail "exposure above 2.0: $(grep -o 'Overall exposure level.*' "$sec_out" || tail -3 "$sec_out")"
+fi
+
+# --- sitelink-metrics.service: no root, sandboxed, exposure <= 2.0, not enabled by itself ----------
+MUNIT="$SCRIPT_DIR/../../systemd/sitelink-metrics.service"
+SITELINK="$(dirname "$SITELINKD")/sitelink"
+for line in "DynamicUser=yes" "SupplementaryGroups=sitelink" "CapabilityBoundingSet=" "NoNewPrivileges=yes" \
+  "ProtectSystem=strict" "ExecStart=/usr/bin/sitelink metrics --listen 127.0.0.1:19586"; do
+  if grep -qxF -- "$line" "$MUNIT"; then pass "metrics unit has $line"; else fail "metrics unit lacks the line: $line"; fi
+done
+if grep -qE '^(User|Group)=' "$MUNIT"; then fail "metrics unit names a User= or Group= (must be DynamicUser=)"; else pass "metrics unit runs as a dynamic user"; fi
+mkdir "$WORK_DIR/munits"
+sed "s#/usr/bin/sitelink#$SITELINK#g" "$MUNIT" >"$WORK_DIR/munits/sitelink-metrics.service"
+if [[ -x $SITELINK ]] && out=$(systemd-analyze verify --man=no "$WORK_DIR/munits/sitelink-metrics.service" 2>&1) && [[ -z $out ]]; then
+  pass "systemd-analyze verify sitelink-metrics.service: no complaints"
+else
+  fail "systemd-analyze verify sitelink-metrics.service: ${out:-$SITELINK missing or exit status non-zero}"
+fi
+msec_out="$WORK_DIR/metrics-security.txt"
+if systemd-analyze security --offline=yes --threshold="$MAX_EXPOSURE" "$WORK_DIR/munits/sitelink-metrics.service" \
+  >"$msec_out" 2>&1; then
+  pass "metrics unit exposure: $(grep -o 'Overall exposure level.*' "$msec_out" | sed 's/ for [^:]*//') (must stay <= 2.0)"
+else
+  grep '✗' "$msec_out" >&2 || true
+  fail "metrics unit exposure above 2.0: $(grep -o 'Overall exposure level.*' "$msec_out" || tail -3 "$msec_out")"
 fi

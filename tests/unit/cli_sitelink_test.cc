@@ -218,14 +218,14 @@ INSTANTIATE_TEST_SUITE_P(
     testing::Values(
         UsageCase{
             {},
-            "sitelink: missing COMMAND (genkey, pubkey, genpsk, show or check)\nTry 'sitelink --help' for more information.\n"},
+            "sitelink: missing COMMAND (genkey, pubkey, genpsk, show, check or metrics)\nTry 'sitelink --help' for more information.\n"},
         UsageCase{{"--bogus"},
                   "sitelink: unrecognised option '--bogus'\nTry 'sitelink --help' for more information.\n"},
         UsageCase{
             {"gneky"},
             "sitelink: unknown command 'gneky'; did you mean 'genkey'?\nTry 'sitelink --help' for more information.\n"},
         UsageCase{{"frobnicate"},
-                  "sitelink: unknown command 'frobnicate'; expected genkey, pubkey, genpsk, show or check\n"
+                  "sitelink: unknown command 'frobnicate'; expected genkey, pubkey, genpsk, show, check or metrics\n"
                   "Try 'sitelink --help' for more information.\n"},
         UsageCase{{"genkey", "extra"},
                   "sitelink genkey: unexpected argument 'extra'\nTry 'sitelink genkey --help' for more information.\n"},

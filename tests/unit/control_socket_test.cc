@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "cli_test_util.h"
+#include "control_socket_util.h"
 #include "daemon/control_socket.h"
 #include "daemon/show.h"
 
@@ -28,162 +29,7 @@ namespace {
 using namespace std::chrono_literals;
 using test::TempDir;
 
-constexpr const char* kPubA = "vJBN6b2YiMW9jZ/UlWes/rkPo+rCxWUE21IrQDgVFFE=";
-constexpr const char* kPrivA = "6Obb2KbPsezaGhceqapNiX1U6hwRqVTbQMFGD8/XFnI=";
-constexpr const char* kPubB = "SNlPs3/lNaEKa1ddQQgVqeDRgf1fsxJFkkOjE+tPkQ4=";
-constexpr const char* kPubC = "CetCp7Os4WOLBLaPeQJMkusJDvPALSezyTvxbFQ5lxg=";
-
-handshake::PublicKey pub(const char* b64) { return *handshake::PublicKey::from_base64(b64); }
-
-class FakeBackend : public UapiBackend {
- public:
-  UapiState get() override {
-    std::lock_guard lock(mu_);
-    ++gets_;
-    return state_;
-  }
-  int set(const UapiSet& s) override {
-    std::lock_guard lock(mu_);
-    sets_.push_back(s);
-    return set_result_;
-  }
-  void put(UapiState s) {
-    std::lock_guard lock(mu_);
-    state_ = std::move(s);
-  }
-  void fail_sets_with(int err) {
-    std::lock_guard lock(mu_);
-    set_result_ = err;
-  }
-  std::vector<UapiSet> sets() {
-    std::lock_guard lock(mu_);
-    return sets_;
-  }
-
- private:
-  std::mutex mu_;
-  UapiState state_;
-  std::vector<UapiSet> sets_;
-  int gets_ = 0;
-  int set_result_ = 0;
-};
-
-// A state with one peer whose handshake was a moment ago (fixed per test).
-UapiState make_state() {
-  UapiState s;
-  s.private_key = handshake::PrivateKey::from_base64(kPrivA);
-  s.listen_port = 51820;
-  UapiPeerState p;
-  p.public_key = pub(kPubB);
-  p.endpoint = tunnel::SockAddr::parse("203.0.113.2:51820");
-  p.last_handshake = WallTime{
-      std::chrono::duration_cast<Duration>(std::chrono::system_clock::now().time_since_epoch())};
-  p.rx_bytes = 2048;
-  p.tx_bytes = 1024;
-  p.persistent_keepalive = 25;
-  p.allowed_ips = {*config::IpPrefix::parse("198.18.1.0/24")};
-  s.peers.push_back(p);
-  return s;
-}
-
-// An EventLoop on its own thread serving one ControlSocket.
-class Served {
- public:
-  explicit Served(FakeBackend& backend) : backend_(backend) {
-    loop_ = tunnel::EventLoop::create().value();
-    stop_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-    EXPECT_TRUE(loop_->watch(stop_.get(), [this] { loop_->stop(); }).ok());
-  }
-  ~Served() {
-    stop();
-    socket_.reset();
-  }
-  tunnel::SysResult<void> listen_at(const std::string& path, ControlSocket::Limits limits = {}) {
-    auto s = ControlSocket::listen_at(path, backend_, *loop_, limits);
-    if (!s) return Err(s.error());
-    socket_ = std::move(*s);
-    return {};
-  }
-  tunnel::SysResult<void> listen(const std::string& iface) {
-    auto s = ControlSocket::listen(iface, backend_, *loop_);
-    if (!s) return Err(s.error());
-    socket_ = std::move(*s);
-    return {};
-  }
-  void start() {
-    thread_ = std::thread([this] { (void)loop_->run(); });
-  }
-  void stop() {
-    if (!thread_.joinable()) return;
-    const uint64_t one = 1;
-    (void)!::write(stop_.get(), &one, sizeof one);
-    thread_.join();
-  }
-  ControlSocket& socket() { return *socket_; }
-  void close_socket() { socket_.reset(); }
-
- private:
-  FakeBackend& backend_;
-  std::unique_ptr<tunnel::EventLoop> loop_;
-  std::unique_ptr<ControlSocket> socket_;
-  tunnel::UniqueFd stop_;
-  std::thread thread_;
-};
-
-tunnel::UniqueFd connect_unix(const std::string& path) {
-  tunnel::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_un a{};
-  a.sun_family = AF_UNIX;
-  path.copy(a.sun_path, sizeof a.sun_path - 1);
-  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) return tunnel::UniqueFd();
-  return fd;
-}
-
-void send_all(int fd, std::string_view s) {
-  while (!s.empty()) {
-    const ssize_t n = ::send(fd, s.data(), s.size(), MSG_NOSIGNAL);
-    ASSERT_GT(n, 0) << std::strerror(errno);
-    s.remove_prefix(static_cast<size_t>(n));
-  }
-}
-
-// Reads until `answers` answers ("...\n\n") arrived, end of file, or 5 s.
-// `eof` tells whether the server closed the connection.
-std::string read_answers(int fd, int answers, bool* eof = nullptr, std::chrono::milliseconds limit = 5000ms) {
-  std::string got;
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  if (eof != nullptr) *eof = false;
-  auto count = [&] {
-    int n = 0;
-    for (size_t at = got.find("\n\n"); at != std::string::npos; at = got.find("\n\n", at + 2)) ++n;
-    return n;
-  };
-  while (count() < answers && std::chrono::steady_clock::now() < deadline) {
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 50) <= 0) continue;
-    char buf[65536];
-    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) {
-      if (eof != nullptr) *eof = true;
-      break;
-    }
-    got.append(buf, static_cast<size_t>(n));
-  }
-  return got;
-}
-
-// Waits up to `limit` for `events` on `fd` without reading it; true if they came.
-bool wait_for(int fd, short events, std::chrono::milliseconds limit) {
-  pollfd p{fd, events, 0};
-  return ::poll(&p, 1, static_cast<int>(limit.count())) == 1 && (p.revents & events) != 0;
-}
-
-// True if the server closes `fd` within `limit` (whatever it sent before).
-bool closed_within(int fd, std::chrono::milliseconds limit) {
-  bool eof = false;
-  read_answers(fd, 1 << 30, &eof, limit);
-  return eof;
-}
+using namespace test_socket;
 
 class ControlSocketTest : public testing::Test {
  protected:
@@ -532,22 +378,22 @@ TEST_F(ControlSocketTest, ShowPrintsTheServedState) {
   Served s(backend_);
   ASSERT_TRUE(s.listen_at(path()));
   s.start();
-  const auto text = show({"slt0", false, dir_.path()});
+  const auto text = show({"slt0", false, dir_.path(), dir_.file("status")});
   EXPECT_EQ(text.code, 0) << text.err;
   EXPECT_EQ(text.out.rfind("interface: slt0\n  public key: " + std::string(kPubA) + "\n", 0), 0u) << text.out;
   EXPECT_NE(text.out.find("\npeer: " + std::string(kPubB) + "\n  state: up\n"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("  transfer: 2.00 KiB received, 1.00 KiB sent\n"), std::string::npos) << text.out;
-  const auto json = show({std::nullopt, true, dir_.path()});
+  const auto json = show({std::nullopt, true, dir_.path(), dir_.file("status")});
   EXPECT_EQ(json.code, 0) << json.err;
   EXPECT_EQ(json.out.rfind("{\"interfaces\":[{\"name\":\"slt0\",\"public_key\":\"" + std::string(kPubA), 0), 0u)
       << json.out;
 }
 
 TEST_F(ControlSocketTest, ShowExplainsWhatItCannotReach) {
-  const auto none = show({std::nullopt, false, dir_.path()});
+  const auto none = show({std::nullopt, false, dir_.path(), dir_.file("status")});
   EXPECT_EQ(none.code, 1);
   EXPECT_EQ(none.err, "sitelink show: cannot reach any sitelinkd: no control sockets in " + dir_.path() + "/\n");
-  const auto one = show({"slt9", false, dir_.path()});
+  const auto one = show({"slt9", false, dir_.path(), dir_.file("status")});
   EXPECT_EQ(one.code, 1);
   EXPECT_EQ(one.err, "sitelink show: cannot reach the daemon at " + dir_.file("slt9.sock") +
                          ": No such file or directory (is sitelinkd running for slt9?)\n");
@@ -556,7 +402,7 @@ TEST_F(ControlSocketTest, ShowExplainsWhatItCannotReach) {
   ASSERT_TRUE(s.listen_at(path()));
   s.start();
   dir_.write("dead.sock", "");
-  const auto mixed = show({std::nullopt, false, dir_.path()});
+  const auto mixed = show({std::nullopt, false, dir_.path(), dir_.file("status")});
   EXPECT_EQ(mixed.code, 1);
   EXPECT_NE(mixed.err.find("cannot reach the daemon at " + dir_.file("dead.sock")), std::string::npos) << mixed.err;
   EXPECT_NE(mixed.out.find("interface: slt0\n"), std::string::npos);

@@ -495,7 +495,7 @@ TEST(UapiShowJson, OneObjectWithEveryInterface) {
       std::string("{\"interfaces\":[{\"name\":\"sl0\",\"public_key\":\"") + kPubA +
       "\",\"listen_port\":51820,\"fwmark\":4660,\"dropped\":{},\"mss_clamped\":null," + kNoDataPath +
       ",\"warnings\":[],\"peers\":[{\"public_key\":\"" + kPubB +
-      "\",\"name\":null,\"rx_packets\":0,\"tx_packets\":0,\"state\":\"up\",\"state_reason\":\"\",\"preshared_key\":true,\"endpoint\":\"203.0.113.2:51820\","
+      "\",\"name\":null,\"rx_packets\":0,\"tx_packets\":0,\"state\":\"up\",\"state_reason\":\"\",\"health\":\"up\",\"health_reason\":\"\",\"preshared_key\":true,\"endpoint\":\"203.0.113.2:51820\","
       "\"allowed_ips\":[\"198.18.1.0/24\",\"2001:db8:b::/48\"],\"latest_handshake\":1700000000,"
       "\"seconds_since_handshake\":100,\"rx_bytes\":3145728,\"tx_bytes\":1536,\"persistent_keepalive\":25,"
       "\"source\":null,\"since_last_receive\":null,\"path_alive\":null,\"endpoints\":[],\"active_endpoint\":null,"
