@@ -111,10 +111,10 @@ class Device::PeerIo final : public hs::Transmit {
     }
   }
   // Packets sealed in a batch slot are sealed together, just before the
-  // batch is sent (flush_udp).
-  // Every packet sealed is sent next (send_to_network): its outer TOS is
-  // read here, from the plaintext (RFC 6040 normal mode, copy-dscp); a
-  // keepalive's empty plaintext reads as 0.
+  // batch is sent (flush_udp). Every packet sealed is sent next
+  // (send_to_network): its outer TOS is read here, from the plaintext
+  // (RFC 6040 normal mode, copy-dscp); a keepalive's empty plaintext reads
+  // as 0.
   bool defer_seal(const hs::SealJob& job) override {
     d_.seal_tos_ = outer_tos(ip_tos(job.data), d_.settings_.copy_dscp);
     if (!d_.tx_.contains(job.data.data())) return false;

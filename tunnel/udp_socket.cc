@@ -75,8 +75,8 @@ void enable_pktinfo(int fd, int family) {
 // Every datagram received says which TOS / traffic class it came with
 // (ECN per RFC 6040, issue 16). A dual-stack socket reports IPv4 datagrams
 // by IP_RECVTOS (SOL_IP, as for an IPv4 socket) and IPv6 ones by
-// IPV6_RECVTCLASS. Without them (never on Linux 2.6.14+) every datagram
-// reads as Not-ECT, which decapsulation leaves alone.
+// IPV6_RECVTCLASS. Should the kernel refuse them, every datagram reads as
+// Not-ECT, which decapsulation leaves alone.
 void enable_recv_tos(int fd, int family) {
   const int on = 1;
   (void)::setsockopt(fd, IPPROTO_IP, IP_RECVTOS, &on, sizeof on);
