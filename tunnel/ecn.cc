@@ -59,9 +59,10 @@ EcnResult apply_outer_ecn(MutableBytes packet, uint8_t outer_tos) {
   if (*inner == (tos & ecn::kMask)) return EcnResult::kUnchanged;
   const auto new_tos = static_cast<uint8_t>((tos & ~ecn::kMask) | *inner);
   if (version == 4) {
-    const uint16_t old_word = load_be16(&packet[0]);
-    packet[1] = new_tos;
-    store_be16(&packet[10], adjust_checksum(load_be16(&packet[10]), old_word, load_be16(&packet[0])));
+    uint8_t* p = packet.data();
+    const uint16_t old_word = load_be16(p);
+    p[1] = new_tos;
+    store_be16(p + 10, adjust_checksum(load_be16(p + 10), old_word, load_be16(p)));
   } else {
     packet[1] = static_cast<uint8_t>((packet[1] & 0x0f) | (new_tos & 0x0f) << 4);
   }

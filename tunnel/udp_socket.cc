@@ -403,6 +403,26 @@ void LinuxUdp::queue(Bytes datagram, const SockAddr& to, const LocalAddr& from, 
   pending_.push_back({datagram, to, usable_source(from, to) ? from : LocalAddr{}, tos});
 }
 
+// How many queued datagrams from pending_[first] on make one message: a
+// GSO train (see flush) or, without GSO, one.
+size_t LinuxUdp::train_length(size_t first) const {
+  const Pending& head = pending_[first];
+  const size_t seg = head.data.size();
+  size_t count = 1;
+  size_t total = seg;
+  while (options_.gso && first + count < pending_.size() && count < kMaxSegments) {
+    const Pending& p = pending_[first + count];
+    if (p.to != head.to || p.from != head.from || p.tos != head.tos || p.data.size() > seg ||
+        total + p.data.size() > kMaxTrainBytes) {
+      break;
+    }
+    total += p.data.size();
+    ++count;
+    if (p.data.size() < seg) break;  // a shorter datagram ends the train
+  }
+  return count;
+}
+
 // Groups the queue into messages: with GSO, a run of datagrams to the same
 // address from the same source with the same TOS (one message, one TOS: a
 // change of the inner packets' ECN or DSCP ends a train), all of one size
@@ -427,18 +447,7 @@ size_t LinuxUdp::flush() {
     while (m < per_call && next < pending_.size()) {
       const Pending& head = pending_[next];
       const size_t seg = head.data.size();
-      size_t count = 1;
-      size_t total = seg;
-      while (options_.gso && next + count < pending_.size() && count < kMaxSegments) {
-        const Pending& p = pending_[next + count];
-        if (p.to != head.to || p.from != head.from || p.tos != head.tos || p.data.size() > seg ||
-            total + p.data.size() > kMaxTrainBytes) {
-          break;
-        }
-        total += p.data.size();
-        ++count;
-        if (p.data.size() < seg) break;  // a shorter datagram ends the train
-      }
+      const size_t count = train_length(next);
       groups[m] = {next, count};
       msghdr& h = msgs[m].msg_hdr;
       h = msghdr{};

@@ -137,6 +137,7 @@ class LinuxUdp final : public UdpSocket {
  private:
   LinuxUdp(UniqueFd fd, int family, uint16_t port, Options options)
       : fd_(std::move(fd)), family_(family), port_(port), options_(options) {}
+  size_t train_length(size_t first) const;
 
   UniqueFd fd_;
   int family_ = 0;
