@@ -43,6 +43,7 @@ std::vector<std::string> interface_fields(const InterfaceConfig& a, const Interf
   if (a.data_path != b.data_path) f.emplace_back("data-path");
   if (a.log_level != b.log_level) f.emplace_back("log-level");
   if (a.mss_clamp != b.mss_clamp) f.emplace_back("mss-clamp");
+  if (a.copy_dscp != b.copy_dscp) f.emplace_back("copy-dscp");
   if (a.failover_after != b.failover_after) f.emplace_back("failover-after");
   if (a.failback_interval != b.failback_interval) f.emplace_back("failback-interval");
   return f;

@@ -31,7 +31,7 @@ struct ConfigDiff {
   std::vector<PeerConfig> unchanged;  // as in the new config (order of the new file)
   // Interface keys that differ: "name", "private-key", "listen-port", "address",
   // "mtu", "routes", "fwmark", "rekey-after-time", "data-path", "log-level",
-  // "mss-clamp", "failover-after", "failback-interval".
+  // "mss-clamp", "copy-dscp", "failover-after", "failback-interval".
   std::vector<std::string> interface_changes;
 
   bool empty() const { return added.empty() && removed.empty() && changed.empty() && interface_changes.empty(); }

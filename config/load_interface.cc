@@ -1,6 +1,6 @@
 // The `interface:` section: name, private key (inline or from a file),
 // listen-port, address, mtu, routes, fwmark, rekey-after-time, log-level,
-// mss-clamp, the endpoint failover timing (failover-after, failback-interval)
+// mss-clamp, copy-dscp, the endpoint failover timing (failover-after, failback-interval)
 // and the data path switches, each turned into a typed value or a diagnostic.
 #include <algorithm>
 
@@ -134,6 +134,8 @@ void parse_field(const Entry& e, Reporter& r, Draft& d) {
     parse_level(e, r, i);
   } else if (e.key == "mss-clamp") {
     parse_mss_clamp(e, r, i);
+  } else if (e.key == "copy-dscp") {
+    if (auto v = bool_value(e, r)) i.copy_dscp = *v;
   } else if (e.key == "failover-after" || e.key == "failback-interval") {
     parse_failover(e, r, i);
   } else if (e.key == "crypto-threads") {

@@ -27,7 +27,7 @@
 namespace sitelink::config::detail {
 
 inline constexpr std::array<std::string_view, 2> kTopKeys{"interface", "peers"};
-inline constexpr std::array<std::string_view, 19> kInterfaceKeys{
+inline constexpr std::array<std::string_view, 20> kInterfaceKeys{
     "name",
     "private-key",
     "private-key-file",
@@ -45,6 +45,7 @@ inline constexpr std::array<std::string_view, 19> kInterfaceKeys{
     "socket-buffer",
     "crypto-threads",
     "mss-clamp",
+    "copy-dscp",
     "failover-after",
     "failback-interval",
 };

@@ -96,6 +96,9 @@ struct InterfaceConfig {
   DataPathConfig data_path;
   std::optional<LogLevel> log_level;  // absent: info, unless --log-level says otherwise
   MssClamp mss_clamp;
+  // `copy-dscp` (SPEC.md "Real office networks"): the outer header carries
+  // the inner packet's DSCP (the ECN field is always copied, RFC 6040).
+  bool copy_dscp = false;
   // Endpoint failover (SPEC.md "Real office networks"): data sent to a peer
   // for this long with nothing authenticated back makes its current endpoint
   // suspect, and the next one in its `endpoints:` is tried.

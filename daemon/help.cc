@@ -56,6 +56,9 @@ Configuration file (YAML, keys in kebab-case; unknown keys are errors):
                                   segments fit: auto = MTU - 40 (IPv4), MTU - 60
                                   (IPv6); off; or N = the IPv4 MSS, 536..65535
                                   (IPv6: N - 20); default auto, a reload applies it
+    copy-dscp: false              copy the inner packets' DSCP to the outer header
+                                  (default false; ECN is always copied, RFC 6040);
+                                  a reload applies it
     failover-after: 3             seconds 1..60 (default 3): data sent to a peer for
                                   this long with nothing authenticated back makes
                                   its endpoint suspect; the next one is tried
@@ -245,6 +248,9 @@ Drop reasons (counted per interface by show, and in its --json):
                       allowed-ips: add the far LAN's prefix to that peer
   bad-inner-packet    decrypted, but not an IP packet: a bug at the far end
   tun-write-failed    the interface did not take a packet: is it down?
+  ecn-ce-not-ect      marked CE (congestion) between the gateways, but its sender
+                      does not use ECN: dropped, as RFC 6040 says; a congested
+                      underlay, counted instead of lost silently
   no-private-key      sitelinkd IFACE before wg gave it a private key
 
 Exit status:

@@ -39,7 +39,7 @@ tunnel::Device::Settings device_settings(const config::InterfaceConfig& i) {
   failover.failback_interval = i.failback_interval;
   return tunnel::Device::Settings{i.mtu, i.rekey_after_time,
                                   tunnel::MssLimits{i.mss_clamp.ipv4_limit(i.mtu), i.mss_clamp.ipv6_limit(i.mtu)},
-                                  failover};
+                                  failover, i.copy_dscp};
 }
 
 std::vector<std::string> forwarding_warnings(const config::Config& cfg, GatewayControl& gw) {
@@ -224,6 +224,10 @@ class Applier {
     if (changed("mss-clamp")) {
       report_.applied.emplace_back("mss-clamp " + was.mss_clamp.to_string() + " -> " + now.mss_clamp.to_string());
     }
+    if (changed("copy-dscp")) {
+      report_.applied.emplace_back(std::string("copy-dscp ") + (was.copy_dscp ? "true" : "false") + " -> " +
+                                   (now.copy_dscp ? "true" : "false"));
+    }
     for (const char* f : {"failover-after", "failback-interval"}) {
       if (!changed(f)) continue;
       const bool after = std::string_view(f) == "failover-after";
@@ -232,10 +236,10 @@ class Applier {
           " s -> " + std::to_string((after ? now.failover_after : now.failback_interval).count()) + " s");
     }
     // The device takes the MTU (its padding limit and, under mss-clamp: auto,
-    // the MSS limits), the rekey interval, mss-clamp and the failover timing
-    // together.
-    if (now.mtu != was.mtu || changed("rekey-after-time") || changed("mss-clamp") || changed("failover-after") ||
-        changed("failback-interval")) {
+    // the MSS limits), the rekey interval, mss-clamp, copy-dscp and the
+    // failover timing together.
+    if (now.mtu != was.mtu || changed("rekey-after-time") || changed("mss-clamp") || changed("copy-dscp") ||
+        changed("failover-after") || changed("failback-interval")) {
       dev_.set_settings(device_settings(now));
     }
   }

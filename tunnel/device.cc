@@ -7,8 +7,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 #include <variant>
 
+#include "tunnel/ecn.h"
 #include "tunnel/ip_header.h"
 
 namespace sitelink::tunnel {
@@ -40,7 +42,8 @@ std::string_view to_string(Drop d) {
       "tun-no-route",      "tun-bad-packet",   "no-endpoint",    "send-failed",     "malformed",
       "invalid-mac1",      "cookie-sent",      "rate-limited",   "unknown-peer",    "unknown-index",
       "handshake-refused", "decrypt-failed",   "replay",         "expired-keypair", "source-not-allowed",
-      "bad-inner-packet",  "tun-write-failed", "no-private-key", "over-budget",     "tun-ipv6-local"};
+      "bad-inner-packet",  "tun-write-failed", "no-private-key", "over-budget",     "tun-ipv6-local",
+      "ecn-ce-not-ect"};
   return kNames[static_cast<size_t>(d)];
 }
 
@@ -99,6 +102,9 @@ class Device::PeerIo final : public hs::Transmit {
  public:
   PeerIo(Device& d, Peer& p, const Datagram* reply_to = nullptr) : d_(d), p_(p), reply_to_(reply_to) {}
   void send_to_network(Bytes datagram) override {
+    // A transport packet leaves with the TOS its seal set; anything else
+    // (handshake messages, cookie replies) with 0.
+    const uint8_t tos = std::exchange(d_.seal_tos_, 0);
     if (reply_to_ == nullptr && p_.failover && is_initiation(datagram)) return d_.send_initiation(p_, datagram);
     const SockAddr* to = reply_to_ != nullptr ? &reply_to_->from : (p_.spec.endpoint ? &*p_.spec.endpoint : nullptr);
     if (to == nullptr) return d_.drop(Drop::kNoEndpoint);
@@ -106,21 +112,27 @@ class Device::PeerIo final : public hs::Transmit {
     // Sealed in a batch slot: leaves with the batch. Anything else (a
     // handshake message, a staged packet) lives only as long as this call:
     // it goes now, after what is queued, so that order is kept.
-    if (d_.tx_.contains(datagram.data())) return d_.udp_->queue(datagram, *to, from);
+    if (d_.tx_.contains(datagram.data())) return d_.udp_->queue(datagram, *to, from, tos);
     d_.flush_udp();
-    if (!d_.udp_->send(datagram, *to, from)) {
+    if (!d_.udp_->send(datagram, *to, from, tos)) {
       d_.drop(Drop::kSendFailed);
       d_.report_send_error(&p_);
     }
   }
   // Packets sealed in a batch slot are sealed together, just before the
-  // batch is sent (flush_udp).
+  // batch is sent (flush_udp). Every packet sealed is sent next
+  // (send_to_network): its outer TOS is read here, from the plaintext
+  // (RFC 6040 normal mode, copy-dscp); a keepalive's empty plaintext reads
+  // as 0.
   bool defer_seal(const hs::SealJob& job) override {
+    d_.seal_tos_ = outer_tos(ip_tos(job.data), d_.settings_.copy_dscp);
     if (!d_.tx_.contains(job.data.data())) return false;
     d_.seals_.push_back({job.data, job.counter, Secret<hs::kKeySize>(job.key)});
     return true;
   }
-  void deliver_to_tun(MutableBytes packet) override { d_.deliver(p_, packet); }
+  void deliver_to_tun(MutableBytes packet) override {
+    d_.deliver(p_, packet, reply_to_ != nullptr ? reply_to_->tos : uint8_t{0});
+  }
   void on_event(hs::PeerEvent e) override { d_.on_peer_event(p_, e); }
 
  private:
@@ -936,7 +948,7 @@ void Device::open_queued(const Now& now) {
 
 // Cryptokey routing on ingress: only a source address this peer may use gets
 // through (wg_packet_consume_data_done). Padding is trimmed by the IP length.
-void Device::deliver(Peer& p, MutableBytes packet) {
+void Device::deliver(Peer& p, MutableBytes packet, uint8_t outer_tos) {
   auto h = parse_ip_header(packet);
   if (!h) return drop(Drop::kBadInnerPacket);
   auto owner = h->version == 4 ? routes_.lookup_v4(h->src) : routes_.lookup_v6(h->src);
@@ -950,6 +962,17 @@ void Device::deliver(Peer& p, MutableBytes packet) {
     return;
   }
   const MutableBytes inner = packet.first(h->total_length);
+  // RFC 6040 decapsulation: CE met on the way reaches the inner packet.
+  if (apply_outer_ecn(inner, outer_tos) == EcnResult::kDrop) {
+    drop(Drop::kEcnCeNotEct);
+    if (log_->enabled(LogLevel::kDebug)) {
+      log_->log_limited(LogLevel::kDebug, "ecn-ce-not-ect", clock_->now().mono,
+                        "peer " + p.label() + ": dropped a packet from " + address_text(*h, h->src) + " to " +
+                            address_text(*h, h->dst) +
+                            ": marked CE (congestion) on the way, but its sender does not use ECN (RFC 6040)");
+    }
+    return;
+  }
   if (clamp_mss(inner, settings_.mss_clamp)) ++mss_clamped_;
   tun_out_.push_back(inner);  // written by flush_tun
 }

@@ -63,6 +63,8 @@ enum class Drop : uint8_t {
   kOverBudget,    // under load, beyond the device-wide handshake budget
   kTunIpv6Local,  // the host's own IPv6 link-local or multicast (router solicitations, MLD)
                   // with no route: normal on any new interface, not a fault
+  kEcnCeNotEct,   // arrived marked CE (congestion) outside, but the inner packet is Not-ECT:
+                  // RFC 6040 says drop, as the congested router would have
   kCount,
 };
 std::string_view to_string(Drop d);
@@ -120,6 +122,9 @@ class Device {
     MssLimits mss_clamp{1380, 1360};
     // Peers with `endpoints:` (failover-after, failback-interval).
     EndpointFailover::Settings failover{};
+    // copy-dscp: sealed packets carry the inner DSCP outside too (the ECN
+    // field is always copied, RFC 6040).
+    bool copy_dscp = false;
   };
 
   Device(handshake::PrivateKey key, Settings settings, Clock& clock, handshake::Rng& rng, TunDevice& tun,
@@ -208,7 +213,7 @@ class Device {
   void queue_open(const Now& now, const handshake::TransportMsg& m, const Datagram& dg);
   void open_queued(const Now& now);
   void seal_queued();
-  void deliver(Peer& p, MutableBytes packet);
+  void deliver(Peer& p, MutableBytes packet, uint8_t outer_tos);
   void update_endpoint(const Now& now, Peer& p, const Datagram& dg);
   // Endpoint lists: where an initiation goes, the timer's actions, and
   // sends to one entry.
@@ -259,6 +264,9 @@ class Device {
   PeerId next_id_ = 1;
   std::array<uint64_t, static_cast<size_t>(Drop::kCount)> drops_{};
   uint64_t mss_clamped_ = 0;
+  // The outer TOS of the packet being sealed: set from its plaintext when
+  // it is sealed (PeerIo::defer_seal), taken by the send that follows.
+  uint8_t seal_tos_ = 0;
   // Under-load detection: handshake messages seen in the current second.
   Instant load_window_start_{};
   uint32_t load_window_count_ = 0;

@@ -83,24 +83,47 @@ void allow_fragmentation(int fd) {
   (void)::setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &dont, sizeof dont);
 }
 
-// Control-message room for a received datagram (UDP_GRO and a packet-info
-// message of either family, with room to spare) and a sent one (UDP_SEGMENT
-// and one packet-info message).
-constexpr size_t kControlBytes = CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(in_pktinfo)) +
-                                 CMSG_SPACE(sizeof(in6_pktinfo));
+// Every datagram received says which TOS / traffic class it came with
+// (ECN per RFC 6040, issue 16). A dual-stack socket reports IPv4 datagrams
+// by IP_RECVTOS (SOL_IP, as for an IPv4 socket) and IPv6 ones by
+// IPV6_RECVTCLASS. Should the kernel refuse them, every datagram reads as
+// Not-ECT, which decapsulation leaves alone.
+void enable_recv_tos(int fd, int family) {
+  const int on = 1;
+  (void)::setsockopt(fd, IPPROTO_IP, IP_RECVTOS, &on, sizeof on);
+  if (family == AF_INET6) (void)::setsockopt(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, &on, sizeof on);
+}
 
-// The local address and interface from a received message's control data.
-// UDP_GRO's segment size is returned in `train` (0 if absent).
-LocalAddr parse_control(const msghdr& h, size_t& train) {
-  LocalAddr local;
-  train = 0;
+// Control-message room for a received datagram (UDP_GRO, a packet-info
+// message of either family and the TOS / traffic class, with room to
+// spare) and a sent one (UDP_SEGMENT, one packet-info message, IP_TOS or
+// IPV6_TCLASS).
+constexpr size_t kControlBytes = CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(in_pktinfo)) +
+                                 CMSG_SPACE(sizeof(in6_pktinfo)) + CMSG_SPACE(sizeof(int));
+
+// What a received message's control data says.
+struct Control {
+  LocalAddr local;   // the address and interface it came to
+  size_t train = 0;  // UDP_GRO's segment size (0 if absent)
+  uint8_t tos = 0;   // the outer TOS / traffic class
+};
+
+Control parse_control(const msghdr& h) {
+  Control out;
+  LocalAddr& local = out.local;
   for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(const_cast<msghdr*>(&h), c)) {
     // A message the kernel had to cut short (no room) says nothing.
     const auto fits = [c](size_t n) { return c->cmsg_len >= CMSG_LEN(n); };
     if (c->cmsg_level == IPPROTO_UDP && c->cmsg_type == UDP_GRO && fits(sizeof(int))) {
       int size = 0;
       std::memcpy(&size, CMSG_DATA(c), sizeof size);
-      train = size > 0 ? static_cast<size_t>(size) : 0;
+      out.train = size > 0 ? static_cast<size_t>(size) : 0;
+    } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS && fits(1)) {
+      out.tos = *CMSG_DATA(c);  // one byte (ip_cmsg_recv_tos)
+    } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_TCLASS && fits(sizeof(int))) {
+      int tclass = 0;
+      std::memcpy(&tclass, CMSG_DATA(c), sizeof tclass);
+      out.tos = static_cast<uint8_t>(tclass);
     } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO && fits(sizeof(in_pktinfo))) {
       in_pktinfo info;
       std::memcpy(&info, CMSG_DATA(c), sizeof info);
@@ -119,7 +142,7 @@ LocalAddr parse_control(const msghdr& h, size_t& train) {
       if (a) local = {a->ip(), static_cast<int>(info.ipi6_ifindex)};
     }
   }
-  return local;
+  return out;
 }
 
 // Adds to `h` (whose msg_control has room, msg_controllen counting what is
@@ -149,6 +172,20 @@ void add_source(msghdr& h, const LocalAddr& from) {
   c->cmsg_len = CMSG_LEN(sizeof info);
   std::memcpy(CMSG_DATA(c), &info, sizeof info);
   h.msg_controllen += CMSG_SPACE(sizeof info);
+}
+
+// Adds to `h` (as add_source) the TOS / traffic class the datagram leaves
+// with: IP_TOS for an IPv4 destination, on a dual-stack socket too (the
+// kernel sends to ::ffff:a.b.c.d as IPv4 and reads SOL_IP messages then),
+// IPV6_TCLASS for an IPv6 one. Callers add none for 0, the socket's default.
+void add_tos(msghdr& h, bool v4, uint8_t tos) {
+  auto* c = reinterpret_cast<cmsghdr*>(static_cast<char*>(h.msg_control) + h.msg_controllen);
+  const int value = tos;
+  c->cmsg_level = v4 ? IPPROTO_IP : IPPROTO_IPV6;
+  c->cmsg_type = v4 ? IP_TOS : IPV6_TCLASS;
+  c->cmsg_len = CMSG_LEN(sizeof value);
+  std::memcpy(CMSG_DATA(c), &value, sizeof value);
+  h.msg_controllen += CMSG_SPACE(sizeof value);
 }
 
 // A source of the other family than the destination cannot be used; the
@@ -211,6 +248,7 @@ SysResult<LinuxUdp> LinuxUdp::bind(uint16_t port, uint32_t fwmark, Options optio
   grow_buffers(fd->get(), options.buffer_bytes);
   enable_pktinfo(fd->get(), family);
   allow_fragmentation(fd->get());
+  enable_recv_tos(fd->get(), family);
   options = enable_offloads(fd->get(), options);
   LinuxUdp sock(std::move(*fd), family, 0, options);
   if (fwmark != 0) {
@@ -240,12 +278,12 @@ std::optional<Received> LinuxUdp::recv(MutableBytes buf) {
     if (n < 0) return std::nullopt;  // EAGAIN: nothing waiting; ICMP errors etc.: caller reads again
     const auto from = SockAddr::from_raw(reinterpret_cast<const sockaddr*>(&ss), h.msg_namelen);
     if (!from) continue;  // not an IP source: cannot happen on an inet socket; skip it
-    size_t train = 0;
-    return Received{static_cast<size_t>(n), *from, parse_control(h, train)};
+    const Control control_data = parse_control(h);
+    return Received{static_cast<size_t>(n), *from, control_data.local, control_data.tos};
   }
 }
 
-bool LinuxUdp::send_one(Bytes datagram, const SockAddr& to, const LocalAddr& from) {
+bool LinuxUdp::send_one(Bytes datagram, const SockAddr& to, const LocalAddr& from, uint8_t tos) {
   if (!to.valid() || (family_ == AF_INET && !to.is_v4())) return false;
   sockaddr_storage ss{};
   iovec iov{const_cast<uint8_t*>(datagram.data()), datagram.size()};
@@ -255,10 +293,10 @@ bool LinuxUdp::send_one(Bytes datagram, const SockAddr& to, const LocalAddr& fro
   h.msg_namelen = to.to_raw(ss, family_);
   h.msg_iov = &iov;
   h.msg_iovlen = 1;
-  if (usable_source(from, to)) {
-    h.msg_control = control.data();
-    add_source(h, from);
-  }
+  const bool source = usable_source(from, to);
+  if (source || tos != 0) h.msg_control = control.data();
+  if (source) add_source(h, from);
+  if (tos != 0) add_tos(h, to.is_v4(), tos);
   for (;;) {
     const ssize_t n = ::sendmsg(fd_.get(), &h, 0);
     if (n >= 0) return static_cast<size_t>(n) == datagram.size();
@@ -276,7 +314,7 @@ size_t UdpSocket::recv_batch(std::span<const MutableBytes> buffers, std::vector<
   for (; filled < buffers.size(); ++filled) {
     auto r = recv(buffers[filled]);
     if (!r) break;
-    out.push_back({buffers[filled].first(std::min(r->length, buffers[filled].size())), r->from, r->local});
+    out.push_back({buffers[filled].first(std::min(r->length, buffers[filled].size())), r->from, r->local, r->tos});
   }
   return filled;
 }
@@ -295,24 +333,24 @@ void UdpSocket::note_lost_source(const LocalAddr& from) {
   }
 }
 
-bool UdpSocket::send(Bytes datagram, const SockAddr& to, const LocalAddr& from) {
-  if (send_one(datagram, to, from)) return true;
+bool UdpSocket::send(Bytes datagram, const SockAddr& to, const LocalAddr& from, uint8_t tos) {
+  if (send_one(datagram, to, from, tos)) return true;
   if (!from.valid() || !send_error_ || !source_gone(send_error_->error)) return false;
   // The address went away: this datagram, and the next ones once the
   // caller has heard, leave from the kernel's choice.
   send_error_.reset();
   note_lost_source(from);
-  return send_one(datagram, to, LocalAddr{});
+  return send_one(datagram, to, LocalAddr{}, tos);
 }
 
-void UdpSocket::queue(Bytes datagram, const SockAddr& to, const LocalAddr& from) {
-  pending_.push_back({datagram, to, from});
+void UdpSocket::queue(Bytes datagram, const SockAddr& to, const LocalAddr& from, uint8_t tos) {
+  pending_.push_back({datagram, to, from, tos});
 }
 
 size_t UdpSocket::send_pending(size_t first, size_t count) {
   size_t failed = 0;
   for (size_t i = first; i < first + count; ++i) {
-    failed += send(pending_[i].data, pending_[i].to, pending_[i].from) ? 0 : 1;
+    failed += send(pending_[i].data, pending_[i].to, pending_[i].from, pending_[i].tos) ? 0 : 1;
   }
   return failed;
 }
@@ -351,32 +389,57 @@ size_t LinuxUdp::recv_batch(std::span<const MutableBytes> buffers, std::vector<D
     const size_t len = msgs[i].msg_len;
     const auto from = SockAddr::from_raw(reinterpret_cast<const sockaddr*>(&names[i]), h.msg_namelen);
     if (!from || (h.msg_flags & MSG_TRUNC)) continue;  // cannot happen with 64 KiB buffers
-    size_t train = 0;                                  // UDP_GRO: the size of each datagram of a train
-    const LocalAddr local = parse_control(h, train);
+    // UDP_GRO: the size of each datagram of a train. The kernel's GRO
+    // merges only packets whose IP headers agree but for length, ID and
+    // checksum (inet_gro_receive flushes on a different TOS, ipv6_gro_receive
+    // on a different first word), so the train's one TOS is each one's.
+    const Control c = parse_control(h);
+    const size_t train = c.train;
     const MutableBytes data = buffers[i].first(len);
     if (train == 0 || train >= len) {
-      out.push_back({data, *from, local});
+      out.push_back({data, *from, c.local, c.tos});
       continue;
     }
     for (size_t off = 0; off < len; off += train) {
-      out.push_back({data.subspan(off, std::min(train, len - off)), *from, local});
+      out.push_back({data.subspan(off, std::min(train, len - off)), *from, c.local, c.tos});
     }
   }
   return static_cast<size_t>(got);
 }
 
-void LinuxUdp::queue(Bytes datagram, const SockAddr& to, const LocalAddr& from) {
+void LinuxUdp::queue(Bytes datagram, const SockAddr& to, const LocalAddr& from, uint8_t tos) {
   if (!to.valid() || (family_ == AF_INET && !to.is_v4())) {
     ++queue_failures_;  // would fail anyway, and must not count against GSO
     return;
   }
-  pending_.push_back({datagram, to, usable_source(from, to) ? from : LocalAddr{}});
+  pending_.push_back({datagram, to, usable_source(from, to) ? from : LocalAddr{}, tos});
+}
+
+// How many queued datagrams from pending_[first] on make one message: a
+// GSO train (see flush) or, without GSO, one.
+size_t LinuxUdp::train_length(size_t first) const {
+  const Pending& head = pending_[first];
+  const size_t seg = head.data.size();
+  size_t count = 1;
+  size_t total = seg;
+  while (options_.gso && first + count < pending_.size() && count < kMaxSegments) {
+    const Pending& p = pending_[first + count];
+    if (p.to != head.to || p.from != head.from || p.tos != head.tos || p.data.size() > seg ||
+        total + p.data.size() > kMaxTrainBytes) {
+      break;
+    }
+    total += p.data.size();
+    ++count;
+    if (p.data.size() < seg) break;  // a shorter datagram ends the train
+  }
+  return count;
 }
 
 // Groups the queue into messages: with GSO, a run of datagrams to the same
-// address from the same source, all of one size but the last (which may be
-// shorter), becomes one train; then sendmmsg sends up to kMaxBatch messages
-// per call.
+// address from the same source with the same TOS (one message, one TOS: a
+// change of the inner packets' ECN or DSCP ends a train), all of one size
+// but the last (which may be shorter), becomes one train; then sendmmsg
+// sends up to kMaxBatch messages per call.
 size_t LinuxUdp::flush() {
   size_t failed = std::exchange(queue_failures_, 0);
   std::array<Group, kMaxBatch> groups;
@@ -393,17 +456,7 @@ size_t LinuxUdp::flush() {
     while (m < per_call && next < pending_.size()) {
       const Pending& head = pending_[next];
       const size_t seg = head.data.size();
-      size_t count = 1;
-      size_t total = seg;
-      while (options_.gso && next + count < pending_.size() && count < kMaxSegments) {
-        const Pending& p = pending_[next + count];
-        if (p.to != head.to || p.from != head.from || p.data.size() > seg || total + p.data.size() > kMaxTrainBytes) {
-          break;
-        }
-        total += p.data.size();
-        ++count;
-        if (p.data.size() < seg) break;  // a shorter datagram ends the train
-      }
+      const size_t count = train_length(next);
       groups[m] = {next, count};
       msghdr& h = msgs[m].msg_hdr;
       h = msghdr{};
@@ -415,7 +468,7 @@ size_t LinuxUdp::flush() {
         const Bytes d = pending_[next + i].data;
         iov[v++] = {const_cast<uint8_t*>(d.data()), d.size()};
       }
-      if (count > 1 || head.from.valid()) {
+      if (count > 1 || head.from.valid() || head.tos != 0) {
         control[m].fill(0);
         h.msg_control = control[m].data();
         h.msg_controllen = 0;
@@ -430,6 +483,7 @@ size_t LinuxUdp::flush() {
         h.msg_controllen = CMSG_SPACE(sizeof(uint16_t));
       }
       if (head.from.valid()) add_source(h, head.from);
+      if (head.tos != 0) add_tos(h, head.to.is_v4(), head.tos);
       next += count;
       ++m;
     }

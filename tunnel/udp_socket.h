@@ -3,7 +3,10 @@
 // socket (non-blocking, SO_MARK for fwmark); tests use an in-memory network.
 // Every datagram received says which local address it arrived on, and every
 // send may name the local address to leave from, so that a host with several
-// addresses answers each peer from the one it used (issue 15).
+// addresses answers each peer from the one it used (issue 15). Every
+// datagram also carries the outer TOS / traffic class byte: the one it
+// arrived with, and the one to send it with (ECN per RFC 6040 and
+// copy-dscp, issue 16; 0, the socket's default, costs nothing).
 #pragma once
 
 #include <sys/socket.h>
@@ -25,6 +28,7 @@ struct Received {
   size_t length;
   SockAddr from;
   LocalAddr local{};  // the address it was sent to (unset if the socket cannot tell)
+  uint8_t tos = 0;    // the outer IPv4 TOS / IPv6 traffic class (0 if the socket cannot tell)
 };
 
 // One datagram of a batch, inside one of the caller's buffers.
@@ -32,6 +36,7 @@ struct Datagram {
   MutableBytes data;
   SockAddr from;
   LocalAddr local{};
+  uint8_t tos = 0;  // as Received::tos; the datagrams of one GRO train share it
 };
 
 class UdpSocket {
@@ -43,8 +48,9 @@ class UdpSocket {
   // (else the kernel's choice). False if it could not be sent (counted by
   // the caller, never fatal). A `from` that is no longer an address of this
   // host is no failure: the datagram leaves from the kernel's choice and
-  // take_lost_sources() reports `from`.
-  bool send(Bytes datagram, const SockAddr& to, const LocalAddr& from = {});
+  // take_lost_sources() reports `from`. `tos`: the outer IPv4 TOS / IPv6
+  // traffic class byte (DSCP and ECN) it leaves with.
+  bool send(Bytes datagram, const SockAddr& to, const LocalAddr& from = {}, uint8_t tos = 0);
   virtual int fd() const = 0;
   virtual uint16_t port() const = 0;
 
@@ -55,7 +61,7 @@ class UdpSocket {
   virtual size_t recv_batch(std::span<const MutableBytes> buffers, std::vector<Datagram>& out);
   // Sends `datagram` later, at flush(); its bytes must stay untouched until
   // then. Datagrams leave in the order they were queued.
-  virtual void queue(Bytes datagram, const SockAddr& to, const LocalAddr& from);
+  virtual void queue(Bytes datagram, const SockAddr& to, const LocalAddr& from, uint8_t tos = 0);
   // Sends everything queued; returns how many datagrams could not be sent.
   virtual size_t flush();
 
@@ -75,7 +81,7 @@ class UdpSocket {
 
  protected:
   // The send itself; sets send_error_ when the kernel refuses.
-  virtual bool send_one(Bytes datagram, const SockAddr& to, const LocalAddr& from) = 0;
+  virtual bool send_one(Bytes datagram, const SockAddr& to, const LocalAddr& from, uint8_t tos) = 0;
   // Whether a refusal of a send from `from` means that address is gone.
   static bool source_gone(int error);
   void note_lost_source(const LocalAddr& from);
@@ -84,6 +90,7 @@ class UdpSocket {
     Bytes data;
     SockAddr to;
     LocalAddr from;
+    uint8_t tos;
   };
   // Sends pending_[first, first + count) one by one; returns the failures.
   size_t send_pending(size_t first, size_t count);
@@ -112,7 +119,7 @@ class LinuxUdp final : public UdpSocket {
 
   std::optional<Received> recv(MutableBytes buf) override;
   size_t recv_batch(std::span<const MutableBytes> buffers, std::vector<Datagram>& out) override;
-  void queue(Bytes datagram, const SockAddr& to, const LocalAddr& from) override;
+  void queue(Bytes datagram, const SockAddr& to, const LocalAddr& from, uint8_t tos = 0) override;
   size_t flush() override;
   int fd() const override { return fd_.get(); }
   uint16_t port() const override { return port_; }
@@ -127,11 +134,12 @@ class LinuxUdp final : public UdpSocket {
   std::optional<config::IpAddress> route_source(const SockAddr& to) override;
 
  protected:
-  bool send_one(Bytes datagram, const SockAddr& to, const LocalAddr& from) override;
+  bool send_one(Bytes datagram, const SockAddr& to, const LocalAddr& from, uint8_t tos) override;
 
  private:
   LinuxUdp(UniqueFd fd, int family, uint16_t port, Options options)
       : fd_(std::move(fd)), family_(family), port_(port), options_(options) {}
+  size_t train_length(size_t first) const;
 
   // A message of a flush: pending_[first, first + count), one datagram or
   // one GSO train.

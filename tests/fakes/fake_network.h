@@ -19,6 +19,7 @@ struct Datagram {
   tunnel::SockAddr from;
   tunnel::SockAddr to;
   std::vector<uint8_t> bytes;
+  uint8_t tos = 0;  // the outer TOS / traffic class (a fault may set CE, as a congested router)
 };
 
 // A socket of a host with several addresses: it receives datagrams sent to
@@ -37,7 +38,7 @@ class FakeUdp final : public tunnel::UdpSocket {
     inbox.pop_front();
     const size_t n = std::min(d.bytes.size(), buf.size());
     std::copy_n(d.bytes.begin(), n, buf.begin());
-    return tunnel::Received{n, d.from, tunnel::LocalAddr{d.to.ip(), 1}};
+    return tunnel::Received{n, d.from, tunnel::LocalAddr{d.to.ip(), 1}, d.tos};
   }
   int fd() const override { return -1; }
   uint16_t port() const override { return addr_.port(); }
@@ -52,7 +53,7 @@ class FakeUdp final : public tunnel::UdpSocket {
   int fail_errno = 0;  // nonzero: every send fails with this errno, as a refusing kernel's
 
  protected:
-  bool send_one(Bytes datagram, const tunnel::SockAddr& to, const tunnel::LocalAddr& from) override;
+  bool send_one(Bytes datagram, const tunnel::SockAddr& to, const tunnel::LocalAddr& from, uint8_t tos) override;
 
  private:
   std::vector<config::IpAddress> extra_;
@@ -103,7 +104,7 @@ class FakeNetwork {
   std::vector<Datagram> in_flight_;
 };
 
-inline bool FakeUdp::send_one(Bytes datagram, const tunnel::SockAddr& to, const tunnel::LocalAddr& from) {
+inline bool FakeUdp::send_one(Bytes datagram, const tunnel::SockAddr& to, const tunnel::LocalAddr& from, uint8_t tos) {
   const bool have = !from.valid() || *from.ip == addr_.ip() ||
                     std::find(extra_.begin(), extra_.end(), *from.ip) != extra_.end();
   const int error = fail_errno != 0 ? fail_errno : (have ? 0 : EINVAL);
@@ -113,7 +114,7 @@ inline bool FakeUdp::send_one(Bytes datagram, const tunnel::SockAddr& to, const 
   }
   ++sent;
   const tunnel::SockAddr source = from.valid() ? tunnel::SockAddr(*from.ip, addr_.port()) : addr_;
-  net_->send(Datagram{source, to, std::vector<uint8_t>(datagram.begin(), datagram.end())});
+  net_->send(Datagram{source, to, std::vector<uint8_t>(datagram.begin(), datagram.end()), tos});
   return true;
 }
 

@@ -225,7 +225,7 @@ TEST_F(CliSitelinkdBinary, CheckInvalidFileIs78WithEveryProblem) {
           bad_ +
           ":4:3: interface.colour: unknown key 'colour'; expected one of: name, private-key, "
           "private-key-file, listen-port, address, mtu, routes, fwmark, rekey-after-time, log-level, batch-io, udp-gso, "
-          "udp-gro, tun-offload, socket-buffer, crypto-threads, mss-clamp, failover-after, failback-interval\n" +
+          "udp-gro, tun-offload, socket-buffer, crypto-threads, mss-clamp, copy-dscp, failover-after, failback-interval\n" +
           bad_ + ": 2 errors, configuration not usable\n");
 }
 

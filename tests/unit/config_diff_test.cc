@@ -111,6 +111,14 @@ TEST(ConfigDiff, MssClampChangesAreListed) {
   EXPECT_TRUE(diff(autos, load("interface:\n  private-key: PRIV_A\n  mss-clamp: auto\n")).empty());
 }
 
+TEST(ConfigDiff, CopyDscpChangesAreListed) {
+  const Config off = load("interface:\n  private-key: PRIV_A\n");
+  const Config on = load("interface:\n  private-key: PRIV_A\n  copy-dscp: true\n");
+  EXPECT_EQ(diff(off, on).interface_changes, std::vector<std::string>{"copy-dscp"});
+  EXPECT_EQ(diff(on, off).interface_changes, std::vector<std::string>{"copy-dscp"});
+  EXPECT_TRUE(diff(off, load("interface:\n  private-key: PRIV_A\n  copy-dscp: false\n")).empty());
+}
+
 TEST(ConfigDiff, NewPrivateKeyIsAnInterfaceChange) {
   Config a = load("interface:\n  private-key: PRIV_A\n");
   Config b = a;

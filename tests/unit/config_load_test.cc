@@ -160,6 +160,20 @@ TEST(ConfigLoad, BadMssClampValuesAreLocated) {
   }
 }
 
+TEST(ConfigLoad, CopyDscpIsOffByDefaultAndABoolean) {
+  EXPECT_FALSE(load_ok("interface:\n  private-key: PRIV_A\n").interface.copy_dscp);
+  EXPECT_TRUE(load_ok("interface:\n  private-key: PRIV_A\n  copy-dscp: true\n").interface.copy_dscp);
+  EXPECT_FALSE(load_ok("interface:\n  private-key: PRIV_A\n  copy-dscp: false\n").interface.copy_dscp);
+  for (const char* bad : {"yes", "1", "[true]", "ef"}) {
+    const std::string text = std::string("interface:\n  private-key: PRIV_A\n  copy-dscp: ") + bad + "\n";
+    const auto r = load_text(with_keys(text), "dscp.yaml");
+    ASSERT_FALSE(r.ok()) << bad;
+    ASSERT_EQ(r.error().size(), 1u) << dump(r.error());
+    EXPECT_EQ(r.error()[0].path, "interface.copy-dscp") << bad;
+    EXPECT_EQ(r.error()[0].where.line, 3) << bad;
+  }
+}
+
 TEST(ConfigLoad, BadDataPathValuesNameTheirField) {
   const auto r = load_text(with_keys(R"(interface:
   private-key: PRIV_A

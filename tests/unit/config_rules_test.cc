@@ -127,7 +127,7 @@ const RuleCase kKeyCases[] = {
      "interface.colour",
      "unknown key 'colour'; expected one of: name, private-key, private-key-file, listen-port, address, mtu, "
      "routes, fwmark, rekey-after-time, log-level, batch-io, udp-gso, udp-gro, tun-offload, socket-buffer, crypto-threads, "
-     "mss-clamp, failover-after, failback-interval"},
+     "mss-clamp, copy-dscp, failover-after, failback-interval"},
     {"InterfaceKeyInAPeer",
      "interface:\n  private-key: PRIV_A\npeers:\n  - public-key: PUB_B\n    allowed-ips: [198.18.1.0/24]\n    listen-port: 5\n",
      Severity::kError, 6, 5, "peers[0].listen-port", "'listen-port' belongs under 'interface:', not in a peer"},

@@ -290,6 +290,41 @@ TEST_F(Reconfigure, MssClampFollowsReloads) {
   EXPECT_EQ(a->mss_clamped(), 3u);
 }
 
+// copy-dscp is applied by the device and a reload turns it on and off; the
+// ECN field is copied either way.
+TEST_F(Reconfigure, CopyDscpFollowsReloads) {
+  std::vector<uint8_t> outer;  // the TOS of each data packet A seals
+  net.fault = [&](const test::Datagram& d) {
+    if (d.from.port() == 51820 && d.bytes.size() > 32 && d.bytes[0] == 4 && d.to == addr("198.51.100.2:51820")) {
+      outer.push_back(d.tos);
+    }
+    return std::vector<test::Datagram>{d};
+  };
+  auto packet = test::ip_packet("198.18.1.5", "198.18.2.7", 100, 0);
+  packet[1] = 0xb8 | 0x02;  // DSCP EF, ECT(0)
+  const auto send = [&] {
+    outer.clear();
+    tun_a.inbound.push_back(packet);
+    while (a->handle_tun_readable()) {
+    }
+    pump();
+    return outer.empty() ? -1 : int{outer.back()};
+  };
+  config::Config next = running;
+  next.peers = {office_b()};
+  apply(next);
+  pump();
+  EXPECT_EQ(send(), 0x02);  // default: the ECN field alone
+  next.interface.copy_dscp = true;
+  ChangeReport r = apply(next);
+  EXPECT_TRUE(mentions(r.applied, "copy-dscp false -> true"));
+  EXPECT_EQ(send(), 0xba);
+  next.interface.copy_dscp = false;
+  r = apply(next);
+  EXPECT_TRUE(mentions(r.applied, "copy-dscp true -> false"));
+  EXPECT_EQ(send(), 0x02);
+}
+
 TEST_F(Reconfigure, AddressFailuresAreReportedAndRetried) {
   control.address_failures = {"cannot add address 198.18.0.9/24: File exists"};
   config::Config next = running;

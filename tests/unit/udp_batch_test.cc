@@ -324,7 +324,7 @@ class TinyUdp final : public UdpSocket {
   uint16_t port() const override { return 0; }
 
  protected:
-  bool send_one(Bytes datagram, const SockAddr& to, const LocalAddr&) override {
+  bool send_one(Bytes datagram, const SockAddr& to, const LocalAddr&, uint8_t /*tos*/) override {
     if (refuse) return false;
     sent.emplace_back(Buf(datagram.begin(), datagram.end()), to);
     return true;
