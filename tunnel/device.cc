@@ -862,6 +862,7 @@ void Device::update_endpoint(const Now& now, Peer& p, const Datagram& dg) {
       log_switch(p, *s, from);
       told = true;
     }
+    if (p.failover->holds_endpoint(from, dg.local)) return;  // a straggler from the entry we left
   }
   if (!new_path) return;
   if (p.spec.endpoint != from) {

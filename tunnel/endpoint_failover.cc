@@ -58,13 +58,11 @@ std::optional<EndpointFailover::Switch> EndpointFailover::on_authenticated(Insta
   // Answers closer together than failover_after: the traffic is two-way.
   if (last_answer_ && now - *last_answer_ < settings_.failover_after) one_way_ = false;
   last_answer_ = now;
-  const EndpointChoice* in_use = active_ ? &entries_[*active_].choice : nullptr;
-  const bool same = in_use != nullptr && in_use->address == from &&
-                    (!in_use->source.valid() || !local.valid() || in_use->source.ip == local.ip);
-  const std::optional<size_t> k = same ? active_ : match(from, local);
+  const std::optional<size_t> k = in_use(from, local) ? active_ : match(from, local);
   if (!k) {
     // Roamed to an address in no entry: followed, as WireGuard does.
     active_.reset();
+    left_.reset();
     attempt_.reset();
     exhausted_ = false;
     told_outage_ = false;
@@ -75,6 +73,14 @@ std::optional<EndpointFailover::Switch> EndpointFailover::on_authenticated(Insta
   Entry& e = entries_[*k];
   e.state = State::kAnswering;
   e.last_answered = wall;
+  if (active_ && k == left_ && *k > *active_ && now - switched_at_ < settings_.probe_timeout) {
+    // The less preferred entry we just moved away from (a failback): a
+    // packet the far end sent before it followed us, in flight or its
+    // reply to our keepalive on that entry. Moving back would undo a
+    // failback that works; the entry in use stays, and so does the
+    // endpoint (holds_endpoint).
+    return std::nullopt;
+  }
   if (k == active_) {
     if (attempt_ && !attempt_->probe) {
       // The entry in use answered the handshake: it was alive; data went one way.
@@ -87,7 +93,9 @@ std::optional<EndpointFailover::Switch> EndpointFailover::on_authenticated(Insta
     return std::nullopt;
   }
   const Switch s{active_, *k};
+  left_ = active_;
   active_ = k;
+  switched_at_ = now;
   suspected_ = false;
   one_way_ = false;
   ++switches_;
@@ -97,6 +105,18 @@ std::optional<EndpointFailover::Switch> EndpointFailover::on_authenticated(Insta
   probe_due_ = false;
   next_probe_ = *k > 0 ? now + settings_.failback_interval : Instant::never();
   return s;
+}
+
+bool EndpointFailover::in_use(const SockAddr& from, const LocalAddr& local) const {
+  if (!active_) return false;
+  const EndpointChoice& c = entries_[*active_].choice;
+  return c.address == from && (!c.source.valid() || !local.valid() || c.source.ip == local.ip);
+}
+
+bool EndpointFailover::holds_endpoint(const SockAddr& from, const LocalAddr& local) const {
+  if (!active_ || in_use(from, local)) return false;
+  const std::optional<size_t> k = match(from, local);
+  return k && *k != *active_;
 }
 
 void EndpointFailover::mark_tried(size_t i, WallTime wall) { entries_[i].last_tried = wall; }
@@ -165,6 +185,7 @@ void EndpointFailover::on_gave_up() {
   next_probe_ = Instant::never();
   retry_initiate_ = Instant::never();
   rotate_ = 0;
+  left_.reset();
   if (!entries_.empty()) active_ = 0;
 }
 

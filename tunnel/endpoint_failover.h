@@ -98,8 +98,16 @@ class EndpointFailover {
     if (!unanswered_since_) unanswered_since_ = now;
   }
   // An authenticated packet came from `from` to our `local`. Returns the
-  // switch, if the entry in use changed to a listed one.
+  // switch, if the entry in use changed to a listed one. A packet from
+  // the less preferred entry we moved away from, within probe_timeout of
+  // the move, changes nothing: it was sent before the far end followed us.
   std::optional<Switch> on_authenticated(Instant now, WallTime wall, const SockAddr& from, const LocalAddr& local);
+  // Whether the peer's endpoint and source must stay as they are although
+  // an authenticated packet came from `from` to `local`: it matches another
+  // listed entry than the one in use (after on_authenticated: a straggler
+  // above). An address in no entry resets the entry in use, so roaming to
+  // it is followed.
+  bool holds_endpoint(const SockAddr& from, const LocalAddr& local) const;
   // The machine sent a new handshake initiation: the entries it goes to.
   std::vector<size_t> on_initiation(Instant now, WallTime wall);
   // The device asked for a handshake (kInitiate) but the machine may not
@@ -131,6 +139,7 @@ class EndpointFailover {
     size_t cursor = 0;   // the entry tried last
     bool probe = false;  // a failback probe: no copies down the list
   };
+  bool in_use(const SockAddr& from, const LocalAddr& local) const;
   std::optional<size_t> match(const SockAddr& from, const LocalAddr& local) const;
   std::optional<size_t> next_untried(const Attempt& a) const;
   void mark_tried(size_t i, WallTime wall);
@@ -139,6 +148,9 @@ class EndpointFailover {
   Settings settings_;
   std::optional<size_t> active_ = 0;
   uint64_t switches_ = 0;
+  // The last change of active_ to a listed entry: when, and from which.
+  Instant switched_at_ = Instant::never();
+  std::optional<size_t> left_;
   std::optional<Instant> unanswered_since_;  // first data sent since the last answer
   std::optional<Instant> last_answer_;
   bool one_way_ = false;    // a suspect handshake was answered by the entry in use

@@ -565,6 +565,32 @@ TEST(EndpointFailover, RefusedInitiateIsAskedAgainAfterProbeTimeout) {
   EXPECT_GT(h.f.next_deadline(), h.now());
 }
 
+// After a failback, packets from the entry left behind that arrive within
+// probe_timeout (sent before the far end followed us: in flight, or its
+// answer to our keepalive there) neither switch back nor move the endpoint;
+// later ones from it are followed as before.
+TEST(EndpointFailover, StragglersFromTheEntryAFailbackLeftAreNotFollowed) {
+  Harness h;
+  h.answer(0);
+  ASSERT_TRUE(h.answer(1).has_value());  // moved to entry 1 (failover)
+  h.advance(5s);
+  const auto back = h.answer(0);  // the failback probe answered
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->to, 0u);
+  h.advance(200ms);
+  EXPECT_FALSE(h.answer(1).has_value()) << "a straggler from entry 1";
+  EXPECT_EQ(h.f.active(), 0u);
+  EXPECT_TRUE(h.f.holds_endpoint(h.entries[1].address, kOurs));
+  EXPECT_FALSE(h.f.holds_endpoint(h.entries[0].address, kOurs));
+  EXPECT_FALSE(h.f.holds_endpoint(kUnlisted, kOurs)) << "roaming outside the list is followed";
+  h.advance(settings().probe_timeout);
+  const auto again = h.answer(1);  // the far end really is on entry 1 now
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->to, 1u);
+  EXPECT_FALSE(h.f.holds_endpoint(h.entries[1].address, kOurs));
+  EXPECT_EQ(h.f.switches(), 3u);
+}
+
 TEST(EndpointFailover, NoEntriesNoActions) {
   test::FakeClock clock;
   EndpointFailover f({}, settings());
@@ -594,6 +620,8 @@ TEST(EndpointFailover, KeepsAtMostSixteenEntries) {
 // the traffic was found to go one way).
 struct Reference {
   std::optional<size_t> active = 0;
+  std::optional<size_t> left;  // the entry the last switch left, and when
+  Instant switched_at = Instant::never();
   std::optional<Instant> oldest_unanswered;
   uint64_t switches = 0;
 };
@@ -631,21 +659,34 @@ TEST(EndpointFailover, RandomEventsNeverLeaveATimerDueAndMatchANaiveModel) {
           }
           const auto s = h.f.on_authenticated(now, h.wall(), from, to);
           ref.oldest_unanswered.reset();
+          // The entry a failback left, heard within probe_timeout: a straggler.
+          const bool straggler = expect && ref.active && expect == ref.left && *expect > *ref.active &&
+                                 now - ref.switched_at < settings().probe_timeout;
+          if (straggler) {
+            EXPECT_FALSE(s.has_value());
+            EXPECT_TRUE(h.f.holds_endpoint(from, to));
+            break;
+          }
           if (expect && expect != ref.active) {
             ASSERT_TRUE(s.has_value());
             EXPECT_EQ(s->from, ref.active);
             EXPECT_EQ(s->to, *expect);
             ++ref.switches;
+            ref.left = ref.active;
+            ref.switched_at = now;
           } else {
             EXPECT_FALSE(s.has_value());
           }
+          if (!expect) ref.left.reset();
           ref.active = expect;
+          EXPECT_FALSE(h.f.holds_endpoint(from, to));
           break;
         }
         case 3:
           if (pick(4) == 0) {
             h.f.on_gave_up();
             ref.active = 0;
+            ref.left.reset();
             ref.oldest_unanswered.reset();
           } else {
             h.initiate();
