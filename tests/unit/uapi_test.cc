@@ -499,7 +499,7 @@ TEST(UapiShowJson, OneObjectWithEveryInterface) {
       "\"allowed_ips\":[\"198.18.1.0/24\",\"2001:db8:b::/48\"],\"latest_handshake\":1700000000,"
       "\"seconds_since_handshake\":100,\"rx_bytes\":3145728,\"tx_bytes\":1536,\"persistent_keepalive\":25,"
       "\"source\":null,\"since_last_receive\":null,\"path_alive\":null,\"endpoints\":[],\"active_endpoint\":null,"
-      "\"endpoint_switches\":0}]},"
+      "\"endpoint_switches\":0,\"netmap\":[],\"netmap_packets_sent\":0,\"netmap_packets_received\":0}]},"
       "{\"name\":\"we\\\"ird\\\\\\u0001\\u00ff\",\"public_key\":null,\"listen_port\":0,\"fwmark\":0,\"dropped\":{},\"mss_clamped\":null," +
       kNoDataPath + ",\"warnings\":[],\"peers\":[]}]}\n";
   EXPECT_EQ(render_json({{"sl0", s, {}}, {"we\"ird\\\x01\xff", empty, {}}}, kNow), expected);
