@@ -36,6 +36,11 @@
 #      offloads on; `sitelink show --json` lists the mappings and counts
 #      translated packets.
 #   f. gw-a restarted with `tun-offload: false`: the transfers again.
+#   g. sitelink on both ends: wireguard-go replaced by sitelinkd on gw-b,
+#      and each gateway maps only the other's LAN (`peer:` entries; on the
+#      wire both LANs keep their own addresses): ping both ways, tcpdump on
+#      host-b shows host-a as 198.19.202.2, UDP, ECONNREFUSED and TCP both
+#      ways.
 #
 # Needs root, wireguard-go, wg, ip, ping, timeout, tcpdump, python3,
 # sha256sum. Logs are printed on failure, or always with NETNS_VERBOSE=1.
@@ -50,13 +55,18 @@ source "$SCRIPT_DIR/topology.sh"
 
 P=$PREFIX
 NS_HA="${P}ha" NS_GA="${P}ga" NS_GB="${P}gb" NS_HB="${P}hb"
-TUN_A="${P}at" WG_IF="${P}wg"
+TUN_A="${P}at" TUN_B="${P}bt" WG_IF="${P}wg"
 PORT_W=51821
 START_BOUND=10    # s: daemon up and tunnel established
 TRANSFER_BOUND=60 # s: one transfer
 TRANSFER_KB=4096
 WG_PID=""
-GW_NS=([a]=$NS_GA)
+GW_NS=([a]=$NS_GA [b]=$NS_GB)
+# gw-a's netmap entries: both ways (cases a-f), or only office B's LAN (g).
+NETMAP_A=(
+  "  - peer: 198.18.1.0/24" "    seen-as: 198.19.201.0/24" "  - peer: 2001:db8:1::/64" "    seen-as: 2001:db8:201::/64"
+  "  - local: 198.18.1.0/24" "    seen-as: 198.19.202.0/24" "  - local: 2001:db8:1::/64" "    seen-as: 2001:db8:202::/64"
+)
 
 require_root
 require_tools wireguard-go wg ip ping timeout tcpdump python3 sha256sum
@@ -65,7 +75,7 @@ sitelink_binaries "$@"
 
 # --- topology ------------------------------------------------------------------------
 ns_add "$NS_HA" "$NS_GA" "$NS_GB" "$NS_HB"
-on_cleanup rm -f "/var/run/wireguard/$WG_IF.sock" "/run/wireguard/$TUN_A.sock"
+on_cleanup rm -f "/var/run/wireguard/$WG_IF.sock" "/run/wireguard/$TUN_A.sock" "/run/wireguard/$TUN_B.sock"
 veth_add "$NS_HA" "${P}ah" "$NS_GA" "${P}al"
 veth_add "$NS_GA" "${P}au" "$NS_GB" "${P}bu"
 veth_add "$NS_GB" "${P}bl" "$NS_HB" "${P}bh"
@@ -91,7 +101,7 @@ wait_until "LAN B" 10 ping_once "$NS_HB" 198.18.1.1
 wait_until "LAN A IPv6" 10 ping_once "$NS_HA" 2001:db8:1::1
 wait_until "LAN B IPv6" 10 ping_once "$NS_HB" 2001:db8:1::1
 
-gw_keys a
+gw_keys a b
 gen_key wg "$WORK_DIR" wg
 
 # gw-b: stock wireguard-go, configured with wg and ip only.
@@ -107,17 +117,8 @@ gw_a_config() {
   {
     yaml_interface "$TUN_A" "$WORK_DIR/gw-a.key" "$@"
     echo "peers:"
-    yaml_peer office-b "$WORK_DIR/wg.pub" "endpoint: 203.0.113.2:$PORT_W" \
-      'allowed-ips: [198.18.1.0/24, "2001:db8:1::/64"]' \
-      "netmap:" \
-      "  - peer: 198.18.1.0/24" \
-      "    seen-as: 198.19.201.0/24" \
-      "  - peer: 2001:db8:1::/64" \
-      "    seen-as: 2001:db8:201::/64" \
-      "  - local: 198.18.1.0/24" \
-      "    seen-as: 198.19.202.0/24" \
-      "  - local: 2001:db8:1::/64" \
-      "    seen-as: 2001:db8:202::/64"
+    yaml_peer office-b "$WORK_DIR/${B_PUB:-wg}.pub" "endpoint: 203.0.113.2:$PORT_W" \
+      'allowed-ips: [198.18.1.0/24, "2001:db8:1::/64"]' "netmap:" "${NETMAP_A[@]}"
   } >"$WORK_DIR/gw-a.yaml"
 }
 
@@ -157,7 +158,7 @@ seen_from() {
   start_bg "$logf" ip netns exec "$NS_HB" timeout 20 tcpdump -l -n -c 1 -i "${P}bh" "$filter"
   local pid=$BG_PID
   if ! wait_until "tcpdump to listen" 10 grep -q 'listening on' "$logf"; then
-    fail "b: tcpdump did not start"
+    fail "${CASE:-b}: tcpdump did not start"
     stop_pid "$pid"
     return
   fi
@@ -165,9 +166,9 @@ seen_from() {
   wait_until "tcpdump's packet" 10 grep -q "$want" "$logf" || true
   stop_pid "$pid" 2
   if grep -q "$want" "$logf"; then
-    pass "b: host-b sees host-a's ping as '$want'"
+    pass "${CASE:-b}: host-b sees host-a's ping as '$want'"
   else
-    fail "b: host-b's capture: $(tr '\n' ' ' <"$logf")"
+    fail "${CASE:-b}: host-b's capture: $(tr '\n' ' ' <"$logf")"
   fi
 }
 
@@ -223,9 +224,9 @@ udp_case() {
   got=$(ip netns exec "$from" timeout 15 python3 -c "$UDP_SEND" "$dst" "$port" 2>&1 || true)
   stop_pid "$pid" 2
   if [[ $got == echo ]] && grep -q "from .*$want\$" "$logf"; then
-    pass "c: UDP ${from#"$P"} -> $dst echoed; the far host saw the sender as $want"
+    pass "${CASE:-c}: UDP ${from#"$P"} -> $dst echoed; the far host saw the sender as $want"
   else
-    fail "c: UDP ${from#"$P"} -> $dst: client '$got', server '$(tr '\n' ' ' <"$logf")'"
+    fail "${CASE:-c}: UDP ${from#"$P"} -> $dst: client '$got', server '$(tr '\n' ' ' <"$logf")'"
   fi
 }
 
@@ -243,9 +244,9 @@ case_d() {
     read -r from dst <<<"$pair"
     got=$(ip netns exec "$from" timeout 15 python3 -c "$UDP_SEND" "$dst" 9 2>&1 || true)
     if [[ $got == refused ]]; then
-      pass "d: ${from#"$P"} -> $dst port 9 (closed): ECONNREFUSED, the port-unreachable matched the socket"
+      pass "${CASE:-d}: ${from#"$P"} -> $dst port 9 (closed): ECONNREFUSED, the port-unreachable matched the socket"
     else
-      fail "d: ${from#"$P"} -> $dst port 9 (closed): '$got' (want refused)"
+      fail "${CASE:-d}: ${from#"$P"} -> $dst port 9 (closed): '$got' (want refused)"
     fi
   done
 }
@@ -314,12 +315,45 @@ case_f() {
   tcp_both_ways "f (tun-offload: false)"
 }
 
+# --- g. sitelink on both ends ----------------------------------------------------------
+case_g() {
+  stop_gw a
+  stop_pid "$WG_PID"
+  WG_PID=""
+  wait_until "wireguard-go's TUN gone" 10 bash -c "! ip -n '$NS_GB' link show '$WG_IF' >/dev/null 2>&1" || true
+  NETMAP_A=("  - peer: 198.18.1.0/24" "    seen-as: 198.19.201.0/24"
+    "  - peer: 2001:db8:1::/64" "    seen-as: 2001:db8:201::/64")
+  B_PUB="gw-b"
+  {
+    PORT=$PORT_W yaml_interface "$TUN_B" "$WORK_DIR/gw-b.key"
+    echo "peers:"
+    yaml_peer office-a "$WORK_DIR/gw-a.pub" 'allowed-ips: [198.18.1.0/24, "2001:db8:1::/64"]' "netmap:" \
+      "  - peer: 198.18.1.0/24" "    seen-as: 198.19.202.0/24" \
+      "  - peer: 2001:db8:1::/64" "    seen-as: 2001:db8:202::/64"
+  } >"$WORK_DIR/gw-b.yaml"
+  CASE=g
+  start_gw b || { fail "g: gw-b did not start"; return; }
+  start_gw_a || return
+  check_ping g "$NS_HA" 198.19.201.2
+  check_ping g "$NS_HA" 2001:db8:201::2
+  check_ping g "$NS_HB" 198.19.202.2
+  check_ping g "$NS_HB" 2001:db8:202::2
+  seen_from "icmp and src 198.19.202.2" "198.19.202.2 > 198.18.1.2" 198.19.201.2
+  udp_case "$NS_HA" "$NS_HB" 198.19.201.2 198.19.202.2
+  udp_case "$NS_HB" "$NS_HA" 2001:db8:202::2 2001:db8:201::2
+  case_d
+  transfer g "$NS_HA" "$NS_HB" 198.19.201.2
+  transfer g "$NS_HB" "$NS_HA" 2001:db8:202::2
+  stop_gw_check "g" b
+}
+
 case_a
 case_b
 case_c
 case_d
 case_e
 case_f
+case_g
 stop_gw_check "end" a
 stop_pid "$WG_PID"
 echo "netmap: $PASSED passed, $FAILED failed"
