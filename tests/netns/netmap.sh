@@ -35,6 +35,10 @@
 #   e. TCP both ways, IPv4 and IPv6: sha256-checked transfers, with TUN
 #      offloads on; `sitelink show --json` lists the mappings and counts
 #      translated packets.
+#   r. a reload (SIGHUP) that moves office B's IPv4 seen-as to
+#      198.19.203.0/24: applied (logged), the route follows, ping reaches
+#      198.19.203.2, the old prefix no longer answers, and the session is
+#      kept (gw-a's latest handshake unchanged).
 #   f. gw-a restarted with `tun-offload: false`: the transfers again.
 #   g. sitelink on both ends: wireguard-go replaced by sitelinkd on gw-b,
 #      and each gateway maps only the other's LAN (`peer:` entries; on the
@@ -115,7 +119,8 @@ ip -n "$NS_GB" route add 2001:db8:202::/64 dev "$WG_IF"
 # gw_a_config [LINE...]: gw-a.yaml with the interface LINEs.
 gw_a_config() {
   {
-    yaml_interface "$TUN_A" "$WORK_DIR/gw-a.key" "$@"
+    # No rekey during the run: case r compares the latest handshake.
+    yaml_interface "$TUN_A" "$WORK_DIR/gw-a.key" "rekey-after-time: 3600" "$@"
     echo "peers:"
     yaml_peer office-b "$WORK_DIR/${B_PUB:-wg}.pub" "endpoint: 203.0.113.2:$PORT_W" \
       'allowed-ips: [198.18.1.0/24, "2001:db8:1::/64"]' "netmap:" "${NETMAP_A[@]}"
@@ -309,6 +314,44 @@ print(len(p["netmap"]), p["netmap_packets_sent"], p["netmap_packets_received"],
   fi
 }
 
+latest_handshake() {
+  timeout 10 "$SITELINK" show "$TUN_A" --json 2>/dev/null |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["interfaces"][0]["peers"][0]["latest_handshake"])' ||
+    true
+}
+
+case_r() {
+  local before after
+  before=$(latest_handshake)
+  NETMAP_A[1]="    seen-as: 198.19.203.0/24"
+  gw_a_config
+  kill -HUP "${GW_PID[a]}"
+  if wait_until "gw-a's reload" 10 grep -q 'netmap peer 198.18.1.0/24 seen-as 198.19.201.0/24.* -> ' "${GW_LOG[a]}"; then
+    pass "r: gw-a applied the new mapping on SIGHUP"
+  else
+    fail "r: gw-a's log does not show the netmap change"
+  fi
+  if ip -n "$NS_GA" route show dev "$TUN_A" | grep -q '^198.19.203.0/24' &&
+    ! ip -n "$NS_GA" route show dev "$TUN_A" | grep -q '^198.19.201.0/24'; then
+    pass "r: the route moved to 198.19.203.0/24"
+  else
+    fail "r: routes through $TUN_A: $(ip -n "$NS_GA" route show dev "$TUN_A" | tr '\n' ';')"
+  fi
+  check_ping r "$NS_HA" 198.19.203.2
+  if ping_once "$NS_HA" 198.19.201.2; then
+    fail "r: the old seen-as 198.19.201.2 still answers"
+  else
+    pass "r: the old seen-as 198.19.201.2 no longer answers"
+  fi
+  after=$(latest_handshake)
+  if [[ -n $before && $before == "$after" ]]; then
+    pass "r: the session was kept (latest handshake $before before and after)"
+  else
+    fail "r: latest handshake '$before' before the reload, '$after' after"
+  fi
+  NETMAP_A[1]="    seen-as: 198.19.201.0/24"
+}
+
 case_f() {
   stop_gw a
   start_gw_a "tun-offload: false" || return
@@ -352,6 +395,7 @@ case_b
 case_c
 case_d
 case_e
+case_r
 case_f
 case_g
 stop_gw_check "end" a
