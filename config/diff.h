@@ -18,7 +18,7 @@ struct PeerChange {
   // Config keys that differ: "name", "preshared-key", "endpoint" (both
   // written with `endpoint:`), "endpoints" (the list of endpoints differs,
   // either side written with `endpoints:`), "allowed-ips",
-  // "persistent-keepalive".
+  // "persistent-keepalive", "netmap" (applied in place: the session is kept).
   std::vector<std::string> fields;
   // A new preshared key: existing sessions were made with the old one.
   bool needs_new_handshake() const;

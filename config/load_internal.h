@@ -49,13 +49,15 @@ inline constexpr std::array<std::string_view, 20> kInterfaceKeys{
     "failover-after",
     "failback-interval",
 };
-inline constexpr std::array<std::string_view, 8> kPeerKeys{
-    "name",     "public-key", "preshared-key", "preshared-key-file",
-    "endpoint", "endpoints",  "allowed-ips",   "persistent-keepalive"};
+inline constexpr std::array<std::string_view, 9> kPeerKeys{
+    "name",        "public-key",           "preshared-key", "preshared-key-file", "endpoint", "endpoints",
+    "allowed-ips", "persistent-keepalive", "netmap"};
+// The keys of a `netmap:` entry.
+inline constexpr std::array<std::string_view, 3> kNetmapKeys{"peer", "local", "seen-as"};
 // The keys of an `endpoints:` entry written as a map.
 inline constexpr std::array<std::string_view, 2> kEndpointKeys{"endpoint", "source"};
 
-enum class Section { kTop, kInterface, kPeer, kEndpoint };
+enum class Section { kTop, kInterface, kPeer, kEndpoint, kNetmap };
 
 // Collects diagnostics for one file.
 class Reporter {
@@ -81,7 +83,8 @@ using Locations = std::map<std::string, Location>;
 struct PeerSource {
   size_t index = 0;
   std::vector<std::string> allowed_ip_paths;
-  bool allowed_ips_written = false;  // at least one item, valid or not
+  bool allowed_ips_written = false;       // at least one item, valid or not
+  std::vector<std::string> netmap_paths;  // per netmap entry: "peers[0].netmap[1]"
 };
 
 struct Draft {
@@ -146,9 +149,17 @@ std::optional<EndpointSpec> endpoint_value(const Entry& e, Reporter& r);
 // source that is not an IP address or not of the endpoint's family, and
 // duplicates.
 std::vector<EndpointEntry> parse_endpoints(const Entry& e, Reporter& r, Draft& d);
+// A peer's `netmap:` list (load_netmap.cc): the valid entries, in order,
+// their paths in `paths`. Checked here, each at the entry: exactly one of
+// `peer:` and `local:` with a `seen-as:`, prefixes of the same family and
+// length (host bits fixed with a warning). The rules across entries and
+// peers are validate()'s (check_netmap).
+std::vector<NetmapEntry> parse_netmap(const Entry& e, Reporter& r, Draft& d, std::vector<std::string>& paths);
 
 void parse_interface(const Entry& section, Context& ctx, Draft& d);
 void parse_peers(const Entry& peers, Context& ctx, Draft& d);
 void validate(Draft& d, Reporter& r);
+// The cross-entry and cross-peer rules of `netmap:` (validate_netmap.cc).
+void check_netmap(const Draft& d, Reporter& r);
 
 }  // namespace sitelink::config::detail

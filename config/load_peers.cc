@@ -72,6 +72,8 @@ void parse_field(const Entry& e, Context& ctx, Draft& d, PeerDraft& pd) {
     pd.peer.endpoints = parse_endpoints(e, r, d);
   } else if (e.key == "allowed-ips") {
     parse_allowed_ips(e, r, d, pd);
+  } else if (e.key == "netmap") {
+    pd.peer.netmap = parse_netmap(e, r, d, pd.source.netmap_paths);
   } else if (e.key == "persistent-keepalive") {
     if (auto v = uint_value(e, 0, static_cast<uint64_t>(kMaxPersistentKeepalive.count()), "seconds, 0..65535 (0 = off)",
                             r)) {

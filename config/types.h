@@ -120,6 +120,20 @@ struct EndpointEntry {
   friend bool operator==(const EndpointEntry&, const EndpointEntry&) = default;
 };
 
+// A `netmap:` entry (SPEC.md "Real office networks"): a 1:1 mapping of
+// two prefixes of the same family and length, host bits kept.
+struct NetmapEntry {
+  enum class Side : uint8_t {
+    kPeer,   // `peer: P, seen-as: Q`: the peer's P (as on the wire) is reached here through Q
+    kLocal,  // `local: L, seen-as: M`: our L is shown to the peer as M
+  };
+  Side side = Side::kPeer;
+  IpPrefix prefix;   // P or L (canonical)
+  IpPrefix seen_as;  // Q or M (canonical)
+  friend auto operator<=>(const NetmapEntry&, const NetmapEntry&) = default;
+  std::string to_string() const;  // "peer 198.18.1.0/24 seen-as 198.19.201.0/24"
+};
+
 struct PeerConfig {
   std::string name;  // optional label; empty if absent
   handshake::PublicKey public_key;
@@ -129,6 +143,7 @@ struct PeerConfig {
   std::vector<EndpointEntry> endpoints;          // `endpoints:` (never together with `endpoint`)
   std::vector<IpPrefix> allowed_ips;             // canonical (host bits cleared)
   std::chrono::seconds persistent_keepalive{0};  // 0 = off
+  std::vector<NetmapEntry> netmap;               // `netmap:` (load_netmap.cc)
 
   // The endpoints in order of preference: `endpoints`, or `endpoint` as a
   // one-entry list, or none.

@@ -141,6 +141,7 @@ void validate(Draft& d, Reporter& r) {
   check_public_keys(d, r);
   check_allowed_ips(d, r);
   check_peer_labels(d, r);
+  check_netmap(d, r);
 }
 
 }  // namespace sitelink::config::detail

@@ -19,6 +19,7 @@ std::span<const std::string_view> keys_of(Section s) {
     case Section::kInterface: return kInterfaceKeys;
     case Section::kPeer: return kPeerKeys;
     case Section::kEndpoint: return kEndpointKeys;
+    case Section::kNetmap: return kNetmapKeys;
   }
   return {};
 }

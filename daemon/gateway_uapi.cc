@@ -97,6 +97,12 @@ std::string Gateway::status() {
              (p.active_endpoint == i ? "1" : "0") + "," + one_line(e.choice.label) + "\n";
     }
     if (!p.endpoints.empty()) out += "endpoint_switches=" + std::to_string(p.endpoint_switches) + "\n";
+    for (const auto& r : p.netmap.peer)
+      out += "netmap=peer " + r.from.to_string() + " seen-as " + r.to.to_string() + "\n";
+    for (const auto& r : p.netmap.local)
+      out += "netmap=local " + r.from.to_string() + " seen-as " + r.to.to_string() + "\n";
+    if (!p.netmap.empty())
+      out += "netmap_packets=" + std::to_string(p.netmap_out) + "," + std::to_string(p.netmap_in) + "\n";
   }
   return out;
 }

@@ -92,6 +92,11 @@ Configuration file (YAML, keys in kebab-case; unknown keys are errors):
                                   never the same prefix as another peer's; one
                                   inside another's is allowed: the most specific wins
       persistent-keepalive: 25    seconds 0..65535; 0 or absent = off
+      netmap:                     optional 1:1 prefix mappings, same length each side
+        - peer: 198.18.2.0/24     the peer's prefix as on the wire (in allowed-ips)
+          seen-as: 198.19.202.0/24  is reached here through this one (routes go here)
+        - local: 198.18.1.0/24    our prefix is shown to this peer
+          seen-as: 198.19.201.0/24  as this one
 
   Keys are WireGuard's: 32 bytes in base64, 44 characters (`sitelink genkey`,
   `wg genkey`). A key file that group or others can access, or that belongs

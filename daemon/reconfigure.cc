@@ -2,6 +2,7 @@
 #include "daemon/reconfigure.h"
 
 #include "daemon/local_addresses.h"
+#include "tunnel/netmap_table.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -134,6 +135,13 @@ std::vector<std::string> describe(const config::PeerChange& c) {
         if (!now.contains(p)) delta.emplace_back("-" + p.to_string());
       }
       parts.emplace_back("allowed-ips " + list(delta));
+    } else if (f == "netmap") {
+      const auto entries = [](const config::PeerConfig& p) {
+        std::vector<std::string> s;
+        for (const auto& e : p.netmap) s.push_back(e.to_string());
+        return s.empty() ? std::string("none") : list(s);
+      };
+      parts.emplace_back("netmap " + entries(a) + " -> " + entries(b));
     } else if (f == "persistent-keepalive") {
       parts.emplace_back("persistent-keepalive " + std::to_string(a.persistent_keepalive.count()) + " -> " +
                          std::to_string(b.persistent_keepalive.count()) + " s");
@@ -290,6 +298,7 @@ class Applier {
 
   tunnel::PeerSpec spec(const config::PeerConfig& p, bool with_endpoint) {
     tunnel::PeerSpec s{p.public_key, p.preshared_key, std::nullopt, p.allowed_ips, p.persistent_keepalive, p.name};
+    s.netmap = tunnel::netmap_of(p.netmap);
     if (!p.endpoints.empty()) {
       // The list always goes to the device, which keeps the entry in use
       // and the session when it is unchanged.
@@ -335,7 +344,10 @@ class Applier {
   void routes() {
     std::set<config::IpPrefix> wanted;
     if (effect_.interface.routes) {
-      for (const auto& p : effect_.peers) wanted.insert(p.allowed_ips.begin(), p.allowed_ips.end());
+      for (const auto& p : effect_.peers) {
+        const auto routed = tunnel::routed_prefixes(p.allowed_ips, p.netmap);
+        wanted.insert(routed.begin(), routed.end());
+      }
     }
     for (auto& why : gw_.sync_routes({wanted.begin(), wanted.end()})) report_.failed.emplace_back(std::move(why));
     if (changed("routes")) {

@@ -120,6 +120,11 @@ void render_peer(std::string& out, const UapiPeerState& p, const SitelinkPeerSta
     out += "  last heard: " + pretty_duration(*extra->since_last_receive) + " ago" +
            (extra->path_alive == false ? " (path not answering)" : "") + "\n";
   }
+  for (const auto& m : extra->netmap) out += "  netmap: " + m.side + " " + m.prefix + " seen-as " + m.seen_as + "\n";
+  if (!extra->netmap.empty()) {
+    out += "  translated: " + std::to_string(extra->netmap_out) + " packets sent, " + std::to_string(extra->netmap_in) +
+           " received\n";
+  }
   if (!extra->endpoints.empty()) {
     out += "  endpoints (" + std::to_string(extra->endpoint_switches) + " switches):\n";
     const auto n = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(now.since_epoch).count());
@@ -256,6 +261,19 @@ void json_peer(Json& j, const UapiPeerState& p, const SitelinkPeerStatus* extra,
   j.key("active_endpoint");
   active ? j.value(*active) : j.null();
   j.key("endpoint_switches").value(extra != nullptr ? extra->endpoint_switches : 0);
+  j.key("netmap").begin_array();
+  if (extra != nullptr) {
+    for (const auto& m : extra->netmap) {
+      j.begin_object();
+      j.key("side").value(m.side);
+      j.key("prefix").value(m.prefix);
+      j.key("seen_as").value(m.seen_as);
+      j.end_object();
+    }
+  }
+  j.end_array();
+  j.key("netmap_packets_sent").value(extra != nullptr ? extra->netmap_out : 0);
+  j.key("netmap_packets_received").value(extra != nullptr ? extra->netmap_in : 0);
   j.end_object();
 }
 

@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <sstream>
 
 namespace sitelink::daemon {
 namespace {
@@ -513,6 +514,16 @@ SitelinkStatus parse_status(std::string_view text) {
       peer->path_alive = value == "1";
     } else if (peer != nullptr && key == "endpoint_switches") {
       peer->endpoint_switches = number;
+    } else if (peer != nullptr && key == "netmap") {
+      // SIDE PREFIX seen-as PREFIX
+      std::istringstream words(value);
+      SitelinkPeerStatus::Mapping m;
+      std::string seen;
+      if (words >> m.side >> m.prefix >> seen >> m.seen_as) peer->netmap.push_back(std::move(m));
+    } else if (peer != nullptr && key == "netmap_packets") {
+      const size_t comma = value.find(',');
+      peer->netmap_out = number;
+      if (comma != std::string::npos) peer->netmap_in = std::strtoull(value.c_str() + comma + 1, nullptr, 10);
     } else if (peer != nullptr && key == "endpoint_entry") {
       // STATE,LAST_TRIED,IN_USE,LABEL
       const size_t a = value.find(',');

@@ -178,8 +178,10 @@ class UapiBackend {
   //                    since_last_receive= (seconds since anything
   //                    authenticated came), path_alive=1|0, and with an
   //                    endpoint list endpoint_entry=STATE,LAST_TRIED,IN_USE,LABEL
-  //                    per entry and endpoint_switches=; times in seconds
-  //                    since the epoch
+  //                    per entry and endpoint_switches=; with `netmap:`
+  //                    netmap=SIDE PREFIX seen-as PREFIX per entry and
+  //                    netmap_packets=OUT,IN (packets translated); times in
+  //                    seconds since the epoch
   virtual std::string status() { return {}; }
 };
 
@@ -207,6 +209,14 @@ struct SitelinkPeerStatus {
   };
   std::vector<Entry> endpoints;  // `endpoints:` only
   uint64_t endpoint_switches = 0;
+  struct Mapping {
+    std::string side;  // "peer" or "local"
+    std::string prefix;
+    std::string seen_as;
+  };
+  std::vector<Mapping> netmap;  // `netmap:` only
+  uint64_t netmap_out = 0;      // packets translated to the peer
+  uint64_t netmap_in = 0;       // and from it
 };
 // The data path as in effect (get=sitelink), nullopt where not reported
 // (another daemon, or an older sitelinkd).

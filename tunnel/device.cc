@@ -269,6 +269,7 @@ void Device::upsert_peer(const PeerSpec& spec) {
   }
   routes_.remove_peer(p->id);
   for (const auto& prefix : spec.allowed_ips) routes_.insert(prefix, p->id);
+  netmaps_.set(p->id, spec.netmap);
   reschedule(*p);
 }
 
@@ -285,6 +286,7 @@ bool Device::remove_peer(const hs::PublicKey& key) {
   }
   audit_.forget(key);
   routes_.remove_peer(id);
+  netmaps_.erase(id);
   if (!p->scheduled.is_never()) deadlines_.erase({p->scheduled, id});
   set_peer_endpoint(*p, std::nullopt);
   by_key_.erase(key);
@@ -648,6 +650,7 @@ bool is_ipv6_link_scope(const IpHeader& h) {
 
 void Device::route_outbound(const Now& now, MutableBytes frame, size_t len) {
   if (!has_key_) return drop(Drop::kNoPrivateKey);
+  netmaps_.outbound(frame.subspan(hs::kHeadroom, len), routes_);
   auto h = parse_ip_header(frame.subspan(hs::kHeadroom, len));
   if (!h) return drop(Drop::kTunBadPacket);
   auto id = h->version == 4 ? routes_.lookup_v4(h->dst) : routes_.lookup_v6(h->dst);
@@ -974,6 +977,7 @@ void Device::deliver(Peer& p, MutableBytes packet, uint8_t outer_tos) {
     }
     return;
   }
+  netmaps_.inbound(p.id, inner);
   if (clamp_mss(inner, settings_.mss_clamp)) ++mss_clamped_;
   tun_out_.push_back(inner);  // written by flush_tun
 }
@@ -1002,6 +1006,9 @@ std::optional<PeerStatus> Device::peer(const hs::PublicKey& key) const {
   s.label = p->label();
   s.endpoint = p->spec.endpoint;
   s.allowed_ips = routes_.prefixes_of(p->id);
+  s.netmap = p->spec.netmap;
+  s.netmap_out = netmaps_.translated_out(p->id);
+  s.netmap_in = netmaps_.translated_in(p->id);
   s.persistent_keepalive = p->spec.persistent_keepalive;
   s.stats = p->machine->stats();
   s.has_session = p->machine->has_session(clock_->now().mono);

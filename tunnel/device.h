@@ -33,6 +33,7 @@
 #include "tunnel/index_table.h"
 #include "tunnel/log.h"
 #include "tunnel/mss_clamp.h"
+#include "tunnel/netmap_table.h"
 #include "tunnel/ratelimiter.h"
 #include "tunnel/slot_arena.h"
 #include "tunnel/sock_addr.h"
@@ -79,6 +80,8 @@ struct PeerSpec {
   // `endpoints:` resolved, in order of preference (then `endpoint` is not
   // used): the peer fails over down the list and back (EndpointFailover).
   std::vector<EndpointChoice> endpoints{};
+  // `netmap:`: 1:1 prefix mappings (NetmapTable); allowed-ips stay as on the wire.
+  Netmap netmap{};
 };
 
 struct PeerStatus {
@@ -110,6 +113,10 @@ struct PeerStatus {
   std::vector<EndpointFailover::Entry> endpoints;
   std::optional<size_t> active_endpoint;
   uint64_t endpoint_switches = 0;
+  // `netmap:` and the packets translated each way.
+  Netmap netmap;
+  uint64_t netmap_out = 0;
+  uint64_t netmap_in = 0;
 };
 
 class Device {
@@ -248,6 +255,7 @@ class Device {
   bool has_key_ = true;
   std::unique_ptr<handshake::CookieChecker> cookies_;
   AllowedIps routes_;
+  NetmapTable netmaps_;
   IndexTable indices_;
   Ratelimiter ratelimiter_;
   HandshakeBudget budget_;

@@ -55,6 +55,7 @@ std::set<std::string> known_keys() {
   for (auto k : detail::kInterfaceKeys) known.emplace(k);
   for (auto k : detail::kPeerKeys) known.emplace(k);
   for (auto k : detail::kEndpointKeys) known.emplace(k);
+  for (auto k : detail::kNetmapKeys) known.emplace(k);
   return known;
 }
 

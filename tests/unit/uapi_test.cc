@@ -449,6 +449,33 @@ TEST(UapiShowText, AddsNamesPacketsAndDropsFromTheSitelinkExtension) {
   EXPECT_NE(json.find("\"name\":\"office-b\",\"rx_packets\":40,\"tx_packets\":41"), std::string::npos) << json;
 }
 
+// `netmap:` (issue 17): the mappings and translated packets from
+// get=sitelink, in text and JSON; malformed netmap lines are skipped.
+TEST(UapiShowText, ShowsNetmapAndTranslatedPackets) {
+  UapiState s = sample_state();
+  s.peers.resize(1);
+  const std::string hex_b = key_to_hex(s.peers[0].public_key.bytes());
+  const SitelinkStatus extra = parse_status("public_key=" + hex_b +
+                                            "\nnetmap=peer 198.18.1.0/24 seen-as 198.19.201.0/24\n"
+                                            "netmap=local 2001:db8:1::/64 seen-as 2001:db8:202::/64\nnetmap=peer\n"
+                                            "netmap_packets=12,34\n\n");
+  ASSERT_EQ(extra.peers.size(), 1u);
+  ASSERT_EQ(extra.peers[0].second.netmap.size(), 2u);
+  const std::string text = render_text({"sl0", s, extra}, kNow);
+  EXPECT_NE(text.find("  netmap: peer 198.18.1.0/24 seen-as 198.19.201.0/24\n"
+                      "  netmap: local 2001:db8:1::/64 seen-as 2001:db8:202::/64\n"
+                      "  translated: 12 packets sent, 34 received\n"),
+            std::string::npos)
+      << text;
+  const std::string json = render_json({{"sl0", s, extra}}, kNow);
+  EXPECT_NE(json.find("\"netmap\":[{\"side\":\"peer\",\"prefix\":\"198.18.1.0/24\",\"seen_as\":\"198.19.201.0/24\"},"
+                      "{\"side\":\"local\",\"prefix\":\"2001:db8:1::/64\",\"seen_as\":\"2001:db8:202::/64\"}],"
+                      "\"netmap_packets_sent\":12,\"netmap_packets_received\":34"),
+            std::string::npos)
+      << json;
+  EXPECT_EQ(render_text({"sl0", s, {}}, kNow).find("netmap"), std::string::npos);
+}
+
 // A daemon that does not report its data path (wireguard-go): null, not a guess.
 const std::string kNoDataPath =
     "\"data_path\":{\"batch_io\":null,\"udp_gso\":null,\"udp_gro\":null,\"tun_offload\":null,"
@@ -499,7 +526,7 @@ TEST(UapiShowJson, OneObjectWithEveryInterface) {
       "\"allowed_ips\":[\"198.18.1.0/24\",\"2001:db8:b::/48\"],\"latest_handshake\":1700000000,"
       "\"seconds_since_handshake\":100,\"rx_bytes\":3145728,\"tx_bytes\":1536,\"persistent_keepalive\":25,"
       "\"source\":null,\"since_last_receive\":null,\"path_alive\":null,\"endpoints\":[],\"active_endpoint\":null,"
-      "\"endpoint_switches\":0}]},"
+      "\"endpoint_switches\":0,\"netmap\":[],\"netmap_packets_sent\":0,\"netmap_packets_received\":0}]},"
       "{\"name\":\"we\\\"ird\\\\\\u0001\\u00ff\",\"public_key\":null,\"listen_port\":0,\"fwmark\":0,\"dropped\":{},\"mss_clamped\":null," +
       kNoDataPath + ",\"warnings\":[],\"peers\":[]}]}\n";
   EXPECT_EQ(render_json({{"sl0", s, {}}, {"we\"ird\\\x01\xff", empty, {}}}, kNow), expected);
