@@ -15,6 +15,7 @@
 #include "fakes/fake_network.h"
 #include "fakes/fake_tun.h"
 #include "fakes/packets.h"
+#include "fakes/pump.h"
 #include "support/test_support.h"
 #include "tunnel/device.h"
 
@@ -64,20 +65,7 @@ class AuditEvents : public ::testing::Test {
     b->dev->upsert_peer(
         PeerSpec{a->key.public_key(), {}, addr("203.0.113.1:51820"), {prefix("198.18.1.0/24")}, 0s, "office-a"});
   }
-  void pump() {
-    for (int rounds = 0; rounds < 1000; ++rounds) {
-      bool busy = net.flush() > 0;
-      for (Gateway* g : {a.get(), b.get()}) {
-        busy |= !g->udp.inbox.empty() || !g->tun.inbound.empty();
-        while (g->dev->handle_udp_readable()) {
-        }
-        while (g->dev->handle_tun_readable()) {
-        }
-      }
-      if (!busy) return;
-    }
-    FAIL() << "network never settled";
-  }
+  void pump() { test::pump_until_settled(net, *a, *b); }
   // Time passes a second at a time, every timer run as it falls due.
   void advance(Duration d) {
     for (Duration done{0}; done < d; done += 1s) {

@@ -11,6 +11,7 @@
 #include "fakes/fake_network.h"
 #include "fakes/fake_tun.h"
 #include "fakes/packets.h"
+#include "fakes/pump.h"
 #include "support/test_support.h"
 #include "tunnel/device.h"
 #include "tunnel/ecn.h"
@@ -91,20 +92,7 @@ class EcnDevice : public ::testing::Test {
       return std::vector<test::Datagram>{out};
     };
   }
-  void pump() {
-    for (int rounds = 0; rounds < 100; ++rounds) {
-      bool busy = net.flush() > 0;
-      for (Gateway* g : {a.get(), b.get()}) {
-        busy |= !g->udp.inbox.empty() || !g->tun.inbound.empty();
-        while (g->dev->handle_udp_readable()) {
-        }
-        while (g->dev->handle_tun_readable()) {
-        }
-      }
-      if (!busy) return;
-    }
-    FAIL() << "network never settled";
-  }
+  void pump() { test::pump_until_settled(net, *a, *b); }
   // Brings the session up with a packet both ways, then forgets the wire.
   void connect() {
     a->tun.inbound.push_back(v4(0, 0xee));

@@ -13,6 +13,7 @@
 #include "fakes/fake_network.h"
 #include "fakes/fake_tun.h"
 #include "fakes/packets.h"
+#include "fakes/pump.h"
 #include "support/test_support.h"
 #include "tunnel/device.h"
 
@@ -111,20 +112,7 @@ class DeviceFailover : public ::testing::TestWithParam<Underlay> {
       return std::vector<test::Datagram>{d};
     };
   }
-  void pump() {
-    for (int rounds = 0; rounds < 1000; ++rounds) {
-      bool busy = net.flush() > 0;
-      for (Gateway* g : {a.get(), b.get()}) {
-        busy |= !g->udp.inbox.empty() || !g->tun.inbound.empty();
-        while (g->dev->handle_udp_readable()) {
-        }
-        while (g->dev->handle_tun_readable()) {
-        }
-      }
-      if (!busy) return;
-    }
-    FAIL() << "network never settled";
-  }
+  void pump() { test::pump_until_settled(net, *a, *b); }
   // One tick: time moves, timers run, then a ping from A's side; B's host
   // answers every ping that arrives.
   void tick(Duration d = 100ms) {

@@ -10,6 +10,7 @@
 #include "fakes/fake_network.h"
 #include "fakes/fake_tun.h"
 #include "fakes/packets.h"
+#include "fakes/pump.h"
 #include "support/test_support.h"
 #include "tunnel/device.h"
 
@@ -57,20 +58,7 @@ class SameLan : public ::testing::Test {
                                  0s,
                                  "office-a"});
   }
-  void pump() {
-    for (int rounds = 0; rounds < 1000; ++rounds) {
-      bool busy = net.flush() > 0;
-      for (Gateway* g : {a.get(), b.get()}) {
-        busy |= !g->udp.inbox.empty() || !g->tun.inbound.empty();
-        while (g->dev->handle_udp_readable()) {
-        }
-        while (g->dev->handle_tun_readable()) {
-        }
-      }
-      if (!busy) return;
-    }
-    FAIL() << "network never settled";
-  }
+  void pump() { test::pump_until_settled(net, *a, *b); }
   PeerStatus a_view() const { return *a->dev->peer(b->key.public_key()); }
 
   test::FakeNetwork net;

@@ -10,6 +10,7 @@
 #include "fakes/fake_network.h"
 #include "fakes/fake_tun.h"
 #include "fakes/packets.h"
+#include "fakes/pump.h"
 #include "support/naive_offload.h"
 #include "support/tcp_syn.h"
 #include "support/test_support.h"
@@ -73,20 +74,7 @@ class TwoOffices : public ::testing::TestWithParam<CryptoMode> {
                                  "office-a"});
   }
   // Runs both gateways until nothing moves (the event loop, minus epoll).
-  void pump() {
-    for (int rounds = 0; rounds < 1000; ++rounds) {
-      bool busy = net.flush() > 0;
-      for (Gateway* g : {a.get(), b.get()}) {
-        busy |= !g->udp.inbox.empty() || !g->tun.inbound.empty();
-        while (g->dev->handle_udp_readable()) {
-        }
-        while (g->dev->handle_tun_readable()) {
-        }
-      }
-      if (!busy) return;
-    }
-    FAIL() << "network never settled";
-  }
+  void pump() { test::pump_until_settled(net, *a, *b); }
   void advance(Duration d) {
     clock.advance(d);
     a->dev->handle_timers();

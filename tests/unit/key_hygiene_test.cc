@@ -29,6 +29,7 @@
 #include "fakes/fake_network.h"
 #include "fakes/fake_tun.h"
 #include "fakes/packets.h"
+#include "fakes/pump.h"
 #include "handshake/constants.h"
 #include "handshake/noise_ik.h"
 #include "support/test_support.h"
@@ -124,20 +125,7 @@ class KeyHygiene : public ::testing::Test {
     b.dev->upsert_peer(spec_of(a, psk, "2001:db8:a::/48", "198.18.1.0/24", ""));
   }
 
-  void pump() {
-    for (int rounds = 0; rounds < 1000; ++rounds) {
-      bool busy = net.flush() > 0;
-      for (Gateway* g : {&a, &b}) {
-        busy |= !g->udp.inbox.empty() || !g->tun.inbound.empty();
-        while (g->dev->handle_udp_readable()) {
-        }
-        while (g->dev->handle_tun_readable()) {
-        }
-      }
-      if (!busy) return;
-    }
-    FAIL() << "network never settled";
-  }
+  void pump() { test::pump_until_settled(net, a, b); }
   void advance(Duration d, Duration step = 100ms) {
     for (Duration done{0}; done < d; done += step) {
       clock.advance(step);
