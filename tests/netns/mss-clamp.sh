@@ -12,13 +12,15 @@
 # destination-unreachable and ICMPv6 packet-too-big.
 #
 # Cases (each prints PASS/FAIL lines; the exit status is non-zero if any failed):
-#   a. default config (mss-clamp: auto): a sha256-checked TCP transfer from
-#      host-a to host-b completes over IPv4 and IPv6 inner addresses, and
+#   a. default config (mss-clamp: auto): sha256-checked TCP transfers from
+#      host-a to host-b and back complete over IPv4 and IPv6 inner addresses, and
 #      `sitelink show --json` on gw-a counts clamped SYNs.
 #   b. gw-a and gw-b reloaded (SIGHUP) with `mss-clamp: off`: ping still
 #      crosses the tunnel, but the same transfers do not complete within
 #      HANG_BOUND seconds (the black hole the clamp prevents; proves case a
 #      can fail).
+#   c. fresh gateways with the default config over the IPv6 underlay: the
+#      transfers of a again, both ways.
 #
 # Needs root, ip, ping, timeout, sysctl, nft, python3, sha256sum. Daemon logs
 # are printed on failure, or always with NETNS_VERBOSE=1.
@@ -68,6 +70,21 @@ xfer_data "$TRANSFER_KB"
 # transfer DST BOUND: host-a sends XFER_DATA to host-b's DST within BOUND s.
 transfer() { xfer "$NS_HA" "$NS_HB" "$1" "$2"; }
 
+# both_ways LABEL: sha256-checked transfers host-a -> host-b and back, inner
+# IPv4 and IPv6, each PASS or FAIL.
+both_ways() {
+  local label=$1 from to dst
+  for dst in 198.18.2.2 2001:db8:b::2 198.18.1.2 2001:db8:a::2; do
+    from=$NS_HA to=$NS_HB
+    [[ $dst == *1.2 || $dst == *:a::2 ]] && from=$NS_HB to=$NS_HA
+    if xfer "$from" "$to" "$dst" "$TRANSFER_BOUND"; then
+      pass "$label: $from -> $dst: $TRANSFER_KB KiB arrived intact with mss-clamp: auto"
+    else
+      fail "$label: $from -> $dst: the transfer did not complete with mss-clamp: auto"
+    fi
+  done
+}
+
 # clamped_syns: gw-a's count of clamped SYNs from `sitelink show --json`.
 clamped_syns() {
   timeout 10 "$SITELINK" show "$TUN_A" --json 2>/dev/null |
@@ -86,14 +103,7 @@ reload() {
 }
 
 case_a() {
-  local dst
-  for dst in 198.18.2.2 2001:db8:b::2; do
-    if transfer "$dst" "$TRANSFER_BOUND"; then
-      pass "a: host-a -> $dst: $TRANSFER_KB KiB arrived intact with mss-clamp: auto"
-    else
-      fail "a: host-a -> $dst: the transfer did not complete with mss-clamp: auto"
-    fi
-  done
+  both_ways a
   local n
   n=$(clamped_syns || echo "")
   if [[ -n $n ]] && ((n >= 2)); then
@@ -119,7 +129,23 @@ case_b() {
   done
 }
 
+# c. The same as a over an IPv6 underlay (fresh gateways, the default config).
+case_c() {
+  stop_gw_check b a
+  stop_gw_check b b
+  office_config a "[2001:db8:ffff::2]:$PORT"
+  office_config b "[2001:db8:ffff::1]:$PORT"
+  start_gw a
+  start_gw b
+  if wait_until "tunnel up over IPv6" "$START_BOUND" tunnel_up a b; then
+    both_ways c
+  else
+    fail "c: the tunnel did not come up over the IPv6 underlay"
+  fi
+}
+
 case_a
 case_b
+case_c
 stop_gw_check end a
 stop_gw_check end b
