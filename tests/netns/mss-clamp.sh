@@ -14,7 +14,8 @@
 # Cases (each prints PASS/FAIL lines; the exit status is non-zero if any failed):
 #   a. default config (mss-clamp: auto): sha256-checked TCP transfers from
 #      host-a to host-b and back complete over IPv4 and IPv6 inner addresses, and
-#      `sitelink show --json` on gw-a counts clamped SYNs.
+#      `sitelink show --json` on gw-a counts clamped SYNs; tcpdump at host-b
+#      shows host-a's SYNs with MSS 1380 (IPv4) and 1360 (IPv6).
 #   b. gw-a and gw-b reloaded (SIGHUP) with `mss-clamp: off`: ping still
 #      crosses the tunnel, but the same transfers do not complete within
 #      HANG_BOUND seconds (the black hole the clamp prevents; proves case a
@@ -22,7 +23,7 @@
 #   c. fresh gateways with the default config over the IPv6 underlay: the
 #      transfers of a again, both ways.
 #
-# Needs root, ip, ping, timeout, sysctl, nft, python3, sha256sum. Daemon logs
+# Needs root, ip, ping, timeout, sysctl, nft, python3, sha256sum, tcpdump. Daemon logs
 # are printed on failure, or always with NETNS_VERBOSE=1.
 set -euo pipefail
 
@@ -41,7 +42,7 @@ STOP_BOUND=5      # s: SIGTERM to exit
 TRANSFER_KB=2048
 
 require_root
-require_tools ip ping timeout sysctl nft python3 sha256sum
+require_tools ip ping timeout sysctl nft python3 sha256sum tcpdump
 require_tun
 sitelink_binaries "$@"
 
@@ -102,8 +103,30 @@ reload() {
   wait_until "gw-$side's reload" "$RELOAD_BOUND" grep -q "mss-clamp auto -> off" "${GW_LOG[$side]}"
 }
 
+# syn_mss FILE FAMILY: the MSS options of the SYNs from host-a in a
+# tcpdump -v capture's text (FAMILY 4 or 6), one per line.
+syn_mss() {
+  local src=198.18.1.2
+  [[ $2 == 6 ]] && src=2001:db8:a::2
+  grep -E "[ )]${src//./\\.}\.[0-9]+ > " "$1" | grep -F "[S]," | grep -o 'mss [0-9]*' | awk '{print $2}' || true
+}
+
 case_a() {
+  # What host-b sees of the SYNs: the clamped MSS (1420 - 40 / - 60).
+  local cap="$WORK_DIR/host-b-syns.txt" dump
+  start_bg "$cap" ip netns exec "$NS_HB" timeout 60 tcpdump -i "${PREFIX}bh" -nn -v -l -U \
+    'tcp and dst portrange 5001-5100'
+  dump=$BG_PID
+  wait_until "tcpdump at host-b" 10 grep -q "listening on" "$cap" || fail "a: tcpdump at host-b did not start"
   both_ways a
+  stop_pid "$dump" 2
+  local v4 v6
+  v4=$(syn_mss "$cap" 4 | sort -u | tr '\n' ' ') v6=$(syn_mss "$cap" 6 | sort -u | tr '\n' ' ')
+  if [[ $v4 == "1380 " && $v6 == "1360 " ]]; then
+    pass "a: tcpdump at host-b: host-a's SYNs arrive with MSS 1380 (IPv4) and 1360 (IPv6)"
+  else
+    fail "a: tcpdump at host-b: host-a's SYNs carry MSS '$v4' (IPv4, want 1380) and '$v6' (IPv6, want 1360)"
+  fi
   local n
   n=$(clamped_syns || echo "")
   if [[ -n $n ]] && ((n >= 2)); then
