@@ -323,10 +323,11 @@ daemon_tree() {
   pgrep -P "$1" || true
 }
 # socket_pid PID: the process of the daemon PID that holds its UDP socket:
-# sitelinkd's network process, or PID itself.
+# sitelinkd's network process (a child of the same name, whatever the
+# binary is called: a before/after run may rename one), or PID itself.
 socket_pid() {
   local c
-  c=$(pgrep -P "$1" -x sitelinkd | head -n 1 || true)
+  c=$(pgrep -P "$1" -x "$(cat "/proc/$1/comm" 2>/dev/null || echo sitelinkd)" | head -n 1 || true)
   echo "${c:-$1}"
 }
 # cpu_ticks PID...: utime+stime of all the daemons (empty if one is gone,
