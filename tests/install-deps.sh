@@ -17,8 +17,8 @@ PACKAGES=(
   prometheus
   # benchmark (tests/bench): the chart and the microbenchmarks
   gnuplot-nox libbenchmark-dev fastd openvpn
-  # packaging tests (systemd-analyze; cpack's dpkg-shlibdeps and file)
-  systemd dpkg-dev file lintian
+  # packaging tests (systemd-analyze; cpack's dpkg-shlibdeps, file, objdump)
+  systemd dpkg-dev file lintian binutils
   # lint (tests/lint.sh)
   clang-format clang-tidy shellcheck
 )

@@ -28,7 +28,7 @@ BUILD_DIR=$(cd "$BUILD_DIR" && pwd)
 if grep -q '^SITELINK_SANITIZE:BOOL=ON' "$BUILD_DIR/CMakeCache.txt"; then
   skip "$BUILD_DIR is a sanitizer build"
 fi
-require_tools cpack dpkg dpkg-deb dpkg-query file lintian
+require_tools cpack dpkg dpkg-deb dpkg-query file lintian objdump
 if dpkg-query -W -f='${Status}' sitelink 2>/dev/null | grep -q 'installed\|config-files'; then
   skip "a sitelink package is already on this machine; not touching it"
 fi
@@ -140,20 +140,25 @@ else
 fi
 DEPENDS=$(field Depends)
 log "Depends: $DEPENDS"
-# Every package whose shared library the packaged binaries load (they link
-# some libraries statically, SITELINK_STATIC_DEPS) must be a dependency.
+# Every package whose shared library the packaged binaries link directly
+# (their DT_NEEDED entries; they link some libraries statically,
+# SITELINK_STATIC_DEPS) must be a dependency. The libraries those load in
+# turn are their packages' own dependencies (libsystemd0's libgcrypt20, say).
 needed_packages() {
   local f lib path
   for f in usr/sbin/sitelinkd usr/bin/sitelink; do
+    local -A direct=()
+    while read -r lib; do direct[$lib]=1; done < <(objdump -p "$WORK_DIR/root/$f" | awk '$1 == "NEEDED" { print $2 }')
     while read -r lib path; do
-      [[ -n $path ]] || continue
+      [[ -n $path && -n ${direct[$lib]:-} ]] || continue
       dpkg -S "*/$lib" 2>/dev/null | awk -F: 'NR == 1 { print $1 }'
     done < <(ldd "$WORK_DIR/root/$f" | awk '$2 == "=>" && $3 ~ /^\// { print $1, $3 }')
+    unset direct
   done | sort -u
 }
 mapfile -t NEEDED < <(needed_packages)
 if ((${#NEEDED[@]} >= 2)); then
-  pass "the binaries load libraries of ${#NEEDED[@]} packages: ${NEEDED[*]}"
+  pass "the binaries link libraries of ${#NEEDED[@]} packages: ${NEEDED[*]}"
 else
   fail "could not find which packages the binaries' libraries come from: ${NEEDED[*]:-none}"
 fi
