@@ -512,7 +512,9 @@ if [[ $(prop ActiveState) == failed && $(prop ExecMainStatus) == 78 && $(prop NR
 else
   fail "invalid configuration: state $(prop ActiveState), status $(prop ExecMainStatus), restarts $(prop NRestarts)"
 fi
-if sd journalctl --no-pager -u "$U" -o cat | grep -q "persistent-keepalive"; then
+# journald writes what the unit printed asynchronously: wait for it (bounded).
+journal_names_field() { sd journalctl --no-pager -u "$U" -o cat | grep -q "persistent-keepalive"; }
+if wait_until "the journal to name the bad field" 10 journal_names_field; then
   pass "the journal names the bad field"
 else
   fail "the journal does not name the bad field"
