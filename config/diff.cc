@@ -27,7 +27,8 @@ std::vector<std::string> peer_fields(const PeerConfig& a, const PeerConfig& b) {
   }
   if (sorted(a.allowed_ips) != sorted(b.allowed_ips)) f.emplace_back("allowed-ips");
   if (a.persistent_keepalive != b.persistent_keepalive) f.emplace_back("persistent-keepalive");
-  auto na = a.netmap, nb = b.netmap;  // by value: the order of entries does not matter
+  auto na = a.netmap;  // by value: the order of entries does not matter
+  auto nb = b.netmap;
   std::sort(na.begin(), na.end());
   std::sort(nb.begin(), nb.end());
   if (na != nb) f.emplace_back("netmap");

@@ -454,6 +454,28 @@ UapiState without_secrets(UapiState state) {
   return state;
 }
 
+namespace {
+
+// netmap=SIDE PREFIX seen-as PREFIX
+void parse_netmap_line(const std::string& value, SitelinkPeerStatus& peer) {
+  std::istringstream words(value);
+  SitelinkPeerStatus::Mapping m;
+  std::string seen;
+  if (words >> m.side >> m.prefix >> seen >> m.seen_as) peer.netmap.push_back(std::move(m));
+}
+
+// endpoint_entry=STATE,LAST_TRIED,IN_USE,LABEL
+void parse_endpoint_entry(const std::string& value, SitelinkPeerStatus& peer) {
+  const size_t a = value.find(',');
+  const size_t b = a == std::string::npos ? a : value.find(',', a + 1);
+  const size_t c = b == std::string::npos ? b : value.find(',', b + 1);
+  if (c == std::string::npos) return;
+  peer.endpoints.push_back({value.substr(0, a), std::strtoull(value.c_str() + a + 1, nullptr, 10),
+                            value.substr(b + 1, c - b - 1) == "1", value.substr(c + 1)});
+}
+
+}  // namespace
+
 SitelinkStatus parse_status(std::string_view text) {
   SitelinkStatus st;
   SitelinkPeerStatus* peer = nullptr;
@@ -515,24 +537,13 @@ SitelinkStatus parse_status(std::string_view text) {
     } else if (peer != nullptr && key == "endpoint_switches") {
       peer->endpoint_switches = number;
     } else if (peer != nullptr && key == "netmap") {
-      // SIDE PREFIX seen-as PREFIX
-      std::istringstream words(value);
-      SitelinkPeerStatus::Mapping m;
-      std::string seen;
-      if (words >> m.side >> m.prefix >> seen >> m.seen_as) peer->netmap.push_back(std::move(m));
+      parse_netmap_line(value, *peer);
     } else if (peer != nullptr && key == "netmap_packets") {
       const size_t comma = value.find(',');
       peer->netmap_out = number;
       if (comma != std::string::npos) peer->netmap_in = std::strtoull(value.c_str() + comma + 1, nullptr, 10);
     } else if (peer != nullptr && key == "endpoint_entry") {
-      // STATE,LAST_TRIED,IN_USE,LABEL
-      const size_t a = value.find(',');
-      const size_t b = a == std::string::npos ? a : value.find(',', a + 1);
-      const size_t c = b == std::string::npos ? b : value.find(',', b + 1);
-      if (c != std::string::npos) {
-        peer->endpoints.push_back({value.substr(0, a), std::strtoull(value.c_str() + a + 1, nullptr, 10),
-                                   value.substr(b + 1, c - b - 1) == "1", value.substr(c + 1)});
-      }
+      parse_endpoint_entry(value, *peer);
     }
   }
   return st;
