@@ -650,10 +650,10 @@ bool is_ipv6_link_scope(const IpHeader& h) {
 
 void Device::route_outbound(const Now& now, MutableBytes frame, size_t len) {
   if (!has_key_) return drop(Drop::kNoPrivateKey);
-  netmaps_.outbound(frame.subspan(hs::kHeadroom, len), routes_);
-  auto h = parse_ip_header(frame.subspan(hs::kHeadroom, len));
+  const MutableBytes packet = frame.subspan(hs::kHeadroom, len);
+  const auto h = parse_ip_header(packet);
   if (!h) return drop(Drop::kTunBadPacket);
-  auto id = h->version == 4 ? routes_.lookup_v4(h->dst) : routes_.lookup_v6(h->dst);
+  const auto id = netmaps_.route_outbound(packet, *h, routes_);  // a netmap: rewritten for its peer
   if (!id) {
     const Drop d = is_ipv6_link_scope(*h) ? Drop::kTunIpv6Local : Drop::kTunNoRoute;
     drop(d);
@@ -666,7 +666,7 @@ void Device::route_outbound(const Now& now, MutableBytes frame, size_t len) {
   }
   // A packet from the TUN has a full checksum: the reader completed any
   // partial one (tun_device.cc).
-  if (clamp_mss(frame.subspan(hs::kHeadroom, len), settings_.mss_clamp)) ++mss_clamped_;
+  if (clamp_mss(packet, settings_.mss_clamp)) ++mss_clamped_;
   Peer& p = *peers_.at(*id);
   if (!p.unanswered_data_since) p.unanswered_data_since = now.mono;
   if (p.failover) p.failover->on_data_sent(now.mono);

@@ -51,19 +51,29 @@ void NetmapTable::rebuild_seen_as() {
   }
 }
 
-bool NetmapTable::outbound(MutableBytes packet, const AllowedIps& routes) {
-  if (peers_.empty()) return false;
-  const auto h = parse_ip_header(packet);
-  if (!h) return false;
-  // A destination in a seen-as prefix names its peer; any other goes to the
-  // peer whose allowed-ips hold it, whose local mapping then applies.
-  auto id = h->version == 4 ? seen_as_.lookup_v4(h->dst) : seen_as_.lookup_v6(h->dst);
-  if (!id) id = h->version == 4 ? routes.lookup_v4(h->dst) : routes.lookup_v6(h->dst);
-  if (!id) return false;
+namespace {
+std::optional<PeerId> lookup(const AllowedIps& table, const IpHeader& h) {
+  return h.version == 4 ? table.lookup_v4(h.dst) : table.lookup_v6(h.dst);
+}
+}  // namespace
+
+std::optional<PeerId> NetmapTable::route_outbound(MutableBytes packet, const IpHeader& h, const AllowedIps& routes) {
+  if (peers_.empty()) return lookup(routes, h);
+  // A destination in a seen-as prefix names its peer (rewritten to the
+  // peer's P, it goes to that peer); any other goes to the peer whose
+  // allowed-ips hold it, whose local mapping then applies.
+  if (const auto q = lookup(seen_as_, h)) {
+    const auto it = peers_.find(*q);
+    if (it != peers_.end() && it->second.rules.outbound(packet)) {
+      ++it->second.out;
+      return q;
+    }
+  }
+  const auto id = lookup(routes, h);
+  if (!id) return id;
   const auto it = peers_.find(*id);
-  if (it == peers_.end() || !it->second.rules.outbound(packet)) return false;
-  ++it->second.out;
-  return true;
+  if (it != peers_.end() && it->second.rules.outbound(packet)) ++it->second.out;
+  return id;
 }
 
 bool NetmapTable::inbound(PeerId peer, MutableBytes packet) {

@@ -2,23 +2,25 @@
 // peer's mapping rules, the seen-as prefixes Q that lead to a peer, and how
 // many packets were translated. Device calls it at two points only:
 //
-//   route_outbound: outbound() before the allowed-ips lookup (a destination
-//     in Q becomes the peer's P, which the lookup then finds; a source in
-//     our L becomes M for the peer the packet goes to);
+//   route_outbound: route_outbound() is the allowed-ips lookup (a
+//     destination in Q names its peer and becomes the peer's P; a source
+//     in our L becomes M for the peer the packet goes to);
 //   deliver: inbound() after the allowed-ips check on the wire source (a
 //     source in P becomes Q, a destination in M becomes our L).
 //
-// Peers without a mapping cost one emptiness test per packet. The config
+// Without mappings this is the plain lookup, after one emptiness test. The config
 // view (allowed-ips as configured, routes for Q instead of P) is here too.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
 #include "config/types.h"
 #include "handshake/base/bytes.h"
 #include "tunnel/allowed_ips.h"
+#include "tunnel/ip_header.h"
 #include "tunnel/netmap.h"
 
 namespace sitelink::tunnel {
@@ -39,10 +41,12 @@ class NetmapTable {
   void erase(PeerId peer);
   bool empty() const { return peers_.empty(); }
 
-  // Call before the allowed-ips lookup of a packet read from the TUN (a
-  // complete IP packet: the TUN reader completed partial checksums and cut
-  // super-packets). Returns whether it was rewritten.
-  bool outbound(MutableBytes packet, const AllowedIps& routes);
+  // The allowed-ips lookup of a packet read from the TUN (a complete IP
+  // packet: the TUN reader completed partial checksums and cut
+  // super-packets), `h` its parsed header: the peer it goes to, after
+  // rewriting it by that peer's mapping (h's addresses point into the
+  // packet and read the new ones). One lookup, as without mappings.
+  std::optional<PeerId> route_outbound(MutableBytes packet, const IpHeader& h, const AllowedIps& routes);
   // Call after the allowed-ips check of a packet opened from `peer`.
   bool inbound(PeerId peer, MutableBytes packet);
 

@@ -103,6 +103,20 @@ TEST_F(SameLan, HostsAtTheSameAddressReachEachOtherThroughTheMapping) {
   EXPECT_EQ(s.allowed_ips, (std::vector<config::IpPrefix>{prefix("198.18.1.0/24"), prefix("2001:db8:1::/64")}));
 }
 
+// A destination in a seen-as prefix goes to the peer whose mapping it is,
+// even when another peer holds a more specific prefix inside that peer's P
+// (P is the far office's LAN as on the wire; here it is also ours).
+TEST_F(SameLan, SeenAsDestinationGoesToTheMappingsPeer) {
+  const auto other = hs::PrivateKey::generate(rng);
+  a->dev->upsert_peer(
+      PeerSpec{other.public_key(), {}, addr("198.51.100.9:51820"), {prefix("198.18.1.0/25")}, 0s, "branch"});
+  a->tun.inbound.push_back(test::ip_packet("198.18.1.5", "198.19.201.7", 40, 0xab));
+  pump();
+  ASSERT_EQ(b->tun.outbound.size(), 1u);
+  EXPECT_EQ(destination_of(b->tun.outbound[0]), "198.18.1.7");
+  EXPECT_EQ(a_view().netmap_out, 1u);
+}
+
 // The check runs on the wire source, before mapping: a source outside the
 // peer's allowed-ips is dropped and counted as without a mapping, and is
 // not translated.
