@@ -30,6 +30,12 @@ inline constexpr std::chrono::seconds kMaxRekeyAfterTime{3600};
 inline constexpr std::chrono::seconds kWireGuardRekeyAfterTime{120};
 inline constexpr std::chrono::seconds kMaxPersistentKeepalive{65535};
 inline constexpr size_t kMaxEndpoints = 16;  // entries of a peer's `endpoints:`
+// Per interface, whether configured by file or by the UAPI (`wg set`): far
+// beyond real use (the kernel module accepts about as many peers and has no
+// allowed-ips limit but memory), and a bound on what one request can cost.
+// About 100 bytes of memory per allowed IP, a few KiB per peer.
+inline constexpr size_t kMaxPeers = 1u << 16;
+inline constexpr size_t kMaxAllowedIps = 1u << 20;  // all peers' together
 // `failover-after` and `failback-interval` (InterfaceConfig): bounds and defaults.
 inline constexpr std::chrono::seconds kMinFailoverAfter{1};
 inline constexpr std::chrono::seconds kMaxFailoverAfter{60};
