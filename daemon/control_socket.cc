@@ -31,6 +31,11 @@ constexpr int kEventsPerWakeup = 16;
 constexpr int kAcceptsPerEvent = 8;
 constexpr int kReadsPerEvent = 4;
 constexpr size_t kReadChunk = 16384;
+// A get answer is made and sent this much at a time, at most
+// kPiecesPerEvent pieces per event: a huge answer costs the loop one
+// bounded turn after another, never one long one.
+constexpr size_t kAnswerPiece = 65536;
+constexpr int kPiecesPerEvent = 4;
 constexpr auto kAcceptRetry = std::chrono::seconds(1);
 
 sockaddr_un unix_addr(const std::string& path) {
@@ -77,11 +82,6 @@ std::optional<gid_t> group_id(const char* name) {
   return found->gr_gid;
 }
 
-void wipe(std::string& s) {
-  secure_zero(s.data(), s.size());
-  s.clear();
-}
-
 }  // namespace
 
 struct ControlSocket::Conn {
@@ -89,20 +89,24 @@ struct ControlSocket::Conn {
   Conn(const Conn&) = delete;
   Conn& operator=(const Conn&) = delete;
   ~Conn() {  // requests and answers may hold keys
-    wipe(in);
-    wipe(out);
+    secure_clear(in);
+    secure_clear(out);
   }
+  // Nothing half-received, half-answered or unsent.
+  bool idle() const { return in.empty() && out.empty() && !set && !get; }
   Clock::time_point deadline(const Limits& l) const {
-    return last_progress + (in.empty() && out.empty() ? l.idle_timeout : l.stall_timeout);
+    return last_progress + (idle() ? l.idle_timeout : l.stall_timeout);
   }
 
   tunnel::UniqueFd fd;
   std::string in;
   std::string out;
   size_t out_off = 0;
-  bool eof = false;      // the client shut down its side
-  bool closing = false;  // close once `out` is sent
-  bool dead = false;     // close now
+  std::unique_ptr<UapiSetStream> set;  // a set request being received
+  std::unique_ptr<UapiGetStream> get;  // a get answer being sent, piece by piece
+  bool eof = false;                    // the client shut down its side
+  bool closing = false;                // close once `out` is sent
+  bool dead = false;                   // close now
   uint32_t events = EPOLLIN;
   Clock::time_point last_progress;
 };
@@ -280,15 +284,20 @@ void ControlSocket::on_conn(int fd, uint32_t events) {
   const auto it = conns_.find(fd);
   if (it == conns_.end()) return;
   Conn& c = *it->second;
-  if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) != 0 && !c.out.empty()) write_to(c);
-  if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0 && c.out.empty() && !c.eof && !c.closing) read_from(c);
+  const bool answering = !c.out.empty() || c.get;
+  if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) != 0 && answering) write_to(c);
+  if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0 && c.out.empty() && !c.get && !c.eof && !c.closing) {
+    read_from(c);
+  }
   handle_requests(c);
   update(c);
 }
 
 void ControlSocket::read_from(Conn& c) const {
   std::array<char, kReadChunk> buf;
-  for (int i = 0; i < kReadsPerEvent && !c.dead && c.in.size() <= limits_.max_request; ++i) {
+  // A set request's body does not stay in `in` (UapiSetStream takes it as
+  // it comes), so this bounds what one client can make us hold.
+  for (int i = 0; i < kReadsPerEvent && !c.dead && c.in.size() < kReadChunk * kReadsPerEvent; ++i) {
     const ssize_t n = ::recv(c.fd.get(), buf.data(), buf.size(), MSG_DONTWAIT);
     if (n > 0) {
       append_wiping(c.in, std::string_view(buf.data(), static_cast<size_t>(n)));  // may hold a private key
@@ -306,77 +315,114 @@ void ControlSocket::read_from(Conn& c) const {
   secure_zero(buf.data(), buf.size());
 }
 
+// Sends what is unsent; with a get answer in progress, its next pieces as
+// the client takes them.
 void ControlSocket::write_to(Conn& c) {
-  while (c.out_off < c.out.size()) {
-    const ssize_t n = ::send(c.fd.get(), c.out.data() + c.out_off, c.out.size() - c.out_off,
-                             MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n > 0) {
-      c.out_off += static_cast<size_t>(n);
-      c.last_progress = Clock::now();
-    } else if (n < 0 && errno == EINTR) {
-      continue;
-    } else {
-      c.dead = n < 0 && errno != EAGAIN;
-      return;
+  for (int piece = 0; piece < kPiecesPerEvent; ++piece) {
+    if (c.out_off == c.out.size()) {
+      secure_clear(c.out);
+      c.out_off = 0;
+      if (!c.get) return;
+      c.get->next(c.out, kAnswerPiece);
+      if (c.get->done()) c.get.reset();
+    }
+    while (c.out_off < c.out.size()) {
+      const ssize_t n = ::send(c.fd.get(), c.out.data() + c.out_off, c.out.size() - c.out_off,
+                               MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) {
+        c.out_off += static_cast<size_t>(n);
+        c.last_progress = Clock::now();
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else {
+        c.dead = n < 0 && errno != EAGAIN;
+        return;
+      }
     }
   }
-  wipe(c.out);
-  c.out_off = 0;
+  if (c.out_off == c.out.size()) {
+    secure_clear(c.out);
+    c.out_off = 0;
+  }
 }
 
 // Answers complete requests in order while nothing is waiting to be sent
-// (a client that does not read its answers gets no more work done).
+// (a client that does not read its answers gets no more work done). A set
+// request's body is parsed as it arrives and answered at its end.
 void ControlSocket::handle_requests(Conn& c) {
-  while (c.out.empty() && !c.closing && !c.dead) {
-    const auto f = next_frame(c.in, c.eof);
-    const bool too_big = f ? f->consumed > limits_.max_request : c.in.size() > limits_.max_request;
-    if (too_big) {
-      debug("request larger than " + std::to_string(limits_.max_request) + " bytes, connection closed");
-      wipe(c.in);
-      c.out = format_errno(EMSGSIZE);
-      c.closing = true;
-    } else if (!f) {
-      break;
-    } else if (f->op == UapiOp::kUnknown) {
-      debug("unknown operation, connection closed");
-      c.dead = true;
-      break;
+  while (c.out.empty() && !c.get && !c.closing && !c.dead) {
+    if (c.set) {
+      if (!receive_set(c)) break;
     } else {
-      answer(c, f->op, f->body);
+      const auto f = next_frame(c.in, c.eof);
+      if (!f) break;
+      if (f->op == UapiOp::kUnknown) {
+        debug("unknown operation, connection closed");
+        c.dead = true;
+        break;
+      }
+      begin_request(c, f->op);
       secure_zero(c.in.data(), f->consumed);
       c.in.erase(0, f->consumed);
     }
     write_to(c);
   }
-  if (c.eof && c.in.empty()) c.closing = true;
+  if (c.eof && c.in.empty() && !c.set) c.closing = true;
 }
 
-void ControlSocket::answer(Conn& c, UapiOp op, std::string_view body) {
-  if (op == UapiOp::kGet) {
-    // The control socket's answer holds the private key: wiped once sent.
-    c.out = read_only_ ? format_public_get(without_secrets(backend_.get())) : format_get(backend_.get());
-    c.out += format_errno(0);
-    return;
+// Feeds the set request's body what has arrived; false until it is
+// complete, then answers it.
+bool ControlSocket::receive_set(Conn& c) {
+  UapiSetStream& set = *c.set;
+  const size_t used = set.feed(c.in);
+  secure_zero(c.in.data(), used);
+  c.in.erase(0, used);
+  if (!set.complete() && c.eof) set.finish();
+  if (read_only_ && set.size() > limits_.max_request) {
+    debug("request larger than " + std::to_string(limits_.max_request) + " bytes, connection closed");
+    c.set.reset();
+    secure_clear(c.in);
+    c.out = format_errno(EMSGSIZE);
+    c.closing = true;
+    return true;
   }
-  if (op == UapiOp::kStatus) {
-    c.out = backend_.status();
-    c.out += format_errno(0);
-    return;
-  }
-  if (op == UapiOp::kBadGet) {
-    debug("get=1 not followed by a blank line");
-    c.out = format_errno(EINVAL);
-    return;
-  }
+  if (!set.complete()) return false;
   if (read_only_) {  // not even parsed: nothing on this socket changes anything
     debug("set refused: read-only status socket");
     c.out = format_errno(EPERM);
-    return;
+  } else if (auto request = set.take(); !request) {
+    // The client writes its whole request before it reads: the rest of it
+    // was read (not parsed) to its end, so it gets this answer.
+    if (log_ != nullptr) {
+      tunnel::LogLine(*log_, tunnel::LogLevel::kWarn)
+          << "control socket: set request refused, nothing changed: " << set.why();
+    }
+    c.out = format_errno(request.error());
+  } else {
+    c.out = format_errno(backend_.set(*request));
   }
-  std::string why;
-  const auto request = parse_set(body, &why);
-  if (!request) debug("set refused: " + why);
-  c.out = format_errno(request ? backend_.set(*request) : request.error());
+  c.set.reset();
+  return true;
+}
+
+void ControlSocket::begin_request(Conn& c, UapiOp op) {
+  switch (op) {
+    case UapiOp::kGet:
+      // The control socket's answer holds the private key: each piece is
+      // wiped once sent.
+      c.get = std::make_unique<UapiGetStream>(backend_, !read_only_);
+      break;
+    case UapiOp::kStatus:
+      c.out = backend_.status();
+      c.out += format_errno(0);
+      break;
+    case UapiOp::kBadGet:
+      debug("get=1 not followed by a blank line");
+      c.out = format_errno(EINVAL);
+      break;
+    case UapiOp::kSet: c.set = std::make_unique<UapiSetStream>(!read_only_); break;
+    case UapiOp::kUnknown: break;
+  }
 }
 
 void ControlSocket::update(Conn& c) {
@@ -386,7 +432,7 @@ void ControlSocket::update(Conn& c) {
     return;
   }
   uint32_t want = 0;
-  if (!c.out.empty()) {
+  if (!c.out.empty() || c.get) {
     want = EPOLLOUT;
   } else if (!c.closing && !c.eof) {
     want = EPOLLIN;
@@ -414,7 +460,7 @@ bool ControlSocket::evict_idle() {
   int oldest = -1;
   Clock::time_point since = Clock::time_point::max();
   for (const auto& [fd, c] : conns_) {
-    if (c->in.empty() && c->out.empty() && c->last_progress < since) {
+    if (c->idle() && c->last_progress < since) {
       oldest = fd;
       since = c->last_progress;
     }

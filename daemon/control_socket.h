@@ -11,10 +11,15 @@
 // set's fd is watched by the loop (EventLoop watches for readability only; a
 // connection also needs writability while an answer is unsent). Each wakeup
 // handles one bounded batch of events. Per connection: requests are handled
-// one at a time in order (several per connection, as wg allows); a request
-// larger than Limits::max_request is answered errno=-EMSGSIZE and the
-// connection closed; a client that stops reading or writing mid-request for
-// stall_timeout, or sits idle for idle_timeout, is cut off; beyond
+// one at a time in order (several per connection, as wg allows); a set
+// request is parsed as it arrives (UapiSetStream: memory bounded by the
+// longest line and the request so far, its limits answered with an errno
+// once the whole request is read, and logged) and applied at its end; a get
+// answer is made and sent a piece at a time as the client reads it
+// (UapiGetStream), so neither a huge request nor a huge answer to a slow
+// client holds up the loop or other clients; a client that stops reading
+// or writing mid-request for stall_timeout, or sits idle for idle_timeout,
+// is cut off; beyond
 // max_connections a new client takes the place of the one idle the longest
 // (connected, nothing in flight), or is closed at once if none is idle.
 //
@@ -27,7 +32,7 @@
 //   "get=sitelink\n\n"  the status extension as on the control socket
 // and refuses every "set=1" request with errno=-1 (EPERM) without parsing
 // it; any other first line closes the connection. A request larger than
-// kStatusMaxRequest is answered errno=-EMSGSIZE.
+// kStatusMaxRequest is answered errno=-EMSGSIZE and the connection closed.
 #pragma once
 
 #include <sys/types.h>
@@ -57,7 +62,10 @@ inline constexpr size_t kStatusMaxRequest = 4096;  // "get=sitelink\n\n" is 14 b
 std::string socket_path(std::string_view iface, std::string_view dir = kSocketDirectory);
 
 struct ControlSocketLimits {
-  size_t max_request = 1 << 20;  // bytes of one request, "set=1" to the blank line
+  // Bytes of one request on the read-only status socket (kStatusMaxRequest
+  // at most). The control socket reads set requests of any size as a
+  // stream; what bounds them is UapiSetStream's limits (uapi.h).
+  size_t max_request = kStatusMaxRequest;
   size_t max_connections = 32;
   std::chrono::milliseconds stall_timeout{5000};  // a request or answer making no progress
   std::chrono::milliseconds idle_timeout{60000};  // a connection with nothing in flight
@@ -124,7 +132,8 @@ class ControlSocket {
   void read_from(Conn& c) const;
   void write_to(Conn& c);
   void handle_requests(Conn& c);
-  void answer(Conn& c, UapiOp op, std::string_view body);
+  bool receive_set(Conn& c);
+  void begin_request(Conn& c, UapiOp op);
   void update(Conn& c);
   void close_conn(int fd);
   bool evict_idle();

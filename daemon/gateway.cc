@@ -356,7 +356,7 @@ void Gateway::re_resolve() {
     const bool names = std::any_of(p.endpoints.begin(), p.endpoints.end(),
                                    [](const config::EndpointEntry& e) { return e.endpoint.is_dns_name; });
     if ((!p.endpoint || !p.endpoint->is_dns_name) && !names) continue;
-    auto st = dev_->peer(p.public_key);
+    auto st = dev_->peer(p.public_key, tunnel::Device::kWithoutAllowedIps);
     if (st && st->has_session && st->handshake_attempts < kFailedAttemptsBeforeReResolve) continue;
     if (p.endpoint && p.endpoint->is_dns_name) {
       if (!resolver_.request(p.public_key, p.endpoint->host, p.endpoint->port)) no_worker = true;
@@ -382,7 +382,7 @@ void Gateway::take_resolved() {
       take_resolved_list(*cfg, r);
       continue;
     }
-    auto st = dev_->peer(r.peer);
+    auto st = dev_->peer(r.peer, tunnel::Device::kWithoutAllowedIps);
     if (!st || !r.address || st->endpoint == r.address) continue;
     LogLine(log_, LogLevel::kInfo) << "peer " << st->label << ": " << r.host << " now resolves to "
                                    << r.address->to_string();

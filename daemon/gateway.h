@@ -61,7 +61,8 @@ class Gateway final : public UapiBackend, private GatewayControl {
   // UAPI (wg show / wg set) over /run/wireguard/IFACE.sock: the running
   // state. `wg set` changes it until the next reload or restart, through the
   // same change path as a reload (reconfigure.h; gateway_uapi.cc).
-  UapiState get() override;
+  UapiDeviceState get_device() override;
+  std::optional<UapiPeerState> get_peer(const handshake::PublicKey& key) override;
   int set(const UapiSet& request) override;
   std::string status() override;
 

@@ -9,24 +9,28 @@ namespace sitelink::daemon {
 using tunnel::LogLevel;
 using tunnel::LogLine;
 
-UapiState Gateway::get() {
-  UapiState st;
-  if (dev_->has_private_key()) st.private_key = dev_->private_key();
-  st.listen_port = udp_.port();
-  st.fwmark = cfg_.interface.fwmark;
-  for (const auto& p : dev_->peers()) {
-    UapiPeerState ps;
-    ps.public_key = p.public_key;
-    ps.preshared_key = p.preshared_key;
-    ps.endpoint = p.endpoint;
-    ps.last_handshake = p.stats.last_handshake;
-    ps.tx_bytes = p.stats.tx_bytes;
-    ps.rx_bytes = p.stats.rx_bytes;
-    ps.persistent_keepalive = static_cast<uint16_t>(p.persistent_keepalive.count());
-    ps.allowed_ips = p.allowed_ips;
-    st.peers.push_back(std::move(ps));
-  }
-  return st;
+UapiDeviceState Gateway::get_device() {
+  UapiDeviceState d;
+  if (dev_->has_private_key()) d.private_key = dev_->private_key();
+  d.listen_port = udp_.port();
+  d.fwmark = cfg_.interface.fwmark;
+  d.peers = dev_->peer_keys();
+  return d;
+}
+
+std::optional<UapiPeerState> Gateway::get_peer(const handshake::PublicKey& key) {
+  auto p = dev_->peer(key);
+  if (!p) return std::nullopt;
+  UapiPeerState ps;
+  ps.public_key = p->public_key;
+  ps.preshared_key = p->preshared_key;
+  ps.endpoint = p->endpoint;
+  ps.last_handshake = p->stats.last_handshake;
+  ps.tx_bytes = p->stats.tx_bytes;
+  ps.rx_bytes = p->stats.rx_bytes;
+  ps.persistent_keepalive = static_cast<uint16_t>(p->persistent_keepalive.count());
+  ps.allowed_ips = std::move(p->allowed_ips);
+  return ps;
 }
 
 namespace {
@@ -64,7 +68,7 @@ std::string Gateway::status() {
       out += "drop=" + std::string(tunnel::to_string(reason)) + ":" + std::to_string(dev_->drops(reason)) + "\n";
     }
   }
-  for (const auto& p : dev_->peers()) {
+  for (const auto& p : dev_->peers(tunnel::Device::kWithoutAllowedIps)) {
     out += "public_key=" + key_to_hex(p.public_key.bytes()) + "\n";
     if (p.label != p.public_key.to_base64()) out += "name=" + one_line(p.label) + "\n";
     out += "rx_packets=" + std::to_string(p.stats.rx_packets) + "\n";
@@ -120,11 +124,23 @@ tunnel::SysResult<void> Gateway::set_listen_port(uint16_t port) {
 
 // A set request goes the way of a reload: the configuration it asks for is
 // compared with the one in effect and the difference applied (reconfigure.h).
-// The request was parsed whole before this (a malformed one changes
-// nothing); a step that fails here (a port in use, a mark not permitted) is
-// answered with its errno and logged, and the request's other changes stay.
+// The request was parsed whole before this (a malformed one, or one beyond
+// the limits, changes nothing: UapiSetStream); a step that fails here (a
+// port in use, a mark not permitted) is answered with its errno and logged,
+// and the request's other changes stay.
 int Gateway::set(const UapiSet& request) {
   const UapiChange change = uapi_change(cfg_, request, *dev_);
+  // The limits hold for what the request leads to, not only for what it
+  // holds: refused whole, as a malformed request is.
+  size_t allowed_ips = 0;
+  for (const auto& p : change.after.peers) allowed_ips += p.allowed_ips.size();
+  if (change.after.peers.size() > config::kMaxPeers || allowed_ips > config::kMaxAllowedIps) {
+    LogLine(log_, LogLevel::kWarn) << "wg set: refused, nothing changed: it would leave " << change.after.peers.size()
+                                   << " peers and " << allowed_ips << " allowed IPs, beyond the limits of "
+                                   << config::kMaxPeers << " peers and " << config::kMaxAllowedIps
+                                   << " allowed IPs per interface";
+    return E2BIG;
+  }
   const ChangeReport report = apply(change.before, change.after, "wg set");
   return report.first_errno;
 }

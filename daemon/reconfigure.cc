@@ -385,9 +385,16 @@ void apply_peer_section(const UapiPeerSet& ps, const std::optional<handshake::Pu
                         UapiChange& c) {
   auto& peers = c.after.peers;
   auto it = std::find_if(peers.begin(), peers.end(), [&](const auto& p) { return p.public_key == ps.public_key; });
+  // Forgets the prefixes of `p` that it still owns.
+  const auto disown = [&owner](const config::PeerConfig& p) {
+    for (const auto& a : p.allowed_ips) {
+      const auto o = owner.find(a);
+      if (o != owner.end() && o->second == p.public_key) owner.erase(o);
+    }
+  };
   if (ps.remove) {
     if (it != peers.end()) {
-      for (const auto& a : it->allowed_ips) owner.erase(a);
+      disown(*it);
       peers.erase(it);
     }
     return;
@@ -409,27 +416,38 @@ void apply_peer_section(const UapiPeerSet& ps, const std::optional<handshake::Pu
     // Compare with where the peer is now, not where it was configured.
     for (auto& b : c.before.peers) {
       if (!(b.public_key == ps.public_key)) continue;
-      const auto live = dev.peer(ps.public_key);
+      const auto live = dev.peer(ps.public_key, tunnel::Device::kWithoutAllowedIps);
       b.endpoint = live && live->endpoint ? std::optional(endpoint_of(*live->endpoint)) : std::nullopt;
     }
   }
   if (ps.persistent_keepalive) p.persistent_keepalive = std::chrono::seconds(*ps.persistent_keepalive);
   if (ps.replace_allowed_ips) {
-    for (const auto& a : p.allowed_ips) owner.erase(a);
+    disown(p);
     p.allowed_ips.clear();
   }
   for (const auto& a : ps.allowed_ips) {
     auto [o, inserted] = owner.try_emplace(a, ps.public_key);
     if (!inserted) {
       if (o->second == ps.public_key) continue;  // already this peer's
-      // Another peer's: it moves here.
-      for (auto& other : peers) {
-        if (!(other.public_key == o->second)) continue;
-        std::erase(other.allowed_ips, a);
-      }
+      // Another peer's: it moves here. Only `owner` says so for now (the
+      // other peer's list is settled at the end: erasing from it here would
+      // make moving many prefixes quadratic).
       o->second = ps.public_key;
     }
     p.allowed_ips.push_back(a);
+  }
+}
+
+// After the sections: each peer keeps the allowed IPs it still owns (not
+// those that moved to another peer since), each once, in order.
+void settle_allowed_ips(std::vector<config::PeerConfig>& peers,
+                        const std::map<config::IpPrefix, handshake::PublicKey>& owner) {
+  for (auto& p : peers) {
+    std::set<config::IpPrefix> seen;
+    std::erase_if(p.allowed_ips, [&](const config::IpPrefix& a) {
+      const auto o = owner.find(a);
+      return o == owner.end() || !(o->second == p.public_key) || !seen.insert(a).second;
+    });
   }
 }
 
@@ -457,6 +475,7 @@ UapiChange uapi_change(const config::Config& running, const UapiSet& request, co
     for (const auto& a : p.allowed_ips) owner.emplace(a, p.public_key);
   }
   for (const auto& ps : request.peers) apply_peer_section(ps, own, dev, owner, c);
+  settle_allowed_ips(c.after.peers, owner);
   return c;
 }
 

@@ -16,6 +16,9 @@
 #include <cstring>
 #include <sstream>
 
+#include "config/types.h"
+#include "handshake/base/secret.h"
+
 namespace sitelink::daemon {
 namespace {
 
@@ -66,48 +69,51 @@ class LineReader {
 
 // ---- set ---------------------------------------------------------------------
 
-class SetParser {
+}  // namespace
+
+// The lines of a set request, one at a time (UapiSetStream feeds them).
+class UapiSetStream::Parser {
  public:
-  explicit SetParser(std::string* why) : why_(why) {}
-  Result<UapiSet, int> run(std::string_view body);
+  // 0, or the positive errno of the line (with `why` set).
+  int line(std::string_view text, int number);
+  UapiSet& set() { return set_; }
+  const std::string& why() const { return why_; }
 
  private:
   int fail(int err, int line, const std::string& what) {
-    if (why_ != nullptr) *why_ = "line " + std::to_string(line) + ": " + what;
+    why_ = "line " + std::to_string(line) + ": " + what;
     return err;
   }
   int device_line(std::string_view key, std::string_view value, int line);
   int peer_line(UapiPeerSet& peer, std::string_view key, std::string_view value, int line);
   int peer_key_line(UapiPeerSet& peer, std::string_view key, std::string_view value, int line);
+  int allowed_ip_line(UapiPeerSet& peer, std::string_view value, int line);
 
-  std::string* why_;
+  std::string why_;
   UapiSet set_;
+  size_t allowed_ips_ = 0;  // in set_, all sections together
 };
 
-Result<UapiSet, int> SetParser::run(std::string_view body) {
-  LineReader lines(body);
-  std::string_view line;
-  while (lines.next(line)) {
-    const size_t eq = line.find('=');
-    if (eq == std::string_view::npos) return Err(fail(EPROTO, lines.number(), "no '=' in the line"));
-    const std::string_view key = line.substr(0, eq);
-    const std::string_view value = line.substr(eq + 1);
-    int err = 0;
-    if (key == "public_key") {
-      std::array<uint8_t, handshake::kKeySize> b;
-      if (!key_from_hex(value, b)) return Err(fail(EINVAL, lines.number(), "public_key is not 64 hex digits"));
-      set_.peers.emplace_back().public_key = handshake::PublicKey(b);
-    } else if (set_.peers.empty()) {
-      err = device_line(key, value, lines.number());
-    } else {
-      err = peer_line(set_.peers.back(), key, value, lines.number());
+int UapiSetStream::Parser::line(std::string_view text, int number) {
+  const size_t eq = text.find('=');
+  if (eq == std::string_view::npos) return fail(EPROTO, number, "no '=' in the line");
+  const std::string_view key = text.substr(0, eq);
+  const std::string_view value = text.substr(eq + 1);
+  if (key == "public_key") {
+    std::array<uint8_t, handshake::kKeySize> b;
+    if (!key_from_hex(value, b)) return fail(EINVAL, number, "public_key is not 64 hex digits");
+    if (set_.peers.size() >= config::kMaxPeers) {
+      return fail(E2BIG, number,
+                  "more than " + std::to_string(config::kMaxPeers) + " peers in one request (the limit)");
     }
-    if (err != 0) return Err(err);
+    set_.peers.emplace_back().public_key = handshake::PublicKey(b);
+    return 0;
   }
-  return std::move(set_);
+  if (set_.peers.empty()) return device_line(key, value, number);
+  return peer_line(set_.peers.back(), key, value, number);
 }
 
-int SetParser::device_line(std::string_view key, std::string_view value, int line) {
+int UapiSetStream::Parser::device_line(std::string_view key, std::string_view value, int line) {
   if (key == "private_key") {
     Secret<handshake::kKeySize> b;
     if (!key_from_hex(value, b.span())) return fail(EINVAL, line, "private_key is not 64 hex digits");
@@ -131,7 +137,7 @@ int SetParser::device_line(std::string_view key, std::string_view value, int lin
 }
 
 // The "KEY=true" flags and the preshared key of a peer section.
-int SetParser::peer_key_line(UapiPeerSet& peer, std::string_view key, std::string_view value, int line) {
+int UapiSetStream::Parser::peer_key_line(UapiPeerSet& peer, std::string_view key, std::string_view value, int line) {
   if (key == "preshared_key") {
     Secret<handshake::kKeySize> b;
     if (!key_from_hex(value, b.span())) return fail(EINVAL, line, "preshared_key is not 64 hex digits");
@@ -145,12 +151,13 @@ int SetParser::peer_key_line(UapiPeerSet& peer, std::string_view key, std::strin
     peer.remove = true;
   } else {
     peer.replace_allowed_ips = true;
+    allowed_ips_ -= peer.allowed_ips.size();
     peer.allowed_ips.clear();  // allowed_ip lines before this one are replaced too
   }
   return 0;
 }
 
-int SetParser::peer_line(UapiPeerSet& peer, std::string_view key, std::string_view value, int line) {
+int UapiSetStream::Parser::peer_line(UapiPeerSet& peer, std::string_view key, std::string_view value, int line) {
   if (key == "update_only" || key == "remove" || key == "replace_allowed_ips" || key == "preshared_key") {
     return peer_key_line(peer, key, value, line);
   }
@@ -163,12 +170,7 @@ int SetParser::peer_line(UapiPeerSet& peer, std::string_view key, std::string_vi
     if (!v) return fail(EINVAL, line, "persistent_keepalive_interval is not a number 0..65535");
     peer.persistent_keepalive = static_cast<uint16_t>(*v);
   } else if (key == "allowed_ip") {
-    // netip.ParsePrefix: the "/LENGTH" is required.
-    const auto p = config::IpPrefix::parse(value);
-    if (value.find('/') == std::string_view::npos || !p) {
-      return fail(EINVAL, line, "allowed_ip is not ADDRESS/LENGTH");
-    }
-    peer.allowed_ips.push_back(p->canonical());
+    return allowed_ip_line(peer, value, line);
   } else if (key == "protocol_version") {
     if (value != "1") return fail(EINVAL, line, "protocol_version must be 1");
   } else {
@@ -176,6 +178,21 @@ int SetParser::peer_line(UapiPeerSet& peer, std::string_view key, std::string_vi
   }
   return 0;
 }
+
+int UapiSetStream::Parser::allowed_ip_line(UapiPeerSet& peer, std::string_view value, int line) {
+  // netip.ParsePrefix: the "/LENGTH" is required.
+  const auto p = config::IpPrefix::parse(value);
+  if (value.find('/') == std::string_view::npos || !p) return fail(EINVAL, line, "allowed_ip is not ADDRESS/LENGTH");
+  if (allowed_ips_ >= config::kMaxAllowedIps) {
+    return fail(E2BIG, line,
+                "more than " + std::to_string(config::kMaxAllowedIps) + " allowed IPs in one request (the limit)");
+  }
+  peer.allowed_ips.push_back(p->canonical());
+  ++allowed_ips_;
+  return 0;
+}
+
+namespace {
 
 // ---- get ---------------------------------------------------------------------
 
@@ -192,18 +209,7 @@ void put_secret(std::string& out, std::string_view key, std::span<const uint8_t,
   sodium_memzero(hex, sizeof hex);
 }
 
-// More than format_get writes for `s`, plus the errno line, so that the
-// answer is built (and completed) without reallocating: a reallocation
-// would free a copy of the keys without wiping it.
-size_t get_answer_bound(const UapiState& s) {
-  constexpr size_t kInterface = 256;
-  constexpr size_t kPeer = 512;
-  constexpr size_t kAllowedIp = 64;
-  size_t n = kInterface;
-  for (const UapiPeerState& p : s.peers) n += kPeer + kAllowedIp * p.allowed_ips.size();
-  return n;
-}
-
+// A get answer's lines for one peer, but its allowed IPs.
 void put_peer(std::string& out, const UapiPeerState& p, bool secrets) {
   put(out, "public_key", key_to_hex(p.public_key.bytes()));
   if (secrets) put_secret(out, "preshared_key", p.preshared_key.bytes());
@@ -215,7 +221,13 @@ void put_peer(std::string& out, const UapiPeerState& p, bool secrets) {
   put(out, "tx_bytes", std::to_string(p.tx_bytes));
   put(out, "rx_bytes", std::to_string(p.rx_bytes));
   put(out, "persistent_keepalive_interval", std::to_string(p.persistent_keepalive));
-  for (const auto& a : p.allowed_ips) put(out, "allowed_ip", a.to_string());
+}
+
+// A get answer's interface lines.
+void put_device(std::string& out, const UapiDeviceState& d, bool secrets) {
+  if (secrets && d.private_key && !d.private_key->is_zero()) put_secret(out, "private_key", d.private_key->bytes());
+  if (d.listen_port != 0) put(out, "listen_port", std::to_string(d.listen_port));
+  if (d.fwmark != 0) put(out, "fwmark", std::to_string(d.fwmark));
 }
 
 class GetParser {
@@ -346,7 +358,80 @@ bool key_from_hex(std::string_view hex, std::span<uint8_t, handshake::kKeySize> 
   return len == handshake::kKeySize && end == hex.data() + hex.size();
 }
 
-Result<UapiSet, int> parse_set(std::string_view body, std::string* why) { return SetParser(why).run(body); }
+// ---- set, streamed ------------------------------------------------------------
+
+UapiSetStream::UapiSetStream(bool parse) : parser_(parse ? std::make_unique<Parser>() : nullptr) {}
+
+UapiSetStream::~UapiSetStream() { secure_clear(line_); }
+
+size_t UapiSetStream::feed(std::string_view data) {
+  size_t used = 0;
+  while (used < data.size() && !complete_) {
+    const std::string_view rest = data.substr(used);
+    const size_t nl = rest.find('\n');
+    const std::string_view part = rest.substr(0, nl);
+    if (!part.empty()) line_empty_ = false;
+    if (parser_ && !line_too_long_) {
+      if (line_.size() + part.size() > kUapiMaxLine) {
+        line_too_long_ = true;
+        secure_clear(line_);
+      } else {
+        append_wiping(line_, part);
+      }
+    }
+    used += part.size();
+    if (nl == std::string_view::npos) break;
+    ++used;  // the '\n'
+    end_of_line();
+  }
+  size_ += used;
+  return used;
+}
+
+void UapiSetStream::finish() {
+  if (!complete_ && !line_empty_) end_of_line();
+  complete_ = true;
+}
+
+// The line in line_ is complete (its '\n' taken, or the end of input).
+void UapiSetStream::end_of_line() {
+  if (line_empty_) {  // the blank line: the end of the request
+    complete_ = true;
+    return;
+  }
+  ++line_number_;
+  if (parser_ && line_too_long_) {
+    err_ = EMSGSIZE;
+    why_ = "line " + std::to_string(line_number_) + ": longer than " + std::to_string(kUapiMaxLine) + " bytes";
+    parser_.reset();
+  } else if (parser_) {
+    if (const int err = parser_->line(line_, line_number_); err != 0) {
+      err_ = err;
+      why_ = parser_->why();
+      parser_.reset();  // the rest is only read to its end
+    }
+  }
+  secure_clear(line_);
+  line_too_long_ = false;
+  line_empty_ = true;
+}
+
+Result<UapiSet, int> UapiSetStream::take() {
+  if (err_ != 0) return Err(err_);
+  if (!parser_) return Err(EPERM);  // not parsed (or taken already)
+  UapiSet set = std::move(parser_->set());
+  parser_.reset();
+  return set;
+}
+
+Result<UapiSet, int> parse_set(std::string_view body, std::string* why) {
+  UapiSetStream stream;
+  stream.feed(body);
+  stream.finish();
+  auto r = stream.take();
+  if (!r && why != nullptr) *why = stream.why();
+  return r;
+}
 
 std::string format_set(const UapiSet& s) {
   std::string out;
@@ -368,20 +453,94 @@ std::string format_set(const UapiSet& s) {
 }
 
 namespace {
+
+// The whole answer through the stream: one code for both.
+class StateBackend final : public UapiBackend {
+ public:
+  explicit StateBackend(const UapiState& s) : state_(s) {}
+  UapiDeviceState get_device() override {
+    UapiDeviceState d{state_.private_key, state_.listen_port, state_.fwmark, {}};
+    for (const auto& p : state_.peers) d.peers.push_back(p.public_key);
+    return d;
+  }
+  std::optional<UapiPeerState> get_peer(const handshake::PublicKey& key) override {
+    // In order, so a key listed twice gives its sections in order too.
+    for (; next_ < state_.peers.size(); ++next_) {
+      if (state_.peers[next_].public_key == key) return state_.peers[next_++];
+    }
+    return std::nullopt;
+  }
+  int set(const UapiSet&) override { return EPERM; }
+
+ private:
+  const UapiState& state_;
+  size_t next_ = 0;
+};
+
 std::string format_get_lines(const UapiState& s, bool secrets) {
+  StateBackend backend(s);
+  UapiGetStream stream(backend, secrets);
   std::string out;
-  out.reserve(get_answer_bound(s));
-  if (secrets && s.private_key && !s.private_key->is_zero()) put_secret(out, "private_key", s.private_key->bytes());
-  if (s.listen_port != 0) put(out, "listen_port", std::to_string(s.listen_port));
-  if (s.fwmark != 0) put(out, "fwmark", std::to_string(s.fwmark));
-  for (const UapiPeerState& p : s.peers) put_peer(out, p, secrets);
+  // Room for everything (and the errno line), so the string never
+  // reallocates: a reallocation would free a copy of the keys unwiped.
+  constexpr size_t kPerPeer = 512;
+  constexpr size_t kPerAllowedIp = 64;
+  size_t bound = 256;
+  for (const UapiPeerState& p : s.peers) bound += kPerPeer + kPerAllowedIp * p.allowed_ips.size();
+  out.reserve(bound);
+  while (!stream.done()) stream.next(out, bound);
+  out.resize(out.size() - format_errno(0).size());  // without the errno line, as documented
   return out;
 }
+
 }  // namespace
 
 std::string format_get(const UapiState& s) { return format_get_lines(s, true); }
 
 std::string format_public_get(const UapiState& s) { return format_get_lines(s, false); }
+
+UapiState UapiBackend::get() {
+  UapiDeviceState d = get_device();
+  UapiState s;
+  s.private_key = std::move(d.private_key);
+  s.listen_port = d.listen_port;
+  s.fwmark = d.fwmark;
+  for (const auto& key : d.peers) {
+    if (auto p = get_peer(key)) s.peers.push_back(std::move(*p));
+  }
+  return s;
+}
+
+UapiGetStream::UapiGetStream(UapiBackend& backend, bool secrets) : backend_(backend), secrets_(secrets) {
+  device_ = backend_.get_device();
+  keys_ = std::move(device_->peers);
+}
+
+void UapiGetStream::next(std::string& out, size_t budget) {
+  const size_t start = out.size();
+  const auto room = [&] { return out.size() - start < budget; };
+  if (device_) {
+    put_device(out, *device_, secrets_);
+    device_.reset();
+  }
+  while (room() && !done_) {
+    if (peer_) {
+      const auto& ips = peer_->allowed_ips;
+      for (; next_allowed_ip_ < ips.size() && room(); ++next_allowed_ip_) {
+        put(out, "allowed_ip", ips[next_allowed_ip_].to_string());
+      }
+      if (next_allowed_ip_ < ips.size()) break;
+      peer_.reset();
+    } else if (next_peer_ < keys_.size()) {
+      peer_ = backend_.get_peer(keys_[next_peer_++]);
+      next_allowed_ip_ = 0;
+      if (peer_) put_peer(out, *peer_, secrets_);
+    } else {
+      out += format_errno(0);
+      done_ = true;
+    }
+  }
+}
 
 Result<UapiState, std::string> parse_get(std::string_view text) { return GetParser().run(text); }
 
@@ -391,35 +550,22 @@ std::string format_errno(int err) {
 }
 
 std::optional<UapiFrame> next_frame(std::string_view buf, bool eof) {
+  constexpr size_t kLongestOp = 16;  // "get=sitelink\n"
   const size_t nl = buf.find('\n');
   if (nl == std::string_view::npos) {
-    if (eof && !buf.empty()) return UapiFrame{UapiOp::kUnknown, {}, buf.size()};
+    if ((eof && !buf.empty()) || buf.size() > kLongestOp) return UapiFrame{UapiOp::kUnknown, buf.size()};
     return std::nullopt;
   }
   const std::string_view op = buf.substr(0, nl);
-  if (op == "get=1") {
-    if (buf.size() <= nl + 1) {
-      if (eof) return UapiFrame{UapiOp::kUnknown, {}, buf.size()};
-      return std::nullopt;
-    }
-    return UapiFrame{buf[nl + 1] == '\n' ? UapiOp::kGet : UapiOp::kBadGet, {}, nl + 2};
+  if (op == "set=1") return UapiFrame{UapiOp::kSet, nl + 1};
+  const bool get = op == "get=1";
+  if (!get && op != "get=sitelink") return UapiFrame{UapiOp::kUnknown, buf.size()};
+  if (buf.size() <= nl + 1) {
+    if (eof) return UapiFrame{UapiOp::kUnknown, buf.size()};
+    return std::nullopt;
   }
-  if (op == "get=sitelink") {
-    if (buf.size() <= nl + 1) {
-      if (eof) return UapiFrame{UapiOp::kUnknown, {}, buf.size()};
-      return std::nullopt;
-    }
-    return UapiFrame{buf[nl + 1] == '\n' ? UapiOp::kStatus : UapiOp::kBadGet, {}, nl + 2};
-  }
-  if (op != "set=1") return UapiFrame{UapiOp::kUnknown, {}, buf.size()};
-  const size_t start = nl + 1;
-  if (buf.size() > start && buf[start] == '\n') return UapiFrame{UapiOp::kSet, buf.substr(start, 0), start + 1};
-  const size_t blank = buf.find("\n\n", start);
-  if (blank != std::string_view::npos) {
-    return UapiFrame{UapiOp::kSet, buf.substr(start, blank + 1 - start), blank + 2};
-  }
-  if (eof) return UapiFrame{UapiOp::kSet, buf.substr(start), buf.size()};
-  return std::nullopt;
+  if (buf[nl + 1] != '\n') return UapiFrame{UapiOp::kBadGet, nl + 2};
+  return UapiFrame{get ? UapiOp::kGet : UapiOp::kStatus, nl + 2};
 }
 
 }  // namespace sitelink::daemon

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -103,12 +104,65 @@ struct UapiSet {
   std::vector<UapiPeerSet> peers;       // in request order; a key may appear twice
 };
 
-// Parses a set request's body: the lines after "set=1\n", each ending in
-// '\n' (the last one may lack it); parsing stops at an empty line. Errors are
-// positive errnos, as wireguard-go chooses them: EPROTO for a line without
-// '=', EINVAL for anything else (unknown key, peer key before public_key, bad
-// hex, number out of range, bad endpoint or allowed IP, "remove=yes"...).
-// `why`, when given, receives a description that never contains a value.
+// Limits on what one request may hold (beyond them: a positive errno, and
+// the request is refused whole). A line (wg writes none longer than about
+// 100 bytes) and, per interface, peers and allowed IPs (config/types.h;
+// also checked against the configuration a request would lead to).
+inline constexpr size_t kUapiMaxLine = 4096;
+
+// A set request's body parsed as it arrives, line by line: memory is bounded
+// by the longest line and the request built so far, however the bytes are
+// cut. Errors are positive errnos, as wireguard-go chooses them: EPROTO for
+// a line without '=', EINVAL for anything else (unknown key, peer key before
+// public_key, bad hex, number out of range, bad endpoint or allowed IP,
+// "remove=yes"...); and beyond the limits EMSGSIZE (a line longer than
+// kUapiMaxLine) or E2BIG (more than config::kMaxPeers peer sections or
+// config::kMaxAllowedIps allowed IPs). After the first error the rest of the
+// request is read to its end (nothing parsed, nothing kept), so that the
+// client, which writes its whole request before it reads, gets its answer.
+// Lines may hold keys: whatever is kept of them is wiped.
+class UapiSetStream {
+ public:
+  // parse = false: only find the request's end (a request refused unread).
+  explicit UapiSetStream(bool parse = true);
+  ~UapiSetStream();
+  UapiSetStream(const UapiSetStream&) = delete;
+  UapiSetStream& operator=(const UapiSetStream&) = delete;
+
+  // Takes the next bytes of the body (what follows "set=1\n"); returns how
+  // many it used: all of them, or fewer once the blank line that ends the
+  // request is taken (the rest is the next request).
+  size_t feed(std::string_view data);
+  // End of input: a body without its blank line is complete as it stands
+  // (its last line may lack the '\n'), as wireguard-go's line scanner takes it.
+  void finish();
+  bool complete() const { return complete_; }
+  // Bytes of the body taken so far.
+  size_t size() const { return size_; }
+  // Once complete(): the request, or the positive errno of its first error
+  // (why() describes it, never with a value: "line 3: endpoint is not ...").
+  [[nodiscard]] Result<UapiSet, int> take();
+  const std::string& why() const { return why_; }
+
+ private:
+  class Parser;
+  void end_of_line();
+
+  std::unique_ptr<Parser> parser_;  // null once an error is found, or if not parsing
+  std::string line_;                // the line being received (wiped)
+  bool line_too_long_ = false;
+  bool line_empty_ = true;  // no byte of the current line yet
+  bool complete_ = false;
+  int err_ = 0;
+  int line_number_ = 0;
+  size_t size_ = 0;
+  std::string why_;
+};
+
+// A whole set request body at once (UapiSetStream fed in one piece, then
+// finished): the lines after "set=1\n", each ending in '\n' (the last one
+// may lack it); parsing stops at an empty line. `why`, when given, receives
+// the error's description.
 [[nodiscard]] Result<UapiSet, int> parse_set(std::string_view body, std::string* why = nullptr);
 
 // Formats a request back into UAPI text (without "set=1\n" and the final
@@ -122,7 +176,7 @@ std::string format_errno(int err);
 
 enum class UapiOp {
   kGet,      // "get=1\n\n"
-  kSet,      // "set=1\n" ... "\n\n"; body set
+  kSet,      // "set=1\n", its body follows (UapiSetStream)
   kBadGet,   // "get=1\n" then a byte other than '\n': answer EINVAL, go on
   kStatus,   // "get=sitelink\n\n": sitelink's own status extension (names, packets, drops)
   kUnknown,  // any other first line: close the connection without an answer
@@ -130,17 +184,24 @@ enum class UapiOp {
 
 struct UapiFrame {
   UapiOp op;
-  std::string_view body;  // kSet: the lines between "set=1\n" and the blank line
-  size_t consumed;        // bytes of the buffer this request used
+  size_t consumed;  // bytes of the buffer the operation's first line(s) used
 };
 
-// The first complete request at the front of `buffer`; nullopt if more bytes
-// are needed (or, at `eof`, if the buffer is empty). At end of input a set
-// request without its blank line is taken as complete, as wireguard-go's
-// line scanner does; an unfinished get is kUnknown.
+// The operation at the front of `buffer`: a get request whole (its blank
+// line included), a set request's "set=1\n" only; nullopt if more bytes are
+// needed. An unfinished get at `eof`, or a first line longer than any
+// operation's, is kUnknown.
 std::optional<UapiFrame> next_frame(std::string_view buffer, bool eof);
 
 // ---- the daemon side -------------------------------------------------------
+
+// The interface's part of a get answer and its peers' keys, in order.
+struct UapiDeviceState {
+  std::optional<handshake::PrivateKey> private_key;  // absent or zero: not written
+  uint16_t listen_port = 0;
+  uint32_t fwmark = 0;
+  std::vector<handshake::PublicKey> peers;
+};
 
 // What a control socket serves. Called on the event loop's thread, one
 // request at a time; must not block.
@@ -150,10 +211,18 @@ class UapiBackend {
   virtual ~UapiBackend();
   UapiBackend(const UapiBackend&) = delete;
   UapiBackend& operator=(const UapiBackend&) = delete;
-  virtual UapiState get() = 0;
+  // A get answer is written piece by piece as the client reads it
+  // (UapiGetStream): the interface and the list of peers first, then each
+  // peer as its turn comes (nullopt: it is gone since; it is left out).
+  virtual UapiDeviceState get_device() = 0;
+  virtual std::optional<UapiPeerState> get_peer(const handshake::PublicKey& key) = 0;
+  // The whole state at once (get_device, then get_peer for each).
+  UapiState get();
   // Applies a parsed request (see UapiPeerSet for the semantics). Returns 0
-  // or a positive errno (EADDRINUSE if listen_port cannot be bound, ...).
-  // Ideally all or nothing; wireguard-go leaves earlier lines applied.
+  // or a positive errno (EADDRINUSE if listen_port cannot be bound, E2BIG if
+  // the configuration would hold more peers or allowed IPs than the
+  // limits, ...). Ideally all or nothing; wireguard-go leaves earlier lines
+  // applied.
   virtual int set(const UapiSet& request) = 0;
   // "get=sitelink": what `wg` has no words for, in the same key=value form
   // (stock `wg` refuses unknown keys, so these never go into get=1):
@@ -183,6 +252,35 @@ class UapiBackend {
   //                    netmap_packets=OUT,IN (packets translated); times in
   //                    seconds since the epoch
   virtual std::string status() { return {}; }
+};
+
+// A get answer (format_get's text, then "errno=0\n\n") produced piece by
+// piece as the client takes it, so that neither memory nor the time spent
+// at once grows with the size of the configuration: the interface's lines
+// and the list of peers are taken at the start, each peer when its turn
+// comes, and its allowed IPs are written a piece at a time. A peer removed
+// meanwhile is left out; one added meanwhile is not listed; each peer's own
+// lines are as they were at its turn. Pieces may hold keys (secrets: true):
+// the caller wipes what it was given.
+class UapiGetStream {
+ public:
+  // secrets = false: without private_key= and preshared_key= lines (the
+  // status socket's answer, format_public_get).
+  UapiGetStream(UapiBackend& backend, bool secrets);
+  // Appends the next piece, about `budget` bytes (at least one line) to
+  // `out`; the last piece ends with the errno line.
+  void next(std::string& out, size_t budget);
+  bool done() const { return done_; }
+
+ private:
+  UapiBackend& backend_;
+  bool secrets_;
+  std::optional<UapiDeviceState> device_;  // until its lines are written
+  std::vector<handshake::PublicKey> keys_;
+  size_t next_peer_ = 0;
+  std::optional<UapiPeerState> peer_;  // the peer being written
+  size_t next_allowed_ip_ = 0;
+  bool done_ = false;
 };
 
 // Extra per-peer facts from get=sitelink, keyed by the peer's hex key.

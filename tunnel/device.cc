@@ -984,10 +984,17 @@ void Device::deliver(Peer& p, MutableBytes packet, uint8_t outer_tos) {
 
 // --- Status -----------------------------------------------------------------------
 
-std::vector<PeerStatus> Device::peers() const {
+std::vector<PeerStatus> Device::peers(AllowedIpsDetail detail) const {
   std::vector<PeerStatus> out;
   out.reserve(by_key_.size());
-  for (const auto& [key, id] : by_key_) out.push_back(*peer(key));
+  for (const auto& [key, id] : by_key_) out.push_back(*peer(key, detail));
+  return out;
+}
+
+std::vector<hs::PublicKey> Device::peer_keys() const {
+  std::vector<hs::PublicKey> out;
+  out.reserve(by_key_.size());
+  for (const auto& [key, id] : by_key_) out.push_back(key);
   return out;
 }
 
@@ -997,7 +1004,7 @@ size_t Device::sessions_up() const {
       std::count_if(peers_.begin(), peers_.end(), [&](const auto& e) { return e.second->machine->has_session(now); }));
 }
 
-std::optional<PeerStatus> Device::peer(const hs::PublicKey& key) const {
+std::optional<PeerStatus> Device::peer(const hs::PublicKey& key, AllowedIpsDetail detail) const {
   const Peer* p = find(key);
   if (p == nullptr) return std::nullopt;
   PeerStatus s;
@@ -1005,7 +1012,7 @@ std::optional<PeerStatus> Device::peer(const hs::PublicKey& key) const {
   s.preshared_key = p->spec.preshared_key;
   s.label = p->label();
   s.endpoint = p->spec.endpoint;
-  s.allowed_ips = routes_.prefixes_of(p->id);
+  if (detail == kWithAllowedIps) s.allowed_ips = routes_.prefixes_of(p->id);
   s.netmap = p->spec.netmap;
   s.netmap_out = netmaps_.translated_out(p->id);
   s.netmap_in = netmaps_.translated_in(p->id);

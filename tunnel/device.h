@@ -169,8 +169,13 @@ class Device {
   // Status.
   const handshake::PublicKey& public_key() const { return identity_->public_key(); }
   const handshake::PrivateKey& private_key() const { return identity_->private_key(); }
-  std::vector<PeerStatus> peers() const;
-  std::optional<PeerStatus> peer(const handshake::PublicKey& key) const;
+  // Each peer's status; its allowed IPs (sorted) unless left out, which
+  // saves listing (and sorting) them when they are not wanted.
+  enum AllowedIpsDetail { kWithAllowedIps, kWithoutAllowedIps };
+  std::vector<PeerStatus> peers(AllowedIpsDetail detail = kWithAllowedIps) const;
+  std::optional<PeerStatus> peer(const handshake::PublicKey& key, AllowedIpsDetail detail = kWithAllowedIps) const;
+  // The peers' public keys, in the order peers() lists them.
+  std::vector<handshake::PublicKey> peer_keys() const;
   uint64_t drops(Drop d) const { return drops_[static_cast<size_t>(d)]; }
   // TCP SYNs whose MSS option was lowered (mss-clamp), both directions.
   uint64_t mss_clamped() const { return mss_clamped_; }

@@ -32,6 +32,12 @@ void append_wiping(String& s, std::string_view more) {
   s.append(more);
 }
 
+// Wipes what a string holds and empties it (its buffer is kept, wiped).
+inline void secure_clear(std::string& s) {
+  secure_zero(s.data(), s.size());
+  s.clear();
+}
+
 template <size_t N>
 class Secret {
  public:

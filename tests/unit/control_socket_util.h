@@ -42,10 +42,24 @@ class FakeBackend : public UapiBackend {
     std::lock_guard lock(mu_);
     status_ = std::move(s);
   }
-  UapiState get() override {
+  UapiDeviceState get_device() override {
     std::lock_guard lock(mu_);
     ++gets_;
-    return state_;
+    UapiDeviceState d{state_.private_key, state_.listen_port, state_.fwmark, {}};
+    for (const auto& p : state_.peers) d.peers.push_back(p.public_key);
+    return d;
+  }
+  std::optional<UapiPeerState> get_peer(const handshake::PublicKey& key) override {
+    std::lock_guard lock(mu_);
+    ++peer_gets_;
+    for (const auto& p : state_.peers) {
+      if (p.public_key == key) return p;
+    }
+    return std::nullopt;
+  }
+  int peer_gets() {
+    std::lock_guard lock(mu_);
+    return peer_gets_;
   }
   int set(const UapiSet& s) override {
     std::lock_guard lock(mu_);
@@ -71,6 +85,7 @@ class FakeBackend : public UapiBackend {
   std::vector<UapiSet> sets_;
   std::string status_;
   int gets_ = 0;
+  int peer_gets_ = 0;
   int set_result_ = 0;
 };
 

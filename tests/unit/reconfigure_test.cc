@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "config/diff.h"
@@ -535,6 +536,38 @@ TEST_F(Reconfigure, WgSetZeroPrivateKeyRemovesIt) {
 
 // Random reloads and `wg set`s, with random failures of the kernel's side:
 // after each, the configuration in effect is what the device runs.
+// `wg set` on each peer's allowed IPs, naively (wireguard-go's order: each
+// section in turn, a prefix that moves leaves its old peer at once).
+using AllowedIpsModel = std::map<hs::PublicKey, std::set<IpPrefix>>;
+AllowedIpsModel naive_wg_set(const config::Config& running, const UapiSet& set) {
+  AllowedIpsModel peers;
+  for (const auto& p : running.peers) peers[p.public_key] = {p.allowed_ips.begin(), p.allowed_ips.end()};
+  if (set.replace_peers) peers.clear();
+  const hs::PublicKey own = running.interface.private_key.public_key();
+  for (const auto& ps : set.peers) {
+    if (ps.remove) {
+      peers.erase(ps.public_key);
+      continue;
+    }
+    if (ps.public_key == own || (ps.update_only && !peers.contains(ps.public_key))) continue;
+    auto& mine = peers[ps.public_key];
+    if (ps.replace_allowed_ips) mine.clear();
+    for (const auto& a : ps.allowed_ips) {
+      for (auto& [key, theirs] : peers) {
+        if (!(key == ps.public_key)) theirs.erase(a);
+      }
+      mine.insert(a);
+    }
+  }
+  return peers;
+}
+
+AllowedIpsModel allowed_ips_of(const config::Config& c) {
+  AllowedIpsModel out;
+  for (const auto& p : c.peers) out[p.public_key] = {p.allowed_ips.begin(), p.allowed_ips.end()};
+  return out;
+}
+
 TEST_F(Reconfigure, RandomChangesKeepTheConfigurationInEffectTrue) {
   const hs::PrivateKey* keys[] = {&key_b, &key_c, &key_d};
   const char* names[] = {"office-b", "office-c", "office-d"};
@@ -577,7 +610,12 @@ TEST_F(Reconfigure, RandomChangesKeepTheConfigurationInEffectTrue) {
         if (pick(3) == 0) ps.persistent_keepalive = static_cast<uint16_t>(pick(2) * 10);
         set.peers.push_back(ps);
       }
+      const AllowedIpsModel expected = naive_wg_set(running, set);
       wg_set(set);
+      EXPECT_EQ(allowed_ips_of(running), expected) << "step " << step;
+      for (const auto& p : running.peers) {  // each prefix once
+        EXPECT_EQ(std::set<IpPrefix>(p.allowed_ips.begin(), p.allowed_ips.end()).size(), p.allowed_ips.size());
+      }
     }
     SCOPED_TRACE("step " + std::to_string(step));
     expect_in_effect();

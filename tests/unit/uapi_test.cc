@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <cstdio>
 
+#include "config/types.h"
 #include "daemon/show.h"
 #include "daemon/uapi.h"
 
@@ -296,23 +298,23 @@ TEST(UapiNextFrame, SplitsRequests) {
   EXPECT_FALSE(next_frame("", true));
   EXPECT_FALSE(next_frame("get=1", false));
   EXPECT_FALSE(next_frame("get=1\n", false));
-  EXPECT_FALSE(next_frame("set=1\nlisten_port=1\n", false));
+  EXPECT_FALSE(next_frame("set=1", false));
 
   auto f = next_frame("get=1\n\nget=1\n\n", false);
   ASSERT_TRUE(f);
   EXPECT_EQ(f->op, UapiOp::kGet);
   EXPECT_EQ(f->consumed, 7u);
 
-  f = next_frame("set=1\nlisten_port=1\npublic_key=x\n\nget=1\n\n", false);
+  // A set request's first line only: its body is streamed (UapiSetStream).
+  f = next_frame("set=1\nlisten_port=1\n", false);
   ASSERT_TRUE(f);
   EXPECT_EQ(f->op, UapiOp::kSet);
-  EXPECT_EQ(f->body, "listen_port=1\npublic_key=x\n");
-  EXPECT_EQ(f->consumed, 34u);
+  EXPECT_EQ(f->consumed, 6u);
 
-  f = next_frame("set=1\n\n", false);
+  f = next_frame("get=sitelink\n\n", false);
   ASSERT_TRUE(f);
-  EXPECT_EQ(f->body, "");
-  EXPECT_EQ(f->consumed, 7u);
+  EXPECT_EQ(f->op, UapiOp::kStatus);
+  EXPECT_EQ(f->consumed, 14u);
 
   f = next_frame("get=1\nx", false);
   ASSERT_TRUE(f);
@@ -321,15 +323,158 @@ TEST(UapiNextFrame, SplitsRequests) {
 
   EXPECT_EQ(next_frame("hello\n", false)->op, UapiOp::kUnknown);
   EXPECT_EQ(next_frame("get=2\n\n", false)->op, UapiOp::kUnknown);
+  // No operation's first line is this long: not worth waiting for its end.
+  EXPECT_EQ(next_frame(std::string(100, 'g'), false)->op, UapiOp::kUnknown);
 }
 
 TEST(UapiNextFrame, AtEndOfInput) {
-  auto f = next_frame("set=1\nlisten_port=1\n", true);  // wireguard-go applies it
-  ASSERT_TRUE(f);
-  EXPECT_EQ(f->op, UapiOp::kSet);
-  EXPECT_EQ(f->body, "listen_port=1\n");
+  EXPECT_EQ(next_frame("set=1\n", true)->op, UapiOp::kSet);
   EXPECT_EQ(next_frame("get=1\n", true)->op, UapiOp::kUnknown);
   EXPECT_EQ(next_frame("get=1", true)->op, UapiOp::kUnknown);
+}
+
+// ---- set requests as a stream -------------------------------------------------
+
+// Every kind of line, several peers, keys, a request that ends with its
+// blank line and the start of the next request after it.
+std::string sample_set_body() {
+  const std::string k1(64, 'a'), k2(64, 'b');
+  return "private_key=" + std::string(64, 'c') + "\nlisten_port=51820\nfwmark=7\nreplace_peers=true\n" +
+         "public_key=" + k1 + "\npreshared_key=" + std::string(64, 'd') +
+         "\nendpoint=[2001:db8::1]:51820\npersistent_keepalive_interval=25\nreplace_allowed_ips=true\n" +
+         "allowed_ip=198.18.1.0/24\nallowed_ip=2001:db8:1::/64\nprotocol_version=1\n" + "public_key=" + k2 +
+         "\nupdate_only=true\nallowed_ip=198.18.2.7/32\npublic_key=" + k1 + "\nremove=true\n";
+}
+
+// Feeds `text` cut at `cuts` (positions, ascending); returns the result,
+// the bytes used, and why it failed.
+struct Streamed {
+  Result<UapiSet, int> result;
+  size_t used = 0;
+  std::string why;
+};
+Streamed stream_in_pieces(std::string_view text, const std::vector<size_t>& cuts, bool finish) {
+  UapiSetStream s;
+  size_t at = 0, used = 0;
+  for (size_t cut : cuts) {
+    used += s.feed(text.substr(at, cut - at));
+    at = cut;
+  }
+  used += s.feed(text.substr(at));
+  if (finish) s.finish();
+  EXPECT_TRUE(s.complete());
+  auto r = s.take();
+  return {std::move(r), used, s.why()};
+}
+
+TEST(UapiSetStream, EveryCutGivesTheSameRequestAsWhole) {
+  const std::string body = sample_set_body();
+  const std::string text = body + "\nget=1\n\n";  // the next request must be left alone
+  const auto whole = parse_set(body);
+  ASSERT_TRUE(whole) << whole.error();
+  const std::string expected = format_set(*whole);
+  for (size_t cut = 0; cut <= text.size(); ++cut) {
+    const auto got = stream_in_pieces(text, {cut}, false);
+    ASSERT_TRUE(got.result) << "cut at " << cut << ": " << got.why;
+    EXPECT_EQ(format_set(*got.result), expected) << "cut at " << cut;
+    EXPECT_EQ(got.used, body.size() + 1) << "cut at " << cut;
+  }
+  // Byte by byte.
+  std::vector<size_t> every(text.size());
+  for (size_t i = 0; i < every.size(); ++i) every[i] = i;
+  const auto bytewise = stream_in_pieces(text, every, false);
+  ASSERT_TRUE(bytewise.result);
+  EXPECT_EQ(format_set(*bytewise.result), expected);
+  EXPECT_EQ(bytewise.used, body.size() + 1);
+}
+
+TEST(UapiSetStream, ErrorsAreTheSameWhereverTheCut) {
+  const std::string bad = "listen_port=1\npublic_key=" + std::string(64, 'a') + "\nendpoint=nonsense\nallowed_ip=x\n";
+  std::string why_whole;
+  const auto whole = parse_set(bad, &why_whole);
+  ASSERT_FALSE(whole);
+  EXPECT_EQ(whole.error(), EINVAL);
+  EXPECT_EQ(why_whole, "line 3: endpoint is not IP:PORT or [IPv6]:PORT");  // the first error
+  for (size_t cut = 0; cut <= bad.size(); ++cut) {
+    const auto got = stream_in_pieces(bad + "\n", {cut}, false);
+    ASSERT_FALSE(got.result);
+    EXPECT_EQ(got.result.error(), EINVAL);
+    EXPECT_EQ(got.why, why_whole);
+    EXPECT_EQ(got.used, bad.size() + 1);  // read to its end all the same
+  }
+}
+
+TEST(UapiSetStream, WaitsForTheBlankLineOrTheEnd) {
+  UapiSetStream s;
+  EXPECT_EQ(s.feed("listen_port=1\nfwmark=2"), 22u);
+  EXPECT_FALSE(s.complete());
+  s.finish();  // the end of input: the last line counts without its '\n'
+  ASSERT_TRUE(s.complete());
+  const auto r = s.take();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->listen_port, 1);
+  EXPECT_EQ(r->fwmark, 2u);
+
+  UapiSetStream empty;
+  EXPECT_EQ(empty.feed("\nget=1\n\n"), 1u);  // "set=1\n\n": nothing to change
+  ASSERT_TRUE(empty.complete());
+  EXPECT_TRUE(empty.take());
+}
+
+TEST(UapiSetStream, ALineBeyondTheLimitIsRefusedAndTheRestRead) {
+  const std::string line = "endpoint=" + std::string(kUapiMaxLine, '1');
+  const std::string body = "public_key=" + std::string(64, 'a') + "\n" + line + "\nlisten_port=1\n\n";
+  UapiSetStream s;
+  for (size_t at = 0; at < body.size(); at += 1000) s.feed(std::string_view(body).substr(at, 1000));
+  ASSERT_TRUE(s.complete());
+  EXPECT_EQ(s.size(), body.size());
+  const auto r = s.take();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), EMSGSIZE);
+  EXPECT_EQ(s.why(), "line 2: longer than 4096 bytes");
+  // At the limit it is only a bad endpoint.
+  std::string why;
+  const auto at_limit = parse_set(
+      "public_key=" + std::string(64, 'a') + "\nendpoint=" + std::string(kUapiMaxLine - 9, '1') + "\n", &why);
+  ASSERT_FALSE(at_limit);
+  EXPECT_EQ(at_limit.error(), EINVAL) << why;
+}
+
+TEST(UapiSetStream, MoreAllowedIpsThanTheLimitIsE2big) {
+  std::string body = "public_key=" + std::string(64, 'a') + "\n";
+  // Up to the limit is fine (replace_allowed_ips forgets what came before).
+  std::string ips;
+  for (size_t i = 0; i < config::kMaxAllowedIps; ++i) {
+    ips += "allowed_ip=10." + std::to_string(i >> 16) + "." + std::to_string((i >> 8) & 255) + "." +
+           std::to_string(i & 255) + "/32\n";
+  }
+  UapiSetStream ok;
+  ok.feed(body + ips + "replace_allowed_ips=true\n" + ips + "\n");
+  const auto r = ok.take();
+  ASSERT_TRUE(r) << ok.why();
+  EXPECT_EQ(r->peers[0].allowed_ips.size(), config::kMaxAllowedIps);
+  UapiSetStream over;
+  over.feed(body + ips + "allowed_ip=198.18.0.0/15\n\n");
+  const auto refused = over.take();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), E2BIG);
+  EXPECT_EQ(over.why(), "line " + std::to_string(config::kMaxAllowedIps + 2) + ": more than " +
+                            std::to_string(config::kMaxAllowedIps) + " allowed IPs in one request (the limit)");
+}
+
+TEST(UapiSetStream, MorePeersThanTheLimitIsE2big) {
+  std::string body;
+  for (size_t i = 0; i <= config::kMaxPeers; ++i) {
+    char hex[65];
+    std::snprintf(hex, sizeof hex, "%064zx", i);
+    body += "public_key=" + std::string(hex) + "\n";
+  }
+  std::string why;
+  const auto r = parse_set(body, &why);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), E2BIG);
+  EXPECT_EQ(why, "line " + std::to_string(config::kMaxPeers + 1) + ": more than " + std::to_string(config::kMaxPeers) +
+                     " peers in one request (the limit)");
 }
 
 // ---- the pure half of `sitelink show` ------------------------------------------
