@@ -33,7 +33,8 @@ inline constexpr size_t kMaxEndpoints = 16;  // entries of a peer's `endpoints:`
 // Per interface, whether configured by file or by the UAPI (`wg set`): far
 // beyond real use (the kernel module accepts about as many peers and has no
 // allowed-ips limit but memory), and a bound on what one request can cost.
-// About 100 bytes of memory per allowed IP, a few KiB per peer.
+// Each allowed IP costs about 300 bytes of memory (the lookup trie, the
+// configuration in effect), each peer a few KiB.
 inline constexpr size_t kMaxPeers = 1u << 16;
 inline constexpr size_t kMaxAllowedIps = 1u << 20;  // all peers' together
 // `failover-after` and `failback-interval` (InterfaceConfig): bounds and defaults.
