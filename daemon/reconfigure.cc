@@ -379,9 +379,11 @@ class Applier {
 };
 
 // The UAPI peer section `ps` applied to `after` (see UapiPeerSet).
-// `owner` maps each allowed IP in `after` to its peer.
+// `owner` maps each allowed IP in `after` to its peer; `moved` collects
+// those that moved from one peer to another.
 void apply_peer_section(const UapiPeerSet& ps, const std::optional<handshake::PublicKey>& own,
                         const tunnel::Device& dev, std::map<config::IpPrefix, handshake::PublicKey>& owner,
+                        std::set<config::IpPrefix>& moved,
                         UapiChange& c) {
   auto& peers = c.after.peers;
   auto it = std::find_if(peers.begin(), peers.end(), [&](const auto& p) { return p.public_key == ps.public_key; });
@@ -433,18 +435,23 @@ void apply_peer_section(const UapiPeerSet& ps, const std::optional<handshake::Pu
       // other peer's list is settled at the end: erasing from it here would
       // make moving many prefixes quadratic).
       o->second = ps.public_key;
+      moved.insert(a);
     }
     p.allowed_ips.push_back(a);
   }
 }
 
 // After the sections: each peer keeps the allowed IPs it still owns (not
-// those that moved to another peer since), each once, in order.
+// those that moved to another peer since), each once (one that moved away
+// and back is listed twice), in order.
 void settle_allowed_ips(std::vector<config::PeerConfig>& peers,
-                        const std::map<config::IpPrefix, handshake::PublicKey>& owner) {
+                        const std::map<config::IpPrefix, handshake::PublicKey>& owner,
+                        const std::set<config::IpPrefix>& moved) {
+  if (moved.empty()) return;
   for (auto& p : peers) {
-    std::set<config::IpPrefix> seen;
+    std::set<config::IpPrefix> seen;  // of those that moved
     std::erase_if(p.allowed_ips, [&](const config::IpPrefix& a) {
+      if (!moved.contains(a)) return false;
       const auto o = owner.find(a);
       return o == owner.end() || !(o->second == p.public_key) || !seen.insert(a).second;
     });
@@ -474,8 +481,9 @@ UapiChange uapi_change(const config::Config& running, const UapiSet& request, co
   for (const auto& p : c.after.peers) {
     for (const auto& a : p.allowed_ips) owner.emplace(a, p.public_key);
   }
-  for (const auto& ps : request.peers) apply_peer_section(ps, own, dev, owner, c);
-  settle_allowed_ips(c.after.peers, owner);
+  std::set<config::IpPrefix> moved;
+  for (const auto& ps : request.peers) apply_peer_section(ps, own, dev, owner, moved, c);
+  settle_allowed_ips(c.after.peers, owner, moved);
   return c;
 }
 

@@ -4,7 +4,7 @@
 # -Werror, and runs the unit tests and the network-namespace tests against
 # real TUN devices and wireguard-go, then the hardening suite in its quick
 # form (tests/stress/run.sh --quick: flood, faults, soak, scale, and every
-# fuzzer for 20 s).
+# fuzzer for 10 s).
 #
 #   sudo bash tests/run-all.sh          # from the repository root
 #   BUILD_DIR=out bash tests/run-all.sh # another build directory

@@ -6,6 +6,7 @@
 #
 # Environment:
 #   FUZZ_SECONDS  time per fuzzer (default 30)
+#   FUZZ_BUILD_ONLY=1  build the fuzzers and stop
 #   FUZZERS       names to run, space-separated (default: every *_fuzzer built),
 #                 e.g. FUZZERS="ip_header peer"
 #   FUZZ_KEEP     a directory: each fuzzer's corpus after its run is kept in
@@ -35,10 +36,20 @@ if ! "$cxx" --version 2>/dev/null | grep -qi clang; then
   exit 2
 fi
 
-cmake -S "$root" -B "$build" -DCMAKE_CXX_COMPILER="$cxx" -DSITELINK_FUZZ=ON -DSITELINK_TESTS=OFF
 fuzz_targets=()
 for src in "$root"/tests/fuzz/*_fuzzer.cc; do fuzz_targets+=("$(basename "$src" .cc)"); done
+# One build at a time in a build directory: CI builds the fuzzers early, in
+# the background (FUZZ_BUILD_ONLY=1), and the run waits here for it.
+mkdir -p "$build"
+exec {lock}>"$build/.build-lock"
+flock "$lock"
+cmake -S "$root" -B "$build" -DCMAKE_CXX_COMPILER="$cxx" -DSITELINK_FUZZ=ON -DSITELINK_TESTS=OFF
 cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)" --target "${fuzz_targets[@]}"
+flock -u "$lock"
+if [[ ${FUZZ_BUILD_ONLY:-0} == 1 ]]; then
+  echo "run-fuzzers: built ${#fuzz_targets[@]} fuzzers in $build (FUZZ_BUILD_ONLY=1: not run)"
+  exit 0
+fi
 
 # UBSan only prints by default; make it fail the run. ASan's leak check is on.
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"

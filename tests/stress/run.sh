@@ -7,7 +7,7 @@
 #   sudo bash tests/stress/run.sh [--quick|--full] [--out DIR] [--only LIST]
 #
 #   --quick  (default) the CI mode: each test in its short form (about
-#            10 minutes in all) and each fuzzer for 20 s.
+#            8 minutes in all) and each fuzzer for 10 s.
 #   --full   the long form: a 60 s flood at a higher rate, a 30 s outage,
 #            a 10-minute soak, 1,000 spokes, and each fuzzer for 10 minutes
 #            (about 2 hours in all).
@@ -79,7 +79,7 @@ for part in "${parts[@]}"; do
       # shellcheck disable=SC2086  # the tool argument is empty for soak
       run_part "$part" bash "tests/stress/$part.sh" "--$mode" "$bin/sitelinkd" "$bin/sitelink" ${args[$part]} ;;
     fuzz)
-      seconds=${FUZZ_SECONDS:-$([[ $mode == full ]] && echo 600 || echo 20)}
+      seconds=${FUZZ_SECONDS:-$([[ $mode == full ]] && echo 600 || echo 10)}
       run_part fuzz env FUZZ_SECONDS="$seconds" bash tests/fuzz/run-fuzzers.sh "${FUZZ_BUILD_DIR:-build-fuzz}" ;;
     *) echo "stress: unknown part '$part'" >&2; exit 64 ;;
   esac
