@@ -36,6 +36,7 @@ constexpr size_t kReadChunk = 16384;
 // bounded turn after another, never one long one.
 constexpr size_t kAnswerPiece = 65536;
 constexpr int kPiecesPerEvent = 4;
+constexpr size_t kPieceSlack = 4096;  // a piece ends with the line (or a peer's lines) that reaches the size
 constexpr auto kAcceptRetry = std::chrono::seconds(1);
 
 sockaddr_un unix_addr(const std::string& path) {
@@ -323,6 +324,9 @@ void ControlSocket::write_to(Conn& c) {
       secure_clear(c.out);
       c.out_off = 0;
       if (!c.get) return;
+      // Room for the whole piece first: the string must not reallocate
+      // while it holds a key (the old buffer would be freed unwiped).
+      c.out.reserve(kAnswerPiece + kPieceSlack);
       c.get->next(c.out, kAnswerPiece);
       if (c.get->done()) c.get.reset();
     }
