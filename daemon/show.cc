@@ -97,7 +97,9 @@ void render_peer(std::string& out, const UapiPeerState& p, const SitelinkPeerSta
   const PeerHealth h = peer_health(p, extra, now);
   out += "\npeer: " + p.public_key.to_base64() + "\n";
   if (extra != nullptr && !extra->name.empty()) out += "  name: " + extra->name + "\n";
-  out += "  state: " + std::string(to_string(h.state)) + (h.why.empty() ? "" : " (" + h.why + ")") + "\n";
+  // The same four words as the JSON's "health" and the metrics.
+  const std::string why = h.dead ? "up, " + h.why : h.why;
+  out += "  state: " + std::string(monitoring_state(h)) + (why.empty() ? "" : " (" + why + ")") + "\n";
   if (!p.preshared_key.is_zero()) out += "  preshared key: (hidden)\n";
   if (p.endpoint) out += "  endpoint: " + p.endpoint->to_string() + "\n";
   out += "  allowed ips: " + join_prefixes(p.allowed_ips) + "\n";
