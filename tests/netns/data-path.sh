@@ -45,7 +45,11 @@
 #     sitelinkd completes; a wrong one would be dropped by the receiver and
 #     count as loss); the loss is reported with where it happened (the
 #     sending gateway's TUN queue, the receiving gateway's UDP socket, the
-#     receiver's socket), and more than UDP_LOSS_BOUND % fails;
+#     receiver's socket: each a queue that overflowed because its reader
+#     was slow, which on a shared machine is load, not a fault, so only a
+#     figure), and loss that none of them explains (a datagram dropped on
+#     the way: a bad checksum, a packet the gateways mangled or lost) above
+#     UDP_LOSS_BOUND % fails;
 #   - ping with -s 1400 and -s 3000 (fragments cross the tunnel), IPv4 and
 #     IPv6, host to host, every echo answered (after one warm-up for IPv6's
 #     path MTU);
@@ -324,10 +328,12 @@ EOF
     return
   fi
   figure "$c.udp_${from}_${to}_$([[ $dst == *:* ]] && echo v6 || echo v4)_loss" "$percent" %
-  if python3 -c "import sys; sys.exit(0 if $percent <= $UDP_LOSS_BOUND else 1)"; then
-    pass "$what: $packets datagrams, $lost lost ($percent %; $where)"
+  local queued=$(((tun1 - tun0) + (gw1 - gw0) + (rcv1 - rcv0)))
+  local unexplained=$((lost > queued ? lost - queued : 0))
+  if python3 -c "import sys; sys.exit(0 if $unexplained * 100 <= $UDP_LOSS_BOUND * $packets else 1)"; then
+    pass "$what: $packets datagrams, $lost lost ($percent %; $where), $unexplained not explained by a full queue"
   else
-    fail "$what: $packets datagrams, $lost lost ($percent %; $where), more than $UDP_LOSS_BOUND %"
+    fail "$what: $packets datagrams, $lost lost ($percent %; $where): $unexplained not explained by a full queue, more than $UDP_LOSS_BOUND %"
   fi
 }
 
