@@ -25,9 +25,6 @@ namespace {
 
 using namespace detail;
 
-// Far more than any real configuration; a bound for what we read.
-constexpr size_t kMaxConfigSize = 1 << 20;
-
 std::string line_at(std::string_view text, int line) {
   size_t start = 0;
   for (int n = 1; n < line && start != std::string_view::npos; ++n) {
@@ -191,7 +188,8 @@ Result<Loaded, Diagnostics> load_file(const std::string& path, const LoadOptions
     }
     secure_zero(buf, sizeof buf);
     if (n < 0) problem = std::string("cannot read the configuration: ") + std::strerror(errno);
-    if (text.size() > kMaxConfigSize) problem = "is larger than 1 MiB; this is not a sitelink configuration";
+    if (text.size() > kMaxConfigSize)
+      problem = "is larger than " + std::to_string(kMaxConfigSize >> 20) + " MiB; this is not a sitelink configuration";
   }
   ::close(fd);
   if (!problem.empty()) return Err(file_error(path, problem));

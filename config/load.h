@@ -17,6 +17,11 @@
 
 namespace sitelink::config {
 
+// The largest configuration file read: room for kMaxPeers peers and
+// kMaxAllowedIps allowed-ips written one per line (about 30 bytes each),
+// and a bound on what a file can make the daemon read and keep.
+inline constexpr size_t kMaxConfigSize = size_t{64} << 20;
+
 // What a load read from the file system: the configuration's text and the
 // (trimmed) contents of each key file by the path it was read from. The
 // privileged side of sitelinkd reads them (privsep.h) and the unprivileged

@@ -92,6 +92,8 @@ struct Draft {
   Locations where;
   std::vector<PeerSource> sources;  // parallel to config.peers
   bool private_key_known = false;   // false when missing, invalid or not read
+  size_t allowed_ips = 0;           // all peers' so far, against kMaxAllowedIps
+  bool over_limit = false;          // kMaxPeers or kMaxAllowedIps passed: parsing stopped there
   Location at(const std::string& path) const;
 };
 

@@ -2,6 +2,11 @@
 // from a file), endpoint or endpoints (load_endpoints.cc), allowed-ips
 // (canonicalised, with a warning when host bits were set) and
 // persistent-keepalive.
+//
+// The interface's limits (types.h: kMaxPeers, kMaxAllowedIps, the same as
+// for `wg set`) are counted here, as items are read: the first peer or
+// allowed-ip beyond one gets the one error, and nothing after it is read,
+// so the work stays bounded even when YAML aliases repeat a long list.
 #include <algorithm>
 
 #include "config/load_internal.h"
@@ -40,6 +45,13 @@ void parse_allowed_ips(const Entry& e, Reporter& r, Draft& d, PeerDraft& pd) {
   for (size_t n = 0; n < items->size(); ++n) {
     const YAML::Node& item = (*items)[n];
     const std::string path = e.value.IsSequence() ? item_path(e.path, n) : e.path;
+    if (d.allowed_ips == kMaxAllowedIps) {
+      r.error(
+          location_of(item), path,
+          "beyond the limit of " + std::to_string(kMaxAllowedIps) + " allowed-ips per interface (all peers' together)");
+      d.over_limit = true;
+      return;
+    }
     const auto text = item_scalar(item, path, "an IP prefix, e.g. 198.18.1.0/24", r);
     if (!text) continue;
     auto p = IpPrefix::parse(*text);
@@ -51,6 +63,7 @@ void parse_allowed_ips(const Entry& e, Reporter& r, Draft& d, PeerDraft& pd) {
       r.warning(location_of(item), path, "'" + *text + "' has host bits set; using " + p->canonical().to_string());
     }
     d.where[path] = location_of(item);
+    ++d.allowed_ips;
     pd.peer.allowed_ips.push_back(p->canonical());
     pd.source.allowed_ip_paths.push_back(path);
   }
@@ -161,7 +174,15 @@ void parse_peers(const Entry& peers, Context& ctx, Draft& d) {
     return;
   }
   size_t index = 0;
-  for (const YAML::Node& node : peers.value) parse_peer(node, index++, ctx, d);
+  for (const YAML::Node& node : peers.value) {
+    if (index == kMaxPeers) {
+      ctx.report.error(location_of(node), item_path(peers.path, index),
+                       "beyond the limit of " + std::to_string(kMaxPeers) + " peers per interface");
+      d.over_limit = true;
+    }
+    if (d.over_limit) break;
+    parse_peer(node, index++, ctx, d);
+  }
 }
 
 }  // namespace sitelink::config::detail

@@ -56,7 +56,10 @@ inline constexpr char kAskReload = 'R';
 inline constexpr char kSocketUp = 'U';
 inline constexpr char kNotify = 'N';
 inline constexpr size_t kMaxNotify = 4096;
-inline constexpr size_t kMaxFileSetFrame = 16u << 20;  // a 1 MiB config and its key files fit many times
+// The largest configuration (config::kMaxConfigSize, 64 MiB) plus 1 KiB for
+// a key file of every peer and the interface (its path, trimmed contents
+// and the record's lengths; a key is 44 bytes).
+inline constexpr size_t kMaxFileSetFrame = config::kMaxConfigSize + (config::kMaxPeers + 1) * 1024;
 
 std::string encode_file_set(const config::FileSet& files);
 

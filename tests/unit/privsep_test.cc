@@ -117,6 +117,23 @@ TEST(PrivsepFrames, DamagedFramesAreRefused) {
   EXPECT_NE(d.error.find("twice"), std::string::npos) << d.error;
 }
 
+// The frame bound fits the largest configuration with a key file for every
+// peer and the interface (records of two lengths, a path of up to 900
+// bytes and a 44-byte key): a header announcing kMaxFileSetFrame bytes waits for them, one more
+// is refused before any of it is read.
+TEST(PrivsepFrames, TheLargestConfigurationFitsAFrame) {
+  static_assert(kMaxFileSetFrame >= config::kMaxConfigSize + (config::kMaxPeers + 1) * (4 + 900 + 4 + 44));
+  const auto header = [](size_t length) {
+    std::string h = "SLF1";
+    for (int shift = 24; shift >= 0; shift -= 8) h += static_cast<char>((length >> shift) & 0xff);
+    return h + std::string(16, '\0');
+  };
+  EXPECT_EQ(decode_monitor_frame(bytes(header(kMaxFileSetFrame))).status, Status::kIncomplete);
+  const auto over = decode_monitor_frame(bytes(header(kMaxFileSetFrame + 1)));
+  EXPECT_EQ(over.status, Status::kBad);
+  EXPECT_NE(over.error.find("too large"), std::string::npos) << over.error;
+}
+
 // A reference model: the messages in order, however the stream is cut.
 TEST(PrivsepChildMessages, AnySplitGivesTheSameMessagesAndJunkIsCounted) {
   std::mt19937 rng(9);
