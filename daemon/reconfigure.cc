@@ -383,8 +383,7 @@ class Applier {
 // those that moved from one peer to another.
 void apply_peer_section(const UapiPeerSet& ps, const std::optional<handshake::PublicKey>& own,
                         const tunnel::Device& dev, std::map<config::IpPrefix, handshake::PublicKey>& owner,
-                        std::set<config::IpPrefix>& moved,
-                        UapiChange& c) {
+                        std::set<config::IpPrefix>& moved, UapiChange& c) {
   auto& peers = c.after.peers;
   auto it = std::find_if(peers.begin(), peers.end(), [&](const auto& p) { return p.public_key == ps.public_key; });
   // Forgets the prefixes of `p` that it still owns.

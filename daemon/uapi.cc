@@ -511,10 +511,8 @@ UapiState UapiBackend::get() {
   return s;
 }
 
-UapiGetStream::UapiGetStream(UapiBackend& backend, bool secrets) : backend_(backend), secrets_(secrets) {
-  device_ = backend_.get_device();
-  keys_ = std::move(device_->peers);
-}
+UapiGetStream::UapiGetStream(UapiBackend& backend, bool secrets)
+    : backend_(backend), secrets_(secrets), device_(backend.get_device()), keys_(std::move(device_->peers)) {}
 
 void UapiGetStream::next(std::string& out, size_t budget) {
   const size_t start = out.size();
