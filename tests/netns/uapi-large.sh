@@ -490,6 +490,16 @@ case_d() {
 # --- g: the same sizes through the YAML file and SIGHUP ------------------------------------
 peers_are() { [[ $(wgt show "$TUN_C" peers | wc -l) == "$1" ]] && [[ -z $2 || $(wgt show "$TUN_C" peers) != *"$2"* ]]; }
 
+# reload_c KIND WHAT PEERS GONE: C's file becomes c_yaml KIND, C is sent
+# SIGHUP, and (bounded) C then lists PEERS peers and no longer GONE.
+reload_c() {
+  (umask 077 && c_yaml "$1" >"$WORK_DIR/gw-c.yaml")
+  kill -HUP "${GW_PID[c]}"
+  wait_until "C's reload to $2" 60 peers_are "$3" "$4" && return 0
+  fail "g: C did not reload to $2: $(grep -i reload "${GW_LOG[c]}" | tail -n 3 | tr '\n' ' ')"
+  return 1
+}
+
 case_g() {
   GW_NS[c]=$NS_UA
   (umask 077 && c_yaml big >"$WORK_DIR/gw-c.yaml")
@@ -520,31 +530,11 @@ case_g() {
     fail "g: sitelink show $TUN_C (exit $rc) lists ${n:-no} allowed-ips for BIG: $(head -c 300 <<<"$out" | tr '\n' '|')"
   fi
 
-  (umask 077 && c_yaml many >"$WORK_DIR/gw-c.yaml")
-  kill -HUP "${GW_PID[c]}"
-  if wait_until "C's reload to 40 x 52" 60 peers_are 41 "$PUB_BIG"; then
-    check_many g "$TUN_C" 1
-  else
-    fail "g: C did not reload to W and the 40 peers: $(grep -i reload "${GW_LOG[c]}" | tail -n 3 | tr '\n' ' ')"
-  fi
-
-  (umask 077 && c_yaml few >"$WORK_DIR/gw-c.yaml")
-  kill -HUP "${GW_PID[c]}"
-  if wait_until "C's reload to the 30 peers" 60 peers_are 31 "${MANY[0]}"; then
-    check_few g "$TUN_C" 31
-  else
-    fail "g: C did not reload to W and the 30 peers: $(grep -i reload "${GW_LOG[c]}" | tail -n 3 | tr '\n' ' ')"
-  fi
-
+  if reload_c many "W and the 40 peers" 41 "$PUB_BIG"; then check_many g "$TUN_C" 1; fi
+  if reload_c few "W and the 30 peers" 31 "${MANY[0]}"; then check_few g "$TUN_C" 31; fi
   # Back to BIG while traffic flows through C: how long the packet loop pauses.
-  (umask 077 && c_yaml big >"$WORK_DIR/gw-c.yaml")
   ping_start "reload-to-130560" "$NS_UA" 198.18.2.1
-  kill -HUP "${GW_PID[c]}"
-  if wait_until "C's reload back to BIG" 60 peers_are 2 "${FEW[0]}"; then
-    check_big g "$TUN_C"
-  else
-    fail "g: C did not reload back to W and BIG"
-  fi
+  if reload_c big "W and BIG" 2 "${FEW[0]}"; then check_big g "$TUN_C"; fi
   ping_stop
   stop_gw_check g c
 }
