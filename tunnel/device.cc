@@ -84,6 +84,7 @@ struct Device::Peer {
 
 namespace {
 bool is_initiation(Bytes d) { return d.size() == hs::initiation::kSize && d[0] == 1; }
+bool is_response(Bytes d) { return !d.empty() && d[0] == static_cast<uint8_t>(hs::MessageType::kResponse); }
 
 // An audit event of `kind` at info level; Device::audit adds the peer.
 AuditEvent audit_event(AuditKind kind, std::string message) {
@@ -446,12 +447,15 @@ void Device::run_failover(const Now& now, Peer& p) {
     }
     if (p.initiations == before) {
       f.on_initiate_refused(now.mono);
-    } else if (f.probing() && has_key_) {
+    } else if (f.keepalive_with_probe() && has_key_) {
       // A far end that moved its replies to the probed line (it roams on
       // an initiation) moves them back: the line may work one way only.
       PeerIo io(*this, p);
       p.machine->send_keepalive(now, io);
     }
+  } else if (a.kind == EndpointFailover::Action::Kind::kKeepalive && has_key_) {
+    PeerIo io(*this, p);
+    p.machine->send_keepalive(now, io);
   } else if (a.kind == EndpointFailover::Action::Kind::kResend) {
     const std::string& next = f.entries()[a.entry].choice.label;
     const std::string current = f.active() ? f.entries()[*f.active()].choice.label
@@ -832,8 +836,7 @@ void Device::receive_initiation(const Now& now, const hs::InitiationMsg& m, cons
 void Device::announce_session(Peer& p, const Datagram& dg) {
   if (!p.announce_handshake) return;
   p.announce_handshake = false;
-  const bool response = !dg.data.empty() && dg.data[0] == static_cast<uint8_t>(hs::MessageType::kResponse);
-  const HandshakeRole role = response ? HandshakeRole::kInitiator : HandshakeRole::kResponder;
+  const HandshakeRole role = is_response(dg.data) ? HandshakeRole::kInitiator : HandshakeRole::kResponder;
   AuditEvent handshake = audit_event(
       AuditKind::kHandshake,
       "peer " + p.label() + ": handshake completed as " + std::string(to_string(role)) + " via " + dg.from.to_string());
@@ -861,7 +864,7 @@ void Device::update_endpoint(const Now& now, Peer& p, const Datagram& dg) {
   announce_session(p, dg);
   bool told = false;
   if (p.failover) {
-    if (const auto s = p.failover->on_authenticated(now.mono, now.wall, from, dg.local)) {
+    if (const auto s = p.failover->on_authenticated(now.mono, now.wall, from, dg.local, is_response(dg.data))) {
       log_switch(p, *s, from);
       told = true;
     }

@@ -51,8 +51,8 @@ Duration EndpointFailover::suspect_after() const {
 }
 
 std::optional<EndpointFailover::Switch> EndpointFailover::on_authenticated(Instant now, WallTime wall,
-                                                                           const SockAddr& from,
-                                                                           const LocalAddr& local) {
+                                                                           const SockAddr& from, const LocalAddr& local,
+                                                                           bool handshake_response) {
   unanswered_since_.reset();
   retry_initiate_ = Instant::never();
   // Answers closer together than failover_after: the traffic is two-way.
@@ -67,6 +67,7 @@ std::optional<EndpointFailover::Switch> EndpointFailover::on_authenticated(Insta
     exhausted_ = false;
     told_outage_ = false;
     probe_due_ = false;
+    unclear_ = 0;
     next_probe_ = Instant::never();
     return std::nullopt;
   }
@@ -82,7 +83,17 @@ std::optional<EndpointFailover::Switch> EndpointFailover::on_authenticated(Insta
     return std::nullopt;
   }
   if (k == active_) {
-    if (attempt_ && !attempt_->probe) {
+    if (attempt_ && attempt_->probe && handshake_response) {
+      // The probe answered over the entry in use: unclear (see the header).
+      const Instant sent = attempt_->last_copy;
+      attempt_.reset();
+      if (unclear_ < kUnclearProbes) {
+        ++unclear_;
+        next_probe_ = sent + handshake::kRekeyTimeout;
+      } else {
+        unclear_ = 0;  // the next probe comes failback_interval after this one
+      }
+    } else if (attempt_ && !attempt_->probe) {
       // The entry in use answered the handshake: it was alive; data went one way.
       if (suspected_) one_way_ = true;
       attempt_.reset();
@@ -103,6 +114,7 @@ std::optional<EndpointFailover::Switch> EndpointFailover::on_authenticated(Insta
   exhausted_ = false;
   told_outage_ = false;
   probe_due_ = false;
+  unclear_ = 0;
   next_probe_ = *k > 0 ? now + settings_.failback_interval : Instant::never();
   return s;
 }
@@ -128,7 +140,7 @@ std::vector<size_t> EndpointFailover::on_initiation(Instant now, WallTime wall) 
   if (std::exchange(probe_due_, false) && active_ && *active_ > 0) {
     // Failback: the preferred entries only; the session on the one in use
     // carries on until one of them answers.
-    Attempt a{now, 0, *active_ - 1, true};
+    Attempt a{now, 0, *active_ - 1, true, unclear_ > 0};
     for (size_t i = 0; i < *active_; ++i) {
       targets.push_back(i);
       a.tried |= bit(i);
@@ -182,6 +194,7 @@ void EndpointFailover::on_gave_up() {
   told_outage_ = false;
   unanswered_since_.reset();
   probe_due_ = false;
+  unclear_ = 0;
   next_probe_ = Instant::never();
   retry_initiate_ = Instant::never();
   rotate_ = 0;
@@ -200,12 +213,17 @@ std::optional<size_t> EndpointFailover::next_untried(const Attempt& a) const {
 
 EndpointFailover::Action EndpointFailover::on_timer(Instant now) {
   if (attempt_ && attempt_->probe) {
-    if (now < attempt_->last_copy + handshake::kRekeyTimeout) return {};
+    if (now < attempt_->last_copy + handshake::kRekeyTimeout) {
+      if (!attempt_->keepalive_held || now < attempt_->last_copy + settings_.probe_timeout) return {};
+      attempt_->keepalive_held = false;
+      return {Action::Kind::kKeepalive};
+    }
     // No preferred entry answered the probe.
     for (size_t i = 0; i < entries_.size(); ++i) {
       if ((attempt_->tried & bit(i)) != 0) entries_[i].state = State::kNotAnswering;
     }
     attempt_.reset();
+    unclear_ = 0;
   }
   if (attempt_) {
     if (exhausted_ || now < attempt_->last_copy + settings_.probe_timeout) return {};
@@ -229,7 +247,12 @@ EndpointFailover::Action EndpointFailover::on_timer(Instant now) {
 
 Instant EndpointFailover::next_deadline() const {
   if (attempt_) {
-    if (attempt_->probe) return attempt_->last_copy + handshake::kRekeyTimeout;
+    if (attempt_->probe) {
+      const Duration wait = attempt_->keepalive_held
+                                ? std::min<Duration>(settings_.probe_timeout, handshake::kRekeyTimeout)
+                                : handshake::kRekeyTimeout;
+      return attempt_->last_copy + wait;
+    }
     return exhausted_ ? Instant::never() : attempt_->last_copy + settings_.probe_timeout;
   }
   if (exhausted_) return Instant::never();

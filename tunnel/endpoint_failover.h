@@ -34,6 +34,15 @@
 //             line (WireGuard roams on an initiation) moves back at once even
 //             if that line works one way only. If none answers, WireGuard's
 //             retry of that initiation goes to the entry in use.
+//   unclear   a stock far end answers a handshake wherever its endpoint for
+//             us points when the answer leaves; that keepalive (or our data)
+//             can get there first, and the answer to the probe then comes
+//             over the entry in use. That proves the probed line carries
+//             our packets but says nothing of the way back: the probe is
+//             sent again as soon as WireGuard lets a new handshake go
+//             (REKEY_TIMEOUT after the last), up to kUnclearProbes times,
+//             and these probes hold the keepalive back until they have gone
+//             unanswered for probe_timeout.
 #pragma once
 
 #include <cstdint>
@@ -71,7 +80,8 @@ class EndpointFailover {
   };
   // What the device should do now (on_timer).
   struct Action {
-    enum class Kind : uint8_t { kNone, kInitiate, kResend } kind = Kind::kNone;
+    // kKeepalive: one on the entry in use (a held-back probe keepalive).
+    enum class Kind : uint8_t { kNone, kInitiate, kResend, kKeepalive } kind = Kind::kNone;
     size_t entry = 0;  // kResend: send the last initiation again, to this entry
   };
   // A change of the entry in use, for the log (on_authenticated).
@@ -81,6 +91,8 @@ class EndpointFailover {
   };
 
   static constexpr size_t kMaxEntries = 16;
+  // Probes sent again at once after one answered over the entry in use.
+  static constexpr uint8_t kUnclearProbes = 3;
 
   EndpointFailover(std::vector<EndpointChoice> entries, Settings settings);
 
@@ -101,7 +113,9 @@ class EndpointFailover {
   // switch, if the entry in use changed to a listed one. A packet from
   // the less preferred entry we moved away from, within probe_timeout of
   // the move, changes nothing: it was sent before the far end followed us.
-  std::optional<Switch> on_authenticated(Instant now, WallTime wall, const SockAddr& from, const LocalAddr& local);
+  // `handshake_response`: the packet answered our latest initiation.
+  std::optional<Switch> on_authenticated(Instant now, WallTime wall, const SockAddr& from, const LocalAddr& local,
+                                         bool handshake_response = false);
   // Whether the peer's endpoint and source must stay as they are although
   // an authenticated packet came from `from` to `local`: it matches another
   // listed entry than the one in use (after on_authenticated: a straggler
@@ -113,9 +127,9 @@ class EndpointFailover {
   // The device asked for a handshake (kInitiate) but the machine may not
   // start one yet (REKEY_TIMEOUT): ask again later.
   void on_initiate_refused(Instant now);
-  // The initiation just sent was a failback probe (the device follows it
-  // with a keepalive on the entry in use).
-  bool probing() const { return attempt_ && attempt_->probe; }
+  // The initiation just sent was a failback probe that the device follows
+  // with a keepalive on the entry in use at once (not when held back: unclear).
+  bool keepalive_with_probe() const { return attempt_ && attempt_->probe && !attempt_->keepalive_held; }
   // The machine gave up (no answer for 90 s): start again from the first.
   void on_gave_up();
   // The entry a resend went to was tried (kResend done).
@@ -135,9 +149,10 @@ class EndpointFailover {
  private:
   struct Attempt {
     Instant last_copy;
-    uint32_t tried = 0;  // bit i: this initiation went to entry i
-    size_t cursor = 0;   // the entry tried last
-    bool probe = false;  // a failback probe: no copies down the list
+    uint32_t tried = 0;           // bit i: this initiation went to entry i
+    size_t cursor = 0;            // the entry tried last
+    bool probe = false;           // a failback probe: no copies down the list
+    bool keepalive_held = false;  // a probe whose keepalive waits for probe_timeout
   };
   bool in_use(const SockAddr& from, const LocalAddr& local) const;
   std::optional<size_t> match(const SockAddr& from, const LocalAddr& local) const;
@@ -161,6 +176,7 @@ class EndpointFailover {
   size_t rotate_ = 0;                      // when exhausted: the next entry in turn
   Instant next_probe_ = Instant::never();  // failback
   bool probe_due_ = false;                 // the next initiation is a failback probe
+  uint8_t unclear_ = 0;                    // probes answered over the entry in use, in a row
   Instant retry_initiate_ = Instant::never();
   bool told_outage_ = false;
 };

@@ -275,6 +275,39 @@ TEST_P(DeviceFailover, BlackholedLineFailsOverAndFailsBackWithoutLoss) {
   EXPECT_EQ(b->dev->drops(Drop::kSendFailed), 0u);
 }
 
+// A stock far end answers a handshake wherever its endpoint for us points
+// when the answer leaves; the keepalive A sends on B2 right after its probe
+// to B1 may get there first, and the answer then comes over B2 (CI saw
+// wireguard-go do it on two probes in a row: the peer never failed back).
+// Played here by rewriting the first probe answer's source to B2. A sends
+// the probe again as soon as a handshake may go (REKEY_TIMEOUT after the
+// last), not a failback_interval later, and fails back on that one.
+TEST_P(DeviceFailover, ProbeAnsweredOverTheLineInUseIsSentAgain) {
+  for (int i = 0; i < 60; ++i) tick();
+  dead = kB1;
+  ASSERT_TRUE(tick_until(10s, [&] { return a_status().active_endpoint == 1u; }).has_value());
+  const Instant switched = clock.now().mono;
+  for (int i = 0; i < 10; ++i) tick();
+  bool rewritten = false;
+  net.fault = [&](const test::Datagram& d) {
+    wire.push_back(d);
+    test::Datagram out = d;
+    if (!rewritten && d.from == kB1 && d.bytes[0] == static_cast<uint8_t>(hs::MessageType::kResponse)) {
+      rewritten = true;
+      out.from = kB2;
+    }
+    return std::vector<test::Datagram>{out};
+  };
+  const size_t b_mark = b->tun.outbound.size();
+  const int p_mark = pings;
+  ASSERT_TRUE(tick_until(30s, [&] { return a_status().active_endpoint == 0u; }).has_value());
+  EXPECT_TRUE(rewritten);
+  EXPECT_LE(clock.now().mono - switched, 20s + hs::kRekeyTimeout + 1s) << "failback waited for a later probe";
+  EXPECT_EQ(a->lines_with("peer office-b: back on preferred endpoint " + b1), 1u);
+  EXPECT_EQ(a_status().endpoint_switches, 2u);
+  EXPECT_EQ(b->tun.outbound.size() - b_mark, static_cast<size_t>(pings - p_mark)) << "pings lost";
+}
+
 // Both lines dead for ten minutes while the office keeps sending: WireGuard
 // keeps initiating (data is waiting), each initiation to one entry in turn,
 // a bounded number of log lines; then the second line returns alone and the

@@ -56,6 +56,8 @@ struct Harness {
         } else {
           initiate();
         }
+      } else if (a.kind == Kind::kKeepalive) {
+        ++keepalives;
       } else {
         resends.push_back(a.entry);
         f.on_resent(now(), wall(), a.entry);
@@ -70,6 +72,10 @@ struct Harness {
   }
   std::optional<EndpointFailover::Switch> answer(size_t i) {
     return f.on_authenticated(now(), wall(), entries[i].address, kOurs);
+  }
+  // The handshake response to our latest initiation, from entry i.
+  std::optional<EndpointFailover::Switch> respond(size_t i) {
+    return f.on_authenticated(now(), wall(), entries[i].address, kOurs, true);
   }
   // Moves time in ticks, running the timer at each; data goes out at every
   // tick if `sending`.
@@ -86,6 +92,7 @@ struct Harness {
   std::vector<EndpointChoice> entries;
   bool refuse = false;
   int initiate_actions = 0;
+  int keepalives = 0;
   std::vector<std::vector<size_t>> initiations;
   std::vector<size_t> resends;
 };
@@ -271,6 +278,64 @@ TEST(EndpointFailover, UnansweredProbeExpiresAfterRekeyTimeoutAndTheNextComesAnI
   advance_answered(h, 600s, 1);
   EXPECT_EQ(h.initiations.size(), 2u + 30u);
   EXPECT_TRUE(h.resends.empty());
+  EXPECT_EQ(h.f.switches(), 1u);
+}
+
+// A stock far end answers a probe wherever its endpoint for us points when
+// the answer leaves; the keepalive that follows the probe on the entry in use
+// can get there first (CI saw wireguard-go answer two probes in a row over
+// the line in use, and the peer never failed back). Such an answer says
+// nothing of the probed line's way back: the probe goes again as soon as
+// WireGuard lets a handshake go (REKEY_TIMEOUT after the last), its
+// keepalive held back until it is unanswered for probe_timeout, so that the
+// answer can only come over the probed line.
+TEST(EndpointFailover, ProbeAnsweredOverTheEntryInUseIsSentAgainWithItsKeepaliveHeldBack) {
+  Harness h;
+  fail_over_to(h, 1);
+  const Instant switched = h.now();
+  advance_answered(h, 20s, 1);
+  ASSERT_EQ(h.initiations.size(), 1u);
+  EXPECT_TRUE(h.f.keepalive_with_probe()) << "the first probe has its keepalive at once";
+  EXPECT_FALSE(h.respond(1).has_value());
+  EXPECT_EQ(h.f.active(), 1u);
+  EXPECT_EQ(h.f.next_deadline(), switched + 20s + handshake::kRekeyTimeout)
+      << "an unclear probe is sent again as soon as a handshake may go";
+  advance_answered(h, handshake::kRekeyTimeout, 1);
+  ASSERT_EQ(h.initiations.size(), 2u);
+  EXPECT_EQ(h.initiations[1], std::vector<size_t>{0});
+  EXPECT_FALSE(h.f.keepalive_with_probe()) << "after an unclear probe the keepalive is held back";
+  EXPECT_EQ(h.keepalives, 0);
+  advance_answered(h, 900ms, 1);
+  EXPECT_EQ(h.keepalives, 0);
+  advance_answered(h, 100ms, 1);
+  EXPECT_EQ(h.keepalives, 1) << "unanswered for probe_timeout: the keepalive goes";
+  advance_answered(h, 1s, 1);
+  EXPECT_EQ(h.keepalives, 1);
+  const auto s = h.respond(0);
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->to, 0u);
+}
+
+// Answered over the entry in use every time (a far end that always answers
+// where data last came from): kUnclearProbes quick probes, then one per
+// failback_interval again, each with its keepalive at once.
+TEST(EndpointFailover, UnclearProbesAreBoundedPerFailbackInterval) {
+  Harness h;
+  fail_over_to(h, 1);
+  const Instant switched = h.now();
+  advance_answered(h, 20s, 1);
+  for (uint8_t i = 0; i <= EndpointFailover::kUnclearProbes; ++i) {
+    ASSERT_EQ(h.initiations.size(), i + 1u);
+    EXPECT_FALSE(h.respond(1).has_value());
+    if (i < EndpointFailover::kUnclearProbes) advance_answered(h, handshake::kRekeyTimeout, 1);
+  }
+  EXPECT_EQ(h.initiations.size(), EndpointFailover::kUnclearProbes + 1u);
+  const Instant last = switched + 20s + EndpointFailover::kUnclearProbes * handshake::kRekeyTimeout;
+  EXPECT_EQ(h.f.next_deadline(), last + 20s);
+  advance_answered(h, 20s, 1);
+  ASSERT_EQ(h.initiations.size(), EndpointFailover::kUnclearProbes + 2u);
+  EXPECT_TRUE(h.f.keepalive_with_probe());
+  EXPECT_EQ(h.f.active(), 1u);
   EXPECT_EQ(h.f.switches(), 1u);
 }
 
@@ -657,7 +722,7 @@ TEST(EndpointFailover, RandomEventsNeverLeaveATimerDueAndMatchANaiveModel) {
             expect = 0;                        // entry 0 has no source: it matches first
             if (ref.active == 3u) expect = 3;  // the one in use matches
           }
-          const auto s = h.f.on_authenticated(now, h.wall(), from, to);
+          const auto s = h.f.on_authenticated(now, h.wall(), from, to, pick(2) == 0);
           ref.oldest_unanswered.reset();
           // The entry a failback left, heard within probe_timeout: a straggler.
           const bool straggler = expect && ref.active && expect == ref.left && *expect > *ref.active &&
@@ -709,7 +774,7 @@ TEST(EndpointFailover, RandomEventsNeverLeaveATimerDueAndMatchANaiveModel) {
                 const auto targets = h.initiate();
                 for (size_t t : targets) EXPECT_LT(t, h.entries.size());
               }
-            } else {
+            } else if (a.kind == Kind::kResend) {
               ASSERT_LT(a.entry, h.entries.size());
               EXPECT_FALSE(h.f.exhausted());
               h.f.on_resent(now, h.wall(), a.entry);
