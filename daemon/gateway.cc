@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <functional>
+#include <utility>
 
 #include "config/load.h"
 #include "daemon/daemonize.h"
@@ -98,6 +99,7 @@ tunnel::SysResult<void> Gateway::drop_privileges_and_start_threads(const config:
   }
   LogLine(log_, LogLevel::kDebug) << "network process runs as " << user.name << " with CAP_NET_ADMIN only";
   resolver_.start();
+  reloads_.start();
   start_crypto(cfg_.interface.data_path);
   monitor_->socket_up();
   return {};
@@ -294,6 +296,7 @@ tunnel::SysResult<void> Gateway::setup_loop() {
   if (auto r = loop_->watch(udp_.fd(), [this] { dev_->handle_udp_readable(); }); !r) return r;
   if (auto r = loop_->watch(signals_.get(), [this] { on_signal(); }); !r) return r;
   if (auto r = loop_->watch(resolver_.fd(), [this] { take_resolved(); }); !r) return r;
+  if (auto r = loop_->watch(reloads_.fd(), [this] { on_reloaded(); }); !r) return r;
   if (auto r = loop_->watch(monitor_->fd(), [this] { on_monitor(); }); !r) return r;
   auto control = ControlSocket::listen(cfg_.interface.name, *this, *loop_);
   if (!control) return Err(control.error());
@@ -445,8 +448,15 @@ void Gateway::reload() {
 void Gateway::on_monitor() {
   auto in = monitor_->read();
   for (auto& files : in.file_sets) {
-    apply_files(files);
-    files.wipe();
+    notifier_.send(reloading_state());
+    // The job takes the files (it wipes them); what stays here is empty.
+    ReloadJob job;
+    std::swap(job.files, files);
+    if (!reloads_.request(std::move(job))) {
+      LogLine(log_, LogLevel::kError) << "reload: no thread to read the configuration could be started (a "
+                                         "resource limit?); it is applied when one can be, at the next reload";
+      notifier_.send("READY=1");
+    }
   }
   if (!in.error.empty()) LogLine(log_, LogLevel::kError) << "monitor channel: " << in.error;
   if (in.stop) {
@@ -459,23 +469,24 @@ void Gateway::on_monitor() {
   }
 }
 
-void Gateway::apply_files(const config::FileSet& files) {
-  notifier_.send(reloading_state());
-  auto loaded = config::load_files(files);
-  if (!loaded) {
-    // The monitor validated the same text: only a race with an edit gets here.
-    LogLine(log_, LogLevel::kError) << "reload: " << files.config_path
-                                    << " is invalid; keeping the running configuration";
-    for (const auto& d : loaded.error()) LogLine(log_, LogLevel::kError) << "reload: " << d.to_string();
-  } else {
+// A reloaded configuration, read on the worker thread, is applied here.
+void Gateway::on_reloaded() {
+  for (auto& [config_path, loaded] : reloads_.take()) {
+    if (!loaded) {
+      // The monitor validated the same text: only a race with an edit gets here.
+      LogLine(log_, LogLevel::kError) << "reload: " << config_path << " is invalid; keeping the running configuration";
+      for (const auto& d : loaded.error()) LogLine(log_, LogLevel::kError) << "reload: " << d.to_string();
+      notifier_.send("READY=1");
+      continue;
+    }
     for (const auto& d : loaded->warnings) {
       LogLine(log_, d.severity == config::Severity::kNote ? LogLevel::kInfo : LogLevel::kWarn) << d.to_string();
     }
     // The file is the whole truth: peers added with `wg set` go too.
     const config::Config before = cfg_;
     apply(before, loaded->config, "reload", path_);
+    notifier_.send("READY=1");
   }
-  notifier_.send("READY=1");
 }
 
 int Gateway::run() {

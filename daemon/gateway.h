@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 
+#include "config/load.h"
 #include "config/types.h"
 #include "daemon/control_socket.h"
 #include "daemon/privsep.h"
@@ -17,6 +18,7 @@
 #include "daemon/resolver.h"
 #include "daemon/sd_notify.h"
 #include "daemon/uapi.h"
+#include "daemon/worker_thread.h"
 #include "handshake/crypto.h"
 #include "tunnel/clock.h"
 #include "tunnel/device.h"
@@ -81,7 +83,7 @@ class Gateway final : public UapiBackend, private GatewayControl {
   void on_tun_readable();
   void reload();
   void on_monitor();
-  void apply_files(const config::FileSet& files);
+  void on_reloaded();
   void re_resolve();
   void take_resolved();
   void take_resolved_list(const config::PeerConfig& p, const Resolver::Result& r);
@@ -112,6 +114,29 @@ class Gateway final : public UapiBackend, private GatewayControl {
   std::unique_ptr<tunnel::EventLoop> loop_;
   tunnel::UniqueFd signals_;
   Resolver resolver_;
+  // A reloaded configuration is parsed on a worker thread (about 2 s for
+  // 130,000 allowed-ips, ten times that at the size limit), so that the
+  // packet loop goes on meanwhile; on_reloaded applies it when it is back.
+  // The job owns the files (keys among them) and wipes them when done.
+  struct ReloadJob {
+    config::FileSet files;
+    ReloadJob() = default;
+    explicit ReloadJob(config::FileSet f) : files(std::move(f)) {}
+    ReloadJob(ReloadJob&&) noexcept = default;
+    ReloadJob& operator=(ReloadJob&&) noexcept = default;
+    ReloadJob(const ReloadJob&) = delete;
+    ReloadJob& operator=(const ReloadJob&) = delete;
+    ~ReloadJob() { files.wipe(); }
+  };
+  struct Reloaded {
+    std::string config_path;
+    Result<config::Loaded, config::Diagnostics> loaded;
+  };
+  WorkerThread<ReloadJob, Reloaded> reloads_{[](ReloadJob& job) {
+    Reloaded r{job.files.config_path, config::load_files(job.files)};
+    job.files.wipe();
+    return r;
+  }};
   // What each DNS name of an `endpoints:` entry resolved to last ("host:port"),
   // so that a list is rebuilt from a new answer without a blocking lookup.
   std::map<std::string, std::vector<tunnel::SockAddr>> list_names_;

@@ -28,8 +28,9 @@
 //          u32 data length, data. The first record is the configuration
 //          (its path and text), each other one a key file (its path and
 //          trimmed contents). The network process loads the configuration
-//          from it with config::load_files and applies it through the one
-//          change path (reconfigure.h).
+//          from it with config::load_files, on a worker thread (the packet
+//          loop goes on), and applies it through the one change path
+//          (reconfigure.h).
 //   "SLS1" u32 signal number: stop, as if sent that signal (SIGTERM or
 //          SIGINT). The monitor, root without CAP_KILL, may not signal a
 //          process of another user; and the network process stops when the

@@ -2,11 +2,8 @@
 #include "daemon/resolver.h"
 
 #include <netdb.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <system_error>
 
 namespace sitelink::daemon {
 
@@ -35,74 +32,15 @@ std::optional<tunnel::SockAddr> resolve_now(const std::string& host, uint16_t po
   return all.empty() ? std::nullopt : std::optional(all.front());
 }
 
-Resolver::Resolver() : event_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
-
-void Resolver::start() {
-  started_ = true;
-  bool waiting = false;
-  {
-    std::lock_guard lock(mu_);
-    waiting = !jobs_.empty();
-  }
-  if (waiting) (void)run_worker();
-}
-
-bool Resolver::run_worker() {
-  if (!started_ || worker_.joinable()) return true;
-  try {
-    worker_ = std::thread([this] { work(); });
-  } catch (const std::system_error&) {
-    return false;
-  }
-  return true;
-}
-
-Resolver::~Resolver() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (worker_.joinable()) worker_.join();
-}
+Resolver::Resolver()
+    : worker_([](Job& job) {
+        Result r{job.peer, job.host, std::nullopt, resolve_all_now(job.host, job.port)};
+        if (!r.addresses.empty()) r.address = r.addresses.front();
+        return r;
+      }) {}
 
 bool Resolver::request(const handshake::PublicKey& peer, const std::string& host, uint16_t port) {
-  {
-    std::lock_guard lock(mu_);
-    const bool queued = std::any_of(jobs_.begin(), jobs_.end(),
-                                    [&](const Job& j) { return j.peer == peer && j.host == host; });
-    if (!queued) jobs_.push_back(Job{peer, host, port});
-  }
-  cv_.notify_one();
-  return run_worker();
-}
-
-std::vector<Resolver::Result> Resolver::take() {
-  uint64_t n = 0;
-  (void)::read(event_.get(), &n, sizeof n);
-  std::lock_guard lock(mu_);
-  return std::exchange(done_, {});
-}
-
-void Resolver::work() {
-  for (;;) {
-    Job job;
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
-      if (stopping_) return;
-      job = jobs_.front();
-      jobs_.pop_front();
-    }
-    Result r{job.peer, job.host, std::nullopt, resolve_all_now(job.host, job.port)};
-    if (!r.addresses.empty()) r.address = r.addresses.front();
-    {
-      std::lock_guard lock(mu_);
-      done_.push_back(std::move(r));
-    }
-    const uint64_t one = 1;
-    (void)::write(event_.get(), &one, sizeof one);
-  }
+  return worker_.request(Job{peer, host, port}, [&](const Job& j) { return j.peer == peer && j.host == host; });
 }
 
 }  // namespace sitelink::daemon

@@ -1,19 +1,16 @@
 // Resolver: DNS names of peer endpoints, looked up off the packet path. A
-// worker thread runs getaddrinfo; results come back through an eventfd the
-// event loop watches, so a slow DNS server never stalls packets.
+// worker thread (worker_thread.h) runs getaddrinfo; results come back
+// through an eventfd the event loop watches, so a slow DNS server never
+// stalls packets.
 #pragma once
 
-#include <condition_variable>
-#include <deque>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "daemon/worker_thread.h"
 #include "handshake/keys.h"
 #include "tunnel/sock_addr.h"
-#include "tunnel/unique_fd.h"
 
 namespace sitelink::daemon {
 
@@ -33,41 +30,23 @@ class Resolver {
   };
 
   Resolver();
-  ~Resolver();
-  Resolver(const Resolver&) = delete;
-  Resolver& operator=(const Resolver&) = delete;
-  // Lets the worker thread start: now if requests are waiting, else with
-  // the first request (most configurations name no host and never need
-  // it, and a thread start costs start-up time). Called once privileges are
-  // dropped: capabilities are per thread, and a thread started earlier
-  // would keep them all.
-  void start();
-  int fd() const { return event_.get(); }
+  // Lets the worker thread start, once privileges are dropped (see
+  // worker_thread.h); most configurations name no host and never start it.
+  void start() { worker_.start(); }
+  int fd() const { return worker_.fd(); }
   // Queues a lookup (one per peer and name at a time). False if the worker thread could not be started; the
   // job stays queued and the next request (or start) tries again.
   bool request(const handshake::PublicKey& peer, const std::string& host, uint16_t port);
   // Results that arrived since the last call (drains the eventfd).
-  std::vector<Result> take();
+  std::vector<Result> take() { return worker_.take(); }
 
  private:
   struct Job {
     handshake::PublicKey peer;
     std::string host;
-    uint16_t port;
+    uint16_t port = 0;
   };
-  void work();
-  // Starts the worker if start() allowed it and it is not running; false
-  // if the thread could not be made.
-  bool run_worker();
-
-  tunnel::UniqueFd event_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Job> jobs_;
-  std::vector<Result> done_;
-  bool stopping_ = false;
-  bool started_ = false;  // start() was called (set and read on the caller's thread)
-  std::thread worker_;
+  WorkerThread<Job, Result> worker_;
 };
 
 }  // namespace sitelink::daemon
