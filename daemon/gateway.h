@@ -121,7 +121,6 @@ class Gateway final : public UapiBackend, private GatewayControl {
   struct ReloadJob {
     config::FileSet files;
     ReloadJob() = default;
-    explicit ReloadJob(config::FileSet f) : files(std::move(f)) {}
     ReloadJob(ReloadJob&&) noexcept = default;
     ReloadJob& operator=(ReloadJob&&) noexcept = default;
     ReloadJob(const ReloadJob&) = delete;
