@@ -131,11 +131,11 @@ class Gateway final : public UapiBackend, private GatewayControl {
     std::string config_path;
     Result<config::Loaded, config::Diagnostics> loaded;
   };
-  WorkerThread<ReloadJob, Reloaded> reloads_{[](ReloadJob& job) {
-    Reloaded r{job.files.config_path, config::load_files(job.files)};
-    job.files.wipe();
-    return r;
-  }};
+  WorkerThread<ReloadJob, Reloaded> reloads_{"sitelink-reload", [](ReloadJob& job) {
+                                               Reloaded r{job.files.config_path, config::load_files(job.files)};
+                                               job.files.wipe();
+                                               return r;
+                                             }};
   // What each DNS name of an `endpoints:` entry resolved to last ("host:port"),
   // so that a list is rebuilt from a new answer without a blocking lookup.
   std::map<std::string, std::vector<tunnel::SockAddr>> list_names_;

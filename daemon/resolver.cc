@@ -33,7 +33,7 @@ std::optional<tunnel::SockAddr> resolve_now(const std::string& host, uint16_t po
 }
 
 Resolver::Resolver()
-    : worker_([](Job& job) {
+    : worker_("sitelink-dns", [](Job& job) {
         Result r{job.peer, job.host, std::nullopt, resolve_all_now(job.host, job.port)};
         if (!r.addresses.empty()) r.address = r.addresses.front();
         return r;

@@ -10,6 +10,7 @@
 // are dropped unrun.
 #pragma once
 
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -34,7 +35,10 @@ class WorkerThread {
   // Runs on the worker thread, one job at a time.
   using Run = std::function<Result(Job&)>;
 
-  explicit WorkerThread(Run run) : run_(std::move(run)), event_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+  // `name` (at most 15 characters) is the thread's name in ps, top -H and
+  // /proc/PID/task/*/comm.
+  WorkerThread(const char* name, Run run)
+      : name_(name), run_(std::move(run)), event_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
   ~WorkerThread() {
     {
       std::lock_guard lock(mu_);
@@ -77,10 +81,12 @@ class WorkerThread {
   }
   // Results that arrived since the last call, in the order of their jobs
   // (drains the eventfd).
+  // The eventfd is read and written under the lock, so that it is readable
+  // exactly while results wait: no wake-up ever finds nothing to take.
   std::vector<Result> take() {
+    std::lock_guard lock(mu_);
     uint64_t n = 0;
     (void)::read(event_.get(), &n, sizeof n);
-    std::lock_guard lock(mu_);
     return std::exchange(done_, {});
   }
 
@@ -89,6 +95,7 @@ class WorkerThread {
     if (!started_ || worker_.joinable()) return true;
     try {
       worker_ = std::thread([this] { work(); });
+      (void)pthread_setname_np(worker_.native_handle(), name_);
     } catch (const std::system_error&) {
       return false;
     }
@@ -105,15 +112,14 @@ class WorkerThread {
         jobs_.pop_front();
       }
       Result r = run_(job);
-      {
-        std::lock_guard lock(mu_);
-        done_.push_back(std::move(r));
-      }
+      std::lock_guard lock(mu_);
+      done_.push_back(std::move(r));
       const uint64_t one = 1;
       (void)::write(event_.get(), &one, sizeof one);
     }
   }
 
+  const char* name_;
   Run run_;
   tunnel::UniqueFd event_;
   std::mutex mu_;

@@ -33,7 +33,7 @@ auto wait_for(W& w, size_t n) {
 }
 
 TEST(WorkerThread, RunsJobsInOrderOnItsOwnThread) {
-  WorkerThread<int, Done> w([](int& job) { return Done{job, std::this_thread::get_id()}; });
+  WorkerThread<int, Done> w("test-worker", [](int& job) { return Done{job, std::this_thread::get_id()}; });
   w.start();
   for (int i = 0; i < 50; ++i) ASSERT_TRUE(w.request(i));
   const auto done = wait_for(w, 50);
@@ -46,9 +46,31 @@ TEST(WorkerThread, RunsJobsInOrderOnItsOwnThread) {
   EXPECT_EQ(poll(&p, 1, 0), 0) << "the eventfd is drained by take()";
 }
 
+// The eventfd is readable exactly while results wait: a caller that takes
+// results as they come, racing the worker, never wakes up to nothing (and
+// CI once caught the eventfd still readable after the last result).
+TEST(WorkerThread, EveryWakeUpHasResultsToTake) {
+  WorkerThread<int, int> w("test-worker", [](int& job) { return job; });
+  w.start();
+  constexpr int kJobs = 20000;
+  for (int i = 0; i < kJobs; ++i) ASSERT_TRUE(w.request(i));
+  int taken = 0;
+  int empty_wakeups = 0;
+  while (taken < kJobs) {
+    pollfd p{w.fd(), POLLIN, 0};
+    ASSERT_EQ(poll(&p, 1, 5000), 1) << "results stopped coming after " << taken;
+    const auto got = w.take();
+    if (got.empty()) ++empty_wakeups;
+    for (int r : got) ASSERT_EQ(r, taken++);
+  }
+  EXPECT_EQ(empty_wakeups, 0);
+  pollfd p{w.fd(), POLLIN, 0};
+  EXPECT_EQ(poll(&p, 1, 0), 0);
+}
+
 TEST(WorkerThread, NothingRunsBeforeStartAndWaitingJobsRunAfter) {
   std::atomic<int> ran{0};
-  WorkerThread<int, int> w([&](int& job) {
+  WorkerThread<int, int> w("test-worker", [&](int& job) {
     ++ran;
     return job;
   });
@@ -64,7 +86,7 @@ TEST(WorkerThread, NothingRunsBeforeStartAndWaitingJobsRunAfter) {
 TEST(WorkerThread, ACallerIsNotHeldUpByASlowJob) {
   std::promise<void> gate;
   std::shared_future<void> open = gate.get_future().share();
-  WorkerThread<int, int> w([open](int& job) {
+  WorkerThread<int, int> w("test-worker", [open](int& job) {
     open.wait();
     return job;
   });
@@ -79,7 +101,7 @@ TEST(WorkerThread, ACallerIsNotHeldUpByASlowJob) {
 }
 
 TEST(WorkerThread, SameJobStillWaitingIsNotQueuedTwice) {
-  WorkerThread<std::string, std::string> w([](std::string& s) { return s; });
+  WorkerThread<std::string, std::string> w("test-worker", [](std::string& s) { return s; });
   auto same = [](const std::string& want) { return [want](const std::string& j) { return j == want; }; };
   ASSERT_TRUE(w.request("a", same("a")));
   ASSERT_TRUE(w.request("a", same("a")));
