@@ -387,9 +387,11 @@ void Gateway::take_resolved() {
     }
     auto st = dev_->peer(r.peer, tunnel::Device::kWithoutAllowedIps);
     if (!st || !r.address || st->endpoint == r.address) continue;
-    LogLine(log_, LogLevel::kInfo) << "peer " << st->label << ": " << r.host << " now resolves to "
-                                   << r.address->to_string();
-    dev_->set_endpoint(r.peer, *r.address);
+    if (!st->endpoint) {
+      LogLine(log_, LogLevel::kInfo) << "peer " << st->label << ": " << r.host << " now resolves to "
+                                     << r.address->to_string();
+    }
+    dev_->set_endpoint(r.peer, *r.address, "(" + r.host + " now resolves to it)");
     dev_->initiate(r.peer);
   }
 }
@@ -410,7 +412,8 @@ void Gateway::take_resolved_list(const config::PeerConfig& p, const Resolver::Re
   std::vector<std::string> unresolved;
   const auto choices = endpoint_choices(
       p, [this](const config::EndpointSpec& e) { return list_names_[e.to_string()]; }, unresolved);
-  dev_->set_endpoint_list(p.public_key, choices);
+  dev_->set_endpoint_list(p.public_key, choices,
+                          "(" + r.host + " resolves anew; the list starts again from its first entry)");
   dev_->initiate(p.public_key);
 }
 

@@ -4,8 +4,11 @@
 //                     initiator or responder, the endpoint it came over
 //   handshake-failed  initiations went unanswered for REKEY_ATTEMPT_TIME
 //                     (90 s) and were given up
-//   endpoint-changed  the peer's packets now come from another address
-//                     (roaming, NAT rebinding, failover between entries)
+//   endpoint-changed  the peer is now at another address; `reason` says
+//                     why: roamed (its packets came from there: roaming,
+//                     NAT rebinding), failover (another `endpoints:`
+//                     entry), configured (a reload or `wg set`), resolved
+//                     (its DNS name answered anew)
 //   peer-up           the first session after none
 //   peer-down         the session is gone (handshakes given up, or idle
 //                     and its keys wiped); `reason` says which
@@ -47,7 +50,7 @@ struct AuditEvent {
   std::optional<SockAddr> endpoint;   // where the peer is (endpoint-changed: the new address)
   std::optional<SockAddr> previous;   // endpoint-changed: the address before
   std::optional<HandshakeRole> role;  // handshake, peer-up
-  std::string reason;                 // peer-down: "handshake-failed" or "idle"
+  std::string reason;                 // peer-down, endpoint-changed: why (above)
   LogLevel level = LogLevel::kInfo;   // its priority
   std::string message;                // the readable line ("peer office-b: tunnel up via ...")
   uint64_t suppressed = 0;            // events of this peer and kind dropped by the limit before it

@@ -261,6 +261,7 @@ void Device::upsert_peer(const PeerSpec& spec) {
       p->failover = std::make_unique<EndpointFailover>(spec.endpoints, settings_.failover);
       use_first_endpoint(*p);
     }
+    if (spec.endpoint || !spec.endpoints.empty()) audit_moved(*p, old, "configured", "(configured)");
     p->machine->set_preshared_key(spec.preshared_key);
     p->machine->set_timer_settings(timer_settings(spec));
     if (keepalive_turned_on && has_key_) {  // as the kernel does when the interval is set
@@ -297,21 +298,41 @@ bool Device::remove_peer(const hs::PublicKey& key) {
 
 // An endpoint set from outside (UAPI `endpoint=`, a DNS name resolved
 // again) replaces the list, until the next reload gives it back.
-void Device::set_endpoint(const hs::PublicKey& key, const SockAddr& endpoint) {
+void Device::set_endpoint(const hs::PublicKey& key, const SockAddr& endpoint, std::string_view why) {
   Peer* p = find(key);
   if (p == nullptr) return;
   p->failover.reset();
-  const bool moved = p->spec.endpoint != endpoint;
+  const std::optional<SockAddr> old = p->spec.endpoint;
   set_peer_endpoint(*p, endpoint);
-  if (moved) set_source(*p, {});
+  if (old != endpoint) set_source(*p, {});
+  audit_moved(*p, old, "resolved", why);
 }
 
-void Device::set_endpoint_list(const hs::PublicKey& key, const std::vector<EndpointChoice>& list) {
+void Device::set_endpoint_list(const hs::PublicKey& key, const std::vector<EndpointChoice>& list,
+                               std::string_view why) {
   Peer* p = find(key);
   if (p == nullptr || list.empty() || (p->failover && p->failover->same_list(list))) return;
+  const std::optional<SockAddr> old = p->spec.endpoint;
   p->failover = std::make_unique<EndpointFailover>(list, settings_.failover);
   p->spec.endpoints = list;
   use_first_endpoint(*p);
+  audit_moved(*p, old, "resolved", why);
+}
+
+// An endpoint-changed event when an admin's change (a reload, `wg set`, a
+// DNS name answering anew) moved the peer off `old`. A first endpoint is
+// no change: there was nowhere to move from.
+void Device::audit_moved(const Peer& p, const std::optional<SockAddr>& old, std::string_view reason,
+                         std::string_view why) {
+  if (!old || !p.spec.endpoint || old == p.spec.endpoint) return;
+  std::string line = "peer " + p.label() + ": endpoint changed from " + old->to_string() + " to " +
+                     p.spec.endpoint->to_string();
+  if (!why.empty()) line += " " + std::string(why);
+  AuditEvent e = audit_event(AuditKind::kEndpointChanged, std::move(line));
+  e.endpoint = p.spec.endpoint;
+  e.previous = old;
+  e.reason = reason;
+  audit(p, std::move(e));
 }
 
 void Device::use_first_endpoint(Peer& p) {
@@ -487,6 +508,7 @@ void Device::log_switch(Peer& p, const EndpointFailover::Switch& s, const SockAd
     AuditEvent e = audit_event(AuditKind::kEndpointChanged, line);
     e.endpoint = from;
     e.previous = p.spec.endpoint;
+    e.reason = "failover";
     audit(p, std::move(e));
   } else {
     log_->log(LogLevel::kInfo, line);
@@ -878,6 +900,7 @@ void Device::update_endpoint(const Now& now, Peer& p, const Datagram& dg) {
           "peer " + p.label() + ": endpoint changed from " + p.spec.endpoint->to_string() + " to " + from.to_string());
       e.endpoint = from;
       e.previous = p.spec.endpoint;
+      e.reason = "roamed";
       audit(p, std::move(e));
     }
     set_peer_endpoint(p, from);

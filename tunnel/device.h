@@ -150,10 +150,14 @@ class Device {
   // Adds the peer, or updates it in place keeping its sessions.
   void upsert_peer(const PeerSpec& spec);
   bool remove_peer(const handshake::PublicKey& key);
-  void set_endpoint(const handshake::PublicKey& key, const SockAddr& endpoint);
+  // The peer's endpoint is now `endpoint`, from outside the protocol (a DNS
+  // name answered anew): an endpoint-changed event when it moved, `why`
+  // (if given) ending its line. Replaces an endpoint list until a reload.
+  void set_endpoint(const handshake::PublicKey& key, const SockAddr& endpoint, std::string_view why = {});
   // A peer's endpoint list anew (a DNS name in it resolves differently):
   // unchanged, nothing happens; else it starts again from the first entry.
-  void set_endpoint_list(const handshake::PublicKey& key, const std::vector<EndpointChoice>& list);
+  void set_endpoint_list(const handshake::PublicKey& key, const std::vector<EndpointChoice>& list,
+                         std::string_view why);
   // A handshake now with every peer that has an endpoint (start-up).
   void initiate_all();
   void initiate(const handshake::PublicKey& key);
@@ -239,6 +243,7 @@ class Device {
   void gave_up(Peer& p);
   // An audit event about `p` (its key and name filled in), now.
   void audit(const Peer& p, AuditEvent e);
+  void audit_moved(const Peer& p, const std::optional<SockAddr>& old, std::string_view reason, std::string_view why);
   // Sources the socket found gone: their peers send from the kernel's choice.
   void forget_lost_sources();
   Instant peer_deadline(const Peer& p) const;

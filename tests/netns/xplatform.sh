@@ -85,6 +85,14 @@ if wait_until "ping after endpoint change" 10 ping_ok "$ia" 198.18.2.1 &&
 else
   fail "endpoint change"
 fi
+# The audit record of it (issue 18): an endpoint-changed event naming both
+# addresses and the cause.
+if wait_until "endpoint-changed event" 5 grep -q \
+  "endpoint changed from 203\.0\.113\.2:51821 to \[2001:db8:ffff::2\]:51821 (configured)" "$WORK_DIR/a.log"; then
+  pass "wg set endpoint is logged as an endpoint-changed event"
+else
+  fail "no endpoint-changed event for wg set endpoint: $(grep -i endpoint "$WORK_DIR/a.log" | tail -3)"
+fi
 wg set "$xb" listen-port 51999
 wg set "$xa" peer "$pub_b" endpoint 203.0.113.2:51999
 if wait_until "ping after listen-port change" 10 ping_ok "$ia" 198.18.2.1 &&

@@ -146,7 +146,49 @@ TEST_F(AuditEvents, RoamingIsOneEndpointChangeWithBothAddresses) {
   EXPECT_EQ(moved[0].previous, addr("203.0.113.1:51820"));
   EXPECT_EQ(moved[0].endpoint, addr("203.0.113.99:40000"));
   EXPECT_EQ(moved[0].message, "peer office-a: endpoint changed from 203.0.113.1:51820 to 203.0.113.99:40000");
+  EXPECT_EQ(moved[0].reason, "roamed");
   EXPECT_TRUE(a->of(AuditKind::kEndpointChanged).empty());
+}
+
+// An admin's move of the endpoint (a reload or `wg set`, through
+// upsert_peer) is an endpoint change too, marked "configured"; setting the
+// address it already has, or leaving it out, is none.
+TEST_F(AuditEvents, AConfiguredEndpointChangeIsAnEventButTheSameAddressIsNot) {
+  up();
+  PeerSpec spec{b->key.public_key(), {}, addr("198.51.100.2:51820"), {prefix("198.18.2.0/24")}, 0s, "office-b"};
+  a->dev->upsert_peer(spec);
+  spec.endpoint.reset();
+  a->dev->upsert_peer(spec);
+  EXPECT_TRUE(a->of(AuditKind::kEndpointChanged).empty());
+  spec.endpoint = addr("198.51.100.77:51820");
+  a->dev->upsert_peer(spec);
+  const auto moved = a->of(AuditKind::kEndpointChanged);
+  ASSERT_EQ(moved.size(), 1u);
+  EXPECT_EQ(moved[0].peer, b->key.public_key());
+  EXPECT_EQ(moved[0].previous, addr("198.51.100.2:51820"));
+  EXPECT_EQ(moved[0].endpoint, addr("198.51.100.77:51820"));
+  EXPECT_EQ(moved[0].reason, "configured");
+  EXPECT_EQ(moved[0].message,
+            "peer office-b: endpoint changed from 198.51.100.2:51820 to 198.51.100.77:51820 (configured)");
+}
+
+// A DNS name answering anew moves the peer: "resolved", with the name in
+// its line; the same answer again is no event, nor is a peer's first
+// endpoint (it was nowhere before).
+TEST_F(AuditEvents, AnEndpointNameResolvingAnewIsAnEventMarkedResolved) {
+  const hs::PublicKey c = hs::PrivateKey::generate(rng).public_key();
+  a->dev->upsert_peer(PeerSpec{c, {}, std::nullopt, {}, 0s, "office-c"});
+  a->dev->set_endpoint(c, addr("198.51.100.3:51820"), "(c.example.net now resolves to it)");
+  a->dev->set_endpoint(b->key.public_key(), addr("198.51.100.2:51820"), "(b.example.net now resolves to it)");
+  EXPECT_TRUE(a->of(AuditKind::kEndpointChanged).empty());
+  a->dev->set_endpoint(b->key.public_key(), addr("198.51.100.20:51820"), "(b.example.net now resolves to it)");
+  const auto moved = a->of(AuditKind::kEndpointChanged);
+  ASSERT_EQ(moved.size(), 1u);
+  EXPECT_EQ(moved[0].reason, "resolved");
+  EXPECT_EQ(moved[0].previous, addr("198.51.100.2:51820"));
+  EXPECT_EQ(moved[0].message,
+            "peer office-b: endpoint changed from 198.51.100.2:51820 to 198.51.100.20:51820 (b.example.net now "
+            "resolves to it)");
 }
 
 TEST_F(AuditEvents, HandshakesGivenUpForAPeerNeverUpIsNoPeerDown) {
@@ -303,6 +345,7 @@ TEST(JournalEvents, AnEventsEntryCarriesTheDocumentedFields) {
   e.peer_name = "office-b";
   e.endpoint = addr("198.51.100.3:51820");
   e.previous = addr("198.51.100.2:51820");
+  e.reason = "failover";
   e.message = "peer office-b: endpoint changed";
   e.suppressed = 2;
   const std::vector<std::string> want{"MESSAGE=peer office-b: endpoint changed (2 similar suppressed)",
@@ -314,6 +357,7 @@ TEST(JournalEvents, AnEventsEntryCarriesTheDocumentedFields) {
                                       "SITELINK_PEER_NAME=office-b",
                                       "SITELINK_ENDPOINT=198.51.100.3:51820",
                                       "SITELINK_PREVIOUS_ENDPOINT=198.51.100.2:51820",
+                                      "SITELINK_REASON=failover",
                                       "SITELINK_SUPPRESSED=2"};
   EXPECT_EQ(daemon::journal_fields(e, "sl0"), want);
   AuditEvent h;

@@ -6,8 +6,10 @@
 // address is gone; a reload keeps the entry in use.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <ranges>
 
 #include "fakes/fake_clock.h"
 #include "fakes/fake_network.h"
@@ -65,6 +67,10 @@ struct Gateway {
       }
     });
     dev = std::make_unique<Device>(key, settings, clock, rng, tun, udp, log);
+    dev->audit().set_sink([this](const AuditEvent& e) {
+      events.push_back(e);
+      log.log(e.level, audit_line(e));
+    });
   }
   size_t lines_with(std::string_view text, std::optional<LogLevel> level = std::nullopt) const {
     return static_cast<size_t>(std::ranges::count_if(lines, [&](const auto& l) {
@@ -76,6 +82,7 @@ struct Gateway {
   test::FakeUdp& udp;
   Logger log;
   std::vector<std::pair<LogLevel, std::string>> lines;
+  std::vector<AuditEvent> events;
   std::unique_ptr<Device> dev;
 };
 
@@ -262,6 +269,12 @@ TEST_P(DeviceFailover, BlackholedLineFailsOverAndFailsBackWithoutLoss) {
   ASSERT_TRUE(back.has_value()) << "never back on the preferred endpoint";
   EXPECT_LE(clock.now().mono - switched, 20s + 1s);
   EXPECT_EQ(a->lines_with("peer office-b: back on preferred endpoint " + b1), 1u);
+  const auto moved = std::ranges::find_if(a->events | std::views::reverse,
+                                          [](const AuditEvent& e) { return e.kind == AuditKind::kEndpointChanged; });
+  ASSERT_NE(moved, (a->events | std::views::reverse).end());
+  EXPECT_EQ(moved->reason, "failover");
+  EXPECT_EQ(moved->previous, kB2);
+  EXPECT_EQ(moved->endpoint, kB1);
   for (int i = 0; i < 30; ++i) tick();
   EXPECT_EQ(b->tun.outbound.size() - b_mark, static_cast<size_t>(pings - p_mark)) << "pings lost at failback";
   EXPECT_EQ(a->tun.outbound.size() - a_mark, static_cast<size_t>(pings - p_mark)) << "answers lost at failback";
