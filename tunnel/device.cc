@@ -296,8 +296,8 @@ bool Device::remove_peer(const hs::PublicKey& key) {
   return true;
 }
 
-// An endpoint set from outside (UAPI `endpoint=`, a DNS name resolved
-// again) replaces the list, until the next reload gives it back.
+// An endpoint set from outside the protocol (a DNS name resolved again)
+// replaces the list, until the next reload gives it back.
 void Device::set_endpoint(const hs::PublicKey& key, const SockAddr& endpoint, std::string_view why) {
   Peer* p = find(key);
   if (p == nullptr) return;
