@@ -132,9 +132,7 @@ class Gateway final : public UapiBackend, private GatewayControl {
     Result<config::Loaded, config::Diagnostics> loaded;
   };
   WorkerThread<ReloadJob, Reloaded> reloads_{"sitelink-reload", [](ReloadJob& job) {
-                                               Reloaded r{job.files.config_path, config::load_files(job.files)};
-                                               job.files.wipe();
-                                               return r;
+                                               return Reloaded{job.files.config_path, config::load_files(job.files)};
                                              }};
   // What each DNS name of an `endpoints:` entry resolved to last ("host:port"),
   // so that a list is rebuilt from a new answer without a blocking lookup.
